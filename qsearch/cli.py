@@ -1,0 +1,180 @@
+"""The ``qsearch`` command: a thin layer over the Python API. Each command is a function of
+parsed arguments; ``main(argv)`` is what tests call."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from qsearch.codec import SUBSAMPLINGS, EncoderSettings, encode
+from qsearch.errors import QSearchError
+from qsearch.images import COMPRESS_AT, Preprocessing, load_images, read_rgb
+from qsearch.qtable import QTable
+
+DEFAULT_QUALITIES = tuple(range(5, 100, 5))
+
+
+# -- shared argument groups --------------------------------------------------------------
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("images and model")
+    group.add_argument("--data", type=Path, help="image folder (default: the embedded sample photos)")
+    group.add_argument("--split-file", type=Path, help="JSON file of named lists of image names")
+    group.add_argument("--split", help="which list of --split-file to use")
+    group.add_argument("--limit", type=int, help="use only the first N images")
+    group.add_argument("--compress-at", choices=COMPRESS_AT, default="input",
+                       help="compress the network-sized crop (input) or the stored image (source)")
+    group.add_argument("--strict", action="store_true", help="an unreadable image is fatal instead of skipped")
+    group.add_argument("--evaluator", default="classifier", help="classifier (default) or fidelity")
+    group.add_argument("--model", help="efficientnet_lite0 (default), timm/ARCH, torchvision/ARCH or a TorchScript file")
+    group.add_argument("--weights", type=Path, help="state-dict file for a timm/torchvision model")
+    group.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
+    group.add_argument("--batch-size", type=int, default=50)
+    encoder = parser.add_argument_group("encoder settings (identical for every table compared)")
+    encoder.add_argument("--subsampling", choices=SUBSAMPLINGS, default="4:2:0")
+    encoder.add_argument("--optimize", action="store_true", help="optimised Huffman tables")
+    encoder.add_argument("--progressive", action="store_true")
+
+
+def encoder_settings(args) -> EncoderSettings:
+    return EncoderSettings(args.subsampling, args.optimize, args.progressive)
+
+
+def build_evaluator(args, split: str | None = None):
+    """The evaluator the arguments describe, on ``split`` (default ``args.split``)."""
+    from qsearch.evaluators import EVALUATORS, ClassifierEvaluator
+
+    evaluator_class = EVALUATORS[args.evaluator]
+    classifier = None
+    preprocessing = Preprocessing()
+    if evaluator_class is ClassifierEvaluator:
+        from qsearch.models import load_classifier
+
+        classifier = load_classifier(args.model, args.weights, args.device)
+        preprocessing = classifier.preprocessing
+    if args.data is None:
+        from qsearch.samples import sample_photos
+
+        source, split_file, split = sample_photos(), None, None
+    else:
+        source, split_file, split = args.data, args.split_file, split or args.split
+    images = load_images(source, split_file=split_file, split=split, compress_at=args.compress_at,
+                         preprocessing=preprocessing, limit=args.limit, strict=args.strict)
+    if classifier is not None:
+        return ClassifierEvaluator(images, classifier, encoder_settings(args), batch_size=args.batch_size)
+    return evaluator_class(images, encoder_settings(args))
+
+
+def primary_metric(evaluator) -> str:
+    """top1 with labels, agreement without; the evaluator's first figure otherwise."""
+    metrics = evaluator.accuracy_metrics
+    return "top1" if "top1" in metrics else "agreement" if "agreement" in metrics else metrics[0]
+
+
+def format_metrics(metrics: dict) -> str:
+    return "\n".join(f"{key:>12}: {value:.4f}" if isinstance(value, float) else f"{key:>12}: {value}"
+                     for key, value in metrics.items())
+
+
+# -- commands ------------------------------------------------------------------------------
+def cmd_evaluate(args) -> int:
+    if (args.quality is None) == (args.qtable is None):
+        raise QSearchError("give exactly one of --quality Q or --qtable FILE")
+    qtable = QTable.from_quality(args.quality) if args.quality is not None else QTable.load(args.qtable)
+    evaluator = build_evaluator(args)
+    metrics = evaluator.evaluate(qtable)
+    print(json.dumps(metrics) if args.json else format_metrics(metrics))
+    return 0
+
+
+def cmd_baseline(args) -> int:
+    from qsearch.plotting import plot_curves
+    from tqdm import tqdm
+
+    evaluator = build_evaluator(args)
+    rows = [{"quality": q, **evaluator.evaluate(QTable.from_quality(q))}
+            for q in tqdm(args.qualities, desc="IJG quality sweep", unit="table")]
+    args.out.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame(rows)
+    frame.to_csv(args.out / "ijg.csv", index=False)
+    metric = primary_metric(evaluator)
+    plot_curves({f"IJG quality {min(args.qualities)}..{max(args.qualities)}": frame}, metric,
+                args.out / "ijg.png", title=f"{metric} vs bpp, {evaluator.settings.describe()}")
+    print(frame[["quality", metric, "bpp", "ratio"]].to_string(index=False))
+    print(f"wrote {args.out / 'ijg.csv'} and {args.out / 'ijg.png'}")
+    return 0
+
+
+def cmd_compress(args) -> int:
+    qtable = QTable.load(args.qtable)
+    settings = encoder_settings(args)
+    sources = sorted(p for p in args.src.rglob("*") if p.is_file()) if args.src.is_dir() else [args.src]
+    if not sources:
+        raise QSearchError(f"{args.src}: no files to compress")
+    written = 0
+    for path in sources:
+        try:
+            image = read_rgb(path)
+        except QSearchError as error:
+            if args.strict:
+                raise
+            logging.warning("%s", error)
+            continue
+        target = (args.dst / path.relative_to(args.src) if args.src.is_dir() else args.dst / path.name).with_suffix(".jpg")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(encode(image, qtable, settings))
+        written += 1
+    print(f"wrote {written} JPEG file(s) to {args.dst} ({len(sources) - written} skipped)")
+    return 0
+
+
+# -- parser --------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qsearch", description="Search JPEG quantization tables for machine vision.")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    evaluate = commands.add_parser("evaluate", help="score one table")
+    add_data_arguments(evaluate)
+    evaluate.add_argument("--quality", type=int, help="IJG quality 1..100")
+    evaluate.add_argument("--qtable", type=Path, help="cjpeg -qtables text file or JSON table pair")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    baseline = commands.add_parser("baseline", help="evaluate the IJG quality sweep; CSV and plot")
+    add_data_arguments(baseline)
+    baseline.add_argument("--qualities", type=int, nargs="+", default=list(DEFAULT_QUALITIES))
+    baseline.add_argument("--out", type=Path, default=Path("qsearch-baseline"))
+    baseline.set_defaults(func=cmd_baseline)
+
+    compress = commands.add_parser("compress", help="write a folder of JPEGs with a table")
+    compress.add_argument("--qtable", type=Path, required=True)
+    compress.add_argument("src", type=Path)
+    compress.add_argument("dst", type=Path)
+    compress.add_argument("--strict", action="store_true")
+    compress.add_argument("--subsampling", choices=SUBSAMPLINGS, default="4:2:0")
+    compress.add_argument("--optimize", action="store_true")
+    compress.add_argument("--progressive", action="store_true")
+    compress.set_defaults(func=cmd_compress)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="qsearch: %(levelname)s: %(message)s")
+    try:
+        return args.func(args)
+    except QSearchError as error:
+        print(f"qsearch: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("qsearch: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

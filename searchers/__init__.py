@@ -1,0 +1,1 @@
+"""Searchers propose quantization tables (ask) and learn from scored trials (tell)."""

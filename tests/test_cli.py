@@ -1,0 +1,62 @@
+import json
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from qsearch import QTable
+from qsearch.cli import main
+
+from realdata import IMAGENET_SAMPLE, SPLITS
+
+DATA = ["--data", str(IMAGENET_SAMPLE), "--split-file", str(SPLITS), "--split", "test", "--limit", "10"]
+
+
+def test_evaluate_prints_one_json_object(capsys):
+    assert main(["evaluate", *DATA, "--quality", "50", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert {"top1", "top5", "agreement", "bytes", "bpp", "ratio", "images", "seconds"} <= metrics.keys()
+    assert metrics["images"] == 10
+
+
+def test_evaluate_a_table_file_on_the_embedded_default(tmp_path, capsys):
+    QTable.from_quality(40).save(tmp_path / "q40.txt")
+    assert main(["evaluate", "--evaluator", "fidelity", "--qtable", str(tmp_path / "q40.txt"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["images"] >= 10
+
+
+@pytest.mark.parametrize("content, message", [
+    ("1 2 3", "bad.txt: has 3 values, expected 64"),
+    ("0 " * 64, "bad.txt: luma table value 0 at row 0, column 0 is outside 1..255"),
+])
+def test_bad_table_file_is_one_line_naming_it(tmp_path, capsys, content, message):
+    (tmp_path / "bad.txt").write_text(content)
+    assert main(["evaluate", *DATA, "--qtable", str(tmp_path / "bad.txt")]) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1 and "Traceback" not in error
+
+
+def test_bad_data_folder_is_one_line(tmp_path, capsys):
+    assert main(["evaluate", "--data", str(tmp_path), "--quality", "50"]) == 2
+    assert capsys.readouterr().err.strip() == f"qsearch: error: {tmp_path}: no image files found"
+
+
+def test_baseline_writes_csv_and_plot(tmp_path):
+    assert main(["baseline", *DATA, "--evaluator", "fidelity", "--qualities", "10", "50", "90",
+                 "--out", str(tmp_path)]) == 0
+    frame = pd.read_csv(tmp_path / "ijg.csv")
+    assert frame["quality"].tolist() == [10, 50, 90] and frame["bpp"].is_monotonic_increasing
+    assert Image.open(tmp_path / "ijg.png").size[0] > 300
+
+
+def test_compress_writes_jpegs_carrying_the_table(tmp_path):
+    table = QTable.from_quality(30)
+    table.save(tmp_path / "t.txt")
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in json.loads(SPLITS.read_text())["test"][:3]:
+        (source / name).write_bytes((IMAGENET_SAMPLE / name).read_bytes())
+    assert main(["compress", "--qtable", str(tmp_path / "t.txt"), str(source), str(tmp_path / "out")]) == 0
+    written = sorted((tmp_path / "out").glob("*.jpg"))
+    assert len(written) == 3
+    assert QTable.from_pillow(Image.open(written[0]).quantization) == table
