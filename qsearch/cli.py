@@ -131,6 +131,81 @@ def cmd_compress(args) -> int:
     return 0
 
 
+def parse_options(pairs: list[str]) -> dict:
+    """``key=value`` searcher options; values are JSON when they parse as JSON, else strings."""
+    options = {}
+    for pair in pairs or []:
+        key, separator, value = pair.partition("=")
+        if not separator:
+            raise QSearchError(f"--option {pair!r} is not KEY=VALUE")
+        try:
+            options[key.replace("-", "_")] = json.loads(value)
+        except ValueError:
+            options[key.replace("-", "_")] = value
+    return options
+
+
+def cmd_run(args) -> int:
+    from qsearch import report
+    from qsearch.searchers import make_searcher
+    from qsearch.study import Study, default_objective
+
+    if args.budget is None and args.timeout is None:
+        raise QSearchError("give --budget N (trials) and/or --timeout SECONDS")
+    evaluator = build_evaluator(args)
+    try:
+        searcher = make_searcher(args.searcher, args.space, args.seed, **parse_options(args.option))
+    except TypeError as error:
+        raise QSearchError(f"searcher {args.searcher}: {error}") from None
+    objective = default_objective(evaluator)
+    objective = type(objective)(metric=args.metric or objective.metric, floor=args.floor,
+                                relative=not args.absolute_floor, weight=args.weight)
+    study = Study(evaluator, searcher, objective, args.out)
+    try:
+        study.optimize(args.budget, args.timeout, args.tables_per_ask, progress=not args.quiet)
+        report.cached_frame(args.out / report.IJG_SEARCH, lambda: report.ijg_curve(evaluator))
+        if args.test_split:
+            tester = build_evaluator(args, split=args.test_split)
+            report.rescore(tester, {t.qtable.key: t.qtable for t in study.front()}, args.out / report.TEST_SCORES)
+            report.cached_frame(args.out / report.IJG_TEST, lambda: report.ijg_curve(tester))
+    finally:
+        study.close()
+    return _export(args.out)
+
+
+def cmd_front(args) -> int:
+    return _export(args.run)
+
+
+def _export(directory: Path) -> int:
+    from qsearch import report
+    from qsearch.study import load_record
+
+    trials, objective, signature = load_record(directory)
+    if not (directory / report.IJG_SEARCH).exists():
+        raise QSearchError(f"{directory}: has no IJG reference curve yet; rerun the same qsearch run command")
+    summary = report.export_run(directory, trials, objective, signature)
+    front = pd.read_csv(directory / "front.csv")
+    columns = [c for c in ("number", objective.metric, "bpp", "ratio", f"test_{objective.metric}", "test_bpp", "table")
+               if c in front]
+    print(front[columns].to_string(index=False))
+    print(json.dumps(summary, indent=2))
+    print(f"wrote {directory}/trials.csv, front.csv, front.png, summary.json and {len(front)} table file(s)")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from qsearch.evaluators import EVALUATORS
+    from qsearch.searchers import SEARCHERS
+    from qsearch.space import SPACES
+
+    for title, registry in (("searchers", SEARCHERS), ("evaluators", EVALUATORS), ("spaces", SPACES)):
+        print(f"{title}:")
+        for name, description in registry.describe():
+            print(f"  {name:<12} {description}")
+    return 0
+
+
 # -- parser --------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qsearch", description="Search JPEG quantization tables for machine vision.")
@@ -150,6 +225,34 @@ def build_parser() -> argparse.ArgumentParser:
     baseline.add_argument("--out", type=Path, default=Path("qsearch-baseline"))
     baseline.set_defaults(func=cmd_baseline)
 
+    run = commands.add_parser("run", help="search tables; resumable; exports the Pareto front")
+    run.add_argument("--config", type=Path, help="TOML file of these options (command-line options win)")
+    add_data_arguments(run)
+    search = run.add_argument_group("search")
+    search.add_argument("--searcher", default="nsga2", help="see `qsearch list` (default nsga2)")
+    search.add_argument("--space", help="search space (default: the searcher's own)")
+    search.add_argument("--option", action="append", metavar="KEY=VALUE", help="searcher option, repeatable")
+    search.add_argument("--budget", type=int, help="distinct tables to evaluate, counting earlier sessions")
+    search.add_argument("--timeout", type=float, help="seconds for this session")
+    search.add_argument("--seed", type=int, default=0)
+    search.add_argument("--tables-per-ask", type=int, help="tables per ask (default: the searcher's natural batch)")
+    search.add_argument("--metric", help="accuracy metric of the front (default top1, or agreement without labels)")
+    search.add_argument("--floor", type=float, default=0.95,
+                        help="single-objective: accuracy floor, a fraction of the uncompressed value (default 0.95)")
+    search.add_argument("--absolute-floor", action="store_true", help="--floor is an absolute accuracy")
+    search.add_argument("--weight", type=float, help="single-objective: minimise bpp - WEIGHT x accuracy instead")
+    search.add_argument("--test-split", help="re-score the front on this split of --split-file")
+    search.add_argument("--out", type=Path, default=Path("runs/latest"), help="run directory (resumes if present)")
+    search.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=cmd_run)
+
+    front = commands.add_parser("front", help="re-export a run's front, tables, plot and summary")
+    front.add_argument("run", type=Path)
+    front.set_defaults(func=cmd_front)
+
+    listing = commands.add_parser("list", help="list searchers, evaluators and search spaces")
+    listing.set_defaults(func=cmd_list)
+
     compress = commands.add_parser("compress", help="write a folder of JPEGs with a table")
     compress.add_argument("--qtable", type=Path, required=True)
     compress.add_argument("src", type=Path)
@@ -162,8 +265,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def apply_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; a ``--config`` TOML file supplies defaults that the command line overrides."""
+    args = parser.parse_args(argv)
+    if getattr(args, "config", None) is None:
+        return args
+    import tomllib
+
+    try:
+        config = tomllib.loads(args.config.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise QSearchError(f"{args.config}: not a readable TOML file ({error})") from None
+    subparser = parser._subparsers._group_actions[0].choices[args.command]
+    known = {action.dest: action for action in subparser._actions}
+    defaults = {}
+    for key, value in config.items():
+        dest = key.replace("-", "_")
+        if dest not in known:
+            raise QSearchError(f"{args.config}: unknown option {key!r}")
+        action = known[dest]
+        defaults[dest] = action.type(value) if action.type and not isinstance(value, list) else value
+    subparser.set_defaults(**defaults)
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    try:
+        args = apply_config(parser, argv)
+    except QSearchError as error:
+        print(f"qsearch: error: {error}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="qsearch: %(levelname)s: %(message)s")
     try:

@@ -1,0 +1,53 @@
+"""Pareto tools over (bpp, accuracy): non-dominated filtering, normalised hypervolume, and
+the Bjontegaard delta rate between accuracy-vs-bpp curves (definitions in the design notes)."""
+from __future__ import annotations
+
+import numpy as np
+from pymoo.indicators.hv import HV
+from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+HV_MAX_BPP = 4.0
+"""Fixed reference point of the hypervolume: (bpp = 4, accuracy = 0), box area normalised to 1."""
+
+
+def non_dominated(bpp, accuracy) -> np.ndarray:
+    """Indices of the points no other point beats in both fewer bits and more accuracy."""
+    points = np.column_stack([np.asarray(bpp, float), -np.asarray(accuracy, float)])
+    if len(points) == 0:
+        return np.array([], dtype=int)
+    front = NonDominatedSorting().do(points, only_non_dominated_front=True)
+    return np.sort(front)
+
+
+def hypervolume(bpp, accuracy, max_bpp: float = HV_MAX_BPP) -> float:
+    """Share of the box bpp in [0, max_bpp], accuracy in [0, 1] that the points dominate."""
+    points = np.column_stack([np.asarray(bpp, float) / max_bpp, 1.0 - np.asarray(accuracy, float)])
+    points = points[(points[:, 0] < 1) & (points[:, 1] < 1)]
+    return float(HV(ref_point=np.ones(2))(points)) if len(points) else 0.0
+
+
+def upper_envelope(bpp, accuracy) -> tuple[np.ndarray, np.ndarray]:
+    """The points of a curve where accuracy strictly rises with bpp (its monotone upper envelope)."""
+    order = np.lexsort((-np.asarray(accuracy, float), np.asarray(bpp, float)))
+    kept_bpp, kept_accuracy = [], []
+    for i in order:
+        if not kept_accuracy or accuracy[i] > kept_accuracy[-1]:
+            kept_bpp.append(float(bpp[i]))
+            kept_accuracy.append(float(accuracy[i]))
+    return np.array(kept_bpp), np.array(kept_accuracy)
+
+
+def bd_rate(reference_bpp, reference_accuracy, test_bpp, test_accuracy, samples: int = 1000) -> float:
+    """Average % change in bpp of the test curve against the reference at equal accuracy,
+    over their common accuracy range, interpolating log-bpp linearly. Negative is better;
+    NaN where the curves share no accuracy range."""
+    ref_bpp, ref_acc = upper_envelope(np.asarray(reference_bpp), np.asarray(reference_accuracy))
+    test_bpp, test_acc = upper_envelope(np.asarray(test_bpp), np.asarray(test_accuracy))
+    if len(ref_acc) < 2 or len(test_acc) < 2:
+        return float("nan")
+    low, high = max(ref_acc[0], test_acc[0]), min(ref_acc[-1], test_acc[-1])
+    if not low < high:
+        return float("nan")
+    grid = np.linspace(low, high, samples)
+    log_gap = np.interp(grid, test_acc, np.log(test_bpp)) - np.interp(grid, ref_acc, np.log(ref_bpp))
+    return float(100.0 * (np.exp(log_gap.mean()) - 1.0))

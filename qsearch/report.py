@@ -1,0 +1,104 @@
+"""Exports of a run: trials.csv, front.csv, one cjpeg table file per front table,
+front.png against the IJG curve, and summary.json (hypervolume, BD-rate vs IJG)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from qsearch.pareto import bd_rate, hypervolume, non_dominated
+from qsearch.plotting import plot_curves
+from qsearch.qtable import QTable
+from qsearch.trial import Objective, Trial
+
+IJG_QUALITIES = tuple(range(5, 100, 5))
+IJG_SEARCH, IJG_TEST, TEST_SCORES = "ijg.csv", "ijg_test.csv", "test_scores.csv"
+
+
+def ijg_curve(evaluator, qualities=IJG_QUALITIES) -> pd.DataFrame:
+    """The reference curve: libjpeg's standard tables over a quality sweep, same images and settings."""
+    return pd.DataFrame([{"quality": q, **evaluator.evaluate(QTable.from_quality(q))} for q in qualities])
+
+
+def cached_frame(path: Path, compute) -> pd.DataFrame:
+    """Read a CSV the run already holds, or compute and save it (so re-exports cost nothing)."""
+    if path.exists():
+        return pd.read_csv(path)
+    frame = compute()
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def trials_frame(trials: list[Trial]) -> pd.DataFrame:
+    return pd.DataFrame([{"number": t.number, "searcher": t.searcher, "worker": t.worker, "state": t.state,
+                          "value": t.value, **t.metrics, "key": t.qtable.key} for t in trials])
+
+
+def rescore(evaluator, tables: dict[str, QTable], path: Path) -> pd.DataFrame:
+    """Scores of ``tables`` (by key) on another split, adding only the ones not yet in ``path``."""
+    known = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["key"])
+    missing = [key for key in tables if key not in set(known["key"])]
+    if missing:
+        fresh = pd.DataFrame([{"key": key, **evaluator.evaluate(tables[key])} for key in missing])
+        known = pd.concat([known, fresh], ignore_index=True) if len(known) else fresh
+        known.to_csv(path, index=False)
+    return known
+
+
+def export_run(directory, trials: list[Trial], objective: Objective, signature: dict) -> dict:
+    """Write every export of a run from its records; returns the summary."""
+    directory = Path(directory)
+    metric, rate = objective.metric, objective.rate
+    frame = trials_frame(trials)
+    frame.to_csv(directory / "trials.csv", index=False)
+    front = frame.iloc[non_dominated(frame[rate], [objective.accuracy(m) for m in (t.metrics for t in trials)])]
+    front = front.sort_values(rate).reset_index(drop=True)
+
+    tables_dir = directory / "tables"
+    tables_dir.mkdir(exist_ok=True)
+    for stale in tables_dir.glob("*.txt"):
+        stale.unlink()
+    by_key = {t.qtable.key: t for t in trials}
+    paths = []
+    for _, row in front.iterrows():
+        trial = by_key[row["key"]]
+        path = Path("tables") / f"trial-{trial.number:04d}.txt"
+        trial.qtable.save(directory / path, comment=f"qsearch trial {trial.number} ({trial.searcher}): "
+                          f"{metric}={row[metric]:.4f}, {rate}={row[rate]:.4f}, {signature['settings']}")
+        paths.append(str(path))
+    front["table"] = paths
+
+    ijg = pd.read_csv(directory / IJG_SEARCH)
+    curves = {"front (search split)": front, "IJG quality (search split)": ijg}
+    summary = {
+        "searcher": signature["searcher"], "space": signature["space"], "settings": signature["settings"],
+        "trials": len(trials), "front_size": len(front), "metric": metric, "rate": rate,
+        "search": _curve_summary(front, ijg, metric, rate),
+    }
+    scores_path, ijg_test_path = directory / TEST_SCORES, directory / IJG_TEST
+    if scores_path.exists() and ijg_test_path.exists():
+        scores = pd.read_csv(scores_path).set_index("key")
+        tested = front[front["key"].isin(scores.index)]
+        test = scores.loc[tested["key"]].reset_index()
+        for column in (metric, rate, "ratio", "bytes"):
+            front.loc[tested.index, f"test_{column}"] = test[column].to_numpy()
+        ijg_test = pd.read_csv(ijg_test_path)
+        curves["front re-scored (test split)"] = test
+        curves["IJG quality (test split)"] = ijg_test
+        summary["test"] = _curve_summary(test, ijg_test, metric, rate)
+    front.drop(columns=["state"]).to_csv(directory / "front.csv", index=False)
+    plot_curves(curves, metric, directory / "front.png",
+                title=f"{signature['searcher']} on {signature['space']}, {signature['settings']}")
+    (directory / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _curve_summary(front: pd.DataFrame, ijg: pd.DataFrame, metric: str, rate: str) -> dict:
+    sign = -1 if metric == "kl" else 1
+    accuracy, ijg_accuracy = sign * front[metric].to_numpy(), sign * ijg[metric].to_numpy()
+    result = {"bd_rate_vs_ijg_percent": bd_rate(ijg[rate], ijg_accuracy, front[rate], accuracy)}
+    if metric != "kl" and rate == "bpp":
+        result["hypervolume"] = hypervolume(front[rate], accuracy)
+        result["ijg_hypervolume"] = hypervolume(ijg[rate], ijg_accuracy)
+    return {k: (None if v != v else round(v, 5)) for k, v in result.items()}

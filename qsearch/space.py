@@ -1,0 +1,140 @@
+"""Search spaces map a searcher's integer vector to a valid QTable and back. The space owns
+rounding and clipping, so no searcher can propose an invalid table."""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from qsearch.qtable import IJG_CHROMA, IJG_LUMA, QTable, from_zigzag, to_zigzag
+from qsearch.registry import Registry
+
+SPACES = Registry("qsearch.spaces")
+
+
+class SearchSpace:
+    """Integer box ``low <= x <= high`` with a map to tables."""
+
+    name: ClassVar[str] = ""
+    dim: int
+    low: np.ndarray
+    high: np.ndarray
+
+    def clip(self, x) -> np.ndarray:
+        """Round and clip any real vector (or batch of vectors) into the space."""
+        return np.clip(np.rint(np.asarray(x, dtype=np.float64)), self.low, self.high).astype(np.int64)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` points drawn uniformly from the box."""
+        return rng.integers(self.low, self.high + 1, size=(n, self.dim))
+
+    def to_qtable(self, x) -> QTable:
+        return self._to_qtable(self.clip(x))
+
+    def _to_qtable(self, x: np.ndarray) -> QTable:
+        raise NotImplementedError
+
+    def from_qtable(self, qtable: QTable) -> np.ndarray:
+        """The point of the space whose table is nearest ``qtable`` (exact where representable)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(dim={self.dim})"
+
+
+@SPACES.register()
+class FullSpace(SearchSpace):
+    """Every coefficient of both tables: 128 integers in 1..255."""
+
+    name = "full"
+
+    def __init__(self):
+        self.dim = 128
+        self.low, self.high = np.ones(128, np.int64), np.full(128, 255, np.int64)
+
+    def _to_qtable(self, x):
+        return QTable.from_vector(x)
+
+    def from_qtable(self, qtable):
+        return qtable.to_vector()
+
+
+@SPACES.register()
+class QualitySpace(SearchSpace):
+    """The IJG quality scale: one integer in 1..100 (libjpeg's own tables)."""
+
+    name = "quality"
+
+    def __init__(self):
+        self.dim = 1
+        self.low, self.high = np.array([1]), np.array([100])
+        self._tables = np.stack([QTable.from_quality(q).to_vector() for q in range(1, 101)])
+
+    def _to_qtable(self, x):
+        return QTable.from_quality(int(x[0]))
+
+    def from_qtable(self, qtable):
+        distance = np.abs(np.log(self._tables) - np.log(qtable.to_vector())).sum(1)
+        return np.array([int(distance.argmin()) + 1])
+
+
+def zigzag_bands(count: int) -> list[np.ndarray]:
+    """Zigzag positions grouped into ``count`` frequency bands of whole anti-diagonals,
+    narrow at low frequencies, where the eye and the network are most sensitive."""
+    diagonal = np.array([r + c for r in range(8) for c in range(8)])[to_zigzag(np.arange(64).reshape(8, 8))]
+    edges = np.unique(np.round(15 * (np.arange(count + 1) / count) ** 1.5).astype(int))
+    return [np.flatnonzero((diagonal >= lo) & (diagonal < hi)) for lo, hi in zip(edges[:-1], edges[1:])]
+
+
+@SPACES.register()
+class BandSpace(SearchSpace):
+    """Frequency-shaped family: per zigzag band, a log-scale of the IJG quality-50 tables,
+    for luma and chroma (a few integers; quarter-octave steps)."""
+
+    name = "bands"
+
+    def __init__(self, bands: int = 6, steps_per_octave: int = 4, octaves: int = 6):
+        self.bands = zigzag_bands(bands)
+        self.steps_per_octave = steps_per_octave
+        self.dim = 2 * len(self.bands)
+        span = steps_per_octave * octaves
+        self.low, self.high = np.full(self.dim, -span), np.full(self.dim, span)
+        self._base = np.stack([to_zigzag(IJG_LUMA), to_zigzag(IJG_CHROMA)]).astype(np.float64)
+
+    def _log_scale(self, x: np.ndarray) -> np.ndarray:
+        per_position = np.zeros((2, 64))
+        for table in range(2):
+            for b, band in enumerate(self.bands):
+                per_position[table, band] = x[table * len(self.bands) + b]
+        return per_position / self.steps_per_octave
+
+    def _to_qtable(self, x):
+        zigzag = np.clip(np.rint(self._base * 2.0 ** self._log_scale(x)), 1, 255)
+        return QTable(from_zigzag(zigzag[0]), from_zigzag(zigzag[1]))
+
+    def from_qtable(self, qtable):
+        ratios = np.log2(np.stack([to_zigzag(qtable.luma), to_zigzag(qtable.chroma)]) / self._base)
+        x = [ratios[table, band].mean() * self.steps_per_octave for table in range(2) for band in self.bands]
+        return self.clip(x)
+
+
+@SPACES.register()
+class MonotoneSpace(SearchSpace):
+    """Zigzag-monotone tables: each table's 64 values, sorted, laid out along the zigzag."""
+
+    name = "monotone"
+
+    def __init__(self):
+        self.dim = 128
+        self.low, self.high = np.ones(128, np.int64), np.full(128, 255, np.int64)
+
+    def _to_qtable(self, x):
+        luma, chroma = np.sort(x[:64]), np.sort(x[64:])
+        return QTable(from_zigzag(luma), from_zigzag(chroma))
+
+    def from_qtable(self, qtable):
+        return np.concatenate([np.sort(to_zigzag(qtable.luma)), np.sort(to_zigzag(qtable.chroma))])
+
+
+def make_space(name: str, **options) -> SearchSpace:
+    return SPACES[name](**options)

@@ -1,0 +1,66 @@
+"""Immutable trial records and the objective that turns metrics into what searchers minimise."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qsearch.errors import QSearchError
+from qsearch.qtable import QTable
+
+LOWER_IS_BETTER = {"kl"}
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The accuracy metric on the front, and how single-objective searchers scalarise.
+
+    By default a single-objective searcher maximises compression (minimises ``rate``) subject
+    to ``metric >= floor``; with ``relative`` the floor is a fraction of the uncompressed
+    value. With ``weight`` it minimises ``rate - weight * metric`` instead.
+    """
+
+    metric: str = "top1"
+    rate: str = "bpp"
+    floor: float = 0.95
+    relative: bool = True
+    weight: float | None = None
+    penalty: float = 100.0
+
+    def accuracy(self, metrics: dict) -> float:
+        """The metric, signed so that higher is better."""
+        if self.metric not in metrics:
+            raise QSearchError(f"metric {self.metric!r} is not reported by this evaluator ({', '.join(metrics)})")
+        value = float(metrics[self.metric])
+        return -value if self.metric in LOWER_IS_BETTER else value
+
+    def absolute_floor(self, reference: dict | None) -> float:
+        if not self.relative:
+            return self.floor
+        if reference is None:
+            raise QSearchError("a relative accuracy floor needs the evaluator's uncompressed reference")
+        return self.floor * self.accuracy(reference)
+
+    def values(self, metrics: dict) -> tuple[float, float]:
+        """(rate, -accuracy): both minimised, for multi-objective searchers."""
+        return float(metrics[self.rate]), -self.accuracy(metrics)
+
+    def scalar(self, metrics: dict, reference: dict | None) -> float:
+        """The single value that single-objective searchers minimise."""
+        rate, accuracy = float(metrics[self.rate]), self.accuracy(metrics)
+        if self.weight is not None:
+            return rate - self.weight * accuracy
+        shortfall = self.absolute_floor(reference) - accuracy
+        return rate + self.penalty * shortfall if shortfall > 0 else rate
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One evaluated table: what was measured, what the searcher is told, and provenance."""
+
+    number: int
+    qtable: QTable
+    metrics: dict
+    value: float
+    values: tuple[float, float]
+    searcher: str = ""
+    worker: str = ""
+    state: str = "complete"

@@ -1,0 +1,63 @@
+"""Baselines every comparison needs: uniform random, sorted random, and the IJG sweep."""
+from __future__ import annotations
+
+import numpy as np
+
+from qsearch.qtable import QTable
+from qsearch.space import MonotoneSpace
+from qsearch.searchers.base import Searcher
+
+
+class RandomSearcher(Searcher):
+    """Uniform random tables in the space."""
+
+    name = "random"
+    batch_size = 10
+
+    def _propose(self, n):
+        return self.space.sample(self.rng, n)
+
+
+class SortedSearcher(Searcher):
+    """Random tables monotone along the zigzag order (the classic strong baseline)."""
+
+    name = "sorted"
+    default_space = "monotone"
+    batch_size = 10
+
+    def __init__(self, space, seed=None):
+        super().__init__(space, seed)
+        self._monotone = MonotoneSpace()
+
+    def _propose(self, n):
+        tables = [self._monotone.to_qtable(x) for x in self._monotone.sample(self.rng, n)]
+        return np.stack([self.space.from_qtable(table) for table in tables])
+
+
+def sweep_order(low: int = 1, high: int = 100, first=range(5, 100, 5)) -> list[int]:
+    """The usual 5..95 sweep first, then the remaining qualities by successive halving."""
+    order = [q for q in first if low <= q <= high]
+    step = 5
+    while step > 1:
+        step = max(1, step // 2)
+        order += [q for q in range(low, high + 1, step) if q not in order]
+    return order + [q for q in range(low, high + 1) if q not in order]
+
+
+class QualitySearcher(Searcher):
+    """The IJG quality sweep (libjpeg's own tables), so it sits in every comparison."""
+
+    name = "quality"
+    default_space = "quality"
+    batch_size = 10
+    state_attributes = ("position",)
+
+    def __init__(self, space, seed=None):
+        super().__init__(space, seed)
+        self.position = 0
+        self._order = sweep_order()
+
+    def _propose(self, n):
+        qualities = [self._order[(self.position + i) % len(self._order)] for i in range(n)]
+        self.position += n
+        return np.stack([self.space.from_qtable(QTable.from_quality(q)) for q in qualities])

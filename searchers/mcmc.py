@@ -1,0 +1,54 @@
+"""Metropolis-Hastings over tables with a simulated-annealing temperature schedule.
+Written by hand: no library offers an MCMC chain over an integer table space."""
+from __future__ import annotations
+
+import numpy as np
+
+from qsearch.qtable import QTable
+from qsearch.searchers.base import Searcher
+
+
+class MCMCSearcher(Searcher):
+    """Metropolis-Hastings / simulated annealing: local integer moves, cooling temperature."""
+
+    name = "mcmc"
+    state_attributes = ("current", "current_value", "temperature", "accepted")
+
+    def __init__(self, space, seed=None, start_quality: int = 50, temperature: float = 0.05,
+                 cooling: float = 0.97, coordinates: int = 2, step: float = 0.08):
+        """``step`` is the proposal's scale as a fraction of each coordinate's range;
+        ``coordinates`` how many coordinates one move changes; ``temperature`` is in units
+        of the scalarised objective (bpp) and is multiplied by ``cooling`` after each move."""
+        super().__init__(space, seed)
+        self.current = space.from_qtable(QTable.from_quality(start_quality))
+        self.current_value = None
+        self.temperature = temperature
+        self.cooling = cooling
+        self.coordinates = min(coordinates, space.dim)
+        self._scale = np.maximum(1.0, step * (space.high - space.low))
+        self.accepted = 0
+
+    def _propose(self, n):
+        if self.current_value is None:  # evaluate the start before moving
+            return np.stack([self.current] + [self._move() for _ in range(n - 1)])
+        return np.stack([self._move() for _ in range(n)])
+
+    def _move(self) -> np.ndarray:
+        proposal = self.current.astype(np.float64)
+        chosen = self.rng.choice(self.space.dim, size=self.coordinates, replace=False)
+        delta = self.rng.normal(0.0, self._scale[chosen])
+        proposal[chosen] += np.where(np.abs(delta) < 1, np.sign(delta + 1e-12), delta)  # always move
+        return self.space.clip(proposal)
+
+    def _learn(self, vectors, trials):
+        """Each told proposal is a Metropolis step from the current state (parallel proposals
+        are tried in order), then the temperature cools."""
+        for x, trial in zip(vectors, trials):
+            if self.current_value is None:
+                self.current, self.current_value = x, trial.value
+                continue
+            gap = trial.value - self.current_value
+            if gap <= 0 or self.rng.random() < np.exp(-gap / max(self.temperature, 1e-12)):
+                self.current, self.current_value = x, trial.value
+                self.accepted += 1
+            self.temperature *= self.cooling
