@@ -13,7 +13,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/qsearch baseline --out runs/demo
+	$(BIN)/qsearch run --searcher nsga2 --budget 40 --out runs/demo
 
 test: setup
 	$(BIN)/pytest

@@ -2,6 +2,8 @@
 from qsearch.codec import Codec, EncoderSettings
 from qsearch.errors import QSearchError
 from qsearch.qtable import QTable
+from qsearch.study import Study
+from qsearch.trial import Objective, Trial
 
-__all__ = ["Codec", "EncoderSettings", "QSearchError", "QTable"]
+__all__ = ["Codec", "EncoderSettings", "Objective", "QSearchError", "QTable", "Study", "Trial"]
 __version__ = "0.1.0"

@@ -70,7 +70,7 @@ def export_run(directory, trials: list[Trial], objective: Objective, signature: 
     front["table"] = paths
 
     ijg = pd.read_csv(directory / IJG_SEARCH)
-    curves = {"front (search split)": front, "IJG quality (search split)": ijg}
+    curves = {"front": front, "IJG quality": ijg}
     summary = {
         "searcher": signature["searcher"], "space": signature["space"], "settings": signature["settings"],
         "trials": len(trials), "front_size": len(front), "metric": metric, "rate": rate,
@@ -84,8 +84,8 @@ def export_run(directory, trials: list[Trial], objective: Objective, signature: 
         for column in (metric, rate, "ratio", "bytes"):
             front.loc[tested.index, f"test_{column}"] = test[column].to_numpy()
         ijg_test = pd.read_csv(ijg_test_path)
-        curves["front re-scored (test split)"] = test
-        curves["IJG quality (test split)"] = ijg_test
+        curves["front re-scored on the test split"] = test
+        curves["IJG quality, test split"] = ijg_test
         summary["test"] = _curve_summary(test, ijg_test, metric, rate)
     front.drop(columns=["state"]).to_csv(directory / "front.csv", index=False)
     plot_curves(curves, metric, directory / "front.png",

@@ -38,6 +38,10 @@ class SearchSpace:
         """The point of the space whose table is nearest ``qtable`` (exact where representable)."""
         raise NotImplementedError
 
+    def contains(self, qtable: QTable) -> bool:
+        """Whether the space can express ``qtable`` exactly."""
+        return self.to_qtable(self.from_qtable(qtable)) == qtable
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(dim={self.dim})"
 
@@ -108,14 +112,23 @@ class BandSpace(SearchSpace):
                 per_position[table, band] = x[table * len(self.bands) + b]
         return per_position / self.steps_per_octave
 
+    def _steps(self, base: np.ndarray, level) -> np.ndarray:
+        return np.clip(np.rint(base * 2.0 ** (np.asarray(level) / self.steps_per_octave)), 1, 255)
+
     def _to_qtable(self, x):
-        zigzag = np.clip(np.rint(self._base * 2.0 ** self._log_scale(x)), 1, 255)
+        zigzag = self._steps(self._base, self._log_scale(x) * self.steps_per_octave)
         return QTable(from_zigzag(zigzag[0]), from_zigzag(zigzag[1]))
 
     def from_qtable(self, qtable):
-        ratios = np.log2(np.stack([to_zigzag(qtable.luma), to_zigzag(qtable.chroma)]) / self._base)
-        x = [ratios[table, band].mean() * self.steps_per_octave for table in range(2) for band in self.bands]
-        return self.clip(x)
+        """Per band, the level whose steps are nearest in log terms (exact for the space's own tables)."""
+        target = np.log(np.stack([to_zigzag(qtable.luma), to_zigzag(qtable.chroma)]))
+        levels = np.arange(self.low[0], self.high[0] + 1)[:, None]
+        x = []
+        for table in range(2):
+            for band in self.bands:
+                candidates = np.log(self._steps(self._base[table, band][None, :], levels))
+                x.append(levels[np.abs(candidates - target[table, band]).sum(1).argmin(), 0])
+        return np.array(x, dtype=np.int64)
 
 
 @SPACES.register()

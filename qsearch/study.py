@@ -13,7 +13,7 @@ import dataclasses
 import fcntl
 import logging
 import os
-import pickle
+import cloudpickle
 import platform
 import time
 import warnings
@@ -91,7 +91,7 @@ class Study:
         checkpoint = self.directory / CHECKPOINT
         if checkpoint.exists():
             with checkpoint.open("rb") as handle:
-                self.searcher.load_state_dict(pickle.load(handle))
+                self.searcher.load_state_dict(cloudpickle.load(handle))
         if self.trials:
             log.info("resuming %s with %d recorded trials", self.directory, len(self.trials))
 
@@ -114,7 +114,7 @@ class Study:
         path = self.directory / CHECKPOINT
         temporary = path.with_suffix(".tmp")
         with temporary.open("wb") as handle:
-            pickle.dump(self.searcher.state_dict(), handle)
+            cloudpickle.dump(self.searcher.state_dict(), handle)
             handle.flush()
             os.fsync(handle.fileno())
         temporary.replace(path)
