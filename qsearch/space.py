@@ -132,14 +132,10 @@ class BandSpace(SearchSpace):
 
 
 @SPACES.register()
-class MonotoneSpace(SearchSpace):
+class MonotoneSpace(FullSpace):
     """Zigzag-monotone tables: each table's 64 values, sorted, laid out along the zigzag."""
 
     name = "monotone"
-
-    def __init__(self):
-        self.dim = 128
-        self.low, self.high = np.ones(128, np.int64), np.full(128, 255, np.int64)
 
     def _to_qtable(self, x):
         luma, chroma = np.sort(x[:64]), np.sort(x[64:])

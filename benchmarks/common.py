@@ -1,0 +1,37 @@
+"""What every benchmark shares: the shared data paths, the machine description, and
+appending a dated, machine-stamped section to benchmarks/RESULTS.md."""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+IMAGENET_SAMPLE = ROOT.parent / "shared" / "data" / "imagenet-sample"
+SPLITS = IMAGENET_SAMPLE / "splits.json"
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def machine() -> str:
+    model = platform.processor() or "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
+    return (f"{os.cpu_count()} cores, {model}, {device}, torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads), Python {platform.python_version()}")
+
+
+def record(title: str, body: str) -> None:
+    """Print a result and append it to RESULTS.md with the date and the machine."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    section = f"\n## {title}\n\n{stamp}; {machine()}\n\n{body.rstrip()}\n"
+    print(section)
+    with RESULTS.open("a") as handle:
+        handle.write(section)
