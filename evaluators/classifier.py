@@ -1,6 +1,7 @@
 """The frozen-CNN evaluator: encode, decode and classify every image with one table."""
 from __future__ import annotations
 
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -8,10 +9,16 @@ import numpy as np
 import torch
 
 from qsearch.codec import EncoderSettings
-from qsearch.evaluators.base import Evaluator, Metrics
+from qsearch.errors import QSearchError
+from qsearch.evaluators.base import Evaluator, Metrics, Rejection
 from qsearch.images import ImageSet
+from qsearch.forward import auto_candidates
 from qsearch.models import Classifier
 from qsearch.qtable import QTable
+from qsearch.trial import LOWER_IS_BETTER
+
+log = logging.getLogger(__name__)
+PRECISION_TOLERANCE = 0.005  # a faster forward path may move top-1 (or agreement) by half a point at most
 
 
 class ClassifierEvaluator(Evaluator):
@@ -20,17 +27,50 @@ class ClassifierEvaluator(Evaluator):
     name = "classifier"
 
     def __init__(self, images: ImageSet, classifier: Classifier, settings: EncoderSettings = EncoderSettings(),
-                 batch_size: int = 50, threads: int | None = None):
+                 batch_size: int = 50, threads: int | None = None, forward: str = "auto"):
+        """``forward="auto"`` takes the fastest forward path of this device (qsearch.forward)
+        whose top-1 on the uncompressed images (or, without labels, its agreement with fp32)
+        stays within half a point of eager fp32; ``"fp32"`` forces the exact path."""
         super().__init__(images, settings, threads)
-        self.classifier = classifier
         self.batch_size = batch_size
         self._transform = images.preprocessing if images.compress_at == "source" else None
         self._prefetch = ThreadPoolExecutor(1, thread_name_prefix="qsearch-prefetch")
         self._labels = None if images.labels is None else torch.from_numpy(images.labels)
-        uncompressed = images.network_inputs()
-        self._reference_log_probs = torch.cat([classifier.log_probs(uncompressed[batch]) for batch in self._batches()])
+        self._uncompressed = images.network_inputs()
+        self.classifier, self._reference_log_probs = self._choose_forward(classifier, forward)
         self.reference = self._score(self._reference_log_probs)
 
+    # -- forward path -------------------------------------------------------------------------
+    def _forward_all(self, classifier: Classifier) -> torch.Tensor:
+        return torch.cat([classifier.log_probs(self._uncompressed[b]) for b in self._batches()])
+
+    def _choose_forward(self, classifier: Classifier, forward: str):
+        """The classifier on the chosen path and its log-probabilities on the uncompressed images."""
+        if forward != "auto":
+            chosen = classifier.with_forward(forward)
+            return chosen, self._forward_all(chosen)
+        exact = classifier.with_forward("fp32")
+        exact_log_probs = self._forward_all(exact)
+        for path in auto_candidates(classifier.device):
+            try:
+                fast = classifier.with_forward(path)
+            except QSearchError as error:
+                log.info("forward path %s unavailable: %s", path, error)
+                continue
+            fast_log_probs = self._forward_all(fast)
+            if self._labels is not None:
+                shift = abs(self._top1(fast_log_probs) - self._top1(exact_log_probs))
+            else:
+                shift = 1.0 - float((fast_log_probs.argmax(1) == exact_log_probs.argmax(1)).float().mean())
+            log.info("forward path %s moves accuracy by %.2f points on the uncompressed images", path, 100 * shift)
+            if shift <= PRECISION_TOLERANCE:
+                return fast, fast_log_probs
+        return exact, exact_log_probs
+
+    def describe(self) -> str:
+        return f"{super().describe()}, {self.classifier.describe()}"
+
+    # -- metrics --------------------------------------------------------------------------------
     @property
     def accuracy_metrics(self) -> tuple[str, ...]:
         labelled = ("top1", "top5", "logprob") if self._labels is not None else ()
@@ -40,37 +80,56 @@ class ClassifierEvaluator(Evaluator):
         n = len(self.images)
         return [slice(start, min(start + self.batch_size, n)) for start in range(0, n, self.batch_size)]
 
-    def _score(self, log_probs: torch.Tensor) -> Metrics:
-        """Accuracy figures of a full set of log-probabilities, against labels and the reference."""
-        reference = self._reference_log_probs
-        metrics = {
-            "agreement": float((log_probs.argmax(1) == reference.argmax(1)).float().mean()),
-            "kl": float((reference.exp() * (reference - log_probs)).sum(1).mean()),
-        }
+    def _top1(self, log_probs: torch.Tensor) -> float:
+        return float((log_probs.argmax(1) == self._labels[:len(log_probs)]).float().mean())
+
+    def _per_image(self, log_probs: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-image figures for the first ``len(log_probs)`` images."""
+        count = len(log_probs)
+        reference = self._reference_log_probs[:count]
+        values = {"agreement": (log_probs.argmax(1) == reference.argmax(1)).float(),
+                  "kl": (reference.exp() * (reference - log_probs)).sum(1)}
         if self._labels is not None:
+            labels = self._labels[:count]
             top5 = log_probs.topk(5, dim=1).indices
-            metrics["top1"] = float((top5[:, 0] == self._labels).float().mean())
-            metrics["top5"] = float((top5 == self._labels[:, None]).any(1).float().mean())
-            metrics["logprob"] = float(log_probs.gather(1, self._labels[:, None]).mean())
-        return metrics
+            values["top1"] = (top5[:, 0] == labels).float()
+            values["top5"] = (top5 == labels[:, None]).any(1).float()
+            values["logprob"] = log_probs.gather(1, labels[:, None])[:, 0]
+        return values
 
-    def _roundtrip(self, qtable: QTable, batch: slice):
-        return self.codec.roundtrip(self.images.images, qtable, np.arange(batch.start, batch.stop), self._transform)
+    def _score(self, log_probs: torch.Tensor) -> Metrics:
+        return {name: float(values.mean()) for name, values in self._per_image(log_probs).items()}
 
-    def evaluate(self, qtable: QTable) -> Metrics:
-        """Encode → decode → batched forward, the codec of batch k+1 overlapping the forward of k."""
+    # -- evaluation -------------------------------------------------------------------------------
+    def _decode(self, files: list[bytes], batch: slice) -> np.ndarray:
+        return self.codec.decode_all(files[batch], self._uncompressed.shape[1:], self._transform)
+
+    def evaluate(self, qtable: QTable, rejection: Rejection | None = None) -> Metrics:
+        """Sizes of all images first (cheap), then decode → batched forward, the decoding of
+        batch k+1 overlapping the forward pass of k; with ``rejection``, stop as soon as the
+        table provably cannot matter."""
         start = time.perf_counter()
+        files = self.codec.encode_all(self.images.images, qtable)
+        metrics = self.size_metrics(np.array([len(f) for f in files], dtype=np.int64))
+        needed = rejection.needed(metrics[rejection.rate]) if rejection is not None else None
         batches = self._batches()
-        pending = self._prefetch.submit(self._roundtrip, qtable, batches[0])
-        log_probs, sizes = [], []
+        pending = self._prefetch.submit(self._decode, files, batches[0])
+        log_probs, pruned = [], False
         for k in range(len(batches)):
-            decoded, batch_sizes = pending.result()
+            decoded = pending.result()
             if k + 1 < len(batches):
-                pending = self._prefetch.submit(self._roundtrip, qtable, batches[k + 1])
+                pending = self._prefetch.submit(self._decode, files, batches[k + 1])
             log_probs.append(self.classifier.log_probs(decoded))
-            sizes.append(batch_sizes)
-        metrics = {**self._score(torch.cat(log_probs)), **self.size_metrics(np.concatenate(sizes))}
-        metrics["seconds"] = time.perf_counter() - start
+            if needed is not None and k + 1 < len(batches):
+                values = self._per_image(torch.cat(log_probs))[rejection.metric].numpy()
+                if rejection.hopeless(-values if rejection.metric in LOWER_IS_BETTER else values,
+                                      len(self.images), needed):
+                    pending.result()  # let the prefetch finish before the next evaluation
+                    pruned = True
+                    break
+        scored = torch.cat(log_probs)
+        metrics.update(self._score(scored), images=len(scored), pruned=pruned,
+                       seconds=time.perf_counter() - start)
         return metrics
 
     def close(self) -> None:

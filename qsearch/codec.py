@@ -61,41 +61,41 @@ class Codec:
         step = max(1, -(-count // (4 * self.threads)))
         return [range(start, min(start + step, count)) for start in range(0, count, step)]
 
-    def sizes(self, images, qtable: QTable) -> np.ndarray:
-        """Bytes of each image's JPEG file (no decoding): the cheap half of an evaluation."""
-        sizes = np.empty(len(images), dtype=np.int64)
+    def _map(self, work, count: int) -> None:
+        list(self._pool.map(work, self._chunks(count)))
+
+    def encode_all(self, images, qtable: QTable) -> list[bytes]:
+        """Every image's complete JPEG file: sizes first, the cheap half of an evaluation."""
+        files: list[bytes] = [b""] * len(images)
 
         def work(indices):
             for i in indices:
-                sizes[i] = len(encode(images[i], qtable, self.settings))
+                files[i] = encode(images[i], qtable, self.settings)
 
-        list(self._pool.map(work, self._chunks(len(images))))
-        return sizes
+        self._map(work, len(images))
+        return files
 
-    def roundtrip(self, images, qtable: QTable, indices=None, transform=None):
-        """Encode then decode ``images[indices]``; returns (decoded images, bytes per image).
+    def decode_all(self, files: list[bytes], shape=None, transform=None) -> np.ndarray | list[np.ndarray]:
+        """Decode files to one stacked array: in place when every image has ``shape``, through
+        ``transform`` (decoded image -> fixed-size array) otherwise; a list with neither."""
+        decoded = np.empty((len(files), *shape), np.uint8) if shape is not None else [None] * len(files)
 
-        With ``transform`` (decoded image -> fixed-size array) or a stacked uint8 input, the
-        result is one stacked array (decoded in place when there is no transform).
-        """
-        indices = np.arange(len(images)) if indices is None else np.asarray(indices)
-        sizes = np.empty(len(indices), dtype=np.int64)
-        in_place = transform is None and isinstance(images, np.ndarray)
-        decoded = np.empty((len(indices), *images.shape[1:]), np.uint8) if in_place else [None] * len(indices)
-
-        def work(positions):
-            for k in positions:
-                data = encode(images[indices[k]], qtable, self.settings)
-                sizes[k] = len(data)
-                if in_place:
-                    decode(data, out=decoded[k])
+        def work(indices):
+            for k in indices:
+                if shape is not None and transform is None:
+                    decode(files[k], out=decoded[k])
                 else:
-                    decoded[k] = decode(data) if transform is None else transform(decode(data))
+                    decoded[k] = decode(files[k]) if transform is None else transform(decode(files[k]))
 
-        list(self._pool.map(work, self._chunks(len(indices))))
-        if transform is not None:
-            decoded = np.stack(decoded)
-        return decoded, sizes
+        self._map(work, len(files))
+        return decoded
+
+    def roundtrip(self, images, qtable: QTable, transform=None):
+        """Encode then decode every image; returns (decoded images, bytes per image)."""
+        files = self.encode_all(images, qtable)
+        shape = images.shape[1:] if isinstance(images, np.ndarray) else None
+        decoded = self.decode_all(files, shape, transform)
+        return decoded, np.array([len(f) for f in files], dtype=np.int64)
 
     def close(self) -> None:
         self._pool.shutdown()

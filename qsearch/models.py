@@ -3,13 +3,17 @@ architectures with a local weights file, and TorchScript files. Each model carri
 preprocessing it was trained with."""
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from qsearch.errors import QSearchError
+from qsearch.forward import build_runner
 from qsearch.images import Preprocessing
+
 
 DEFAULT_MODEL = "efficientnet_lite0"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -26,6 +30,16 @@ class Classifier:
     std: tuple[float, float, float]
     preprocessing: Preprocessing
     device: torch.device
+    forward: str = "fp32"
+    runner: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    def describe(self) -> str:
+        return f"{self.name}, forward {self.forward} on {self.device.type}"
+
+    def with_forward(self, path: str) -> Classifier:
+        """A copy that runs its forward pass the ``path`` way (see qsearch.forward)."""
+        example = torch.zeros(1, 3, self.preprocessing.input_size, self.preprocessing.input_size, device=self.device)
+        return dataclasses.replace(self, forward=path, runner=build_runner(self.module, path, example))
 
     def to_input(self, batch_uint8) -> torch.Tensor:
         """(N, H, W, 3) uint8 array to a normalised float tensor (channels-last memory)."""
@@ -36,7 +50,9 @@ class Classifier:
 
     @torch.inference_mode()
     def log_probs(self, batch_uint8) -> torch.Tensor:
-        return torch.log_softmax(self.module(self.to_input(batch_uint8)).float(), dim=1).cpu()
+        x = self.to_input(batch_uint8)
+        logits = self.module(x) if self.runner is None else self.runner(x)
+        return torch.log_softmax(logits.float(), dim=1).cpu()
 
 
 def default_device() -> torch.device:

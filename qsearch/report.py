@@ -52,7 +52,9 @@ def export_run(directory, trials: list[Trial], objective: Objective, signature: 
     metric, rate = objective.metric, objective.rate
     frame = trials_frame(trials)
     frame.to_csv(directory / "trials.csv", index=False)
-    front = frame.iloc[non_dominated(frame[rate], [objective.accuracy(m) for m in (t.metrics for t in trials)])]
+    complete = [t for t in trials if t.state == "complete"]
+    front = frame[frame["state"] == "complete"].reset_index(drop=True)
+    front = front.iloc[non_dominated(front[rate], [objective.accuracy(t.metrics) for t in complete])]
     front = front.sort_values(rate).reset_index(drop=True)
 
     tables_dir = directory / "tables"
@@ -73,7 +75,8 @@ def export_run(directory, trials: list[Trial], objective: Objective, signature: 
     curves = {"front": front, "IJG quality": ijg}
     summary = {
         "searcher": signature["searcher"], "space": signature["space"], "settings": signature["settings"],
-        "trials": len(trials), "front_size": len(front), "metric": metric, "rate": rate,
+        "trials": len(trials), "pruned": len(trials) - len(complete), "front_size": len(front),
+        "images_scored": int(sum(t.metrics.get("images", 0) for t in trials)), "metric": metric, "rate": rate,
         "search": _curve_summary(front, ijg, metric, rate),
     }
     scores_path, ijg_test_path = directory / TEST_SCORES, directory / IJG_TEST

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import itertools
 import logging
 import os
 import cloudpickle
-import platform
 import time
 import warnings
 from pathlib import Path
@@ -25,9 +25,11 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
 from qsearch.errors import QSearchError
+from qsearch.evaluators.base import Rejection
 from qsearch.pareto import non_dominated
 from qsearch.qtable import QTable
 from qsearch.trial import Objective, Trial
+from qsearch.workers import evaluate_in_worker, worker_name
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +45,20 @@ def default_objective(evaluator) -> Objective:
 class Study:
     """Ask/tell loop with a de-duplicating cache and an optional durable record in ``directory``."""
 
-    def __init__(self, evaluator, searcher, objective: Objective | None = None, directory=None):
+    def __init__(self, evaluator, searcher, objective: Objective | None = None, directory=None,
+                 early_rejection: bool = True, executor=None):
+        """``early_rejection`` lets evaluators stop a table once it provably cannot enter the
+        front (or reach a single-objective floor); ``executor`` (a concurrent.futures
+        executor from :func:`qsearch.workers.process_pool`) evaluates a batch in parallel."""
         self.evaluator = evaluator
+        self.early_rejection = early_rejection
+        self.executor = executor
         self.searcher = searcher
         self.objective = objective or default_objective(evaluator)
         self.reference = getattr(evaluator, "reference", None)
         self.trials: list[Trial] = []
         self._cache: dict[str, Trial] = {}
-        self.worker = f"{platform.node()}:{os.getpid()}"
+        self.worker = worker_name()
         self.directory = Path(directory) if directory is not None else None
         self._storage_study = None
         if self.directory is not None:
@@ -60,7 +68,7 @@ class Study:
     def _signature(self) -> dict:
         return {"searcher": self.searcher.name, "space": repr(self.searcher.space),
                 "objective": repr(self.objective), "settings": self.evaluator.settings.describe(),
-                "images": len(self.evaluator.images), "evaluator": self.evaluator.name}
+                "evaluator": self.evaluator.describe(), "early_rejection": self.early_rejection}
 
     def _open_record(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -97,8 +105,10 @@ class Study:
 
     def _record(self, trial: Trial) -> None:
         if self._storage_study is not None:
+            complete = trial.state == "complete"
             self._storage_study.add_trial(optuna.trial.create_trial(
-                values=[trial.values[0], -trial.values[1]],
+                state=optuna.trial.TrialState.COMPLETE if complete else optuna.trial.TrialState.PRUNED,
+                values=[trial.values[0], -trial.values[1]] if complete else None,
                 user_attrs={"table": trial.qtable.to_vector().tolist(), "metrics": trial.metrics,
                             "value": trial.value, "values": list(trial.values), "searcher": trial.searcher,
                             "worker": trial.worker, "key": trial.qtable.key}))
@@ -120,17 +130,46 @@ class Study:
         temporary.replace(path)
 
     # -- the loop ------------------------------------------------------------------------------
-    def evaluate(self, qtable: QTable) -> Trial:
-        """The trial of ``qtable``: from cache when seen before, else evaluated and recorded."""
-        if qtable.key in self._cache:
-            return self._cache[qtable.key]
-        metrics = {k: (float(v) if isinstance(v, (float, np.floating)) else v)
-                   for k, v in self.evaluator.evaluate(qtable).items()}
-        trial = Trial(number=len(self.trials), qtable=qtable, metrics=metrics,
-                      value=self.objective.scalar(metrics, self.reference), values=self.objective.values(metrics),
-                      searcher=self.searcher.name, worker=self.worker)
-        self._record(trial)
-        return trial
+    def _rejection(self) -> Rejection | None:
+        """What a new table must beat to matter: the current front, and the floor of a
+        single-objective search (a table is stopped only when it can reach neither)."""
+        front = self.front()
+        if not self.early_rejection or not front:
+            return None
+        single = not self.searcher.multi_objective and self.objective.weight is None
+        return Rejection(metric=self.objective.metric, rate=self.objective.rate,
+                         front=tuple((t.values[0], -t.values[1]) for t in front),
+                         floor=self.objective.absolute_floor(self.reference) if single else None)
+
+    def _trial(self, qtable: QTable, metrics: dict, worker: str) -> Trial:
+        metrics = {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in metrics.items()}
+        return Trial(number=len(self.trials), qtable=qtable, metrics=metrics,
+                     value=self.objective.scalar(metrics, self.reference), values=self.objective.values(metrics),
+                     searcher=self.searcher.name, worker=worker,
+                     state="pruned" if metrics.pop("pruned", False) else "complete")
+
+    def evaluate_batch(self, tables: list[QTable], budget: int | None = None, on_record=None) -> list[Trial]:
+        """Trials of ``tables`` in order: repeated tables from the record, new ones evaluated
+        (in parallel with an executor) and recorded in the order asked, within ``budget``.
+        The rejection rule is fixed for the batch, so parallel and serial runs agree."""
+        new: dict[str, QTable] = {}
+        told = []
+        for table in tables:
+            if table.key not in self._cache and table.key not in new:
+                if budget is not None and len(self.trials) + len(new) >= budget:
+                    break
+                new[table.key] = table
+            told.append(table.key)
+        rejection = self._rejection()
+        if self.executor is None:
+            results = ((self.evaluator.evaluate(table, rejection), self.worker) for table in new.values())
+        else:
+            results = self.executor.map(evaluate_in_worker, new.values(), itertools.repeat(rejection))
+        for table, (metrics, worker) in zip(new.values(), results):
+            self._record(self._trial(table, metrics, worker))
+            if on_record is not None:
+                on_record()
+        return [self._cache[key] for key in told]
 
     def optimize(self, budget: int | None = None, timeout: float | None = None, batch_size: int | None = None,
                  progress: bool = False) -> list[Trial]:
@@ -148,14 +187,7 @@ class Study:
                 self._checkpoint()
                 tables = self.searcher.ask(batch_size if budget is None else min(batch_size, budget - len(self.trials)))
                 before = len(self.trials)
-                told = []
-                for table in tables:
-                    if budget is not None and len(self.trials) >= budget and table.key not in self._cache:
-                        break
-                    told.append(self.evaluate(table))
-                    if bar is not None and len(self.trials) > bar.n:
-                        bar.update(len(self.trials) - bar.n)
-                        bar.set_postfix_str(self._best_summary(), refresh=False)
+                told = self.evaluate_batch(tables, budget, on_record=None if bar is None else lambda: self._advance(bar))
                 self.searcher.tell(told)
                 stalled = stalled + 1 if len(self.trials) == before else 0
                 if stalled >= STALL_LIMIT:
@@ -168,6 +200,10 @@ class Study:
                 bar.close()
         return self.trials
 
+    def _advance(self, bar) -> None:
+        bar.update(len(self.trials) - bar.n)
+        bar.set_postfix_str(self._best_summary(), refresh=False)
+
     def _best_summary(self) -> str:
         best = min(self.trials, key=lambda t: t.value)
         seconds = np.mean([t.metrics.get("seconds", np.nan) for t in self.trials[-10:]])
@@ -175,10 +211,10 @@ class Study:
                 f"@{best.metrics[self.objective.rate]:.3f} {self.objective.rate}, {seconds:.2f}s/trial")
 
     def front(self) -> list[Trial]:
-        """The non-dominated trials by (rate, accuracy), in increasing rate."""
-        rates = [t.values[0] for t in self.trials]
-        accuracies = [-t.values[1] for t in self.trials]
-        return sorted((self.trials[i] for i in non_dominated(rates, accuracies)), key=lambda t: t.values[0])
+        """The non-dominated complete trials by (rate, accuracy), in increasing rate."""
+        complete = [t for t in self.trials if t.state == "complete"]
+        points = non_dominated([t.values[0] for t in complete], [-t.values[1] for t in complete])
+        return sorted((complete[i] for i in points), key=lambda t: t.values[0])
 
     def close(self) -> None:
         if self.directory is not None:
@@ -186,11 +222,13 @@ class Study:
 
 
 def _recorded_trials(storage_study) -> list[Trial]:
-    frozen_trials = storage_study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
+    states = [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED]
+    frozen_trials = storage_study.get_trials(deepcopy=False, states=states)
     return [Trial(number=number, qtable=QTable.from_vector(frozen.user_attrs["table"]),
                   metrics=frozen.user_attrs["metrics"], value=frozen.user_attrs["value"],
                   values=tuple(frozen.user_attrs["values"]), searcher=frozen.user_attrs["searcher"],
-                  worker=frozen.user_attrs["worker"])
+                  worker=frozen.user_attrs["worker"],
+                  state="complete" if frozen.state == optuna.trial.TrialState.COMPLETE else "pruned")
             for number, frozen in enumerate(frozen_trials)]
 
 

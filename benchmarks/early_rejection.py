@@ -1,0 +1,54 @@
+"""Early rejection: the same searcher, seed and budget with and without it; image forward
+passes spent, and the final front's BD-rate against the IJG curve (search split, and the
+front re-scored on the test split). Resumable: runs live in benchmarks/results/.
+
+    python benchmarks/early_rejection.py [--searcher nsga2] [--budget 100] [--seed 0]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+import pandas as pd
+
+from common import IMAGENET_SAMPLE, ROOT, SPLITS, record
+from qsearch.cli import main as qsearch
+
+
+def run(out, args, early: bool) -> dict:
+    command = ["run", "--data", str(IMAGENET_SAMPLE), "--split-file", str(SPLITS), "--split", "search",
+               "--test-split", "test", "--searcher", args.searcher, "--budget", str(args.budget),
+               "--seed", str(args.seed), "--quiet", "--out", str(out)]
+    if not early:
+        command.append("--no-early-rejection")
+    if qsearch(command) != 0:
+        raise SystemExit(f"run into {out} failed")
+    summary = json.loads((out / "summary.json").read_text())
+    summary["seconds"] = float(pd.read_csv(out / "trials.csv")["seconds"].sum())
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--searcher", default="nsga2")
+    parser.add_argument("--budget", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    base = ROOT / "benchmarks" / "results" / f"early_rejection_{args.searcher}_b{args.budget}_s{args.seed}"
+    results = {label: run(base / label, args, early) for label, early in (("full", False), ("early", True))}
+    full, early = results["full"], results["early"]
+    rows = [f"| {label} | {r['trials']} | {r['pruned']} | {r['images_scored']} | {r['seconds']:.0f} | "
+            f"{r['search']['bd_rate_vs_ijg_percent']} | {r['test']['bd_rate_vs_ijg_percent']} | {r['front_size']} |"
+            for label, r in results.items()]
+    saving = full["images_scored"] / early["images_scored"]
+    moved = early["search"]["bd_rate_vs_ijg_percent"] - full["search"]["bd_rate_vs_ijg_percent"]
+    record(f"Early rejection ({args.searcher}, budget {args.budget}, seed {args.seed}, search split 400 images)",
+           "| run | trials | pruned | images through the network | evaluation s | BD-rate vs IJG, search % "
+           "| BD-rate vs IJG, test % | front size |\n|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) +
+           f"\n\n**forward passes saved: {saving:.2f}x; search-split BD-rate moved by {moved:+.2f} points**\n\n"
+           f"Command: `python benchmarks/early_rejection.py --searcher {args.searcher} --budget {args.budget} "
+           f"--seed {args.seed}`")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""Forward paths, early rejection and worker processes, with the real network and codec."""
+from functools import partial
+
+import numpy as np
+import pytest
+
+from qsearch import QTable
+from qsearch.evaluators import ClassifierEvaluator, Rejection
+from qsearch.images import load_images
+from qsearch.searchers import make_searcher
+from qsearch.study import Study
+from qsearch.trial import Objective
+from qsearch.workers import process_pool, worker_name
+
+from realdata import IMAGENET_SAMPLE, SPLITS
+
+
+@pytest.fixture(scope="module")
+def images():
+    return load_images(IMAGENET_SAMPLE, split_file=SPLITS, split="search", limit=100)
+
+
+def test_rejection_needs_to_beat_the_front_below_its_rate():
+    rejection = Rejection("top1", front=((0.5, 0.6), (1.0, 0.8)))
+    assert rejection.needed(0.4) is None and rejection.needed(0.7) == 0.6 and rejection.needed(2.0) == 0.8
+    assert Rejection("top1", front=((1.0, 0.8),), floor=0.7).needed(1.5) == 0.7
+
+
+def test_rejection_bound_is_a_confident_upper_bound():
+    rejection = Rejection("top1", front=(), min_images=50)
+    rng = np.random.default_rng(0)
+    bad = (rng.random(100) < 0.5).astype(float)
+    assert rejection.hopeless(bad, 400, needed=0.8)
+    assert not rejection.hopeless(bad, 400, needed=bad.mean() + 0.05)  # within the noise of 100 images
+    assert not rejection.hopeless(bad[:20], 400, needed=0.8)  # too few images to judge
+    assert not rejection.hopeless(bad, 100, needed=0.8)      # all seen: nothing to save
+
+
+@pytest.mark.parametrize("path", ["onnx", "bf16"])
+def test_fast_forward_paths_stay_within_half_a_point_of_fp32(images, classifier, path):
+    exact = ClassifierEvaluator(images, classifier, forward="fp32").evaluate(QTable.from_quality(50))
+    fast = ClassifierEvaluator(images, classifier, forward=path).evaluate(QTable.from_quality(50))
+    assert abs(fast["top1"] - exact["top1"]) <= 0.02  # 100 images: two images at most
+    assert fast["bytes"] == exact["bytes"]
+
+
+def test_auto_forward_is_checked_against_fp32(images, classifier):
+    evaluator = ClassifierEvaluator(images, classifier)
+    assert evaluator.classifier.forward in ("onnx", "bf16", "fp32")
+    reference = ClassifierEvaluator(images, classifier, forward="fp32").reference
+    assert abs(evaluator.reference["top1"] - reference["top1"]) <= 0.005
+
+
+def test_hopeless_tables_stop_early_and_good_ones_do_not(images, classifier):
+    evaluator = ClassifierEvaluator(images, classifier, batch_size=25)
+    rejection = Rejection("top1", front=((0.2, 0.95),))  # an impossible front: 95% top-1 at 0.2 bpp
+    hopeless = evaluator.evaluate(QTable.from_quality(10), rejection)
+    assert hopeless["pruned"] and hopeless["images"] < 100 and hopeless["bytes"] > 0
+    full = evaluator.evaluate(QTable.from_quality(10))
+    assert hopeless["bpp"] == full["bpp"] and not full["pruned"] and full["images"] == 100
+    promising = evaluator.evaluate(QTable.from_quality(90), Rejection("top1", front=((0.2, 0.3),)))
+    assert not promising["pruned"] and promising["images"] == 100
+
+
+def test_pruned_trials_are_recorded_but_never_on_the_front(images, classifier, tmp_path):
+    evaluator = ClassifierEvaluator(images, classifier)
+    wasteful = QTable(np.full(64, 200), np.ones(64))  # many chroma bits, almost no luma detail
+    study = Study(evaluator, make_searcher("random", seed=0), Objective(metric="top1"), tmp_path)
+    good, = study.evaluate_batch([QTable.from_quality(50)])
+    bad, = study.evaluate_batch([wasteful])
+    study.close()
+    assert good.state == "complete" and good.metrics["images"] == 100
+    assert bad.state == "pruned" and bad.metrics["images"] < 100 and bad.metrics["bpp"] > good.metrics["bpp"]
+    assert study.front() == [good]
+    resumed = Study(evaluator, make_searcher("random", seed=0), Objective(metric="top1"), tmp_path)
+    assert [t.state for t in resumed.trials] == ["complete", "pruned"]
+
+
+def fidelity_factory():
+    """A picklable evaluator factory, as the CLI hands to worker processes."""
+    from qsearch.cli import build_evaluator, build_parser
+
+    args = build_parser().parse_args(["run", "--evaluator", "fidelity", "--data", str(IMAGENET_SAMPLE),
+                                      "--split-file", str(SPLITS), "--split", "search", "--limit", "6"])
+    return partial(build_evaluator, args)
+
+
+def test_worker_processes_give_the_same_trials_as_one_process():
+    objective = Objective(metric="psnr", floor=30.0, relative=False)
+    factory = fidelity_factory()
+    serial = Study(factory(), make_searcher("ga", seed=4, pop_size=6), objective)
+    serial.optimize(budget=18)
+    with process_pool(factory, 2) as pool:
+        parallel = Study(factory(), make_searcher("ga", seed=4, pop_size=6), objective, executor=pool)
+        parallel.optimize(budget=18)
+    assert [t.qtable.key for t in parallel.trials] == [t.qtable.key for t in serial.trials]
+    assert [t.metrics["psnr"] for t in parallel.trials] == [t.metrics["psnr"] for t in serial.trials]
+    workers = {t.worker for t in parallel.trials}
+    assert worker_name() not in workers and 1 <= len(workers) <= 2
