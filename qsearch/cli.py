@@ -164,15 +164,8 @@ def cmd_run(args) -> int:
     objective = default_objective(evaluator)
     objective = type(objective)(metric=args.metric or objective.metric, floor=args.floor,
                                 relative=not args.absolute_floor, weight=args.weight)
-    executor = None
-    if args.workers > 1:
-        from functools import partial
-
-        from qsearch.workers import process_pool
-
-        executor = process_pool(partial(build_evaluator, args), args.workers)
-    study = Study(evaluator, searcher, objective, args.out, early_rejection=not args.no_early_rejection,
-                  executor=executor)
+    pool = evaluator_pool(args)
+    study = Study(evaluator, searcher, objective, args.out, early_rejection=not args.no_early_rejection, pool=pool)
     try:
         study.optimize(args.budget, args.timeout, args.tables_per_ask, progress=not args.quiet)
         report.cached_frame(args.out / report.IJG_SEARCH, lambda: report.ijg_curve(evaluator))
@@ -182,9 +175,21 @@ def cmd_run(args) -> int:
             report.cached_frame(args.out / report.IJG_TEST, lambda: report.ijg_curve(tester))
     finally:
         study.close()
-        if executor is not None:
-            executor.shutdown()
+        if pool is not None:
+            pool.shutdown()
     return _export(args.out)
+
+
+def evaluator_pool(args):
+    """Where a run's evaluations go besides this process: a Dask cluster or local processes."""
+    from functools import partial
+
+    from qsearch import workers
+
+    factory = partial(build_evaluator, args)
+    if args.dask_scheduler:
+        return workers.dask_pool(args.dask_scheduler, factory)
+    return workers.process_pool(factory, args.workers) if args.workers > 1 else None
 
 
 def cmd_front(args) -> int:
@@ -259,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="score every image of every table (default: stop tables that cannot enter the front)")
     search.add_argument("--workers", type=int, default=1,
                         help="evaluate a batch's tables in N worker processes, each loading the model once")
+    search.add_argument("--dask-scheduler", metavar="ADDRESS",
+                        help="evaluate on the workers of this Dask scheduler (e.g. tcp://10.0.0.5:8786)")
     search.add_argument("--test-split", help="re-score the front on this split of --split-file")
     search.add_argument("--out", type=Path, default=Path("runs/latest"), help="run directory (resumes if present)")
     search.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -101,7 +101,7 @@ def _curve_summary(front: pd.DataFrame, ijg: pd.DataFrame, metric: str, rate: st
     sign = -1 if metric == "kl" else 1
     accuracy, ijg_accuracy = sign * front[metric].to_numpy(), sign * ijg[metric].to_numpy()
     result = {"bd_rate_vs_ijg_percent": bd_rate(ijg[rate], ijg_accuracy, front[rate], accuracy)}
-    if metric != "kl" and rate == "bpp":
+    if metric in ("top1", "top5", "agreement") and rate == "bpp":  # hypervolume needs accuracy in [0, 1]
         result["hypervolume"] = hypervolume(front[rate], accuracy)
         result["ijg_hypervolume"] = hypervolume(ijg[rate], ijg_accuracy)
     return {k: (None if v != v else round(v, 5)) for k, v in result.items()}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
-import itertools
 import logging
 import os
 import cloudpickle
@@ -29,7 +28,7 @@ from qsearch.evaluators.base import Rejection
 from qsearch.pareto import non_dominated
 from qsearch.qtable import QTable
 from qsearch.trial import Objective, Trial
-from qsearch.workers import evaluate_in_worker, worker_name
+from qsearch.workers import worker_name
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +45,13 @@ class Study:
     """Ask/tell loop with a de-duplicating cache and an optional durable record in ``directory``."""
 
     def __init__(self, evaluator, searcher, objective: Objective | None = None, directory=None,
-                 early_rejection: bool = True, executor=None):
+                 early_rejection: bool = True, pool=None):
         """``early_rejection`` lets evaluators stop a table once it provably cannot enter the
-        front (or reach a single-objective floor); ``executor`` (a concurrent.futures
-        executor from :func:`qsearch.workers.process_pool`) evaluates a batch in parallel."""
+        front (or reach a single-objective floor); ``pool`` (a :class:`qsearch.workers.EvaluatorPool`:
+        local processes or a Dask cluster) evaluates each batch in parallel."""
         self.evaluator = evaluator
         self.early_rejection = early_rejection
-        self.executor = executor
+        self.pool = pool
         self.searcher = searcher
         self.objective = objective or default_objective(evaluator)
         self.reference = getattr(evaluator, "reference", None)
@@ -150,7 +149,7 @@ class Study:
 
     def evaluate_batch(self, tables: list[QTable], budget: int | None = None, on_record=None) -> list[Trial]:
         """Trials of ``tables`` in order: repeated tables from the record, new ones evaluated
-        (in parallel with an executor) and recorded in the order asked, within ``budget``.
+        (in parallel with a pool) and recorded in the order asked, within ``budget``.
         The rejection rule is fixed for the batch, so parallel and serial runs agree."""
         new: dict[str, QTable] = {}
         told = []
@@ -161,10 +160,10 @@ class Study:
                 new[table.key] = table
             told.append(table.key)
         rejection = self._rejection()
-        if self.executor is None:
+        if self.pool is None:
             results = ((self.evaluator.evaluate(table, rejection), self.worker) for table in new.values())
         else:
-            results = self.executor.map(evaluate_in_worker, new.values(), itertools.repeat(rejection))
+            results = self.pool.map(list(new.values()), rejection)
         for table, (metrics, worker) in zip(new.values(), results):
             self._record(self._trial(table, metrics, worker))
             if on_record is not None:

@@ -1,35 +1,89 @@
-"""Parallel evaluation in worker processes: each worker builds its evaluator (model and
-prepared images) once, then scores the tables a study sends it."""
+"""Evaluation on other processes or machines through any concurrent.futures-style executor
+(a local process pool, or a Dask cluster's executor). Each worker process builds its
+evaluator (model and prepared images) once, from a picklable factory, and keeps it."""
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import platform
 from concurrent.futures import ProcessPoolExecutor
 
-_evaluator = None
+import cloudpickle
+
+_evaluators: dict[str, object] = {}
 
 
 def worker_name() -> str:
     return f"{platform.node()}:{os.getpid()}"
 
 
-def _initialise(factory, threads: int) -> None:
-    global _evaluator
+def evaluate_cached(factory, token: str, qtable, rejection=None):
+    """(metrics, worker name) of one table, by this process's evaluator for ``token``."""
+    if token not in _evaluators:
+        _evaluators[token] = factory()
+    return _evaluators[token].evaluate(qtable, rejection), worker_name()
+
+
+class EvaluatorPool:
+    """Tables in, (metrics, worker) out, in order, evaluated on ``executor``'s workers."""
+
+    def __init__(self, executor, factory):
+        self.executor = executor
+        self.factory = factory
+        self.token = hashlib.sha256(cloudpickle.dumps(factory)).hexdigest()[:16]
+
+    def map(self, tables: list, rejection=None):
+        count = len(tables)  # sized arguments: Dask's map needs them
+        return self.executor.map(evaluate_cached, [self.factory] * count, [self.token] * count, tables,
+                                 [rejection] * count)
+
+    def shutdown(self) -> None:
+        self.executor.shutdown()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.shutdown()
+
+
+def _set_threads(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    _evaluator = factory()
 
 
-def evaluate_in_worker(qtable, rejection=None):
-    """(metrics, worker name) of one table, by this process's evaluator."""
-    return _evaluator.evaluate(qtable, rejection), worker_name()
-
-
-def process_pool(factory, workers: int) -> ProcessPoolExecutor:
-    """``workers`` processes, each calling ``factory()`` (picklable, e.g. a functools.partial)
-    once to build its evaluator; the machine's cores are shared out between them."""
+def process_pool(factory, workers: int) -> EvaluatorPool:
+    """``workers`` local processes sharing out the machine's cores."""
     threads = max(1, (os.cpu_count() or 1) // workers)
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_initialise, initargs=(factory, threads))
+    executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_set_threads, initargs=(threads,))
+    return EvaluatorPool(executor, factory)
+
+
+def dask_pool(address: str, factory) -> EvaluatorPool:
+    """The workers of the Dask scheduler at ``address``. Dask re-runs the tasks of a worker
+    that dies on another one; the study records each result once, in order."""
+    try:
+        from distributed import Client
+    except ImportError:
+        from qsearch.errors import QSearchError
+        raise QSearchError("--dask-scheduler needs dask.distributed: pip install 'qsearch[dask]'") from None
+    client = Client(address, timeout="30s")
+    return EvaluatorPool(_ClosingExecutor(client), factory)
+
+
+class _ClosingExecutor:
+    """Dask's executor, closing its client on shutdown."""
+
+    def __init__(self, client):
+        self.client = client
+        self._executor = client.get_executor(pure=False)
+
+    def map(self, fn, *iterables):
+        return self._executor.map(fn, *iterables)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown()
+        self.client.close()

@@ -91,7 +91,7 @@ def test_worker_processes_give_the_same_trials_as_one_process():
     serial = Study(factory(), make_searcher("ga", seed=4, pop_size=6), objective)
     serial.optimize(budget=18)
     with process_pool(factory, 2) as pool:
-        parallel = Study(factory(), make_searcher("ga", seed=4, pop_size=6), objective, executor=pool)
+        parallel = Study(factory(), make_searcher("ga", seed=4, pop_size=6), objective, pool=pool)
         parallel.optimize(budget=18)
     assert [t.qtable.key for t in parallel.trials] == [t.qtable.key for t in serial.trials]
     assert [t.metrics["psnr"] for t in parallel.trials] == [t.metrics["psnr"] for t in serial.trials]
