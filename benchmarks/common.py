@@ -24,8 +24,7 @@ def machine() -> str:
                 model = line.split(":", 1)[1].strip()
                 break
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-    return (f"{os.cpu_count()} cores, {model}, {device}, torch {torch.__version__} "
-            f"({torch.get_num_threads()} threads), Python {platform.python_version()}")
+    return f"{os.cpu_count()} cores, {model}, {device}, torch {torch.__version__}, Python {platform.python_version()}"
 
 
 def record(title: str, body: str) -> None:

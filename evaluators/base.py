@@ -16,34 +16,46 @@ Metrics = dict  # plain {"bpp": ..., "top1": ...} dicts, CSV- and JSON-ready
 
 @dataclass(frozen=True)
 class Rejection:
-    """When an evaluation may stop early: its accuracy cannot enter the current front
-    (``front``: (rate, accuracy) points, accuracy signed higher-is-better), nor reach
-    ``floor`` when one is given. Judged by an upper confidence bound on the full-set mean."""
+    """When an evaluation may stop early: the table cannot enter the current front, and
+    cannot reach ``floor`` either when one is given (single-objective searches).
+
+    ``front`` holds (rate, accuracy, per-image accuracies) of the front's tables, accuracy
+    signed higher-is-better. A table is judged against each front table of no greater rate
+    on the same images (paired: most images agree, so the difference is far less noisy than
+    either accuracy), by an upper confidence bound on its full-set accuracy.
+    """
 
     metric: str
-    front: tuple[tuple[float, float], ...]
+    front: tuple[tuple[float, float, tuple[float, ...]], ...]
     floor: float | None = None
     rate: str = "bpp"
     z: float = 2.5
     min_images: int = 50
     min_sd: float = 0.05
 
-    def needed(self, rate: float) -> float | None:
-        """The accuracy a table of this rate must beat to matter, or None when anything would."""
-        beaten = [accuracy for point_rate, accuracy in self.front if point_rate <= rate]
-        if not beaten:
-            return None
-        return max(beaten) if self.floor is None else min(max(beaten), self.floor)
+    def _upper(self, values: np.ndarray, total: int, rival: np.ndarray | None) -> float:
+        """Upper confidence bound on the full-set mean of a table whose first values are known,
+        paired with ``rival``'s per-image values when given."""
+        seen = len(values)
+        differences = values - rival[:seen] if rival is not None else values
+        spread = max(float(np.std(differences, ddof=1)), self.min_sd)
+        rest = float(np.mean(differences)) + self.z * spread / math.sqrt(seen)
+        if rival is not None:
+            rest += float(np.mean(rival[seen:]))
+        return (float(np.sum(values)) + (total - seen) * rest) / total
 
-    def hopeless(self, values: np.ndarray, total: int, needed: float) -> bool:
-        """Whether the full-set mean of ``values`` (the first images' per-image accuracy)
-        is, with confidence, at most ``needed``."""
+    def hopeless(self, rate: float, values: np.ndarray, total: int) -> bool:
+        """Whether a table of this rate, whose first images scored ``values`` (signed), cannot matter."""
         seen = len(values)
         if seen < min(self.min_images, total) or seen >= total:
             return False
-        spread = max(float(np.std(values, ddof=1)), self.min_sd)
-        upper_rest = float(np.mean(values)) + self.z * spread / math.sqrt(seen)
-        return (float(np.sum(values)) + (total - seen) * upper_rest) / total <= needed
+        rivals = [(accuracy, np.asarray(per_image)) for point_rate, accuracy, per_image in self.front
+                  if point_rate <= rate]
+        if not rivals:
+            return False
+        if self.floor is not None and self._upper(values, total, None) > self.floor:
+            return False
+        return any(self._upper(values, total, per_image) <= accuracy for accuracy, per_image in rivals)
 
 
 class Evaluator:
@@ -73,9 +85,10 @@ class Evaluator:
             metrics["source_ratio"] = float(self.images.source_bytes.sum()) / total
         return metrics
 
-    def evaluate(self, qtable: QTable, rejection: Rejection | None = None) -> Metrics:
+    def evaluate(self, qtable: QTable, rejection: Rejection | None = None, per_image: bool = False) -> Metrics:
         """Metrics of ``qtable``; evaluators that can stop early honour ``rejection`` and then
-        report ``pruned: True`` with the figures of the images they scored."""
+        report ``pruned: True`` with the figures of the images they scored; those that can
+        add ``per_image`` figures when asked."""
         raise NotImplementedError
 
     def close(self) -> None:

@@ -104,14 +104,14 @@ class ClassifierEvaluator(Evaluator):
     def _decode(self, files: list[bytes], batch: slice) -> np.ndarray:
         return self.codec.decode_all(files[batch], self._uncompressed.shape[1:], self._transform)
 
-    def evaluate(self, qtable: QTable, rejection: Rejection | None = None) -> Metrics:
+    def evaluate(self, qtable: QTable, rejection: Rejection | None = None, per_image: bool = False) -> Metrics:
         """Sizes of all images first (cheap), then decode → batched forward, the decoding of
         batch k+1 overlapping the forward pass of k; with ``rejection``, stop as soon as the
-        table provably cannot matter."""
+        table provably cannot matter. With ``per_image``, ``metrics["per_image"]`` holds each
+        figure image by image."""
         start = time.perf_counter()
         files = self.codec.encode_all(self.images.images, qtable)
         metrics = self.size_metrics(np.array([len(f) for f in files], dtype=np.int64))
-        needed = rejection.needed(metrics[rejection.rate]) if rejection is not None else None
         batches = self._batches()
         pending = self._prefetch.submit(self._decode, files, batches[0])
         log_probs, pruned = [], False
@@ -120,16 +120,18 @@ class ClassifierEvaluator(Evaluator):
             if k + 1 < len(batches):
                 pending = self._prefetch.submit(self._decode, files, batches[k + 1])
             log_probs.append(self.classifier.log_probs(decoded))
-            if needed is not None and k + 1 < len(batches):
+            if rejection is not None and k + 1 < len(batches):
                 values = self._per_image(torch.cat(log_probs))[rejection.metric].numpy()
-                if rejection.hopeless(-values if rejection.metric in LOWER_IS_BETTER else values,
-                                      len(self.images), needed):
+                if rejection.hopeless(metrics[rejection.rate], -values if rejection.metric in LOWER_IS_BETTER else values,
+                                      len(self.images)):
                     pending.result()  # let the prefetch finish before the next evaluation
                     pruned = True
                     break
-        scored = torch.cat(log_probs)
-        metrics.update(self._score(scored), images=len(scored), pruned=pruned,
-                       seconds=time.perf_counter() - start)
+        figures = self._per_image(torch.cat(log_probs))
+        metrics.update({name: float(values.mean()) for name, values in figures.items()},
+                       images=len(figures["agreement"]), pruned=pruned, seconds=time.perf_counter() - start)
+        if per_image:
+            metrics["per_image"] = {name: values.tolist() for name, values in figures.items()}
         return metrics
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ class FidelityEvaluator(Evaluator):
     name = "fidelity"
     accuracy_metrics = ("psnr", "ssim")
 
-    def evaluate(self, qtable: QTable, rejection=None) -> Metrics:
+    def evaluate(self, qtable: QTable, rejection=None, per_image: bool = False) -> Metrics:
         start = time.perf_counter()
         decoded, sizes = self.codec.roundtrip(self.images.images, qtable)
         squared_error = sum(float(np.mean((d.astype(np.float64) - o) ** 2)) for d, o in zip(decoded, self.images.images))

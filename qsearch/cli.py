@@ -151,14 +151,19 @@ def parse_options(pairs: list[str]) -> dict:
 
 def cmd_run(args) -> int:
     from qsearch import report
-    from qsearch.searchers import make_searcher
+    from qsearch.searchers import SEARCHERS, make_searcher
     from qsearch.study import Study, default_objective
 
     if args.budget is None and args.timeout is None:
         raise QSearchError("give --budget N (trials) and/or --timeout SECONDS")
     evaluator = build_evaluator(args)
+    options = parse_options(args.option)
+    if SEARCHERS[args.searcher].needs_model:
+        if not hasattr(evaluator, "classifier"):
+            raise QSearchError(f"searcher {args.searcher} learns from the network: use --evaluator classifier")
+        options.update(classifier=evaluator.classifier, images=evaluator.images)
     try:
-        searcher = make_searcher(args.searcher, args.space, args.seed, **parse_options(args.option))
+        searcher = make_searcher(args.searcher, args.space, args.seed, **options)
     except TypeError as error:
         raise QSearchError(f"searcher {args.searcher}: {error}") from None
     objective = default_objective(evaluator)

@@ -27,7 +27,7 @@ from qsearch.errors import QSearchError
 from qsearch.evaluators.base import Rejection
 from qsearch.pareto import non_dominated
 from qsearch.qtable import QTable
-from qsearch.trial import Objective, Trial
+from qsearch.trial import LOWER_IS_BETTER, Objective, Trial
 from qsearch.workers import worker_name
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class Study:
                 values=[trial.values[0], -trial.values[1]] if complete else None,
                 user_attrs={"table": trial.qtable.to_vector().tolist(), "metrics": trial.metrics,
                             "value": trial.value, "values": list(trial.values), "searcher": trial.searcher,
-                            "worker": trial.worker, "key": trial.qtable.key}))
+                            "worker": trial.worker, "key": trial.qtable.key, "per_image": trial.per_image}))
         self._remember(trial)
 
     def _remember(self, trial: Trial) -> None:
@@ -136,16 +136,20 @@ class Study:
         if not self.early_rejection or not front:
             return None
         single = not self.searcher.multi_objective and self.objective.weight is None
+        sign = -1.0 if self.objective.metric in LOWER_IS_BETTER else 1.0
         return Rejection(metric=self.objective.metric, rate=self.objective.rate,
-                         front=tuple((t.values[0], -t.values[1]) for t in front),
+                         front=tuple((t.values[0], -t.values[1], tuple(sign * v for v in t.per_image))
+                                     for t in front if t.per_image is not None),
                          floor=self.objective.absolute_floor(self.reference) if single else None)
 
     def _trial(self, qtable: QTable, metrics: dict, worker: str) -> Trial:
+        per_image = metrics.pop("per_image", {}).get(self.objective.metric)
         metrics = {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in metrics.items()}
         return Trial(number=len(self.trials), qtable=qtable, metrics=metrics,
                      value=self.objective.scalar(metrics, self.reference), values=self.objective.values(metrics),
                      searcher=self.searcher.name, worker=worker,
-                     state="pruned" if metrics.pop("pruned", False) else "complete")
+                     state="pruned" if metrics.pop("pruned", False) else "complete",
+                     per_image=None if per_image is None else tuple(round(float(v), 6) for v in per_image))
 
     def evaluate_batch(self, tables: list[QTable], budget: int | None = None, on_record=None) -> list[Trial]:
         """Trials of ``tables`` in order: repeated tables from the record, new ones evaluated
@@ -161,7 +165,8 @@ class Study:
             told.append(table.key)
         rejection = self._rejection()
         if self.pool is None:
-            results = ((self.evaluator.evaluate(table, rejection), self.worker) for table in new.values())
+            results = ((self.evaluator.evaluate(table, rejection, per_image=True), self.worker)
+                       for table in new.values())
         else:
             results = self.pool.map(list(new.values()), rejection)
         for table, (metrics, worker) in zip(new.values(), results):
@@ -227,6 +232,7 @@ def _recorded_trials(storage_study) -> list[Trial]:
                   metrics=frozen.user_attrs["metrics"], value=frozen.user_attrs["value"],
                   values=tuple(frozen.user_attrs["values"]), searcher=frozen.user_attrs["searcher"],
                   worker=frozen.user_attrs["worker"],
+                  per_image=None if frozen.user_attrs.get("per_image") is None else tuple(frozen.user_attrs["per_image"]),
                   state="complete" if frozen.state == optuna.trial.TrialState.COMPLETE else "pruned")
             for number, frozen in enumerate(frozen_trials)]
 

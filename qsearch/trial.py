@@ -64,3 +64,5 @@ class Trial:
     searcher: str = ""
     worker: str = ""
     state: str = "complete"
+    per_image: tuple[float, ...] | None = None
+    """The accuracy metric image by image (paired comparisons, early rejection)."""

@@ -22,7 +22,7 @@ def evaluate_cached(factory, token: str, qtable, rejection=None):
     """(metrics, worker name) of one table, by this process's evaluator for ``token``."""
     if token not in _evaluators:
         _evaluators[token] = factory()
-    return _evaluators[token].evaluate(qtable, rejection), worker_name()
+    return _evaluators[token].evaluate(qtable, rejection, per_image=True), worker_name()
 
 
 class EvaluatorPool:

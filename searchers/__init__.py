@@ -8,11 +8,12 @@ from qsearch.searchers.base import Searcher
 from qsearch.searchers.baselines import QualitySearcher, RandomSearcher, SortedSearcher
 from qsearch.searchers.bayes import BayesSearcher
 from qsearch.searchers.evolutionary import DESearcher, GASearcher, NSGA2Searcher
+from qsearch.searchers.gradient import GradientSearcher, SensitivitySearcher
 from qsearch.searchers.mcmc import MCMCSearcher
 
 SEARCHERS = Registry("qsearch.searchers")
 for _searcher in (RandomSearcher, SortedSearcher, QualitySearcher, MCMCSearcher, GASearcher, DESearcher,
-                  BayesSearcher, NSGA2Searcher):
+                  BayesSearcher, NSGA2Searcher, GradientSearcher, SensitivitySearcher):
     SEARCHERS.register()(_searcher)
 
 
@@ -26,5 +27,6 @@ def make_searcher(name: str, space=None, seed: int | None = None, **options) -> 
     return searcher_class(space, seed=seed, **options)
 
 
-__all__ = ["SEARCHERS", "BayesSearcher", "DESearcher", "GASearcher", "MCMCSearcher", "NSGA2Searcher",
-           "QualitySearcher", "RandomSearcher", "Searcher", "SortedSearcher", "make_searcher"]
+__all__ = ["SEARCHERS", "BayesSearcher", "DESearcher", "GASearcher", "GradientSearcher", "MCMCSearcher",
+           "NSGA2Searcher", "QualitySearcher", "RandomSearcher", "Searcher", "SensitivitySearcher", "SortedSearcher",
+           "make_searcher"]

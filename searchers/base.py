@@ -23,6 +23,8 @@ class Searcher:
     multi_objective: ClassVar[bool] = False
     default_space: ClassVar[str] = "bands"
     state_attributes: ClassVar[tuple[str, ...]] = ()
+    needs_model: ClassVar[bool] = False
+    """Whether the searcher needs ``classifier=`` and ``images=`` (gradient-based searchers)."""
     batch_size: int = 1
     """How many tables one ask naturally proposes (a generation; 1 for sequential searchers)."""
 

@@ -20,20 +20,26 @@ def images():
     return load_images(IMAGENET_SAMPLE, split_file=SPLITS, split="search", limit=100)
 
 
-def test_rejection_needs_to_beat_the_front_below_its_rate():
-    rejection = Rejection("top1", front=((0.5, 0.6), (1.0, 0.8)))
-    assert rejection.needed(0.4) is None and rejection.needed(0.7) == 0.6 and rejection.needed(2.0) == 0.8
-    assert Rejection("top1", front=((1.0, 0.8),), floor=0.7).needed(1.5) == 0.7
+def test_rejection_only_against_front_tables_of_no_greater_rate():
+    rival = tuple([1.0] * 80 + [0.0] * 20)
+    rejection = Rejection("top1", front=((1.0, 0.8, rival),))
+    weak = np.array([0.0] * 60)  # wrong on the first 60 images, where the rival was right
+    assert rejection.hopeless(1.5, weak, 100)
+    assert not rejection.hopeless(0.5, weak, 100)  # fewer bits than the rival: it is on the front anyway
 
 
-def test_rejection_bound_is_a_confident_upper_bound():
-    rejection = Rejection("top1", front=(), min_images=50)
+def test_paired_bound_is_tighter_than_unpaired_and_needs_evidence():
     rng = np.random.default_rng(0)
-    bad = (rng.random(100) < 0.5).astype(float)
-    assert rejection.hopeless(bad, 400, needed=0.8)
-    assert not rejection.hopeless(bad, 400, needed=bad.mean() + 0.05)  # within the noise of 100 images
-    assert not rejection.hopeless(bad[:20], 400, needed=0.8)  # too few images to judge
-    assert not rejection.hopeless(bad, 100, needed=0.8)      # all seen: nothing to save
+    rival = (rng.random(400) < 0.8).astype(float)
+    candidate = rival.copy()
+    flips = rng.choice(400, 30, replace=False)
+    candidate[flips] = 0.0  # the same images right, minus 30: about 7 points worse
+    paired = Rejection("top1", front=((1.0, rival.mean(), tuple(rival)),))
+    assert paired.hopeless(2.0, candidate[:100], 400)
+    assert not paired.hopeless(2.0, candidate[:20], 400)  # too few images to judge
+    assert not paired.hopeless(2.0, rival[:100], 400)     # as good as the rival so far: keep going
+    floor = Rejection("top1", front=((1.0, rival.mean(), tuple(rival)),), floor=0.5)
+    assert not floor.hopeless(2.0, candidate[:100], 400)  # it can still reach the floor
 
 
 @pytest.mark.parametrize("path", ["onnx", "bf16"])
@@ -53,12 +59,13 @@ def test_auto_forward_is_checked_against_fp32(images, classifier):
 
 def test_hopeless_tables_stop_early_and_good_ones_do_not(images, classifier):
     evaluator = ClassifierEvaluator(images, classifier, batch_size=25)
-    rejection = Rejection("top1", front=((0.2, 0.95),))  # an impossible front: 95% top-1 at 0.2 bpp
-    hopeless = evaluator.evaluate(QTable.from_quality(10), rejection)
+    perfect = tuple([1.0] * 100)  # an impossible front: every image right at 0.2 bpp
+    hopeless = evaluator.evaluate(QTable.from_quality(10), Rejection("top1", front=((0.2, 1.0, perfect),)))
     assert hopeless["pruned"] and hopeless["images"] < 100 and hopeless["bytes"] > 0
     full = evaluator.evaluate(QTable.from_quality(10))
     assert hopeless["bpp"] == full["bpp"] and not full["pruned"] and full["images"] == 100
-    promising = evaluator.evaluate(QTable.from_quality(90), Rejection("top1", front=((0.2, 0.3),)))
+    poor = tuple([1.0] * 30 + [0.0] * 70)
+    promising = evaluator.evaluate(QTable.from_quality(90), Rejection("top1", front=((0.2, 0.3, poor),)))
     assert not promising["pruned"] and promising["images"] == 100
 
 

@@ -17,12 +17,13 @@ from realdata import IMAGENET_SAMPLE, SPLITS, split_names
 from test_codec import parse_jpeg
 
 DATA = ["--data", str(IMAGENET_SAMPLE), "--split-file", str(SPLITS), "--split", "test", "--limit", "20"]
-GENERATIONAL = ["--option", "pop_size=8"]
+SMALL = {"ga": ["--option", "pop_size=8"], "de": ["--option", "pop_size=8"], "nsga2": ["--option", "pop_size=8"],
+         "gradient": ["--option", "steps=2", "--option", "batch=8"], "sensitivity": ["--option", "images_used=20"]}
 
 
 @pytest.mark.parametrize("name", [name for name, _ in SEARCHERS.items()])
 def test_each_searcher_runs_20_trials_and_writes_every_output(tmp_path, name, capsys):
-    extra = GENERATIONAL if name in ("ga", "de", "nsga2") else []
+    extra = SMALL.get(name, [])
     assert main(["run", *DATA, "--searcher", name, *extra, "--budget", "20", "--seed", "1",
                  "--quiet", "--out", str(tmp_path)]) == 0
     trials = pd.read_csv(tmp_path / "trials.csv")

@@ -11,12 +11,24 @@ from qsearch.trial import Objective
 from realdata import IMAGENET_SAMPLE, SPLITS
 
 NAMES = [name for name, _ in SEARCHERS.items()]
-SMALL = {"pop_size": 6}
 OBJECTIVE = Objective(metric="psnr", floor=30.0, relative=False)
 
 
-def options(name):
-    return SMALL if name in ("ga", "de", "nsga2") else {}
+@pytest.fixture(scope="module")
+def network(classifier):
+    """What gradient-based searchers learn from: the real network and 8 real images."""
+    return {"classifier": classifier, "images": load_images(IMAGENET_SAMPLE, split_file=SPLITS, split="search", limit=8)}
+
+
+@pytest.fixture
+def options(request, network):
+    def for_searcher(name):
+        if name in ("ga", "de", "nsga2"):
+            return {"pop_size": 6}
+        if SEARCHERS[name].needs_model:
+            return {**network, "batch": 4, **({"steps": 1} if name == "gradient" else {"images_used": 8})}
+        return {}
+    return for_searcher
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +37,7 @@ def evaluator():
     return FidelityEvaluator(images)
 
 
-def run(evaluator, name, budget, seed=3, directory=None):
+def run(evaluator, options, name, budget, seed=3, directory=None):
     study = Study(evaluator, make_searcher(name, seed=seed, **options(name)), OBJECTIVE, directory)
     study.optimize(budget)
     study.close()
@@ -36,12 +48,13 @@ def keys(study):
     return [t.qtable.key for t in study.trials]
 
 
-def test_all_eight_are_registered():
-    assert set(NAMES) >= {"random", "sorted", "quality", "mcmc", "ga", "de", "bayes", "nsga2"}
+def test_every_searcher_is_registered():
+    assert set(NAMES) >= {"random", "sorted", "quality", "mcmc", "ga", "de", "bayes", "nsga2", "gradient",
+                          "sensitivity"}
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_proposals_are_valid_tables_inside_the_space(name):
+def test_proposals_are_valid_tables_inside_the_space(name, options):
     searcher = make_searcher(name, seed=0, **options(name))
     tables = searcher.ask(5)
     assert 1 <= len(tables) <= 5
@@ -51,31 +64,31 @@ def test_proposals_are_valid_tables_inside_the_space(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_seeded_runs_are_reproducible_and_distinct(evaluator, name):
-    first, second = run(evaluator, name, 14), run(evaluator, name, 14)
+def test_seeded_runs_are_reproducible_and_distinct(evaluator, options, name):
+    first, second = run(evaluator, options, name, 14), run(evaluator, options, name, 14)
     assert keys(first) == keys(second)
     assert len(set(keys(first))) == 14  # repeated tables are never counted twice
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_state_round_trips(evaluator, name):
-    searcher = run(evaluator, name, 9).searcher
+def test_state_round_trips(evaluator, options, name):
+    searcher = run(evaluator, options, name, 9).searcher
     clone = make_searcher(name, seed=99, **options(name))
     clone.load_state_dict(searcher.state_dict())
     assert [t.key for t in clone.ask(4)] == [t.key for t in searcher.ask(4)]
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_resumed_run_equals_uninterrupted(evaluator, name, tmp_path):
-    uninterrupted = run(evaluator, name, 16)
-    run(evaluator, name, 7, directory=tmp_path)
-    resumed = run(evaluator, name, 16, directory=tmp_path)
+def test_resumed_run_equals_uninterrupted(evaluator, options, name, tmp_path):
+    uninterrupted = run(evaluator, options, name, 16)
+    run(evaluator, options, name, 7, directory=tmp_path)
+    resumed = run(evaluator, options, name, 16, directory=tmp_path)
     assert keys(resumed) == keys(uninterrupted)
     assert [t.number for t in resumed.trials] == list(range(16))
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_multi_objective_capability_is_as_declared(evaluator, name):
+def test_multi_objective_capability_is_as_declared(evaluator, options, name):
     searcher = make_searcher(name, seed=0, **options(name))
     assert searcher.multi_objective == (name == "nsga2")
     if hasattr(searcher, "algorithm"):
@@ -84,9 +97,9 @@ def test_multi_objective_capability_is_as_declared(evaluator, name):
         assert searcher.algorithm.pop.get("F").shape[1] == (2 if searcher.multi_objective else 1)
 
 
-def test_single_objective_searchers_improve_on_their_start(evaluator):
+def test_single_objective_searchers_improve_on_their_start(evaluator, options):
     for name in ("mcmc", "ga", "bayes"):
-        study = run(evaluator, name, 30)
+        study = run(evaluator, options, name, 30)
         values = [t.value for t in study.trials]
         assert min(values[10:]) <= min(values[:5]), name
 

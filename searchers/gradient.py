@@ -1,0 +1,154 @@
+"""Searchers that learn from the network's gradients through a differentiable JPEG
+(qsearch.diffjpeg) placed in front of the frozen classifier. They propose tables; the study
+scores every proposal with the real libjpeg evaluator, and only real scores enter the front.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from qsearch import diffjpeg
+from qsearch.qtable import IJG_CHROMA, IJG_LUMA, QTable, quality_scale, scale_table
+from qsearch.searchers.base import Searcher
+from qsearch.searchers.baselines import sweep_order
+
+
+class _NetworkSearcher(Searcher):
+    """Shared by searchers that need the frozen network and the search images."""
+
+    needs_model = True
+    default_space = "full"
+
+    def __init__(self, space, seed=None, classifier=None, images=None, batch: int = 16, rounding: str = "ste"):
+        super().__init__(space, seed)
+        if classifier is None or images is None:
+            from qsearch.errors import QSearchError
+            raise QSearchError(f"searcher {self.name} needs the classifier and the search images")
+        self.seed = 0 if seed is None else seed
+        self.batch = batch
+        self.rounding = rounding
+        self._module = classifier.module
+        self._mean = torch.tensor(classifier.mean).view(1, 3, 1, 1)
+        self._std = torch.tensor(classifier.std).view(1, 3, 1, 1)
+        self._images = torch.from_numpy(np.ascontiguousarray(images.network_inputs()))
+        self._labels = None if images.labels is None else torch.from_numpy(images.labels)
+        with torch.no_grad():
+            self._reference = torch.cat([self._log_probs(self._images[i:i + 50].float())
+                                         for i in range(0, len(self._images), 50)])
+
+    def _log_probs(self, decoded: torch.Tensor) -> torch.Tensor:
+        x = (decoded.permute(0, 3, 1, 2) / 255.0 - self._mean) / self._std
+        return torch.log_softmax(self._module(x.contiguous(memory_format=torch.channels_last)), dim=1)
+
+    def _fidelity(self, decoded: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy on labels, or KL divergence from the uncompressed outputs without labels."""
+        log_probs = self._log_probs(decoded)
+        if self._labels is not None:
+            return torch.nn.functional.nll_loss(log_probs, self._labels[rows])
+        reference = self._reference[rows]
+        return (reference.exp() * (reference - log_probs)).sum(1).mean()
+
+    def _rows(self, generator: torch.Generator) -> torch.Tensor:
+        return torch.randperm(len(self._images), generator=generator)[:self.batch]
+
+    def _propose_tables(self, tables: list[QTable]) -> np.ndarray:
+        return np.stack([self.space.from_qtable(table) for table in tables])
+
+
+class GradientSearcher(_NetworkSearcher):
+    """Learns per-coefficient log-steps by backpropagation: fidelity + weight x rate proxy,
+    over a sweep of weights (coarser tables as the weight grows) to trace a front."""
+
+    name = "gradient"
+    state_attributes = ("position", "theta", "seed")
+
+    def __init__(self, space, seed=None, classifier=None, images=None, weights=(0.01, 1.0), points: int = 12,
+                 steps: int = 20, learning_rate: float = 0.05, batch: int = 16, rounding: str = "ste",
+                 start_quality: int = 50):
+        super().__init__(space, seed, classifier, images, batch, rounding)
+        self.steps, self.learning_rate = steps, learning_rate
+        self._weights = np.geomspace(weights[0], weights[1], points)
+        self._order = sweep_order(0, points - 1, first=range(points))
+        start = QTable.from_quality(start_quality)
+        self._start = torch.log(torch.tensor(np.stack([start.luma, start.chroma]), dtype=torch.float32))
+        self.theta = self._start.clone()
+        self.position = 0
+
+    def _optimise(self, weight: float, generator: torch.Generator) -> QTable:
+        theta = self.theta.clone().requires_grad_(True)
+        optimiser = torch.optim.Adam([theta], lr=self.learning_rate)
+        for _ in range(self.steps):
+            rows = self._rows(generator)
+            steps = theta.exp().clamp(1.0, 255.0)
+            decoded, bpp = diffjpeg.jpeg_roundtrip(self._images[rows], steps[0], steps[1], self.rounding)
+            loss = self._fidelity(decoded, rows) + weight * bpp.mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        self.theta = theta.detach()
+        steps = self.theta.exp().clamp(1.0, 255.0).round().numpy()
+        return QTable(steps[0], steps[1])
+
+    def _propose(self, n):
+        tables = []
+        for _ in range(n):
+            index = self._order[self.position % len(self._order)]
+            if self.position % len(self._order) == 0:
+                self.theta = self._start.clone()  # each pass over the sweep starts afresh
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.position)
+            tables.append(self._optimise(float(self._weights[index]), generator))
+            self.position += 1
+        return self._propose_tables(tables)
+
+
+class SensitivitySearcher(_NetworkSearcher):
+    """One-shot: the mean squared gradient of the loss with respect to each DCT coefficient
+    (luma, chroma) at IJG q50 gives steps proportional to its inverse square root (equal
+    marginal loss per step), a table family swept over IJG's quality scale."""
+
+    name = "sensitivity"
+    state_attributes = ("position", "base", "seed")
+
+    def __init__(self, space, seed=None, classifier=None, images=None, batch: int = 16, rounding: str = "ste",
+                 images_used: int = 128):
+        super().__init__(space, seed, classifier, images, batch, rounding)
+        self.images_used = images_used
+        self.position = 0
+        self.base = None
+        self._order = sweep_order()
+
+    def sensitivity(self) -> np.ndarray:
+        """Mean squared gradient per (table, row, column) of the fidelity loss."""
+        start = QTable.from_quality(50)
+        steps = [torch.tensor(t, dtype=torch.float32) for t in (start.luma, start.chroma)]
+        total = torch.zeros(2, 8, 8)
+        generator = torch.Generator().manual_seed(self.seed)
+        rows_all = torch.randperm(len(self._images), generator=generator)[:self.images_used]
+        for first in range(0, len(rows_all), self.batch):
+            rows = rows_all[first:first + self.batch]
+            luma, chroma = diffjpeg.dct_planes(self._images[rows])
+            luma_q, chroma_q = diffjpeg.quantise(luma, chroma, steps[0], steps[1], self.rounding)
+            luma_q, chroma_q = luma_q.detach().requires_grad_(True), chroma_q.detach().requires_grad_(True)
+            decoded = diffjpeg.reconstruct(luma_q, chroma_q, steps[0], steps[1])
+            loss = self._fidelity(decoded, rows) * len(rows)
+            luma_grad, chroma_grad = torch.autograd.grad(loss, [luma_q, chroma_q])
+            total[0] += (luma_grad / steps[0]).pow(2).sum((0, 1, 2))
+            total[1] += (chroma_grad / steps[1]).pow(2).sum((0, 1, 2, 3))
+        return (total / len(rows_all)).numpy()
+
+    def _base_table(self) -> np.ndarray:
+        """Steps ~ sensitivity^-1/2, scaled to the geometric mean of the IJG q50 tables."""
+        inverse = 1.0 / np.sqrt(np.maximum(self.sensitivity(), 1e-20))
+        reference = np.stack([IJG_LUMA, IJG_CHROMA]).astype(float)
+        return inverse * np.exp(np.log(reference).mean() - np.log(inverse).mean())
+
+    def _propose(self, n):
+        if self.base is None:
+            self.base = self._base_table()
+        tables = []
+        for _ in range(n):
+            scale = quality_scale(self._order[self.position % len(self._order)])
+            tables.append(QTable(scale_table(np.rint(np.clip(self.base[0], 1, 255)), scale),
+                                 scale_table(np.rint(np.clip(self.base[1], 1, 255)), scale)))
+            self.position += 1
+        return self._propose_tables(tables)
