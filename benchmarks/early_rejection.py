@@ -19,8 +19,8 @@ def run(out, args, early: bool) -> dict:
     command = ["run", "--data", str(IMAGENET_SAMPLE), "--split-file", str(SPLITS), "--split", "search",
                "--test-split", "test", "--searcher", args.searcher, "--budget", str(args.budget),
                "--seed", str(args.seed), "--quiet", "--out", str(out)]
-    if not early:
-        command.append("--no-early-rejection")
+    if early:
+        command.append("--early-rejection")
     if qsearch(command) != 0:
         raise SystemExit(f"run into {out} failed")
     summary = json.loads((out / "summary.json").read_text())

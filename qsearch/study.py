@@ -45,7 +45,7 @@ class Study:
     """Ask/tell loop with a de-duplicating cache and an optional durable record in ``directory``."""
 
     def __init__(self, evaluator, searcher, objective: Objective | None = None, directory=None,
-                 early_rejection: bool = True, pool=None):
+                 early_rejection: bool = False, pool=None):
         """``early_rejection`` lets evaluators stop a table once it provably cannot enter the
         front (or reach a single-objective floor); ``pool`` (a :class:`qsearch.workers.EvaluatorPool`:
         local processes or a Dask cluster) evaluates each batch in parallel."""
