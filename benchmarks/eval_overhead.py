@@ -51,7 +51,8 @@ def main() -> None:
            f"| full evaluation (median of {args.repeats}) | {e:.2f} | {1000 * e / len(images):.1f} |\n"
            f"| encode + decode alone | {codec:.2f} | {1000 * codec / len(images):.2f} |\n\n"
            f"**full evaluation / bare forward = {e / f:.3f}** "
-           f"(runs: forward {np.round(forward, 2).tolist()}, full {np.round(full, 2).tolist()})\n\n"
+           f"(runs: forward {np.round(forward, 2).tolist()}, full {np.round(full, 2).tolist()}); "
+           f"{evaluator.classifier.describe()}\n\n"
            "Command: `python benchmarks/eval_overhead.py`")
 
 

@@ -72,7 +72,8 @@ def test_hopeless_tables_stop_early_and_good_ones_do_not(images, classifier):
 def test_pruned_trials_are_recorded_but_never_on_the_front(images, classifier, tmp_path):
     evaluator = ClassifierEvaluator(images, classifier)
     wasteful = QTable(np.full(64, 200), np.ones(64))  # many chroma bits, almost no luma detail
-    study = Study(evaluator, make_searcher("random", seed=0), Objective(metric="top1"), tmp_path, early_rejection=True)
+    study = Study(evaluator, make_searcher("random", seed=0), Objective(metric="top1"), tmp_path,
+                  early_rejection=True)
     good, = study.evaluate_batch([QTable.from_quality(50)])
     bad, = study.evaluate_batch([wasteful])
     study.close()
