@@ -7,6 +7,7 @@ after a compilation step; eager bf16 ~3x.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import io
 import warnings
 from collections.abc import Callable
@@ -32,12 +33,7 @@ def auto_candidates(device: torch.device) -> list[str]:
     """Faster-than-fp32 paths worth trying on this device, fastest first."""
     if device.type == "cuda":
         return ["fp16"]
-    candidates = []
-    try:
-        import onnxruntime  # noqa: F401
-        candidates.append("onnx")
-    except ImportError:
-        pass
+    candidates = ["onnx"] if importlib.util.find_spec("onnxruntime") is not None else []
     if torch.ops.mkldnn._is_mkldnn_bf16_supported():
         candidates.append("bf16")
     return candidates

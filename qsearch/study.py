@@ -179,8 +179,9 @@ class Study:
                  progress: bool = False) -> list[Trial]:
         """Run until ``budget`` distinct tables are recorded (counting earlier sessions of the
         run) or ``timeout`` seconds of this call have passed. ``batch_size`` defaults to the
-        searcher's natural batch (a generation, or one for sequential searchers)."""
-        batch_size = batch_size or self.searcher.batch_size
+        searcher's natural batch (a generation; one for sequential searchers), raised to the
+        pool's size so that every worker has a table."""
+        batch_size = batch_size or max(self.searcher.batch_size, self.pool.size if self.pool else 1)
         if budget is None and timeout is None:
             raise QSearchError("a study needs a budget (trials) or a timeout (seconds)")
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -28,10 +28,16 @@ def evaluate_cached(factory, token: str, qtable, rejection=None):
 class EvaluatorPool:
     """Tables in, (metrics, worker) out, in order, evaluated on ``executor``'s workers."""
 
-    def __init__(self, executor, factory):
+    def __init__(self, executor, factory, size=None):
         self.executor = executor
         self.factory = factory
         self.token = hashlib.sha256(cloudpickle.dumps(factory)).hexdigest()[:16]
+        self._size = size
+
+    @property
+    def size(self) -> int:
+        """How many tables the pool evaluates at once (Dask: the workers connected now)."""
+        return self._size() if callable(self._size) else self._size or 1
 
     def map(self, tables: list, rejection=None):
         count = len(tables)  # sized arguments: Dask's map needs them
@@ -59,7 +65,7 @@ def process_pool(factory, workers: int) -> EvaluatorPool:
     threads = max(1, (os.cpu_count() or 1) // workers)
     executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_set_threads, initargs=(threads,))
-    return EvaluatorPool(executor, factory)
+    return EvaluatorPool(executor, factory, size=workers)
 
 
 def dask_pool(address: str, factory) -> EvaluatorPool:
@@ -71,7 +77,8 @@ def dask_pool(address: str, factory) -> EvaluatorPool:
         from qsearch.errors import QSearchError
         raise QSearchError("--dask-scheduler needs dask.distributed: pip install 'qsearch[dask]'") from None
     client = Client(address, timeout="30s")
-    return EvaluatorPool(_ClosingExecutor(client), factory)
+    return EvaluatorPool(_ClosingExecutor(client), factory,
+                         size=lambda: max(1, len(client.scheduler_info()["workers"])))
 
 
 class _ClosingExecutor:

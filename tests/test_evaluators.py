@@ -1,7 +1,6 @@
 """The evaluators against an independent implementation of the same pipeline."""
 import io
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image

@@ -106,3 +106,15 @@ def test_worker_processes_give_the_same_trials_as_one_process():
     assert [t.metrics["psnr"] for t in parallel.trials] == [t.metrics["psnr"] for t in serial.trials]
     workers = {t.worker for t in parallel.trials}
     assert worker_name() not in workers and 1 <= len(workers) <= 2
+
+
+def test_sequential_searchers_ask_for_one_table_per_worker():
+    factory = fidelity_factory()
+    objective = Objective(metric="psnr", floor=30.0, relative=False)
+    with process_pool(factory, 2) as pool:
+        study = Study(factory(), make_searcher("bayes", seed=1), objective, pool=pool)
+        asked = []
+        original = study.searcher.ask
+        study.searcher.ask = lambda n: asked.append(n) or original(n)
+        study.optimize(budget=6)
+    assert pool.size == 2 and set(asked) == {2} and len(study.trials) == 6

@@ -1,5 +1,4 @@
 """One conformance suite, run against every registered searcher with the real fidelity evaluator."""
-import numpy as np
 import pytest
 
 from qsearch.evaluators import FidelityEvaluator
