@@ -39,7 +39,7 @@ class Repeating(Searcher):
 def test_repeated_tables_come_from_cache_and_are_not_counted(evaluator, monkeypatch):
     calls = []
     original = evaluator.evaluate
-    monkeypatch.setattr(evaluator, "evaluate", lambda table, *rest: calls.append(table.key) or original(table))
+    monkeypatch.setattr(evaluator, "evaluate", lambda table, *rest, **options: calls.append(table.key) or original(table))
     study = Study(evaluator, Repeating(QualitySpace(), seed=0), OBJECTIVE)
     study.optimize(budget=5, batch_size=4)
     assert len(study.trials) == 3 and len(calls) == 3  # the space ran out: it stops, counting 3
