@@ -37,6 +37,7 @@ class ClassifierEvaluator(Evaluator):
         self._prefetch = ThreadPoolExecutor(1, thread_name_prefix="qsearch-prefetch")
         self._labels = None if images.labels is None else torch.from_numpy(images.labels)
         self._uncompressed = images.network_inputs()
+        self._image_pixels = [int(image.shape[0] * image.shape[1]) for image in images.images]
         self.classifier, self._reference_log_probs = self._choose_forward(classifier, forward)
         self.reference = self._score(self._reference_log_probs)
 
@@ -130,8 +131,9 @@ class ClassifierEvaluator(Evaluator):
         figures = self._per_image(torch.cat(log_probs))
         metrics.update({name: float(values.mean()) for name, values in figures.items()},
                        images=len(figures["agreement"]), pruned=pruned, seconds=time.perf_counter() - start)
-        if per_image:
+        if per_image:  # accuracy figures of the scored images; bytes and pixels of every image
             metrics["per_image"] = {name: values.tolist() for name, values in figures.items()}
+            metrics["per_image"].update(bytes=[len(f) for f in files], pixels=self._image_pixels)
         return metrics
 
     def close(self) -> None:

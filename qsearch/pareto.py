@@ -51,3 +51,29 @@ def bd_rate(reference_bpp, reference_accuracy, test_bpp, test_accuracy, samples:
     grid = np.linspace(low, high, samples)
     log_gap = np.interp(grid, test_acc, np.log(test_bpp)) - np.interp(grid, ref_acc, np.log(ref_bpp))
     return float(100.0 * (np.exp(log_gap.mean()) - 1.0))
+
+
+def bootstrap_bd_rate(reference: list[dict], test: list[dict], samples: int = 500, seed: int = 0,
+                      level: float = 0.95) -> tuple[float, float]:
+    """Confidence interval of :func:`bd_rate` over images, paired: each resample draws the same
+    images for both curves. Each curve point is a dict of per-image ``accuracy`` (signed
+    higher-is-better), ``bytes`` and ``pixels`` arrays over the same images."""
+    def stack(points, key):
+        return np.array([np.asarray(p[key], dtype=float) for p in points])
+
+    ref_acc, ref_bytes, test_acc, test_bytes = (stack(reference, "accuracy"), stack(reference, "bytes"),
+                                                stack(test, "accuracy"), stack(test, "bytes"))
+    pixels = np.asarray(reference[0]["pixels"], dtype=float)
+    rng = np.random.default_rng(seed)
+    rates = []
+    for _ in range(samples):
+        chosen = rng.integers(0, len(pixels), len(pixels))
+        area = pixels[chosen].sum()
+        rates.append(bd_rate(8 * ref_bytes[:, chosen].sum(1) / area, ref_acc[:, chosen].mean(1),
+                             8 * test_bytes[:, chosen].sum(1) / area, test_acc[:, chosen].mean(1)))
+    rates = np.array(rates)
+    rates = rates[np.isfinite(rates)]
+    if len(rates) < samples // 2:
+        return float("nan"), float("nan")
+    tail = 100 * (1 - level) / 2
+    return float(np.percentile(rates, tail)), float(np.percentile(rates, 100 - tail))

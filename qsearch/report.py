@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from qsearch.pareto import bd_rate, hypervolume, non_dominated
+from qsearch.pareto import bd_rate, bootstrap_bd_rate, hypervolume, non_dominated
 from qsearch.plotting import plot_curves
 from qsearch.qtable import QTable
 from qsearch.trial import Objective, Trial
@@ -16,9 +16,17 @@ IJG_QUALITIES = tuple(range(5, 100, 5))
 IJG_SEARCH, IJG_TEST, TEST_SCORES = "ijg.csv", "ijg_test.csv", "test_scores.csv"
 
 
+def scored(evaluator, qtable: QTable) -> dict:
+    """Metrics with the per-image figures as one JSON column (for paired bootstraps)."""
+    metrics = evaluator.evaluate(qtable, per_image=True)
+    if "per_image" in metrics:
+        metrics["per_image"] = json.dumps(metrics["per_image"])
+    return metrics
+
+
 def ijg_curve(evaluator, qualities=IJG_QUALITIES) -> pd.DataFrame:
     """The reference curve: libjpeg's standard tables over a quality sweep, same images and settings."""
-    return pd.DataFrame([{"quality": q, **evaluator.evaluate(QTable.from_quality(q))} for q in qualities])
+    return pd.DataFrame([{"quality": q, **scored(evaluator, QTable.from_quality(q))} for q in qualities])
 
 
 def cached_frame(path: Path, compute) -> pd.DataFrame:
@@ -40,7 +48,7 @@ def rescore(evaluator, tables: dict[str, QTable], path: Path) -> pd.DataFrame:
     known = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["key"])
     missing = [key for key in tables if key not in set(known["key"])]
     if missing:
-        fresh = pd.DataFrame([{"key": key, **evaluator.evaluate(tables[key])} for key in missing])
+        fresh = pd.DataFrame([{"key": key, **scored(evaluator, tables[key])} for key in missing])
         known = pd.concat([known, fresh], ignore_index=True) if len(known) else fresh
         known.to_csv(path, index=False)
     return known
@@ -73,11 +81,13 @@ def export_run(directory, trials: list[Trial], objective: Objective, signature: 
 
     ijg = pd.read_csv(directory / IJG_SEARCH)
     curves = {"front": front, "IJG quality": ijg}
+    search_points = [{**t.per_image, "accuracy": _signed(t.per_image["accuracy"], metric)}
+                     for t in (by_key[k] for k in front["key"]) if t.per_image is not None]
     summary = {
         "searcher": signature["searcher"], "space": signature["space"], "settings": signature["settings"],
         "trials": len(trials), "pruned": len(trials) - len(complete), "front_size": len(front),
         "images_scored": int(sum(t.metrics.get("images", 0) for t in trials)), "metric": metric, "rate": rate,
-        "search": _curve_summary(front, ijg, metric, rate),
+        "search": _curve_summary(front, ijg, metric, rate, search_points if len(search_points) == len(front) else None),
     }
     scores_path, ijg_test_path = directory / TEST_SCORES, directory / IJG_TEST
     if scores_path.exists() and ijg_test_path.exists():
@@ -89,19 +99,53 @@ def export_run(directory, trials: list[Trial], objective: Objective, signature: 
         ijg_test = pd.read_csv(ijg_test_path)
         curves["front re-scored on the test split"] = test
         curves["IJG quality, test split"] = ijg_test
-        summary["test"] = _curve_summary(test, ijg_test, metric, rate)
+        summary["test"] = _curve_summary(test, ijg_test, metric, rate, _points(test, metric))
     front.drop(columns=["state"]).to_csv(directory / "front.csv", index=False)
     plot_curves(curves, metric, directory / "front.png",
-                title=f"{signature['searcher']} on {signature['space']}, {signature['settings']}")
+                title=f"{signature['searcher']} on {signature['space']}, {signature['settings']}\n"
+                      + _verdict(summary.get("test", summary["search"]), "test" in summary))
     (directory / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
 
-def _curve_summary(front: pd.DataFrame, ijg: pd.DataFrame, metric: str, rate: str) -> dict:
+def _verdict(result: dict, held_out: bool) -> str:
+    """One line for the plot: the BD-rate, its interval, and whether the gain is significant."""
+    where = "test split" if held_out else "searched images"
+    text = f"BD-rate vs IJG on the {where}: {result['bd_rate_vs_ijg_percent']}%"
+    if "significant" in result:
+        text += (f" [{result['bd_rate_ci95_low']}, {result['bd_rate_ci95_high']}] 95% CI, "
+                 f"{'significant' if result['significant'] else 'not significant'}")
+    return text
+
+
+def _signed(values, metric: str) -> list[float]:
+    return [-v for v in values] if metric == "kl" else list(values)
+
+
+def _points(frame: pd.DataFrame, metric: str) -> list[dict] | None:
+    """Per-image curve points from a frame's JSON ``per_image`` column, or None without one."""
+    if "per_image" not in frame or frame["per_image"].isna().any():
+        return None
+    points = []
+    for text in frame["per_image"]:
+        figures = json.loads(text)
+        points.append({"accuracy": _signed(figures[metric], metric), "bytes": figures["bytes"],
+                       "pixels": figures["pixels"]})
+    return points
+
+
+def _curve_summary(front: pd.DataFrame, ijg: pd.DataFrame, metric: str, rate: str, front_points=None) -> dict:
     sign = -1 if metric == "kl" else 1
     accuracy, ijg_accuracy = sign * front[metric].to_numpy(), sign * ijg[metric].to_numpy()
     result = {"bd_rate_vs_ijg_percent": bd_rate(ijg[rate], ijg_accuracy, front[rate], accuracy)}
+    reference_points = _points(ijg, metric)
+    if rate == "bpp" and front_points is not None and reference_points is not None:
+        low, high = bootstrap_bd_rate(reference_points, front_points)
+        result["bd_rate_ci95_low"], result["bd_rate_ci95_high"] = low, high
     if metric in ("top1", "top5", "agreement") and rate == "bpp":  # hypervolume needs accuracy in [0, 1]
         result["hypervolume"] = hypervolume(front[rate], accuracy)
         result["ijg_hypervolume"] = hypervolume(ijg[rate], ijg_accuracy)
-    return {k: (None if v != v else round(v, 5)) for k, v in result.items()}
+    result = {k: (None if v != v else round(v, 5)) for k, v in result.items()}
+    if result.get("bd_rate_ci95_high") is not None:
+        result["significant"] = result["bd_rate_ci95_high"] < 0 or result["bd_rate_ci95_low"] > 0
+    return result

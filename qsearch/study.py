@@ -138,18 +138,21 @@ class Study:
         single = not self.searcher.multi_objective and self.objective.weight is None
         sign = -1.0 if self.objective.metric in LOWER_IS_BETTER else 1.0
         return Rejection(metric=self.objective.metric, rate=self.objective.rate,
-                         front=tuple((t.values[0], -t.values[1], tuple(sign * v for v in t.per_image))
+                         front=tuple((t.values[0], -t.values[1], tuple(sign * v for v in t.per_image["accuracy"]))
                                      for t in front if t.per_image is not None),
                          floor=self.objective.absolute_floor(self.reference) if single else None)
 
     def _trial(self, qtable: QTable, metrics: dict, worker: str) -> Trial:
-        per_image = metrics.pop("per_image", {}).get(self.objective.metric)
+        per_image = metrics.pop("per_image", None)
+        if per_image is not None:
+            per_image = {"accuracy": [round(float(v), 6) for v in per_image[self.objective.metric]],
+                         "bytes": per_image["bytes"], "pixels": per_image["pixels"]}
         metrics = {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in metrics.items()}
         return Trial(number=len(self.trials), qtable=qtable, metrics=metrics,
                      value=self.objective.scalar(metrics, self.reference), values=self.objective.values(metrics),
                      searcher=self.searcher.name, worker=worker,
                      state="pruned" if metrics.pop("pruned", False) else "complete",
-                     per_image=None if per_image is None else tuple(round(float(v), 6) for v in per_image))
+                     per_image=per_image)
 
     def evaluate_batch(self, tables: list[QTable], budget: int | None = None, on_record=None) -> list[Trial]:
         """Trials of ``tables`` in order: repeated tables from the record, new ones evaluated
@@ -233,7 +236,8 @@ def _recorded_trials(storage_study) -> list[Trial]:
                   metrics=frozen.user_attrs["metrics"], value=frozen.user_attrs["value"],
                   values=tuple(frozen.user_attrs["values"]), searcher=frozen.user_attrs["searcher"],
                   worker=frozen.user_attrs["worker"],
-                  per_image=None if frozen.user_attrs.get("per_image") is None else tuple(frozen.user_attrs["per_image"]),
+                  per_image=frozen.user_attrs.get("per_image") if isinstance(frozen.user_attrs.get("per_image"), dict)
+                  else None,
                   state="complete" if frozen.state == optuna.trial.TrialState.COMPLETE else "pruned")
             for number, frozen in enumerate(frozen_trials)]
 

@@ -64,5 +64,5 @@ class Trial:
     searcher: str = ""
     worker: str = ""
     state: str = "complete"
-    per_image: tuple[float, ...] | None = None
-    """The accuracy metric image by image (paired comparisons, early rejection)."""
+    per_image: dict | None = None
+    """Image by image: the accuracy metric, bytes and pixels (paired comparisons, bootstrap)."""

@@ -53,6 +53,7 @@ def test_config_file_and_test_split_rescoring(finished_run):
     assert front["test_top1"].notna().all() and front["test_bpp"].notna().all()
     summary = json.loads((finished_run / "summary.json").read_text())
     assert summary["searcher"] == "nsga2" and "bd_rate_vs_ijg_percent" in summary["test"]
+    assert {"bd_rate_ci95_low", "bd_rate_ci95_high", "significant"} <= summary["test"].keys()
 
 
 def test_front_tables_give_jpegs_whose_dqt_equals_the_table(finished_run, tmp_path):
