@@ -19,7 +19,7 @@ def plot_curves(curves: dict[str, pd.DataFrame], metric: str, path, title: str =
         axes.plot(frame["bpp"], frame[metric], style, marker="o", markersize=3, label=label)
     axes.set_xlabel("bits per pixel")
     axes.set_ylabel(metric)
-    axes.set_title(title)
+    axes.set_title(title, fontsize=9)
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()

@@ -111,10 +111,14 @@ def export_run(directory, trials: list[Trial], objective: Objective, signature: 
 def _verdict(result: dict, held_out: bool) -> str:
     """One line for the plot: the BD-rate, its interval, and whether the gain is significant."""
     where = "test split" if held_out else "searched images"
-    text = f"BD-rate vs IJG on the {where}: {result['bd_rate_vs_ijg_percent']}%"
+    if result["bd_rate_vs_ijg_percent"] is None:
+        return f"{where}: no accuracy range in common with IJG"
+    text = f"{where}: BD-rate {result['bd_rate_vs_ijg_percent']:+.1f}% vs IJG"
     if "significant" in result:
-        text += (f" [{result['bd_rate_ci95_low']}, {result['bd_rate_ci95_high']}] 95% CI, "
-                 f"{'significant' if result['significant'] else 'not significant'}")
+        verdict = "no significant difference"
+        if result["significant"]:
+            verdict = "significantly fewer bits" if result["bd_rate_ci95_high"] < 0 else "significantly more bits"
+        text += f" (95% CI {result['bd_rate_ci95_low']:+.1f} to {result['bd_rate_ci95_high']:+.1f}: {verdict})"
     return text
 
 
