@@ -146,7 +146,7 @@ class Study:
         per_image = metrics.pop("per_image", None)
         if per_image is not None:
             per_image = {"accuracy": [round(float(v), 6) for v in per_image[self.objective.metric]],
-                         "bytes": per_image["bytes"], "pixels": per_image["pixels"]}
+                         "bytes": per_image["bytes"]}  # pixels are the image set's: kept with the IJG curve
         metrics = {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in metrics.items()}
         return Trial(number=len(self.trials), qtable=qtable, metrics=metrics,
                      value=self.objective.scalar(metrics, self.reference), values=self.objective.values(metrics),

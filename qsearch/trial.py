@@ -65,4 +65,4 @@ class Trial:
     worker: str = ""
     state: str = "complete"
     per_image: dict | None = None
-    """Image by image: the accuracy metric, bytes and pixels (paired comparisons, bootstrap)."""
+    """Image by image: the accuracy metric and bytes (paired comparisons, bootstrap)."""
