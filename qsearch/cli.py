@@ -153,6 +153,7 @@ def cmd_run(args) -> int:
     from qsearch import report
     from qsearch.searchers import SEARCHERS, make_searcher
     from qsearch.study import Study, default_objective
+    from qsearch.trial import Objective
 
     if args.budget is None and args.timeout is None:
         raise QSearchError("give --budget N (trials) and/or --timeout SECONDS")
@@ -166,9 +167,8 @@ def cmd_run(args) -> int:
         searcher = make_searcher(args.searcher, args.space, args.seed, **options)
     except TypeError as error:
         raise QSearchError(f"searcher {args.searcher}: {error}") from None
-    objective = default_objective(evaluator)
-    objective = type(objective)(metric=args.metric or objective.metric, floor=args.floor,
-                                relative=not args.absolute_floor, weight=args.weight)
+    objective = Objective(metric=args.metric or default_objective(evaluator).metric, floor=args.floor,
+                          relative=not args.absolute_floor, weight=args.weight)
     pool = evaluator_pool(args)
     study = Study(evaluator, searcher, objective, args.out, early_rejection=args.early_rejection, pool=pool)
     try:
