@@ -39,7 +39,7 @@ class ClassifierEvaluator(Evaluator):
         self._uncompressed = images.network_inputs()
         self._image_pixels = [int(image.shape[0] * image.shape[1]) for image in images.images]
         self.classifier, self._reference_log_probs = self._choose_forward(classifier, forward)
-        self.reference = self._score(self._reference_log_probs)
+        self.reference = self._mean(self._per_image(self._reference_log_probs))
 
     # -- forward path -------------------------------------------------------------------------
     def _forward_all(self, classifier: Classifier) -> torch.Tensor:
@@ -98,8 +98,9 @@ class ClassifierEvaluator(Evaluator):
             values["logprob"] = log_probs.gather(1, labels[:, None])[:, 0]
         return values
 
-    def _score(self, log_probs: torch.Tensor) -> Metrics:
-        return {name: float(values.mean()) for name, values in self._per_image(log_probs).items()}
+    @staticmethod
+    def _mean(figures: dict[str, torch.Tensor]) -> Metrics:
+        return {name: float(values.mean()) for name, values in figures.items()}
 
     # -- evaluation -------------------------------------------------------------------------------
     def _decode(self, files: list[bytes], batch: slice) -> np.ndarray:
@@ -112,7 +113,8 @@ class ClassifierEvaluator(Evaluator):
         figure image by image."""
         start = time.perf_counter()
         files = self.codec.encode_all(self.images.images, qtable)
-        metrics = self.size_metrics(np.array([len(f) for f in files], dtype=np.int64))
+        sizes = np.array([len(f) for f in files], dtype=np.int64)
+        metrics = self.size_metrics(sizes)
         batches = self._batches()
         pending = self._prefetch.submit(self._decode, files, batches[0])
         log_probs, pruned = [], False
@@ -129,11 +131,11 @@ class ClassifierEvaluator(Evaluator):
                     pruned = True
                     break
         figures = self._per_image(torch.cat(log_probs))
-        metrics.update({name: float(values.mean()) for name, values in figures.items()},
-                       images=len(figures["agreement"]), pruned=pruned, seconds=time.perf_counter() - start)
+        metrics.update(self._mean(figures), images=len(figures["agreement"]), pruned=pruned,
+                       seconds=time.perf_counter() - start)
         if per_image:  # accuracy figures of the scored images; bytes and pixels of every image
             metrics["per_image"] = {name: values.tolist() for name, values in figures.items()}
-            metrics["per_image"].update(bytes=[len(f) for f in files], pixels=self._image_pixels)
+            metrics["per_image"].update(bytes=sizes.tolist(), pixels=self._image_pixels)
         return metrics
 
     def close(self) -> None:
