@@ -1,10 +1,12 @@
 """How many bits each searcher saves against the IJG tables: every searcher searches the
 `search` split at a fixed budget, its front is re-scored on the unseen `test` split, and
-BD-rate and hypervolume are reported for both. Resumable: each run lives in
-benchmarks/results/search_quality/SCENARIO/SEARCHER-sSEED and the same command continues it.
+BD-rate (with a paired bootstrap 95% interval over images) and hypervolume are reported for
+both, next to the baselines (mozjpeg's presets, a DeepN-JPEG-style table) on the test split.
+Resumable: each run lives in benchmarks/results/search_quality/SCENARIO/SEARCHER-sSEED (the
+reference curves in .../SCENARIO/reference) and the same command continues it.
 
     python benchmarks/search_quality.py [--budget 150] [--seeds 0] [--scenario input]
-        [--searchers quality nsga2 ...] [--report-only]
+        [--searchers quality nsga2 ...] [--baselines] [--report-only]
 """
 from __future__ import annotations
 
@@ -19,7 +21,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from common import IMAGENET_SAMPLE, ROOT, SPLITS, record  # noqa: E402
+from qsearch import report  # noqa: E402
+from qsearch.cli import base_family, build_evaluator, build_parser  # noqa: E402
 from qsearch.cli import main as qsearch  # noqa: E402
+from qsearch.families import MOZJPEG_PRESETS  # noqa: E402
 from qsearch.pareto import hypervolume  # noqa: E402
 from qsearch.searchers import SEARCHERS  # noqa: E402
 
@@ -27,19 +32,67 @@ RESULTS = ROOT / "benchmarks" / "results" / "search_quality"
 BEST_FRONT = ROOT / "benchmarks" / "results" / "best_front"
 OPTIONS = {"gradient": ["--option", "steps=5"], "sensitivity": ["--option", "images_used=128"]}
 ORDER = ["quality", "sensitivity", "nsga2", "bayes", "gradient", "ga", "de", "mcmc", "sorted", "random"]
+BASELINES = [f"mozjpeg-{i}" for i in range(1, MOZJPEG_PRESETS)] + ["deepn"]  # mozjpeg-0 is the IJG curve
+METRIC, RATE = "top1", "bpp"
+
+
+def data_arguments(scenario: str) -> list[str]:
+    return ["--data", str(IMAGENET_SAMPLE), "--split-file", str(SPLITS), "--compress-at", scenario]
+
+
+def evaluator(scenario: str, split: str):
+    return build_evaluator(build_parser().parse_args(["run", *data_arguments(scenario), "--split", split]))
+
+
+def reference_curve(scenario: str, split: str, family: str = "ijg", fitted_on=None):
+    """A family's quality sweep on ``split`` with per-image figures, computed once per scenario."""
+    path = RESULTS / scenario / "reference" / f"{family}_{split}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def compute():
+        scorer = evaluator(scenario, split)
+        return report.quality_curve(scorer, base_family(family, fitted_on or scorer))
+    return report.cached_frame(path, compute)
 
 
 def run_directory(scenario: str, searcher: str, seed: int):
     return RESULTS / scenario / f"{searcher}-s{seed}"
 
 
+def share_reference(out, scenario: str) -> None:
+    """Give a run the scenario's IJG curves, and drop test scores kept without per-image figures
+    (older runs), so that every row gets its confidence interval."""
+    out.mkdir(parents=True, exist_ok=True)
+    for split, name in (("search", report.IJG_SEARCH), ("test", report.IJG_TEST)):
+        path = out / name
+        if not path.exists() or "per_image" not in pd.read_csv(path, nrows=1):
+            reference_curve(scenario, split).to_csv(path, index=False)
+    scores = out / report.TEST_SCORES
+    if scores.exists() and "per_image" not in pd.read_csv(scores, nrows=1):
+        scores.unlink()
+
+
 def run(scenario: str, searcher: str, seed: int, budget: int) -> None:
     out = run_directory(scenario, searcher, seed)
-    command = ["run", "--data", str(IMAGENET_SAMPLE), "--split-file", str(SPLITS), "--split", "search",
-               "--test-split", "test", "--compress-at", scenario, "--searcher", searcher, "--budget", str(budget),
-               "--seed", str(seed), "--quiet", "--out", str(out), *OPTIONS.get(searcher, [])]
+    share_reference(out, scenario)
+    command = ["run", *data_arguments(scenario), "--split", "search", "--test-split", "test",
+               "--searcher", searcher, "--budget", str(budget), "--seed", str(seed), "--quiet", "--out", str(out),
+               *OPTIONS.get(searcher, [])]
     if qsearch(command) != 0:
         print(f"{searcher} (seed {seed}) failed; see above")
+
+
+def baselines(scenario: str) -> dict[str, dict]:
+    """Each baseline family's curve on the test split against IJG (DeepN fitted on the search split)."""
+    ijg = reference_curve(scenario, "test")
+    fitted_on = None
+    results = {}
+    for family in BASELINES:
+        if family == "deepn" and fitted_on is None:
+            fitted_on = evaluator(scenario, "search")
+        curve = reference_curve(scenario, "test", family, fitted_on if family == "deepn" else None)
+        results[family] = report.curve_summary(curve, ijg, METRIC, RATE)
+    return results
 
 
 def hypervolume_curve(trials: pd.DataFrame, metric: str) -> list[float]:
@@ -48,7 +101,30 @@ def hypervolume_curve(trials: pd.DataFrame, metric: str) -> list[float]:
     return [hypervolume(complete["bpp"][:k], complete[metric][:k]) for k in range(1, len(complete) + 1)]
 
 
-def report(scenario: str, budget: int) -> None:
+def with_interval(result: dict | None) -> str:
+    if not result or result.get("bd_rate_vs_ijg_percent") is None:
+        return "n/a"
+    text = f"{result['bd_rate_vs_ijg_percent']:+.2f}"
+    if result.get("bd_rate_ci95_low") is not None:
+        text += f" [{result['bd_rate_ci95_low']:+.1f}, {result['bd_rate_ci95_high']:+.1f}]"
+        text += " *" if result.get("significant") else ""
+    return text
+
+
+def plot_hypervolumes(curves: dict[str, list[float]], path) -> None:
+    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for label, curve in curves.items():
+        axes.plot(range(1, len(curve) + 1), curve, label=label)
+    axes.set_xlabel("evaluations")
+    axes.set_ylabel("hypervolume (top-1, bpp <= 4)")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def report_results(scenario: str, budget: int, baseline_results: dict[str, dict]) -> None:
     rows, curves, best = [], {}, None
     for directory in sorted((RESULTS / scenario).glob("*-s*")):
         summary_path = directory / "summary.json"
@@ -58,7 +134,7 @@ def report(scenario: str, budget: int) -> None:
         trials = pd.read_csv(directory / "trials.csv")
         test = summary.get("test", {})
         rows.append(f"| {directory.name} | {summary['space']} | {summary['trials']} | {summary['front_size']} | "
-                    f"{summary['search']['bd_rate_vs_ijg_percent']} | {test.get('bd_rate_vs_ijg_percent')} | "
+                    f"{with_interval(summary['search'])} | {with_interval(test)} | "
                     f"{summary['search'].get('hypervolume')} | {test.get('hypervolume')} |")
         curves[directory.name] = hypervolume_curve(trials, summary["metric"])
         score = test.get("bd_rate_vs_ijg_percent")
@@ -67,31 +143,28 @@ def report(scenario: str, budget: int) -> None:
     if not rows:
         print("no finished runs yet")
         return
-    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
-    for label, curve in curves.items():
-        axes.plot(range(1, len(curve) + 1), curve, label=label)
-    axes.set_xlabel("evaluations")
-    axes.set_ylabel("hypervolume (top-1, bpp <= 4)")
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=7)
-    figure.tight_layout()
     plot = RESULTS / scenario / "hypervolume.png"
-    figure.savefig(plot)
-    plt.close(figure)
+    plot_hypervolumes(curves, plot)
     if best is not None and scenario == "input":
         shutil.rmtree(BEST_FRONT, ignore_errors=True)
         shutil.copytree(best[1] / "tables", BEST_FRONT)
-        shutil.copy(best[1] / "front.csv", BEST_FRONT / "front.csv")
-        shutil.copy(best[1] / "front.png", BEST_FRONT / "front.png")
+        for name in ("front.csv", "front.png", "summary.json"):
+            shutil.copy(best[1] / name, BEST_FRONT / name)
+    baseline_rows = [f"| {family} | {with_interval(result)} | {result.get('hypervolume')} |"
+                     for family, result in baseline_results.items()]
     record(f"Search quality ({scenario} scenario, budget {budget}, search split 400 images, front re-scored on test)",
-           "BD-rate vs the IJG curve on the same images and settings (4:2:0, standard Huffman); negative is "
-           "better. No confidence intervals yet.\n\n"
-           "| run | space | trials | front | BD-rate search % | BD-rate test % | HV search | HV test |\n"
+           "BD-rate % vs the IJG curve on the same images and settings (4:2:0, standard Huffman); negative is "
+           "better; [95% paired bootstrap interval over images], * where it excludes 0.\n\n"
+           "| run | space | trials | front | BD-rate search | BD-rate test | HV search | HV test |\n"
            "|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) +
+           ("\n\nBaselines on the test split (quality 5..95; deepn fitted on the search split):\n\n"
+            "| family | BD-rate test | HV test |\n|---|---|---|\n" + "\n".join(baseline_rows)
+            if baseline_rows else "") +
            f"\n\nHypervolume vs evaluations: `{plot.relative_to(ROOT)}`"
-           + (f"; best test BD-rate: {best[1].name} ({best[0]}%), tables in "
-              f"`{BEST_FRONT.relative_to(ROOT)}`" if best else "") +
-           f"\n\nCommand: `python benchmarks/search_quality.py --budget {budget} --scenario {scenario}`")
+           + (f"; best test BD-rate: {best[1].name} ({best[0]:+.2f}%)"
+              + (f", tables in `{BEST_FRONT.relative_to(ROOT)}`" if scenario == "input" else "") if best else "") +
+           f"\n\nCommand: `python benchmarks/search_quality.py --budget {budget} --scenario {scenario}"
+           f"{' --baselines' if baseline_results else ''}`")
 
 
 def main() -> None:
@@ -101,13 +174,14 @@ def main() -> None:
     parser.add_argument("--scenario", choices=("input", "source"), default="input")
     parser.add_argument("--searchers", nargs="+", default=[n for n in ORDER if n in SEARCHERS] +
                         [n for n, _ in SEARCHERS.items() if n not in ORDER])
+    parser.add_argument("--baselines", action="store_true", help="also score the baseline families on test")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
     if not args.report_only:
         for seed in args.seeds:
             for searcher in args.searchers:
                 run(args.scenario, searcher, seed, args.budget)
-    report(args.scenario, args.budget)
+    report_results(args.scenario, args.budget, baselines(args.scenario) if args.baselines else {})
 
 
 if __name__ == "__main__":

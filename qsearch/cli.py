@@ -99,17 +99,27 @@ def cmd_baseline(args) -> int:
     from tqdm import tqdm
 
     evaluator = build_evaluator(args)
-    rows = [{"quality": q, **evaluator.evaluate(QTable.from_quality(q))}
-            for q in tqdm(args.qualities, desc="IJG quality sweep", unit="table")]
-    args.out.mkdir(parents=True, exist_ok=True)
-    frame = pd.DataFrame(rows)
-    frame.to_csv(args.out / "ijg.csv", index=False)
     metric = primary_metric(evaluator)
-    plot_curves({f"IJG quality {min(args.qualities)}..{max(args.qualities)}": frame}, metric,
-                args.out / "ijg.png", title=f"{metric} vs bpp, {evaluator.settings.describe()}")
-    print(frame[["quality", metric, "bpp", "ratio"]].to_string(index=False))
-    print(f"wrote {args.out / 'ijg.csv'} and {args.out / 'ijg.png'}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    curves = {}
+    for spec in args.base:
+        family = base_family(spec, evaluator)
+        rows = [{"quality": q, **evaluator.evaluate(family.at(q))}
+                for q in tqdm(args.qualities, desc=f"{family} quality sweep", unit="table")]
+        frame = pd.DataFrame(rows)
+        frame.to_csv(args.out / f"{family}.csv", index=False)
+        curves[f"{family} quality {min(args.qualities)}..{max(args.qualities)}"] = frame
+        print(f"{family}:\n{frame[['quality', metric, 'bpp', 'ratio']].to_string(index=False)}")
+    plot_curves(curves, metric, args.out / "baseline.png", title=f"{metric} vs bpp, {evaluator.settings.describe()}")
+    print(f"wrote {', '.join(f'{args.out}/{name.split()[0]}.csv' for name in curves)} and {args.out / 'baseline.png'}")
     return 0
+
+
+def base_family(spec: str, evaluator):
+    """The table family ``--base`` names; ``deepn`` is fitted to the evaluator's (search) images."""
+    from qsearch.families import make_family
+
+    return make_family(spec, evaluator.images.images if spec == "deepn" else None)
 
 
 def cmd_compress(args) -> int:
@@ -152,6 +162,7 @@ def parse_options(pairs: list[str]) -> dict:
 def cmd_run(args) -> int:
     from qsearch import report
     from qsearch.searchers import SEARCHERS, make_searcher
+    from qsearch.space import make_space
     from qsearch.study import Study, default_objective
     from qsearch.trial import Objective
 
@@ -164,7 +175,8 @@ def cmd_run(args) -> int:
             raise QSearchError(f"searcher {args.searcher} learns from the network: use --evaluator classifier")
         options.update(classifier=evaluator.classifier, images=evaluator.images)
     try:
-        searcher = make_searcher(args.searcher, args.space, args.seed, **options)
+        space = make_space(args.space or SEARCHERS[args.searcher].default_space, family=base_family(args.base, evaluator))
+        searcher = make_searcher(args.searcher, space, args.seed, **options)
     except TypeError as error:
         raise QSearchError(f"searcher {args.searcher}: {error}") from None
     objective = Objective(metric=args.metric or default_objective(evaluator).metric, floor=args.floor,
@@ -173,11 +185,11 @@ def cmd_run(args) -> int:
     study = Study(evaluator, searcher, objective, args.out, early_rejection=args.early_rejection, pool=pool)
     try:
         study.optimize(args.budget, args.timeout, args.tables_per_ask, progress=not args.quiet)
-        report.cached_frame(args.out / report.IJG_SEARCH, lambda: report.ijg_curve(evaluator))
+        report.cached_frame(args.out / report.IJG_SEARCH, lambda: report.quality_curve(evaluator))
         if args.test_split:
             tester = build_evaluator(args, split=args.test_split)
             report.rescore(tester, {t.qtable.key: t.qtable for t in study.front()}, args.out / report.TEST_SCORES)
-            report.cached_frame(args.out / report.IJG_TEST, lambda: report.ijg_curve(tester))
+            report.cached_frame(args.out / report.IJG_TEST, lambda: report.quality_curve(tester))
     finally:
         study.close()
         if pool is not None:
@@ -243,8 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(func=cmd_evaluate)
 
-    baseline = commands.add_parser("baseline", help="evaluate the IJG quality sweep; CSV and plot")
+    baseline = commands.add_parser("baseline", help="evaluate quality sweeps of table families; CSV and plot")
     add_data_arguments(baseline)
+    baseline.add_argument("--base", nargs="+", default=["ijg"], metavar="FAMILY",
+                          help="ijg (default), mozjpeg-0..8, deepn (fitted to the images) or a table file")
     baseline.add_argument("--qualities", type=int, nargs="+", default=list(DEFAULT_QUALITIES))
     baseline.add_argument("--out", type=Path, default=Path("qsearch-baseline"))
     baseline.set_defaults(func=cmd_baseline)
@@ -255,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     search = run.add_argument_group("search")
     search.add_argument("--searcher", default="nsga2", help="see `qsearch list` (default nsga2)")
     search.add_argument("--space", help="search space (default: the searcher's own)")
+    search.add_argument("--base", default="ijg", metavar="FAMILY",
+                        help="tables the space is built around and searches start from: ijg (default), "
+                             "mozjpeg-0..8, deepn (fitted to the search images) or a table file")
     search.add_argument("--option", action="append", metavar="KEY=VALUE", help="searcher option, repeatable")
     search.add_argument("--budget", type=int, help="distinct tables to evaluate, counting earlier sessions")
     search.add_argument("--timeout", type=float, help="seconds for this session")

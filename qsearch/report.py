@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from qsearch.families import IJG, TableFamily
 from qsearch.pareto import bd_rate, bootstrap_bd_rate, hypervolume, non_dominated
 from qsearch.plotting import plot_curves
 from qsearch.qtable import QTable
@@ -24,9 +25,10 @@ def scored(evaluator, qtable: QTable) -> dict:
     return metrics
 
 
-def ijg_curve(evaluator, qualities=IJG_QUALITIES) -> pd.DataFrame:
-    """The reference curve: libjpeg's standard tables over a quality sweep, same images and settings."""
-    return pd.DataFrame([{"quality": q, **scored(evaluator, QTable.from_quality(q))} for q in qualities])
+def quality_curve(evaluator, family: TableFamily = IJG, qualities=IJG_QUALITIES) -> pd.DataFrame:
+    """A table family over a quality sweep, same images and settings; with the default IJG
+    family, the reference curve every front is measured against."""
+    return pd.DataFrame([{"quality": q, **scored(evaluator, family.at(q))} for q in qualities])
 
 
 def cached_frame(path: Path, compute) -> pd.DataFrame:
@@ -87,7 +89,7 @@ def export_run(directory, trials: list[Trial], objective: Objective, signature: 
         "searcher": signature["searcher"], "space": signature["space"], "settings": signature["settings"],
         "trials": len(trials), "pruned": len(trials) - len(complete), "front_size": len(front),
         "images_scored": int(sum(t.metrics.get("images", 0) for t in trials)), "metric": metric, "rate": rate,
-        "search": _curve_summary(front, ijg, metric, rate, search_points if len(search_points) == len(front) else None),
+        "search": curve_summary(front, ijg, metric, rate, search_points if len(search_points) == len(front) else None),
     }
     scores_path, ijg_test_path = directory / TEST_SCORES, directory / IJG_TEST
     if scores_path.exists() and ijg_test_path.exists():
@@ -99,7 +101,7 @@ def export_run(directory, trials: list[Trial], objective: Objective, signature: 
         ijg_test = pd.read_csv(ijg_test_path)
         curves["front re-scored on the test split"] = test
         curves["IJG quality, test split"] = ijg_test
-        summary["test"] = _curve_summary(test, ijg_test, metric, rate, _points(test, metric))
+        summary["test"] = curve_summary(test, ijg_test, metric, rate)
     front.drop(columns=["state"]).to_csv(directory / "front.csv", index=False)
     plot_curves(curves, metric, directory / "front.png",
                 title=f"{signature['searcher']} on {signature['space']}, {signature['settings']}\n"
@@ -138,7 +140,11 @@ def _points(frame: pd.DataFrame, metric: str) -> list[dict] | None:
     return points
 
 
-def _curve_summary(front: pd.DataFrame, ijg: pd.DataFrame, metric: str, rate: str, front_points=None) -> dict:
+def curve_summary(front: pd.DataFrame, ijg: pd.DataFrame, metric: str, rate: str, front_points=None) -> dict:
+    """BD-rate of a curve against the IJG curve (with its paired bootstrap interval where both
+    carry per-image figures) and both hypervolumes. ``front_points`` default to the frame's own
+    ``per_image`` column."""
+    front_points = front_points if front_points is not None else _points(front, metric)
     sign = -1 if metric == "kl" else 1
     accuracy, ijg_accuracy = sign * front[metric].to_numpy(), sign * ijg[metric].to_numpy()
     result = {"bd_rate_vs_ijg_percent": bd_rate(ijg[rate], ijg_accuracy, front[rate], accuracy)}

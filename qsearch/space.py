@@ -6,19 +6,22 @@ from typing import ClassVar
 
 import numpy as np
 
-from qsearch.qtable import IJG_CHROMA, IJG_LUMA, QTable, from_zigzag, to_zigzag
+from qsearch.families import IJG, TableFamily
+from qsearch.qtable import QTable, from_zigzag, to_zigzag
 from qsearch.registry import Registry
 
 SPACES = Registry("qsearch.spaces")
 
 
 class SearchSpace:
-    """Integer box ``low <= x <= high`` with a map to tables."""
+    """Integer box ``low <= x <= high`` with a map to tables. ``family`` is the table family
+    the space is built around and searchers start from (IJG unless ``--base`` says otherwise)."""
 
     name: ClassVar[str] = ""
     dim: int
     low: np.ndarray
     high: np.ndarray
+    family: TableFamily = IJG
 
     def clip(self, x) -> np.ndarray:
         """Round and clip any real vector (or batch of vectors) into the space."""
@@ -43,7 +46,8 @@ class SearchSpace:
         return self.to_qtable(self.from_qtable(qtable)) == qtable
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(dim={self.dim})"
+        family = "" if self.family is IJG else f", family={self.family!r}"
+        return f"{type(self).__name__}(dim={self.dim}{family})"
 
 
 @SPACES.register()
@@ -52,7 +56,8 @@ class FullSpace(SearchSpace):
 
     name = "full"
 
-    def __init__(self):
+    def __init__(self, family: TableFamily = IJG):
+        self.family = family
         self.dim = 128
         self.low, self.high = np.ones(128, np.int64), np.full(128, 255, np.int64)
 
@@ -65,17 +70,18 @@ class FullSpace(SearchSpace):
 
 @SPACES.register()
 class QualitySpace(SearchSpace):
-    """The IJG quality scale: one integer in 1..100 (libjpeg's own tables)."""
+    """The quality scale of a table family: one integer in 1..100 (libjpeg's own tables by default)."""
 
     name = "quality"
 
-    def __init__(self):
+    def __init__(self, family: TableFamily = IJG):
+        self.family = family
         self.dim = 1
         self.low, self.high = np.array([1]), np.array([100])
-        self._tables = np.stack([QTable.from_quality(q).to_vector() for q in range(1, 101)])
+        self._tables = np.stack([family.at(q).to_vector() for q in range(1, 101)])
 
     def _to_qtable(self, x):
-        return QTable.from_quality(int(x[0]))
+        return self.family.at(int(x[0]))
 
     def from_qtable(self, qtable):
         distance = np.abs(np.log(self._tables) - np.log(qtable.to_vector())).sum(1)
@@ -92,18 +98,19 @@ def zigzag_bands(count: int) -> list[np.ndarray]:
 
 @SPACES.register()
 class BandSpace(SearchSpace):
-    """Frequency-shaped family: per zigzag band, a log-scale of the IJG quality-50 tables,
+    """Frequency-shaped family: per zigzag band, a log-scale of the family's quality-50 tables,
     for luma and chroma (a few integers; quarter-octave steps)."""
 
     name = "bands"
 
-    def __init__(self, bands: int = 6, steps_per_octave: int = 4, octaves: int = 6):
+    def __init__(self, bands: int = 6, steps_per_octave: int = 4, octaves: int = 6, family: TableFamily = IJG):
+        self.family = family
         self.bands = zigzag_bands(bands)
         self.steps_per_octave = steps_per_octave
         self.dim = 2 * len(self.bands)
         span = steps_per_octave * octaves
         self.low, self.high = np.full(self.dim, -span), np.full(self.dim, span)
-        self._base = np.stack([to_zigzag(IJG_LUMA), to_zigzag(IJG_CHROMA)]).astype(np.float64)
+        self._base = np.stack([to_zigzag(family.luma), to_zigzag(family.chroma)]).astype(np.float64)
 
     def _log_scale(self, x: np.ndarray) -> np.ndarray:
         per_position = np.zeros((2, 64))

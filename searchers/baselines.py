@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from qsearch.qtable import QTable
 from qsearch.space import MonotoneSpace
 from qsearch.searchers.base import Searcher
 
@@ -60,4 +59,4 @@ class QualitySearcher(Searcher):
     def _propose(self, n):
         qualities = [self._order[(self.position + i) % len(self._order)] for i in range(n)]
         self.position += n
-        return np.stack([self.space.from_qtable(QTable.from_quality(q)) for q in qualities])
+        return np.stack([self.space.from_qtable(self.space.family.at(q)) for q in qualities])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import optuna
 
-from qsearch.qtable import QTable
 from qsearch.searchers.base import Searcher
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -32,7 +31,7 @@ class BayesSearcher(Searcher):
         self._distributions = {f"x{i}": optuna.distributions.IntDistribution(int(lo), int(hi))
                                for i, (lo, hi) in enumerate(zip(space.low, space.high))}
         for quality in seed_qualities:
-            x = space.from_qtable(QTable.from_quality(quality))
+            x = space.from_qtable(space.family.at(quality))
             self.study.enqueue_trial({f"x{i}": int(v) for i, v in enumerate(x)})
         self._numbers: dict[str, list[int]] = {}
 

@@ -17,16 +17,16 @@ from pymoo.operators.crossover.sbx import SBX
 from pymoo.operators.mutation.pm import PM
 from pymoo.problems.static import StaticProblem
 
-from qsearch.qtable import QTable
 from qsearch.searchers.base import Searcher
 
 
 def initial_population(space, rng, size: int, seed_ijg: bool) -> np.ndarray:
-    """Half IJG tables spread over quality 10..95 (when seeded), the rest uniform random."""
+    """Half the space family's tables (IJG unless --base) spread over quality 10..95 (when
+    seeded), the rest uniform random."""
     seeded = np.empty((0, space.dim), dtype=np.int64)
     if seed_ijg:
         qualities = np.unique(np.linspace(10, 95, max(1, size // 2)).round().astype(int))
-        seeded = np.stack([space.from_qtable(QTable.from_quality(q)) for q in qualities])
+        seeded = np.stack([space.from_qtable(space.family.at(q)) for q in qualities])
     return np.concatenate([seeded, space.sample(rng, size - len(seeded))])
 
 

@@ -69,7 +69,7 @@ class GradientSearcher(_NetworkSearcher):
         self.steps, self.learning_rate = steps, learning_rate
         self._weights = np.geomspace(weights[0], weights[1], points)
         self._order = sweep_order(0, points - 1, first=range(points))
-        start = QTable.from_quality(start_quality)
+        start = space.family.at(start_quality)
         self._start = torch.log(torch.tensor(np.stack([start.luma, start.chroma]), dtype=torch.float32))
         self.theta = self._start.clone()
         self.position = 0

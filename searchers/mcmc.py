@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from qsearch.qtable import QTable
 from qsearch.searchers.base import Searcher
 
 
@@ -20,7 +19,7 @@ class MCMCSearcher(Searcher):
         ``coordinates`` how many coordinates one move changes; ``temperature`` is in units
         of the scalarised objective (bpp) and is multiplied by ``cooling`` after each move."""
         super().__init__(space, seed)
-        self.current = space.from_qtable(QTable.from_quality(start_quality))
+        self.current = space.from_qtable(space.family.at(start_quality))
         self.current_value = None
         self.temperature = temperature
         self.cooling = cooling

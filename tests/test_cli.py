@@ -41,12 +41,19 @@ def test_bad_data_folder_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == f"qsearch: error: {tmp_path}: no image files found"
 
 
-def test_baseline_writes_csv_and_plot(tmp_path):
+def test_baseline_writes_a_csv_per_family_and_one_plot(tmp_path):
     assert main(["baseline", *DATA, "--evaluator", "fidelity", "--qualities", "10", "50", "90",
-                 "--out", str(tmp_path)]) == 0
-    frame = pd.read_csv(tmp_path / "ijg.csv")
-    assert frame["quality"].tolist() == [10, 50, 90] and frame["bpp"].is_monotonic_increasing
-    assert Image.open(tmp_path / "ijg.png").size[0] > 300
+                 "--base", "ijg", "mozjpeg-1", "deepn", "--out", str(tmp_path)]) == 0
+    curves = {name: pd.read_csv(tmp_path / f"{name}.csv") for name in ("ijg", "mozjpeg-1", "deepn")}
+    for frame in curves.values():
+        assert frame["quality"].tolist() == [10, 50, 90] and frame["bpp"].is_monotonic_increasing
+    assert curves["mozjpeg-1"]["bpp"].iloc[1] != curves["ijg"]["bpp"].iloc[1]  # a flat table is another curve
+    assert Image.open(tmp_path / "baseline.png").size[0] > 300
+
+
+def test_an_unknown_base_is_one_line_naming_it(capsys):
+    assert main(["baseline", *DATA, "--evaluator", "fidelity", "--base", "mozjpeg-12"]) == 2
+    assert capsys.readouterr().err.strip() == "qsearch: error: mozjpeg preset 12 is not one of 0..8"
 
 
 def test_compress_writes_jpegs_carrying_the_table(tmp_path):

@@ -95,3 +95,17 @@ def test_bad_run_inputs_are_one_line(tmp_path, capsys):
     (tmp_path / "bad.toml").write_text("budgett = 3\n")
     assert main(["run", "--config", str(tmp_path / "bad.toml")]) == 2
     assert "unknown option 'budgett'" in capsys.readouterr().err
+
+
+def test_base_family_drives_the_sweep_and_is_part_of_the_run_settings(tmp_path, capsys):
+    from qsearch.families import mozjpeg
+
+    args = ["run", *DATA, "--evaluator", "fidelity", "--absolute-floor", "--floor", "30", "--searcher", "quality",
+            "--quiet", "--out", str(tmp_path)]
+    assert main([*args, "--base", "mozjpeg-3", "--budget", "10"]) == 0
+    trials = pd.read_csv(tmp_path / "trials.csv")
+    family_keys = {mozjpeg(3).at(q).key for q in range(1, 101)}
+    assert len(trials) == 10 and set(trials["key"]) <= family_keys
+    capsys.readouterr()
+    assert main([*args, "--base", "ijg", "--budget", "12"]) == 2
+    assert "family=mozjpeg-3" in capsys.readouterr().err
