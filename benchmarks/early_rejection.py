@@ -1,6 +1,8 @@
 """Early rejection: the same searcher, seed and budget with and without it; image forward
 passes spent, and the final front's BD-rate against the IJG curve (search split, and the
-front re-scored on the test split). Resumable: runs live in benchmarks/results/.
+front re-scored on the test split). Both runs compute the IJG curve for their report (the
+early run first, to prune against it); those 19 evaluations are not counted in either.
+Resumable: runs live in benchmarks/results/.
 
     python benchmarks/early_rejection.py [--searcher nsga2] [--budget 100] [--seed 0]
 """

@@ -181,8 +181,14 @@ def cmd_run(args) -> int:
         raise QSearchError(f"searcher {args.searcher}: {error}") from None
     objective = Objective(metric=args.metric or default_objective(evaluator).metric, floor=args.floor,
                           relative=not args.absolute_floor, weight=args.weight)
+    rivals = ()
+    if args.early_rejection:  # the IJG curve the report needs anyway, computed first to prune against
+        args.out.mkdir(parents=True, exist_ok=True)
+        ijg = report.cached_frame(args.out / report.IJG_SEARCH, lambda: report.quality_curve(evaluator))
+        rivals = report.rival_points(ijg, objective.metric, objective.rate)
     pool = evaluator_pool(args)
-    study = Study(evaluator, searcher, objective, args.out, early_rejection=args.early_rejection, pool=pool)
+    study = Study(evaluator, searcher, objective, args.out, early_rejection=args.early_rejection, pool=pool,
+                  rivals=rivals)
     try:
         study.optimize(args.budget, args.timeout, args.tables_per_ask, progress=not args.quiet)
         report.cached_frame(args.out / report.IJG_SEARCH, lambda: report.quality_curve(evaluator))

@@ -31,6 +31,15 @@ def quality_curve(evaluator, family: TableFamily = IJG, qualities=IJG_QUALITIES)
     return pd.DataFrame([{"quality": q, **scored(evaluator, family.at(q))} for q in qualities])
 
 
+def rival_points(curve: pd.DataFrame, metric: str, rate: str) -> tuple:
+    """A reference curve (e.g. IJG's) as early-rejection rivals: (rate, signed accuracy,
+    signed per-image accuracies) per point, so a table no better than the standard tables at
+    its rate stops early from the first trial on."""
+    sign = -1 if metric == "kl" else 1
+    return tuple((float(row[rate]), sign * float(row[metric]), tuple(point["accuracy"]))
+                 for (_, row), point in zip(curve.iterrows(), _points(curve, metric) or []))
+
+
 def cached_frame(path: Path, compute) -> pd.DataFrame:
     """Read a CSV the run already holds, or compute and save it (so re-exports cost nothing)."""
     if path.exists():

@@ -45,12 +45,15 @@ class Study:
     """Ask/tell loop with a de-duplicating cache and an optional durable record in ``directory``."""
 
     def __init__(self, evaluator, searcher, objective: Objective | None = None, directory=None,
-                 early_rejection: bool = False, pool=None):
+                 early_rejection: bool = False, pool=None, rivals=()):
         """``early_rejection`` lets evaluators stop a table once it provably cannot enter the
-        front (or reach a single-objective floor); ``pool`` (a :class:`qsearch.workers.EvaluatorPool`:
+        front (or reach a single-objective floor); ``rivals`` are reference points it must
+        also beat from the first table on, e.g. the IJG curve (see
+        :func:`qsearch.report.rival_points`); ``pool`` (a :class:`qsearch.workers.EvaluatorPool`:
         local processes or a Dask cluster) evaluates each batch in parallel."""
         self.evaluator = evaluator
         self.early_rejection = early_rejection
+        self.rivals = tuple(rivals)
         self.pool = pool
         self.searcher = searcher
         self.objective = objective or default_objective(evaluator)
@@ -130,16 +133,15 @@ class Study:
 
     # -- the loop ------------------------------------------------------------------------------
     def _rejection(self) -> Rejection | None:
-        """What a new table must beat to matter: the current front, and the floor of a
-        single-objective search (a table is stopped only when it can reach neither)."""
-        front = self.front()
+        """What a new table must beat to matter: the current front and the rivals, and the
+        floor of a single-objective search (a table is stopped only when it can reach neither)."""
+        sign = -1.0 if self.objective.metric in LOWER_IS_BETTER else 1.0
+        front = tuple((t.values[0], -t.values[1], tuple(sign * v for v in t.per_image["accuracy"]))
+                      for t in self.front() if t.per_image is not None) + self.rivals
         if not self.early_rejection or not front:
             return None
         single = not self.searcher.multi_objective and self.objective.weight is None
-        sign = -1.0 if self.objective.metric in LOWER_IS_BETTER else 1.0
-        return Rejection(metric=self.objective.metric, rate=self.objective.rate,
-                         front=tuple((t.values[0], -t.values[1], tuple(sign * v for v in t.per_image["accuracy"]))
-                                     for t in front if t.per_image is not None),
+        return Rejection(metric=self.objective.metric, rate=self.objective.rate, front=front,
                          floor=self.objective.absolute_floor(self.reference) if single else None)
 
     def _trial(self, qtable: QTable, metrics: dict, worker: str) -> Trial:

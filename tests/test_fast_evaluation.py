@@ -85,6 +85,21 @@ def test_pruned_trials_are_recorded_but_never_on_the_front(images, classifier, t
     assert [t.state for t in resumed.trials] == ["complete", "pruned"]
 
 
+def test_the_ijg_curve_as_rivals_prunes_from_the_first_table(images, classifier, tmp_path):
+    from qsearch.report import quality_curve, rival_points
+
+    evaluator = ClassifierEvaluator(images, classifier)
+    rivals = rival_points(quality_curve(evaluator, qualities=(30, 60, 90)), "top1", "bpp")
+    assert [point[0] for point in rivals] == sorted(point[0] for point in rivals) and len(rivals[0][2]) == 100
+    study = Study(evaluator, make_searcher("random", seed=0), Objective(metric="top1"), tmp_path,
+                  early_rejection=True, rivals=rivals)
+    wasteful, = study.evaluate_batch([QTable(np.full(64, 200), np.ones(64))])
+    standard, = study.evaluate_batch([QTable.from_quality(75)])
+    study.close()
+    assert wasteful.state == "pruned" and wasteful.metrics["images"] < 100  # pruned with no front of its own yet
+    assert standard.state == "complete" and standard.metrics["images"] == 100
+
+
 def fidelity_factory():
     """A picklable evaluator factory, as the CLI hands to worker processes."""
     from qsearch.cli import build_evaluator, build_parser
