@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import re
 from pathlib import Path
 
 import torch
@@ -28,9 +29,12 @@ def machine() -> str:
 
 
 def record(title: str, body: str) -> None:
-    """Print a result and append it to RESULTS.md with the date and the machine."""
+    """Print a result and write it to RESULTS.md with the date and the machine, in place of
+    an earlier section of the same title (a rerun of the same command supersedes it)."""
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    section = f"\n## {title}\n\n{stamp}; {machine()}\n\n{body.rstrip()}\n"
+    section = f"## {title}\n\n{stamp}; {machine()}\n\n{body.rstrip()}\n"
     print(section)
-    with RESULTS.open("a") as handle:
-        handle.write(section)
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    head, *sections = re.split(r"\n(?=## )", text)
+    sections = [s for s in sections if s.splitlines()[0] != f"## {title}"]
+    RESULTS.write_text("\n".join([head.rstrip() + "\n", *(s.rstrip() + "\n" for s in sections), section]))
