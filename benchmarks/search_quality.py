@@ -150,6 +150,9 @@ def report_results(scenario: str, budget: int, baseline_results: dict[str, dict]
         shutil.copytree(best[1] / "tables", BEST_FRONT)
         for name in ("front.csv", "front.png", "summary.json"):
             shutil.copy(best[1] / name, BEST_FRONT / name)
+        front_keys = pd.read_csv(best[1] / "front.csv")["key"]
+        scores = pd.read_csv(best[1] / report.TEST_SCORES)
+        scores[scores["key"].isin(front_keys)].to_csv(BEST_FRONT / report.TEST_SCORES, index=False)
     baseline_rows = [f"| {family} | {with_interval(result)} | {result.get('hypervolume')} |"
                      for family, result in baseline_results.items()]
     record(f"Search quality ({scenario} scenario, budget {budget}, search split 400 images, front re-scored on test)",
