@@ -40,10 +40,14 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     encoder.add_argument("--subsampling", choices=SUBSAMPLINGS, default="4:2:0")
     encoder.add_argument("--optimize", action="store_true", help="optimised Huffman tables")
     encoder.add_argument("--progressive", action="store_true")
+    encoder.add_argument("--smallest", action="store_true", help=SMALLEST_HELP)
+
+
+SMALLEST_HELP = "per image, the smaller of an optimised baseline and a progressive file (same pixels)"
 
 
 def encoder_settings(args) -> EncoderSettings:
-    return EncoderSettings(args.subsampling, args.optimize, args.progressive)
+    return EncoderSettings(args.subsampling, args.optimize, args.progressive, args.smallest)
 
 
 def build_evaluator(args, split: str | None = None):
@@ -315,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     compress.add_argument("--subsampling", choices=SUBSAMPLINGS, default="4:2:0")
     compress.add_argument("--optimize", action="store_true")
     compress.add_argument("--progressive", action="store_true")
+    compress.add_argument("--smallest", action="store_true", help=SMALLEST_HELP)
     compress.set_defaults(func=cmd_compress)
     return parser
 

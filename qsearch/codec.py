@@ -19,28 +19,37 @@ SUBSAMPLINGS = ("4:2:0", "4:2:2", "4:4:4")
 
 @dataclass(frozen=True)
 class EncoderSettings:
-    """Lossless encoder choices; tables are only ever compared under identical settings."""
+    """Lossless encoder choices; tables are only ever compared under identical settings.
+    ``smallest`` writes both an optimised baseline and a progressive file and keeps the
+    smaller (the decoded pixels are the same): progressive wins on larger files, baseline on
+    small ones, where the extra scans' headers outweigh what they save."""
 
     subsampling: str = "4:2:0"
     optimize: bool = False
     progressive: bool = False
+    smallest: bool = False
 
     def __post_init__(self):
         if self.subsampling not in SUBSAMPLINGS:
             raise QSearchError(f"subsampling {self.subsampling!r} is not one of {', '.join(SUBSAMPLINGS)}")
 
     def describe(self) -> str:
-        extras = [name for name in ("optimize", "progressive") if getattr(self, name)]
+        extras = [name for name in ("optimize", "progressive", "smallest") if getattr(self, name)]
         return "+".join([self.subsampling, *extras])
 
 
 def encode(image: np.ndarray, qtable: QTable, settings: EncoderSettings = EncoderSettings()) -> bytes:
-    """One RGB uint8 image to a complete baseline JPEG file that carries ``qtable`` in its DQT."""
+    """One RGB uint8 image to a complete JPEG file that carries ``qtable`` in its DQT."""
+    if settings.smallest:
+        return min((_encode(image, qtable, settings.subsampling, True, progressive) for progressive in (False, True)),
+                   key=len)
+    return _encode(image, qtable, settings.subsampling, settings.optimize, settings.progressive)
+
+
+def _encode(image, qtable: QTable, subsampling: str, optimize: bool, progressive: bool) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(image).save(
-        buffer, "JPEG", qtables=qtable.to_pillow(), subsampling=settings.subsampling,
-        optimize=settings.optimize, progressive=settings.progressive,
-    )
+    Image.fromarray(image).save(buffer, "JPEG", qtables=qtable.to_pillow(), subsampling=subsampling,
+                                optimize=optimize, progressive=progressive)
     return buffer.getvalue()
 
 

@@ -67,3 +67,8 @@ def test_compress_writes_jpegs_carrying_the_table(tmp_path):
     written = sorted((tmp_path / "out").glob("*.jpg"))
     assert len(written) == 3
     assert QTable.from_pillow(Image.open(written[0]).quantization) == table
+    assert main(["compress", "--smallest", "--qtable", str(tmp_path / "t.txt"), str(source),
+                 str(tmp_path / "small")]) == 0
+    smallest = sorted((tmp_path / "small").glob("*.jpg"))
+    assert all(b.stat().st_size < a.stat().st_size for a, b in zip(written, smallest))
+    assert QTable.from_pillow(Image.open(smallest[0]).quantization) == table

@@ -13,8 +13,8 @@ from realdata import IMAGENET_SAMPLE, split_names
 
 
 def parse_jpeg(data: bytes) -> dict:
-    """Independent marker walk: DQT tables (natural order) and SOF sampling factors."""
-    tables, sampling, position = {}, None, 2
+    """Independent marker walk: DQT tables (natural order), SOF sampling factors, progressive or not."""
+    tables, sampling, progressive, position = {}, None, False, 2
     while position < len(data):
         marker, length = data[position + 1], int.from_bytes(data[position + 2:position + 4], "big")
         body = data[position + 4:position + 2 + length]
@@ -29,10 +29,11 @@ def parse_jpeg(data: bytes) -> dict:
                 offset += 65
         elif marker in (0xC0, 0xC2):
             sampling = [body[7 + 3 * c] for c in range(body[5])]
+            progressive = marker == 0xC2
         elif marker == 0xDA:
             break
         position += 2 + length
-    return {"tables": tables, "sampling": sampling}
+    return {"tables": tables, "sampling": sampling, "progressive": progressive}
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,20 @@ def test_optimised_huffman_is_smaller_and_lossless(photo):
     plain, optimised = encode(photo, table), encode(photo, table, EncoderSettings(optimize=True))
     assert len(optimised) < len(plain)
     assert np.array_equal(decode(plain), decode(optimised))
+
+
+def test_smallest_keeps_the_smaller_of_optimised_baseline_and_progressive():
+    photos = [read_rgb(IMAGENET_SAMPLE / name) for name in split_names("test", 3)]
+    chosen_progressive = set()
+    for photo, quality in ((photos[0][:64, :64], 10), (photos[1], 90), (photos[2], 50)):
+        table = QTable.from_quality(quality)
+        baseline = encode(photo, table, EncoderSettings(optimize=True))
+        progressive = encode(photo, table, EncoderSettings(progressive=True))
+        smallest = encode(photo, table, EncoderSettings(smallest=True))
+        assert len(smallest) == min(len(baseline), len(progressive))
+        assert np.array_equal(decode(smallest), decode(baseline))
+        chosen_progressive.add(parse_jpeg(smallest)["progressive"])
+    assert chosen_progressive == {False, True}  # small, coarse files stay baseline; large ones go progressive
 
 
 def test_decoder_agrees_with_pillow_decoder(photo):
