@@ -111,6 +111,8 @@ def export_run(directory, trials: list[Trial], objective: Objective, signature: 
         curves["front re-scored on the test split"] = test
         curves["IJG quality, test split"] = ijg_test
         summary["test"] = curve_summary(test, ijg_test, metric, rate)
+        if metric != "top1" and "top1" in test and "top1" in ijg_test:  # searched on a smoother score: judge on top-1
+            summary["test_top1"] = curve_summary(test, ijg_test, "top1", rate)
     front.drop(columns=["state"]).to_csv(directory / "front.csv", index=False)
     plot_curves(curves, metric, directory / "front.png",
                 title=f"{signature['searcher']} on {signature['space']}, {signature['settings']}\n"

@@ -56,6 +56,15 @@ def test_config_file_and_test_split_rescoring(finished_run):
     assert {"bd_rate_ci95_low", "bd_rate_ci95_high", "significant"} <= summary["test"].keys()
 
 
+def test_a_search_on_log_probability_is_also_judged_on_top1_of_the_test_split(tmp_path):
+    assert main(["run", *DATA, "--searcher", "quality", "--metric", "logprob", "--budget", "8", "--quiet",
+                 "--test-split", "search", "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["metric"] == "logprob"
+    assert {"bd_rate_vs_ijg_percent", "bd_rate_ci95_low", "hypervolume"} <= summary["test_top1"].keys()
+    assert "hypervolume" not in summary["test"]  # log-probabilities are not in [0, 1]
+
+
 def test_front_tables_give_jpegs_whose_dqt_equals_the_table(finished_run, tmp_path):
     photo = read_rgb(IMAGENET_SAMPLE / split_names("test", 1)[0])
     for path in (finished_run / "tables").glob("*.txt"):
