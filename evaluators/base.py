@@ -22,14 +22,16 @@ class Rejection:
     ``front`` holds (rate, accuracy, per-image accuracies) of the front's tables, accuracy
     signed higher-is-better. A table is judged against each front table of no greater rate
     on the same images (paired: most images agree, so the difference is far less noisy than
-    either accuracy), by an upper confidence bound on its full-set accuracy.
+    either accuracy), by an upper confidence bound on its full-set accuracy, ``z`` standard
+    errors above the estimate (benchmarks/early_rejection.py measures what each width saves
+    and what it does to the front).
     """
 
     metric: str
     front: tuple[tuple[float, float, tuple[float, ...]], ...]
     floor: float | None = None
     rate: str = "bpp"
-    z: float = 2.5
+    z: float = 1.0
     min_images: int = 50
     min_sd: float = 0.05
 

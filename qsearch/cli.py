@@ -192,7 +192,7 @@ def cmd_run(args) -> int:
         rivals = report.rival_points(ijg, objective.metric, objective.rate)
     pool = evaluator_pool(args)
     study = Study(evaluator, searcher, objective, args.out, early_rejection=args.early_rejection, pool=pool,
-                  rivals=rivals)
+                  rivals=rivals, rejection_z=args.rejection_z)
     try:
         study.optimize(args.budget, args.timeout, args.tables_per_ask, progress=not args.quiet)
         report.cached_frame(args.out / report.IJG_SEARCH, lambda: report.quality_curve(evaluator))
@@ -293,8 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--absolute-floor", action="store_true", help="--floor is an absolute accuracy")
     search.add_argument("--weight", type=float, help="single-objective: minimise bpp - WEIGHT x accuracy instead")
     search.add_argument("--early-rejection", action="store_true",
-                        help="stop a table once it provably cannot enter the front (saves about 1.4x forward "
-                             "passes with nsga2 at budget 100; see benchmarks/RESULTS.md)")
+                        help="stop a table once a confidence bound shows it cannot enter the front or beat the "
+                             "IJG curve (see benchmarks/RESULTS.md for the forward passes it saves)")
+    search.add_argument("--rejection-z", type=float, default=1.0, metavar="Z",
+                        help="width of the early-rejection bound in standard errors (default 1.0; larger is stricter)")
     search.add_argument("--workers", type=int, default=1,
                         help="evaluate a batch's tables in N worker processes, each loading the model once")
     search.add_argument("--dask-scheduler", metavar="ADDRESS",

@@ -45,15 +45,17 @@ class Study:
     """Ask/tell loop with a de-duplicating cache and an optional durable record in ``directory``."""
 
     def __init__(self, evaluator, searcher, objective: Objective | None = None, directory=None,
-                 early_rejection: bool = False, pool=None, rivals=()):
+                 early_rejection: bool = False, pool=None, rivals=(), rejection_z: float = Rejection.z):
         """``early_rejection`` lets evaluators stop a table once it provably cannot enter the
         front (or reach a single-objective floor); ``rivals`` are reference points it must
         also beat from the first table on, e.g. the IJG curve (see
-        :func:`qsearch.report.rival_points`); ``pool`` (a :class:`qsearch.workers.EvaluatorPool`:
+        :func:`qsearch.report.rival_points`), and ``rejection_z`` the width of the confidence
+        bound in standard errors; ``pool`` (a :class:`qsearch.workers.EvaluatorPool`:
         local processes or a Dask cluster) evaluates each batch in parallel."""
         self.evaluator = evaluator
         self.early_rejection = early_rejection
         self.rivals = tuple(rivals)
+        self.rejection_z = rejection_z
         self.pool = pool
         self.searcher = searcher
         self.objective = objective or default_objective(evaluator)
@@ -142,7 +144,7 @@ class Study:
             return None
         single = not self.searcher.multi_objective and self.objective.weight is None
         return Rejection(metric=self.objective.metric, rate=self.objective.rate, front=front,
-                         floor=self.objective.absolute_floor(self.reference) if single else None)
+                         floor=self.objective.absolute_floor(self.reference) if single else None, z=self.rejection_z)
 
     def _trial(self, qtable: QTable, metrics: dict, worker: str) -> Trial:
         per_image = metrics.pop("per_image", None)
