@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from pathlib import Path
 
 import matplotlib
 
@@ -65,13 +66,14 @@ def run_directory(scenario: str, searcher: str, seed: int):
 
 
 def share_reference(out, scenario: str) -> None:
-    """Give a run the scenario's IJG curves, and drop test scores kept without per-image figures
-    (older runs), so that every row gets its confidence interval."""
+    """Link a run to the scenario's per-image IJG curves (one copy for all runs), and drop test
+    scores kept without per-image figures (older runs), so that every row gets its interval."""
     out.mkdir(parents=True, exist_ok=True)
     for split, name in (("search", report.IJG_SEARCH), ("test", report.IJG_TEST)):
-        path = out / name
-        if not path.exists() or "per_image" not in pd.read_csv(path, nrows=1):
-            reference_curve(scenario, split).to_csv(path, index=False)
+        reference_curve(scenario, split)
+        link = out / name
+        link.unlink(missing_ok=True)
+        link.symlink_to(Path("..") / "reference" / f"ijg_{split}.csv")
     scores = out / report.TEST_SCORES
     if scores.exists() and "per_image" not in pd.read_csv(scores, nrows=1):
         scores.unlink()
