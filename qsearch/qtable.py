@@ -99,8 +99,9 @@ class QTable:
         """The tables libjpeg writes for ``quality`` (1..100), baseline-clamped."""
         if not 1 <= int(quality) <= 100 or quality != int(quality):
             raise QSearchError(f"IJG quality {quality} is not an integer in 1..100")
-        scale = quality_scale(quality)
-        return cls(scale_table(IJG_LUMA, scale), scale_table(IJG_CHROMA, scale))
+        from qsearch.families import IJG
+
+        return IJG.at(int(quality))
 
     @classmethod
     def from_vector(cls, values) -> QTable:
