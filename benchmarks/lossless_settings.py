@@ -4,8 +4,10 @@ with the same tables (the decoded pixels, hence the network's answers, are ident
 here on every image). Then the whole encoding (the best front's tables with the best lossless
 setting) against libjpeg's defaults (IJG tables, standard Huffman). Apart again: abbreviated
 files (ITU T.81 B.4) that leave out the quantization tables a receiver already holds, as a
-deployment with one fixed table can. Test split, input scenario; BD-rate with a paired
-bootstrap 95% interval over images. Needs the search-quality reference
+deployment with one fixed table can. Apart too: arithmetic coding (ITU T.81 Annex D;
+libjpeg-turbo's ``jpegtran -arithmetic`` recodes the optimised file losslessly), which
+libjpeg-turbo, hence Pillow and simplejpeg, decode but web browsers do not. Test split, input
+scenario; BD-rate with a paired bootstrap 95% interval over images. Needs the search-quality reference
 curve and best front (benchmarks/search_quality.py).
 
     python benchmarks/lossless_settings.py
@@ -13,6 +15,8 @@ curve and best front (benchmarks/search_quality.py).
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -26,6 +30,7 @@ from search_quality import BEST_FRONT, METRIC, RESULTS, evaluator
 
 SETTINGS = {"optimize": EncoderSettings(optimize=True), "progressive": EncoderSettings(progressive=True),
             "smallest": EncoderSettings(smallest=True)}
+JPEGTRAN = shutil.which("jpegtran")
 
 
 def split_dqt(data: bytes) -> tuple[bytes, bytes]:
@@ -46,11 +51,21 @@ def abbreviated_size(data: bytes) -> int:
     return len(abbreviated)
 
 
+def arithmetic_size(data: bytes) -> int:
+    """Bytes of the file recoded with arithmetic coding; checked to decode identically."""
+    recoded = subprocess.run([JPEGTRAN, "-arithmetic"], input=data, capture_output=True, check=True).stdout
+    assert np.array_equal(decode(recoded), decode(data))
+    return len(recoded)
+
+
 def sizes(images, table: QTable) -> dict[str, np.ndarray]:
-    """Per-image bytes under each setting, and the ``smallest`` files abbreviated."""
+    """Per-image bytes under each setting, the ``smallest`` files abbreviated and, where
+    jpegtran is installed, the optimised files recoded with arithmetic coding."""
     files = {name: [encode(image, table, settings) for image in images] for name, settings in SETTINGS.items()}
     result = {name: np.array([len(data) for data in group]) for name, group in files.items()}
     result["smallest, abbreviated"] = np.array([abbreviated_size(data) for data in files["smallest"]])
+    if JPEGTRAN:
+        result["arithmetic"] = np.array([arithmetic_size(data) for data in files["optimize"]])
     return result
 
 
@@ -98,7 +113,7 @@ def main() -> None:
     same_settings = compare(points(ijg_figures, [s[best] for s in ijg_sizes]),
                             points(front_figures, [s[best] for s in front_sizes]))
     rows.append(f"| best front's tables + {best} | IJG tables + {best} | {same_settings} |")
-    for name in (best, f"{best}, abbreviated"):
+    for name in (best, f"{best}, abbreviated", *(["arithmetic"] if JPEGTRAN else [])):
         rows.append(f"| **whole encoding: best front's tables + {name}** | IJG tables, standard Huffman "
                     f"(libjpeg's defaults) | {compare(baseline, points(front_figures, [s[name] for s in front_sizes]))} |")
     summary = json.loads((BEST_FRONT / "summary.json").read_text())

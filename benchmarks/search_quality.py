@@ -2,8 +2,9 @@
 `search` split at a fixed budget, its front is re-scored on the unseen `test` split, and
 BD-rate (with a paired bootstrap 95% interval over images) and hypervolume are reported for
 both, next to the baselines (mozjpeg's presets, a DeepN-JPEG-style table) on the test split.
-Resumable: each run lives in benchmarks/results/search_quality/SCENARIO/SEARCHER-sSEED (the
-reference curves in .../SCENARIO/reference) and the same command continues it.
+Resumable: each run lives in benchmarks/results/search_quality/SCENARIO/SEARCHER-sSEED
+(SEARCHER-bBUDGET-sSEED for budgets other than 150; the reference curves in
+.../SCENARIO/reference) and the same command continues it.
 
     python benchmarks/search_quality.py [--budget 150] [--seeds 0] [--scenario input]
         [--searchers quality nsga2 ...] [--baselines] [--report-only]
@@ -40,6 +41,7 @@ in the bands space built around mozjpeg's default tables (preset 3) instead of I
 ORDER = ["quality", "sensitivity", "nsga2", "bayes", "gradient", "ga", "de", "mcmc", "sorted", "random"]
 BASELINES = [f"mozjpeg-{i}" for i in range(1, MOZJPEG_PRESETS)] + ["deepn"]  # mozjpeg-0 is the IJG curve
 METRIC, RATE = "top1", "bpp"
+BUDGET = 150
 
 
 def data_arguments(scenario: str) -> list[str]:
@@ -61,8 +63,8 @@ def reference_curve(scenario: str, split: str, family: str = "ijg", fitted_on=No
     return report.cached_frame(path, compute)
 
 
-def run_directory(scenario: str, searcher: str, seed: int):
-    return RESULTS / scenario / f"{searcher}-s{seed}"
+def run_directory(scenario: str, searcher: str, seed: int, budget: int):
+    return RESULTS / scenario / (f"{searcher}-s{seed}" if budget == BUDGET else f"{searcher}-b{budget}-s{seed}")
 
 
 def share_reference(out, scenario: str) -> None:
@@ -80,7 +82,7 @@ def share_reference(out, scenario: str) -> None:
 
 
 def run(scenario: str, name: str, seed: int, budget: int) -> None:
-    out = run_directory(scenario, name, seed)
+    out = run_directory(scenario, name, seed, budget)
     share_reference(out, scenario)
     searcher, extra = VARIANTS.get(name, (name, []))
     command = ["run", *data_arguments(scenario), "--split", "search", "--test-split", "test",
@@ -132,7 +134,7 @@ def plot_hypervolumes(curves: dict[str, list[float]], path) -> None:
     plt.close(figure)
 
 
-def report_results(scenario: str, budget: int, baseline_results: dict[str, dict]) -> None:
+def report_results(scenario: str, baseline_results: dict[str, dict]) -> None:
     rows, curves, best = [], {}, None
     for directory in sorted((RESULTS / scenario).glob("*-s*")):
         summary_path = directory / "summary.json"
@@ -165,7 +167,7 @@ def report_results(scenario: str, budget: int, baseline_results: dict[str, dict]
         scores[scores["key"].isin(front_keys)].to_csv(BEST_FRONT / report.TEST_SCORES, index=False)
     baseline_rows = [f"| {family} | {with_interval(result)} | {result.get('hypervolume')} |"
                      for family, result in baseline_results.items()]
-    record(f"Search quality ({scenario} scenario, budget {budget}, search split 400 images, front re-scored on test)",
+    record(f"Search quality ({scenario} scenario, search split 400 images, front re-scored on test)",
            "BD-rate % vs the IJG curve on the same images and settings (4:2:0, standard Huffman); negative is "
            "better; [95% paired bootstrap interval over images], * where it excludes 0.\n\n"
            "Each front is ranked by its searched metric; the test column is always top-1.\n\n"
@@ -177,13 +179,14 @@ def report_results(scenario: str, budget: int, baseline_results: dict[str, dict]
            f"\n\nHypervolume vs evaluations: `{plot.relative_to(ROOT)}`"
            + (f"; best test BD-rate: {best[1].name} ({best[0]:+.2f}%)"
               + (f", tables in `{BEST_FRONT.relative_to(ROOT)}`" if scenario == "input" else "") if best else "") +
-           f"\n\nCommand: `python benchmarks/search_quality.py --budget {budget} --scenario {scenario}"
-           f"{' --baselines' if baseline_results else ''}`")
+           f"\n\nCommand: `python benchmarks/search_quality.py --scenario {scenario}"
+           f"{' --baselines' if baseline_results else ''} [--budget B] [--seeds S ...] [--searchers ...]` "
+           "(each run's budget is its trials column)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget", type=int, default=150)
+    parser.add_argument("--budget", type=int, default=BUDGET)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--scenario", choices=("input", "source"), default="input")
     parser.add_argument("--searchers", nargs="+", default=[n for n in ORDER if n in SEARCHERS] +
@@ -196,7 +199,7 @@ def main() -> None:
         for seed in args.seeds:
             for searcher in args.searchers:
                 run(args.scenario, searcher, seed, args.budget)
-    report_results(args.scenario, args.budget, baselines(args.scenario) if args.baselines else {})
+    report_results(args.scenario, baselines(args.scenario) if args.baselines else {})
 
 
 if __name__ == "__main__":

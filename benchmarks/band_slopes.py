@@ -1,0 +1,149 @@
+"""Where the network's sensitivity differs from the IJG tables' allocation: per frequency band
+and plane, how much accuracy a bit buys. For each band of the bands space (luma and chroma),
+the IJG bases' steps in that band alone are made half an octave finer and half an octave
+coarser, at several qualities; the central difference gives the band's slope (mean
+log-probability of the true class per bpp). Its ratio to the slope of the whole table
+(every band moved together, i.e. the quality curve's own slope) says whether the tables spend
+too few (ratio > 1) or too many (ratio < 1) bits there for this network: at an allocation the
+network cannot improve on, every band's ratio is 1. Then one step towards equal slopes (a
+table family with each band's bases moved by -log2(ratio)/2 octaves) is swept on both splits
+and measured against IJG. Search split, input scenario; intervals: paired bootstrap over images.
+Resumable (each evaluation is cached).
+
+    python benchmarks/band_slopes.py [--qualities 25 50 85]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pandas as pd
+
+from common import ROOT, record
+from qsearch import report
+from qsearch.families import IJG, TableFamily
+from qsearch.qtable import TABLE_NAMES, QTable, from_zigzag, to_zigzag
+from qsearch.space import BandSpace
+from search_quality import evaluator, reference_curve, with_interval
+
+RESULTS = ROOT / "benchmarks" / "results" / "band_slopes"
+STEP = 0.5  # octaves each way
+BANDS = BandSpace().bands
+SAMPLES = 500
+
+
+def shifted(family: TableFamily, octaves: np.ndarray, name: str | None = None) -> TableFamily:
+    """``family`` with each (plane, band) base moved by ``octaves[plane, band]``."""
+    bases = []
+    for plane, base in enumerate((family.luma, family.chroma)):
+        zigzag = to_zigzag(base).astype(float)
+        for band, positions in enumerate(BANDS):
+            zigzag[positions] *= 2.0 ** octaves[plane, band]
+        bases.append(from_zigzag(np.maximum(np.rint(zigzag), 1).astype(np.int64)))
+    return TableFamily(name or family.name, *bases)
+
+
+def probes() -> dict[str, np.ndarray]:
+    """Named base shifts: each band alone, finer and coarser, and the whole table."""
+    result = {}
+    for sign, direction in ((-1, "finer"), (1, "coarser")):
+        result[f"whole {direction}"] = np.full((2, len(BANDS)), sign * STEP)
+        for plane, name in enumerate(TABLE_NAMES):
+            for band in range(len(BANDS)):
+                octaves = np.zeros((2, len(BANDS)))
+                octaves[plane, band] = sign * STEP
+                result[f"{name} {band} {direction}"] = octaves
+    return result
+
+
+def measurements(scorer, qualities) -> pd.DataFrame:
+    """Per-image figures of every probe at every quality (cached in RESULTS)."""
+    path = RESULTS / "probes.csv"
+    done = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["quality", "probe"])
+    rows = []
+    for quality in qualities:
+        for name, octaves in probes().items():
+            if ((done["quality"] == quality) & (done["probe"] == name)).any():
+                continue
+            rows.append({"quality": quality, "probe": name, **report.scored(scorer, shifted(IJG, octaves).at(quality))})
+            pd.concat([done, pd.DataFrame(rows)]).to_csv(path, index=False)
+    return pd.concat([done, pd.DataFrame(rows)]) if rows else done
+
+
+def slope(fine: dict, coarse: dict, chosen: np.ndarray) -> float:
+    """Log-probability gained per bpp spent, on the ``chosen`` images."""
+    bits = 8 * (np.asarray(fine["bytes"])[chosen].sum() - np.asarray(coarse["bytes"])[chosen].sum())
+    gain = np.asarray(fine["logprob"])[chosen].mean() - np.asarray(coarse["logprob"])[chosen].mean()
+    return gain / (bits / np.asarray(fine["pixels"])[chosen].sum())
+
+
+def ratios(frame: pd.DataFrame, quality: int) -> pd.DataFrame:
+    """Each band's slope over the whole table's, with a paired bootstrap interval."""
+    figures = {row["probe"]: json.loads(row["per_image"]) for _, row in frame[frame["quality"] == quality].iterrows()}
+    count = len(figures["whole finer"]["bytes"])
+    rng = np.random.default_rng(0)
+    draws = [np.arange(count)] + [rng.integers(0, count, count) for _ in range(SAMPLES)]
+    rows = []
+    for plane in TABLE_NAMES:
+        for band in range(len(BANDS)):
+            fine, coarse = figures[f"{plane} {band} finer"], figures[f"{plane} {band} coarser"]
+            values = np.array([slope(fine, coarse, chosen) / slope(figures["whole finer"], figures["whole coarser"], chosen)
+                               for chosen in draws])
+            share = (np.sum(fine["bytes"]) - np.sum(coarse["bytes"])) / (
+                np.sum(figures["whole finer"]["bytes"]) - np.sum(figures["whole coarser"]["bytes"]))
+            rows.append({"quality": quality, "plane": plane, "band": band, "bits share": share, "ratio": values[0],
+                         "low": np.percentile(values[1:], 2.5), "high": np.percentile(values[1:], 97.5)})
+    return pd.DataFrame(rows)
+
+
+def equalised(table: pd.DataFrame) -> TableFamily:
+    """IJG bases moved half-way (in log terms) towards equal slopes, by each band's ratio averaged
+    over qualities, weighted by the band's share of the bits (a band that moves no bits says little)."""
+    known = table[np.isfinite(table["ratio"])]
+    mean = known.groupby(["plane", "band"]).apply(
+        lambda rows: np.average(rows["ratio"], weights=np.abs(rows["bits share"]) + 1e-12))
+    octaves = np.array([[-0.5 * np.log2(np.clip(mean[(plane, band)], 0.25, 4.0)) for band in range(len(BANDS))]
+                        for plane in TABLE_NAMES])
+    return shifted(IJG, octaves, "equal-slope")
+
+
+def against_ijg(split: str, family: TableFamily, metric: str) -> str:
+    """The family's quality sweep on ``split`` against the IJG curve, BD-rate in ``metric``."""
+    curve = report.cached_frame(RESULTS / f"{family.name}_{split}.csv",
+                                lambda: report.quality_curve(evaluator("input", split), family))
+    return with_interval(report.curve_summary(curve, reference_curve("input", split), metric, "bpp"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--qualities", type=int, nargs="+", default=[25, 50, 85])
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    frame = measurements(evaluator("input", "search"), args.qualities)
+    table = pd.concat([ratios(frame, q) for q in args.qualities])
+    table.to_csv(RESULTS / "ratios.csv", index=False)
+    family = equalised(table)
+    base = RESULTS / "equal-slope.txt"
+    QTable(family.luma, family.chroma).save(base, "IJG bases moved half-way towards equal band slopes")
+    rows = [f"| {plane} | {band} | " + " | ".join(
+        f"{r['ratio']:.2f} [{r['low']:.2f}, {r['high']:.2f}] ({100 * r['bits share']:.0f}%)"
+        for _, r in table[(table["plane"] == plane) & (table["band"] == band)].iterrows()) + " |"
+        for plane in TABLE_NAMES for band in range(len(BANDS))]
+    sweeps = [f"| {split} | {against_ijg(split, family, 'top1')} | {against_ijg(split, family, 'logprob')} |"
+              for split in ("search", "test")]
+    record("Band slopes: accuracy per bit, band by band, against the whole table's (input scenario, search split)",
+           f"Each band's steps (zigzag bands of the bands space: {[len(b) for b in BANDS]} coefficients) made "
+           f"{STEP} octave finer and coarser in the IJG bases; ratio = its d(mean log-probability)/d(bpp) over the "
+           "whole table's (1: the tables spend bits there as well as anywhere; > 1: too few; < 1: too many) "
+           "[95% paired bootstrap over images] (its share of the whole table's bits change).\n\n"
+           "| plane | band | " + " | ".join(f"q{q}" for q in args.qualities) + " |\n|---|---|" +
+           "---|" * len(args.qualities) + "\n" + "\n".join(rows) +
+           f"\n\nOne step towards equal slopes (bases moved by -log2(ratio)/2 octaves, ratios averaged over "
+           f"qualities; `{base.relative_to(ROOT)}`), swept over quality 5..95, BD-rate % vs IJG:\n\n"
+           "| split | top-1 | log-probability |\n|---|---|---|\n" + "\n".join(sweeps) +
+           "\n\nCommand: `python benchmarks/band_slopes.py`")
+
+
+if __name__ == "__main__":
+    main()
