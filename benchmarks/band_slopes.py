@@ -24,6 +24,7 @@ from common import ROOT, record
 from qsearch import report
 from qsearch.families import IJG, TableFamily
 from qsearch.qtable import TABLE_NAMES, QTable, from_zigzag, to_zigzag
+from qsearch.searchers.slopes import band_moves
 from qsearch.space import BandSpace
 from search_quality import evaluator, reference_curve, with_interval
 
@@ -98,14 +99,11 @@ def ratios(frame: pd.DataFrame, quality: int) -> pd.DataFrame:
 
 
 def equalised(table: pd.DataFrame) -> TableFamily:
-    """IJG bases moved half-way (in log terms) towards equal slopes, by each band's ratio averaged
-    over qualities, weighted by the band's share of the bits (a band that moves no bits says little)."""
-    known = table[np.isfinite(table["ratio"])]
-    mean = known.groupby(["plane", "band"]).apply(
-        lambda rows: np.average(rows["ratio"], weights=np.abs(rows["bits share"]) + 1e-12))
-    octaves = np.array([[-0.5 * np.log2(np.clip(mean[(plane, band)], 0.25, 4.0)) for band in range(len(BANDS))]
-                        for plane in TABLE_NAMES])
-    return shifted(IJG, octaves, "equal-slope")
+    """IJG bases moved half-way (in log terms) towards equal slopes: the slopes searcher's move."""
+    ratios, shares = (table.pivot_table(index="quality", columns=["plane", "band"], values=column, dropna=False)
+                      .reindex(columns=pd.MultiIndex.from_product([TABLE_NAMES, range(len(BANDS))])).to_numpy()
+                      for column in ("ratio", "bits share"))
+    return shifted(IJG, band_moves(ratios, shares).reshape(2, len(BANDS)), "equal-slope")
 
 
 def against_ijg(split: str, family: TableFamily, metric: str) -> str:

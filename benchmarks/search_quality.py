@@ -38,7 +38,7 @@ VARIANTS = {"nsga2-logprob": ("nsga2", ["--metric", "logprob"]),
 """Runs beside the plain searchers: NSGA-II ranking by the mean log-probability of the true
 class (smooth where top-1 on 400 images is noisy), judged like every run on top-1; NSGA-II
 in the bands space built around mozjpeg's default tables (preset 3) instead of IJG's."""
-ORDER = ["quality", "sensitivity", "nsga2", "bayes", "gradient", "ga", "de", "mcmc", "sorted", "random"]
+ORDER = ["quality", "sensitivity", "nsga2", "slopes", "bayes", "gradient", "ga", "de", "mcmc", "sorted", "random"]
 BASELINES = [f"mozjpeg-{i}" for i in range(1, MOZJPEG_PRESETS)] + ["deepn"]  # mozjpeg-0 is the IJG curve
 METRIC, RATE = "top1", "bpp"
 BUDGET = 150

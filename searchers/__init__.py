@@ -10,10 +10,11 @@ from qsearch.searchers.bayes import BayesSearcher
 from qsearch.searchers.evolutionary import DESearcher, GASearcher, NSGA2Searcher
 from qsearch.searchers.gradient import GradientSearcher, SensitivitySearcher
 from qsearch.searchers.mcmc import MCMCSearcher
+from qsearch.searchers.slopes import SlopeSearcher
 
 SEARCHERS = Registry("qsearch.searchers")
 for _searcher in (RandomSearcher, SortedSearcher, QualitySearcher, MCMCSearcher, GASearcher, DESearcher,
-                  BayesSearcher, NSGA2Searcher, GradientSearcher, SensitivitySearcher):
+                  BayesSearcher, NSGA2Searcher, SlopeSearcher, GradientSearcher, SensitivitySearcher):
     SEARCHERS.register()(_searcher)
 
 
@@ -28,5 +29,5 @@ def make_searcher(name: str, space=None, seed: int | None = None, **options) -> 
 
 
 __all__ = ["SEARCHERS", "BayesSearcher", "DESearcher", "GASearcher", "GradientSearcher", "MCMCSearcher",
-           "NSGA2Searcher", "QualitySearcher", "RandomSearcher", "Searcher", "SensitivitySearcher", "SortedSearcher",
-           "make_searcher"]
+           "NSGA2Searcher", "QualitySearcher", "RandomSearcher", "Searcher", "SensitivitySearcher", "SlopeSearcher",
+           "SortedSearcher", "make_searcher"]

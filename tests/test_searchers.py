@@ -1,4 +1,5 @@
 """One conformance suite, run against every registered searcher with the real fidelity evaluator."""
+import numpy as np
 import pytest
 
 from qsearch.evaluators import FidelityEvaluator
@@ -48,8 +49,8 @@ def keys(study):
 
 
 def test_every_searcher_is_registered():
-    assert set(NAMES) >= {"random", "sorted", "quality", "mcmc", "ga", "de", "bayes", "nsga2", "gradient",
-                          "sensitivity"}
+    assert set(NAMES) >= {"random", "sorted", "quality", "mcmc", "ga", "de", "bayes", "nsga2", "slopes",
+                          "gradient", "sensitivity"}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -89,7 +90,7 @@ def test_resumed_run_equals_uninterrupted(evaluator, options, name, tmp_path):
 @pytest.mark.parametrize("name", NAMES)
 def test_multi_objective_capability_is_as_declared(evaluator, options, name):
     searcher = make_searcher(name, seed=0, **options(name))
-    assert searcher.multi_objective == (name == "nsga2")
+    assert searcher.multi_objective == (name in ("nsga2", "slopes"))
     if hasattr(searcher, "algorithm"):
         run_study = Study(evaluator, searcher, OBJECTIVE)
         run_study.optimize(18)
@@ -108,3 +109,32 @@ def test_unknown_searcher_is_a_clear_error():
 
     with pytest.raises(QSearchError, match="unknown searcher 'anneal'; choose from"):
         make_searcher("anneal")
+
+
+def test_band_moves_halve_the_log_ratio_weighted_by_bits_moved():
+    from qsearch.searchers.slopes import band_moves
+
+    ratios = np.array([[2.0, 0.5, 4.0, np.nan], [8.0, 0.5, 100.0, 3.0]])
+    shares = np.array([[0.3, 0.2, 0.1, 0.0], [0.1, 0.2, 0.0, 0.0]])
+    moves = band_moves(ratios, shares)
+    assert moves[0] == pytest.approx(-0.5 * np.log2((2.0 * 0.3 + 8.0 * 0.1) / 0.4))  # finer: too few bits
+    assert moves[1] == pytest.approx(0.5)  # coarser: too many bits
+    assert moves[2] == pytest.approx(-1.0)  # a band that moved no bits at an anchor is not read there
+    assert moves[3] == 0.0
+
+
+def test_slopes_flatten_the_tables_for_psnr(evaluator):
+    """Under mean squared error every coefficient buys the same per bit at equal steps, so one
+    round of equal-slope descent must make the IJG luma table (steps 10..121) flatter."""
+    searcher = make_searcher("slopes", seed=0)
+    Study(evaluator, searcher, OBJECTIVE).optimize(searcher.batch_size)
+    start, moved = searcher.space.to_qtable(np.zeros(searcher.space.dim)), searcher.space.to_qtable(searcher.center)
+    assert moved.luma.max() / moved.luma.min() < 0.7 * start.luma.max() / start.luma.min()
+    assert moved.luma[0, 0] > start.luma[0, 0] and moved.luma[7, 7] < start.luma[7, 7]
+
+
+def test_slopes_need_the_bands_space():
+    from qsearch import QSearchError
+
+    with pytest.raises(QSearchError, match="needs the bands space"):
+        make_searcher("slopes", space="full")

@@ -1,0 +1,102 @@
+"""Equal-slope descent: tables that no reallocation of bits between frequency bands improves
+are tables where every band buys the network the same accuracy per bit. The standard tables
+were balanced for the eye, not for the network; this searcher measures the imbalance and
+removes it.
+
+Each round sweeps the current tables over quality (the front), then, at a few anchor
+qualities, makes each band of the bands space finer and coarser by ``probe`` levels and takes
+the central difference: the band's slope (accuracy gained per unit of rate) over the whole
+table's (every band moved together, i.e. the quality curve's own slope). A ratio above 1 says
+the tables spend too few bits in that band for this network, below 1 too many; each band then
+moves by half its log-ratio. The slope is read on the mean log-probability of the true class
+where the evaluator reports it (smooth where top-1 on a few hundred images is not), else on the
+objective's accuracy.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from qsearch.errors import QSearchError
+from qsearch.qtable import quality_scale
+from qsearch.searchers.base import Searcher
+from qsearch.space import BandSpace
+
+RATIO_LIMITS = (0.25, 4.0)
+"""A round moves a band by at most one octave, whatever noise says."""
+
+
+def band_moves(ratios: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Octaves to move each band (finer is negative): half the log2 of its slope ratio,
+    averaged over anchors (rows) weighted by the band's share of the bits moved (a band that
+    moves no bits says little); bands without a finite ratio stay."""
+    ratios, weights = np.asarray(ratios, dtype=float), np.abs(np.asarray(shares, dtype=float))
+    known = np.isfinite(ratios) & (weights > 0)
+    total = np.where(known, weights, 0.0).sum(0)
+    mean = np.where(known, ratios * weights, 0.0).sum(0) / np.where(total > 0, total, 1.0)
+    moves = -0.5 * np.log2(np.clip(mean, *RATIO_LIMITS))
+    return np.where(total > 0, moves, 0.0)
+
+
+class SlopeSearcher(Searcher):
+    """Round by round: sweep the current tables over quality, probe every band's slope at the
+    anchor qualities, move the bands towards equal slopes."""
+
+    name = "slopes"
+    multi_objective = True
+    state_attributes = ("center", "_round", "_next", "_waiting", "_measured")
+
+    def __init__(self, space, seed=None, anchors=(50, 85), probe: int = 2, sweep: int = 10, signal: str = "logprob"):
+        if not isinstance(space, BandSpace):
+            raise QSearchError(f"the slopes searcher moves frequency bands: it needs the bands space, not {space!r}")
+        super().__init__(space, seed)
+        self.signal = signal
+        self.probe = probe
+        self.anchors = [self._level(q) for q in anchors]
+        self.sweep = np.unique(np.linspace(self._level(95), self._level(5), sweep).round().astype(np.int64))
+        self.center = np.zeros(space.dim, dtype=np.int64)
+        self.batch_size = len(self.sweep) + len(self.anchors) * 2 * (space.dim + 1)
+        self._start_round()
+
+    def _level(self, quality: int) -> int:
+        """The common level shift that libjpeg's scaling for ``quality`` applies to the base tables."""
+        return int(round(np.log2(quality_scale(quality) / 100) * self.space.steps_per_octave))
+
+    def _directions(self) -> np.ndarray:
+        """Each band alone, then every band together (the whole table)."""
+        return np.vstack([np.eye(self.space.dim, dtype=np.int64), np.ones((1, self.space.dim), dtype=np.int64)])
+
+    def _start_round(self) -> None:
+        ones = np.ones(self.space.dim, dtype=np.int64)
+        probes = [self.center + anchor * ones + sign * self.probe * direction
+                  for anchor in self.anchors for direction in self._directions() for sign in (-1, 1)]
+        self._round = self.space.clip(np.stack([self.center + level * ones for level in self.sweep] + probes))
+        self._next = 0
+        self._measured = np.full((len(self._round), 2), np.nan)  # (rate, accuracy) per member
+        self._waiting = {}
+        for index, x in enumerate(self._round):
+            self._waiting.setdefault(self.space.to_qtable(x).key, []).append(index)
+
+    def _propose(self, n):
+        members = self._round[self._next:self._next + n]
+        self._next += len(members)
+        return members
+
+    def _learn(self, vectors, trials):
+        for trial in trials:
+            accuracy = trial.metrics.get(self.signal, -trial.values[1])
+            for index in self._waiting.pop(trial.qtable.key, []):
+                self._measured[index] = (trial.values[0], accuracy)
+        if not np.isnan(self._measured).any():
+            self._finish_round()
+
+    def _finish_round(self) -> None:
+        """Slope ratios from the probes (finer minus coarser, per anchor), then the move."""
+        probes = self._measured[len(self.sweep):].reshape(len(self.anchors), self.space.dim + 1, 2, 2)
+        rate = probes[:, :, 0, 0] - probes[:, :, 1, 0]  # finer (level -probe) minus coarser
+        gain = probes[:, :, 0, 1] - probes[:, :, 1, 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slopes = gain / rate
+            ratios, shares = slopes[:, :-1] / slopes[:, -1:], rate[:, :-1] / rate[:, -1:]
+        octaves = band_moves(ratios, shares)
+        self.center = self.space.clip(self.center + np.rint(octaves * self.space.steps_per_octave).astype(np.int64))
+        self._start_round()
