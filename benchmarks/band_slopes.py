@@ -5,12 +5,12 @@ coarser, at several qualities; the central difference gives the band's slope (me
 log-probability of the true class per bpp). Its ratio to the slope of the whole table
 (every band moved together, i.e. the quality curve's own slope) says whether the tables spend
 too few (ratio > 1) or too many (ratio < 1) bits there for this network: at an allocation the
-network cannot improve on, every band's ratio is 1. Then one step towards equal slopes (a
-table family with each band's bases moved by -log2(ratio)/2 octaves) is swept on both splits
-and measured against IJG. Search split, input scenario; intervals: paired bootstrap over images.
+network cannot improve on, every band's ratio is 1. Then steps towards equal slopes (table
+families with each band's bases moved by -log2(ratio)/2 octaves, the slopes are measured again
+around each step) are swept on both splits and measured against IJG. Search split, input scenario; intervals: paired bootstrap over images.
 Resumable (each evaluation is cached).
 
-    python benchmarks/band_slopes.py [--qualities 25 50 85]
+    python benchmarks/band_slopes.py [--qualities 25 50 85] [--steps 2]
 """
 from __future__ import annotations
 
@@ -58,18 +58,20 @@ def probes() -> dict[str, np.ndarray]:
     return result
 
 
-def measurements(scorer, qualities) -> pd.DataFrame:
-    """Per-image figures of every probe at every quality (cached in RESULTS)."""
+def measurements(scorer, family: TableFamily, step: int, qualities) -> pd.DataFrame:
+    """Per-image figures of every probe around ``family`` at every quality (cached in RESULTS)."""
     path = RESULTS / "probes.csv"
-    done = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["quality", "probe"])
+    done = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["step", "quality", "probe"])
     rows = []
     for quality in qualities:
         for name, octaves in probes().items():
-            if ((done["quality"] == quality) & (done["probe"] == name)).any():
+            if ((done["step"] == step) & (done["quality"] == quality) & (done["probe"] == name)).any():
                 continue
-            rows.append({"quality": quality, "probe": name, **report.scored(scorer, shifted(IJG, octaves).at(quality))})
+            rows.append({"step": step, "quality": quality, "probe": name,
+                         **report.scored(scorer, shifted(family, octaves).at(quality))})
             pd.concat([done, pd.DataFrame(rows)]).to_csv(path, index=False)
-    return pd.concat([done, pd.DataFrame(rows)]) if rows else done
+    frame = pd.concat([done, pd.DataFrame(rows)]) if rows else done
+    return frame[frame["step"] == step]
 
 
 def slope(fine: dict, coarse: dict, chosen: np.ndarray) -> float:
@@ -98,12 +100,13 @@ def ratios(frame: pd.DataFrame, quality: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def equalised(table: pd.DataFrame) -> TableFamily:
-    """IJG bases moved half-way (in log terms) towards equal slopes: the slopes searcher's move."""
+def equalised(family: TableFamily, table: pd.DataFrame, step: int) -> TableFamily:
+    """``family``'s bases moved half-way (in log terms) towards equal slopes: the slopes searcher's move."""
     ratios, shares = (table.pivot_table(index="quality", columns=["plane", "band"], values=column, dropna=False)
                       .reindex(columns=pd.MultiIndex.from_product([TABLE_NAMES, range(len(BANDS))])).to_numpy()
                       for column in ("ratio", "bits share"))
-    return shifted(IJG, band_moves(ratios, shares).reshape(2, len(BANDS)), "equal-slope")
+    return shifted(family, band_moves(ratios, shares).reshape(2, len(BANDS)),
+                   "equal-slope" + (f"-{step}" if step > 1 else ""))
 
 
 def against_ijg(split: str, family: TableFamily, metric: str) -> str:
@@ -116,20 +119,25 @@ def against_ijg(split: str, family: TableFamily, metric: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--qualities", type=int, nargs="+", default=[25, 50, 85])
+    parser.add_argument("--steps", type=int, default=1, help="rounds of measuring and moving")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    frame = measurements(evaluator("input", "search"), args.qualities)
-    table = pd.concat([ratios(frame, q) for q in args.qualities])
-    table.to_csv(RESULTS / "ratios.csv", index=False)
-    family = equalised(table)
-    base = RESULTS / "equal-slope.txt"
-    QTable(family.luma, family.chroma).save(base, "IJG bases moved half-way towards equal band slopes")
+    scorer, family, sweeps = evaluator("input", "search"), IJG, []
+    for step in range(1, args.steps + 1):
+        frame = measurements(scorer, family, step, args.qualities)
+        table = pd.concat([ratios(frame, q) for q in args.qualities])
+        if step == 1:
+            first = table
+        family = equalised(family, table, step)
+        base = RESULTS / f"{family.name}.txt"
+        QTable(family.luma, family.chroma).save(base, f"IJG bases after {step} step(s) towards equal band slopes")
+        sweeps += [f"| {step} (`{base.relative_to(ROOT)}`) | {split} | {against_ijg(split, family, 'top1')} | "
+                   f"{against_ijg(split, family, 'logprob')} |" for split in ("search", "test")]
+    first.to_csv(RESULTS / "ratios.csv", index=False)
     rows = [f"| {plane} | {band} | " + " | ".join(
         f"{r['ratio']:.2f} [{r['low']:.2f}, {r['high']:.2f}] ({100 * r['bits share']:.0f}%)"
-        for _, r in table[(table["plane"] == plane) & (table["band"] == band)].iterrows()) + " |"
+        for _, r in first[(first["plane"] == plane) & (first["band"] == band)].iterrows()) + " |"
         for plane in TABLE_NAMES for band in range(len(BANDS))]
-    sweeps = [f"| {split} | {against_ijg(split, family, 'top1')} | {against_ijg(split, family, 'logprob')} |"
-              for split in ("search", "test")]
     record("Band slopes: accuracy per bit, band by band, against the whole table's (input scenario, search split)",
            f"Each band's steps (zigzag bands of the bands space: {[len(b) for b in BANDS]} coefficients) made "
            f"{STEP} octave finer and coarser in the IJG bases; ratio = its d(mean log-probability)/d(bpp) over the "
@@ -137,10 +145,11 @@ def main() -> None:
            "[95% paired bootstrap over images] (its share of the whole table's bits change).\n\n"
            "| plane | band | " + " | ".join(f"q{q}" for q in args.qualities) + " |\n|---|---|" +
            "---|" * len(args.qualities) + "\n" + "\n".join(rows) +
-           f"\n\nOne step towards equal slopes (bases moved by -log2(ratio)/2 octaves, ratios averaged over "
-           f"qualities; `{base.relative_to(ROOT)}`), swept over quality 5..95, BD-rate % vs IJG:\n\n"
-           "| split | top-1 | log-probability |\n|---|---|---|\n" + "\n".join(sweeps) +
-           "\n\nCommand: `python benchmarks/band_slopes.py`")
+           "\n\nSteps towards equal slopes (each measures the slopes around the previous step's bases on the "
+           "search split and moves each band by -log2(ratio)/2 octaves, ratios averaged over qualities), each "
+           "swept over quality 5..95 like the IJG curve, BD-rate % vs IJG:\n\n"
+           "| step | split | top-1 | log-probability |\n|---|---|---|---|\n" + "\n".join(sweeps) +
+           f"\n\nCommand: `python benchmarks/band_slopes.py --steps {args.steps}`")
 
 
 if __name__ == "__main__":
