@@ -105,8 +105,9 @@ def equalised(family: TableFamily, table: pd.DataFrame, step: int) -> TableFamil
     ratios, shares = (table.pivot_table(index="quality", columns=["plane", "band"], values=column, dropna=False)
                       .reindex(columns=pd.MultiIndex.from_product([TABLE_NAMES, range(len(BANDS))])).to_numpy()
                       for column in ("ratio", "bits share"))
-    return shifted(family, band_moves(ratios, shares).reshape(2, len(BANDS)),
-                   "equal-slope" + (f"-{step}" if step > 1 else ""))
+    moved = shifted(family, band_moves(ratios, shares).reshape(2, len(BANDS)))
+    return TableFamily("equal-slope" + (f"-{step}" if step > 1 else ""),  # bases a table file can hold
+                       np.minimum(moved.luma, 255), np.minimum(moved.chroma, 255))
 
 
 def against_ijg(split: str, family: TableFamily, metric: str) -> str:
