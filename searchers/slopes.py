@@ -39,7 +39,7 @@ def band_moves(ratios: np.ndarray, shares: np.ndarray) -> np.ndarray:
 
 class SlopeSearcher(Searcher):
     """Round by round: sweep the current tables over quality, probe every band's slope at the
-    anchor qualities, move the bands towards equal slopes."""
+    anchor qualities, move the bands towards equal slopes. Deterministic: the seed changes nothing."""
 
     name = "slopes"
     multi_objective = True
