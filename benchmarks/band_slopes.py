@@ -7,8 +7,8 @@ log-probability of the true class per bpp). Its ratio to the slope of the whole 
 too few (ratio > 1) or too many (ratio < 1) bits there for this network: at an allocation the
 network cannot improve on, every band's ratio is 1. Then steps towards equal slopes (table
 families with each band's bases moved by -log2(ratio)/2 octaves, the slopes are measured again
-around each step) are swept on both splits and measured against IJG. Search split, input scenario; intervals: paired bootstrap over images.
-Resumable (each evaluation is cached).
+around each step) are swept on both splits and measured against IJG. Search split, input
+scenario; intervals: paired bootstrap over images. Resumable (each evaluation is cached).
 
     python benchmarks/band_slopes.py [--qualities 25 50 85] [--steps 2]
 """
@@ -87,12 +87,12 @@ def ratios(frame: pd.DataFrame, quality: int) -> pd.DataFrame:
     count = len(figures["whole finer"]["bytes"])
     rng = np.random.default_rng(0)
     draws = [np.arange(count)] + [rng.integers(0, count, count) for _ in range(SAMPLES)]
+    whole = np.array([slope(figures["whole finer"], figures["whole coarser"], chosen) for chosen in draws])
     rows = []
     for plane in TABLE_NAMES:
         for band in range(len(BANDS)):
             fine, coarse = figures[f"{plane} {band} finer"], figures[f"{plane} {band} coarser"]
-            values = np.array([slope(fine, coarse, chosen) / slope(figures["whole finer"], figures["whole coarser"], chosen)
-                               for chosen in draws])
+            values = np.array([slope(fine, coarse, chosen) for chosen in draws]) / whole
             share = (np.sum(fine["bytes"]) - np.sum(coarse["bytes"])) / (
                 np.sum(figures["whole finer"]["bytes"]) - np.sum(figures["whole coarser"]["bytes"]))
             rows.append({"quality": quality, "plane": plane, "band": band, "bits share": share, "ratio": values[0],
