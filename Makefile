@@ -1,9 +1,9 @@
-# Two entry points for a fresh machine: `make demo` and `make test`. Both set up .venv first.
+# Entry points for a fresh machine: `make demo` and `make test` set up .venv first.
 VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: setup demo test
+.PHONY: setup demo test test-slow test-all lint
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -12,8 +12,22 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+# A real search on the photographs scikit-image ships: front, plot and tables in runs/demo/.
 demo: setup
-	$(BIN)/qsearch run --searcher nsga2 --budget 40 --out runs/demo
+	$(BIN)/qsearch run --searcher nsga2 --metric confidence --budget 40 --out runs/demo
 
+# The fast tier (under 5 minutes on 2 quiet cores); tests needing the ImageNet sample skip without it.
 test: setup
+	$(BIN)/pytest -m "not slow"
+
+# The end-to-end runs the fast tier leaves out.
+test-slow: setup
+	$(BIN)/pytest -m slow
+
+test-all: setup
 	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check qsearch searchers evaluators tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/python tools/check_imports.py

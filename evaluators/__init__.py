@@ -1,11 +1,2 @@
-"""Evaluators score one quantization table: ``evaluate(qtable) -> {"bpp": ..., ...}``."""
-from qsearch.evaluators.base import Evaluator, Metrics, Rejection
-from qsearch.evaluators.classifier import ClassifierEvaluator
-from qsearch.evaluators.fidelity import FidelityEvaluator
-from qsearch.registry import Registry
-
-EVALUATORS = Registry("qsearch.evaluators")
-EVALUATORS.register()(ClassifierEvaluator)
-EVALUATORS.register()(FidelityEvaluator)
-
-__all__ = ["EVALUATORS", "ClassifierEvaluator", "Evaluator", "FidelityEvaluator", "Metrics", "Rejection"]
+"""Evaluator implementations, registered under the ``qsearch.evaluators`` entry-point group
+(see setup.cfg); the contract is :mod:`qsearch.evaluator`."""

@@ -10,10 +10,11 @@ import torch
 
 from qsearch.codec import EncoderSettings
 from qsearch.errors import QSearchError
-from qsearch.evaluators.base import Evaluator, Metrics, Rejection
+from qsearch.evaluator import Evaluator, Metrics
 from qsearch.images import ImageSet
 from qsearch.forward import auto_candidates
 from qsearch.models import Classifier
+from qsearch.pruning import Rejection
 from qsearch.qtable import QTable
 from qsearch.trial import LOWER_IS_BETTER
 
@@ -38,7 +39,13 @@ class ClassifierEvaluator(Evaluator):
         self._labels = None if images.labels is None else torch.from_numpy(images.labels)
         self._uncompressed = images.network_inputs()
         self._image_pixels = [int(image.shape[0] * image.shape[1]) for image in images.images]
+        self._forward_asked = forward
         self.classifier, self._reference_log_probs = self._choose_forward(classifier, forward)
+        self._classes = int(self._reference_log_probs.shape[1])
+        if self._labels is not None and len(self._labels) and int(self._labels.max()) >= self._classes:
+            worst = int(self._labels.argmax())
+            raise QSearchError(f"{images.names[worst]}: label {int(self._labels[worst])} is beyond the network's "
+                               f"{self._classes} outputs; give --class-map FILE or --labels none")
         self.reference = self._mean(self._per_image(self._reference_log_probs))
 
     # -- forward path -------------------------------------------------------------------------
@@ -47,7 +54,7 @@ class ClassifierEvaluator(Evaluator):
 
     def _choose_forward(self, classifier: Classifier, forward: str):
         """The classifier on the chosen path and its log-probabilities on the uncompressed images."""
-        if forward != "auto":
+        if forward != "auto" or classifier.fixed_forward:
             chosen = classifier.with_forward(forward)
             return chosen, self._forward_all(chosen)
         exact = classifier.with_forward("fp32")
@@ -69,13 +76,18 @@ class ClassifierEvaluator(Evaluator):
         return exact, exact_log_probs
 
     def describe(self) -> str:
+        """One line for reports, with the network and its forward path."""
         return f"{super().describe()}, {self.classifier.describe()}"
+
+    def identity(self) -> dict[str, str]:
+        """The images and settings, the network, and the forward path asked for."""
+        return {**super().identity(), **self.classifier.identity(), "forward": self._forward_asked}
 
     # -- metrics --------------------------------------------------------------------------------
     @property
     def accuracy_metrics(self) -> tuple[str, ...]:
-        labelled = ("top1", "top5", "logprob") if self._labels is not None else ()
-        return (*labelled, "agreement", "kl")
+        labelled = ("top1", *(("top5",) if self._classes >= 5 else ()), "logprob") if self._labels is not None else ()
+        return (*labelled, "agreement", "confidence", "kl")
 
     def _batches(self) -> list[slice]:
         n = len(self.images)
@@ -88,13 +100,16 @@ class ClassifierEvaluator(Evaluator):
         """Per-image figures for the first ``len(log_probs)`` images."""
         count = len(log_probs)
         reference = self._reference_log_probs[:count]
-        values = {"agreement": (log_probs.argmax(1) == reference.argmax(1)).float(),
+        reference_top = reference.argmax(1)
+        values = {"agreement": (log_probs.argmax(1) == reference_top).float(),
+                  "confidence": log_probs.gather(1, reference_top[:, None])[:, 0].exp(),
                   "kl": (reference.exp() * (reference - log_probs)).sum(1)}
         if self._labels is not None:
             labels = self._labels[:count]
-            top5 = log_probs.topk(5, dim=1).indices
-            values["top1"] = (top5[:, 0] == labels).float()
-            values["top5"] = (top5 == labels[:, None]).any(1).float()
+            top = log_probs.topk(min(5, self._classes), dim=1).indices
+            values["top1"] = (top[:, 0] == labels).float()
+            if self._classes >= 5:
+                values["top5"] = (top == labels[:, None]).any(1).float()
             values["logprob"] = log_probs.gather(1, labels[:, None])[:, 0]
         return values
 

@@ -6,8 +6,8 @@ import time
 import numpy as np
 from skimage.metrics import structural_similarity
 
+from qsearch.evaluator import Evaluator, Metrics
 from qsearch.qtable import QTable
-from qsearch.evaluators.base import Evaluator, Metrics
 
 
 class FidelityEvaluator(Evaluator):
@@ -17,6 +17,7 @@ class FidelityEvaluator(Evaluator):
     accuracy_metrics = ("psnr", "ssim")
 
     def evaluate(self, qtable: QTable, rejection=None, per_image: bool = False) -> Metrics:
+        """Sizes, PSNR over all images' pixels and mean SSIM; no early stop, no per-image figures."""
         start = time.perf_counter()
         decoded, sizes = self.codec.roundtrip(self.images.images, qtable)
         squared_error = sum(float(np.mean((d.astype(np.float64) - o) ** 2)) for d, o in zip(decoded, self.images.images))

@@ -30,6 +30,12 @@ def dct_matrix() -> torch.Tensor:
 
 
 _DCT = dct_matrix()
+_CHROMA_OFFSET = torch.tensor([0.0, 128.0, 128.0])
+
+
+def _on(constant: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A constant on the device of the data it meets (CPU or CUDA)."""
+    return constant.to(like.device)
 
 
 def round_with(x: torch.Tensor, rounding: str) -> torch.Tensor:
@@ -59,12 +65,13 @@ def from_blocks(blocks: torch.Tensor) -> torch.Tensor:
 def dct_planes(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """DCT coefficients of (N, H, W, 3) images (0..255, H and W multiples of 16): luma
     blocks (N, H/8, W/8, 8, 8) and chroma blocks (N, 2, H/16, W/16, 8, 8) after 4:2:0."""
-    ycbcr = images.float() @ _RGB_TO_YCBCR.T + torch.tensor([0.0, 128.0, 128.0])
+    dct, to_ycbcr = _on(_DCT, images), _on(_RGB_TO_YCBCR, images)
+    ycbcr = images.float() @ to_ycbcr.T + _on(_CHROMA_OFFSET, images)
     luma = ycbcr[..., 0] - 128.0
     chroma = F.avg_pool2d(ycbcr[..., 1:].permute(0, 3, 1, 2), 2) - 128.0  # (N, 2, H/2, W/2)
     n, _, h2, w2 = chroma.shape
-    luma_blocks = _DCT @ to_blocks(luma) @ _DCT.T
-    chroma_blocks = _DCT @ to_blocks(chroma.reshape(n * 2, h2, w2)) @ _DCT.T
+    luma_blocks = dct @ to_blocks(luma) @ dct.T
+    chroma_blocks = dct @ to_blocks(chroma.reshape(n * 2, h2, w2)) @ dct.T
     return luma_blocks, chroma_blocks.reshape(n, 2, *chroma_blocks.shape[1:])
 
 
@@ -75,14 +82,15 @@ def quantise(luma_blocks, chroma_blocks, luma_steps, chroma_steps, rounding: str
 
 def reconstruct(luma_q, chroma_q, luma_steps, chroma_steps) -> torch.Tensor:
     """Dequantise, inverse DCT, upsample chroma, back to RGB: (N, H, W, 3) floats in 0..255."""
-    luma = from_blocks(_DCT.T @ (luma_q * luma_steps) @ _DCT) + 128.0
+    dct = _on(_DCT, luma_q)
+    luma = from_blocks(dct.T @ (luma_q * luma_steps) @ dct) + 128.0
     n = chroma_q.shape[0]
-    chroma_blocks = _DCT.T @ (chroma_q * chroma_steps) @ _DCT
+    chroma_blocks = dct.T @ (chroma_q * chroma_steps) @ dct
     chroma = from_blocks(chroma_blocks.reshape(n * 2, *chroma_blocks.shape[2:]))
     chroma = chroma.reshape(n, 2, *chroma.shape[1:]) + 128.0
     chroma = F.interpolate(chroma, scale_factor=2, mode="bilinear", align_corners=False)
-    ycbcr = torch.cat([luma[:, None], chroma], dim=1).permute(0, 2, 3, 1) - torch.tensor([0.0, 128.0, 128.0])
-    return (ycbcr @ _YCBCR_TO_RGB.T).clamp(0.0, 255.0)
+    ycbcr = torch.cat([luma[:, None], chroma], dim=1).permute(0, 2, 3, 1) - _on(_CHROMA_OFFSET, luma)
+    return (ycbcr @ _on(_YCBCR_TO_RGB, luma).T).clamp(0.0, 255.0)
 
 
 def rate_proxy(luma_q, chroma_q) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Table families: a pair of base tables scaled by libjpeg's quality rule. They are the
+"""Table families (:class:`qsearch.qtable.TableFamily`) beyond IJG's. They are the
 baselines every front is compared with (IJG Annex K, mozjpeg's nine cjpeg presets, a
 DeepN-JPEG-style table fitted to the images' DCT statistics) and the starting points that
 spaces and searchers build on (``qsearch run --base``).
@@ -6,34 +6,13 @@ spaces and searchers build on (``qsearch run --base``).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from qsearch.errors import QSearchError
-from qsearch.qtable import IJG_CHROMA, IJG_LUMA, QTable, quality_scale, scale_table
-
-
-@dataclass(frozen=True, eq=False)
-class TableFamily:
-    """Base tables at quality 50 (values may exceed 255 before scaling, as in mozjpeg)."""
-
-    name: str
-    luma: np.ndarray
-    chroma: np.ndarray
-
-    def at(self, quality: int) -> QTable:
-        """The baseline tables libjpeg writes for these bases at ``quality`` (1..100)."""
-        scale = quality_scale(quality)
-        return QTable(scale_table(self.luma, scale), scale_table(self.chroma, scale))
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-IJG = TableFamily("ijg", IJG_LUMA, IJG_CHROMA)
+from qsearch.qtable import IJG, IJG_CHROMA, IJG_LUMA, QTable, TableFamily
 
 
 def _mozjpeg_presets() -> list[dict]:

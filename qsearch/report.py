@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from qsearch.families import IJG, TableFamily
+from qsearch.atomic import atomic_write, write_text
+from qsearch.errors import QSearchError
+from qsearch.qtable import IJG, TableFamily
 from qsearch.pareto import bd_rate, bootstrap_bd_rate, hypervolume, non_dominated
 from qsearch.plotting import plot_curves
 from qsearch.qtable import QTable
@@ -45,8 +47,14 @@ def cached_frame(path: Path, compute) -> pd.DataFrame:
     if path.exists():
         return pd.read_csv(path)
     frame = compute()
-    frame.to_csv(path, index=False)
+    write_csv(frame, path)
     return frame
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """A CSV written atomically: a crash never leaves half a file."""
+    with atomic_write(path, "w") as handle:
+        frame.to_csv(handle, index=False)
 
 
 def trials_frame(trials: list[Trial]) -> pd.DataFrame:
@@ -61,16 +69,20 @@ def rescore(evaluator, tables: dict[str, QTable], path: Path) -> pd.DataFrame:
     if missing:
         fresh = pd.DataFrame([{"key": key, **scored(evaluator, tables[key])} for key in missing])
         known = pd.concat([known, fresh], ignore_index=True) if len(known) else fresh
-        known.to_csv(path, index=False)
+        write_csv(known, path)
     return known
 
 
-def export_run(directory, trials: list[Trial], objective: Objective, signature: dict) -> dict:
-    """Write every export of a run from its records; returns the summary."""
+def export_run(directory, trials: list[Trial], objective: Objective, identity: dict) -> dict:
+    """Write every export of a run from its records (each file atomically); returns the summary,
+    which carries the run's identity so that a front can always be traced to its data."""
     directory = Path(directory)
+    if not trials:
+        raise QSearchError(f"{directory}: the run has no trials yet; run its qsearch run command first")
+    settings = identity.get("encoder", identity.get("settings", ""))
     metric, rate = objective.metric, objective.rate
     frame = trials_frame(trials)
-    frame.to_csv(directory / "trials.csv", index=False)
+    write_csv(frame, directory / "trials.csv")
     complete = [t for t in trials if t.state == "complete"]
     front = frame[frame["state"] == "complete"].reset_index(drop=True)
     front = front.iloc[non_dominated(front[rate], [objective.accuracy(t.metrics) for t in complete])]
@@ -86,7 +98,7 @@ def export_run(directory, trials: list[Trial], objective: Objective, signature: 
         trial = by_key[row["key"]]
         path = Path("tables") / f"trial-{trial.number:04d}.txt"
         trial.qtable.save(directory / path, comment=f"qsearch trial {trial.number} ({trial.searcher}): "
-                          f"{metric}={row[metric]:.4f}, {rate}={row[rate]:.4f}, {signature['settings']}")
+                          f"{metric}={row[metric]:.4f}, {rate}={row[rate]:.4f}, {settings}")
         paths.append(str(path))
     front["table"] = paths
 
@@ -95,7 +107,7 @@ def export_run(directory, trials: list[Trial], objective: Objective, signature: 
     search_points = [{**t.per_image, "accuracy": _signed(t.per_image["accuracy"], metric)}
                      for t in (by_key[k] for k in front["key"]) if t.per_image is not None]
     summary = {
-        "searcher": signature["searcher"], "space": signature["space"], "settings": signature["settings"],
+        "searcher": identity.get("searcher", ""), "space": identity.get("space", ""), "settings": settings,
         "trials": len(trials), "pruned": len(trials) - len(complete), "front_size": len(front),
         "images_scored": int(sum(t.metrics.get("images", 0) for t in trials)), "metric": metric, "rate": rate,
         "search": curve_summary(front, ijg, metric, rate, search_points if len(search_points) == len(front) else None),
@@ -113,11 +125,12 @@ def export_run(directory, trials: list[Trial], objective: Objective, signature: 
         summary["test"] = curve_summary(test, ijg_test, metric, rate)
         if metric != "top1" and "top1" in test and "top1" in ijg_test:  # searched on a smoother score: judge on top-1
             summary["test_top1"] = curve_summary(test, ijg_test, "top1", rate)
-    front.drop(columns=["state"]).to_csv(directory / "front.csv", index=False)
+    write_csv(front.drop(columns=["state"]), directory / "front.csv")
     plot_curves(curves, metric, directory / "front.png",
-                title=f"{signature['searcher']} on {signature['space']}, {signature['settings']}\n"
+                title=f"{identity.get('searcher', '')} on {identity.get('space', '')}, {settings}\n"
                       + _verdict(summary.get("test", summary["search"]), "test" in summary))
-    (directory / "summary.json").write_text(json.dumps(summary, indent=2))
+    summary["identity"] = identity
+    write_text(directory / "summary.json", json.dumps(summary, indent=2))
     return summary
 
 

@@ -2,18 +2,19 @@
 rounding and clipping, so no searcher can propose an invalid table."""
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import ClassVar
 
 import numpy as np
 
-from qsearch.families import IJG, TableFamily
+from qsearch.qtable import IJG, TableFamily
 from qsearch.qtable import QTable, from_zigzag, to_zigzag
 from qsearch.registry import Registry
 
 SPACES = Registry("qsearch.spaces")
 
 
-class SearchSpace:
+class SearchSpace(ABC):
     """Integer box ``low <= x <= high`` with a map to tables. ``family`` is the table family
     the space is built around and searchers start from (IJG unless ``--base`` says otherwise)."""
 
@@ -32,14 +33,16 @@ class SearchSpace:
         return rng.integers(self.low, self.high + 1, size=(n, self.dim))
 
     def to_qtable(self, x) -> QTable:
+        """The table of a point (rounded and clipped into the space first)."""
         return self._to_qtable(self.clip(x))
 
+    @abstractmethod
     def _to_qtable(self, x: np.ndarray) -> QTable:
-        raise NotImplementedError
+        """The table of an integer point inside the box."""
 
+    @abstractmethod
     def from_qtable(self, qtable: QTable) -> np.ndarray:
         """The point of the space whose table is nearest ``qtable`` (exact where representable)."""
-        raise NotImplementedError
 
     def contains(self, qtable: QTable) -> bool:
         """Whether the space can express ``qtable`` exactly."""
@@ -153,4 +156,5 @@ class MonotoneSpace(FullSpace):
 
 
 def make_space(name: str, **options) -> SearchSpace:
+    """A registered space, e.g. ``make_space("bands", family=mozjpeg(4))``."""
     return SPACES[name](**options)

@@ -1,109 +1,126 @@
 """A study runs a searcher against an evaluator: ask, evaluate (serving repeated tables from
-cache), record each trial durably the moment it finishes, tell, until the budget is spent.
+the record), record each trial durably the moment it finishes, tell, until the budget is spent.
 
 With a run directory the record is an optuna journal (append-only, one line per trial,
-readable by optuna-dashboard), and the searcher's state is checkpointed before every ask,
-so the same call after Ctrl-C, a crash or ``kill -9`` resumes exactly: the checkpointed
-searcher proposes the same tables again and those already recorded are served from the
-record instead of being evaluated twice.
+readable by optuna-dashboard) and it is the run's single source of truth: it holds the run's
+identity (everything that decides its numbers), every trial, and the size of every ask. A
+resumed study rebuilds its searcher by replaying the recorded asks and tells with the same
+seed, the recorded tables served from the record, so the same call after Ctrl-C, a crash or
+``kill -9`` continues exactly where the run stopped and nothing is evaluated twice. Nothing
+in a run folder is ever unpickled.
 """
 from __future__ import annotations
 
-import dataclasses
 import fcntl
+import json
 import logging
-import os
-import cloudpickle
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
+from qsearch.atomic import write_bytes
 from qsearch.errors import QSearchError
-from qsearch.evaluators.base import Rejection
 from qsearch.pareto import non_dominated
+from qsearch.pruning import Pruner, Rejection
 from qsearch.qtable import QTable
+from qsearch.searcher import Searcher
+from qsearch.space import SPACES, SearchSpace
 from qsearch.trial import LOWER_IS_BETTER, Objective, Trial
 from qsearch.workers import worker_name
 
 log = logging.getLogger(__name__)
 
-JOURNAL, CHECKPOINT, LOCK = "study.journal", "searcher.pkl", ".lock"
+JOURNAL, LOCK, LEGACY_CHECKPOINT = "study.journal", ".lock", "searcher.pkl"
 STALL_LIMIT = 50  # consecutive asks with nothing new: the searcher has exhausted its space
 
 
 def default_objective(evaluator) -> Objective:
+    """top1 with labels, agreement without; the evaluator's first figure otherwise."""
     metrics = evaluator.accuracy_metrics
     return Objective(metric="top1" if "top1" in metrics else "agreement" if "agreement" in metrics else metrics[0])
 
 
 class Study:
-    """Ask/tell loop with a de-duplicating cache and an optional durable record in ``directory``."""
+    """Ask/tell loop with a de-duplicating cache and an optional durable record in ``directory``.
 
-    def __init__(self, evaluator, searcher, objective: Objective | None = None, directory=None,
-                 early_rejection: bool = False, pool=None, rivals=(), rejection_z: float = Rejection.z):
-        """``early_rejection`` lets evaluators stop a table once it provably cannot enter the
-        front (or reach a single-objective floor); ``rivals`` are reference points it must
-        also beat from the first table on, e.g. the IJG curve (see
-        :func:`qsearch.report.rival_points`), and ``rejection_z`` the width of the confidence
-        bound in standard errors; ``pool`` (a :class:`qsearch.workers.EvaluatorPool`:
-        local processes or a Dask cluster) evaluates each batch in parallel."""
+    The study binds ``searcher`` to ``space`` (a :class:`SearchSpace`, a space name, or the
+    searcher's default), the evaluator and ``seed``; ``pruner`` (a :class:`Pruner`) lets
+    evaluators stop hopeless tables early; ``pool`` (a :class:`qsearch.workers.EvaluatorPool`:
+    local processes or a Dask cluster) evaluates each batch in parallel; ``identity`` adds
+    entries to the run's identity (e.g. the family a space is built around).
+    """
+
+    def __init__(self, evaluator, searcher: Searcher, objective: Objective | None = None, directory=None, *,
+                 space: SearchSpace | str | None = None, seed: int | None = 0, pruner: Pruner | None = None,
+                 pool=None, identity: dict[str, str] | None = None):
         self.evaluator = evaluator
-        self.early_rejection = early_rejection
-        self.rivals = tuple(rivals)
-        self.rejection_z = rejection_z
-        self.pool = pool
-        self.searcher = searcher
         self.objective = objective or default_objective(evaluator)
+        if self.objective.metric not in evaluator.accuracy_metrics:
+            raise QSearchError(f"--metric {self.objective.metric!r} is not reported by this evaluator "
+                               f"(choose from {', '.join(evaluator.accuracy_metrics)})")
+        if not isinstance(space, SearchSpace):
+            space = SPACES[space or searcher.default_space]()
+        self.space, self.seed, self.pruner, self.pool = space, seed, pruner, pool
+        self.searcher = searcher.setup(space, evaluator, seed)
         self.reference = getattr(evaluator, "reference", None)
         self.trials: list[Trial] = []
         self._cache: dict[str, Trial] = {}
+        self._asks: list[list[Any]] = []  # [n, told] of each ask so far; told is None until told
+        self._replayed = False
         self.worker = worker_name()
+        self.identity = self._identity(identity or {})
         self.directory = Path(directory) if directory is not None else None
         self._storage_study = None
         if self.directory is not None:
             self._open_record()
 
-    # -- durable record ----------------------------------------------------------------------
-    def _signature(self) -> dict:
-        return {"searcher": self.searcher.name, "space": repr(self.searcher.space),
-                "objective": repr(self.objective), "settings": self.evaluator.settings.describe(),
-                "evaluator": self.evaluator.describe(), "early_rejection": self.early_rejection}
+    # -- identity ------------------------------------------------------------------------------
+    def _identity(self, extra: dict[str, str]) -> dict[str, str]:
+        """Everything that decides the run's numbers, one readable string per setting."""
+        evaluator_identity = self.evaluator.identity() if hasattr(self.evaluator, "identity") else {}
+        params = json.dumps(self.searcher.get_params(), sort_keys=True, default=str)
+        return {**evaluator_identity, "objective": repr(self.objective), "searcher": self.searcher.name,
+                "options": params, "seed": str(self.seed), "space": repr(self.space),
+                "pruner": repr(self.pruner), **extra}
 
+    # -- durable record ----------------------------------------------------------------------
     def _open_record(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._lock = open(self.directory / LOCK, "a+")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._lock = open(self.directory / LOCK, "a+")
+        except OSError as error:
+            raise QSearchError(f"{self.directory}: cannot write the run here ({error.strerror})") from None
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise QSearchError(f"{self.directory}: another qsearch process is writing this run") from None
-        journal = self.directory / JOURNAL
-        _drop_torn_last_line(journal)
-        storage = JournalStorage(JournalFileBackend(str(journal)))
-        signature = self._signature()
-        self._storage_study = optuna.create_study(
-            study_name="qsearch", storage=storage, load_if_exists=True, directions=["minimize", "maximize"])
-        recorded = self._storage_study.user_attrs.get("signature")
-        if recorded is None:
-            self._storage_study.set_user_attr("signature", signature)
-            self._storage_study.set_user_attr("objective", dataclasses.asdict(self.objective))
+        self._storage_study = open_journal(self.directory, create=True)
+        attrs = self._storage_study.user_attrs
+        recorded = attrs.get("identity")
+        if recorded is None and "signature" not in attrs:
+            self._storage_study.set_user_attr("identity", self.identity)
+            self._storage_study.set_user_attr("objective", self.objective.as_dict())
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 self._storage_study.set_metric_names([self.objective.rate, self.objective.metric])
-        elif recorded != signature:
-            changed = [f"{k}: {recorded.get(k)} -> {v}" for k, v in signature.items() if recorded.get(k) != v]
-            raise QSearchError(f"{self.directory}: was started with other settings ({'; '.join(changed)}); "
-                               "use a new --out or the original settings")
-        for trial in _recorded_trials(self._storage_study):
+        elif recorded is None:
+            log.warning("%s was recorded before runs kept their identity: its settings are taken to be the "
+                        "ones given now, and recorded", self.directory)
+            self._storage_study.set_user_attr("identity", self.identity)
+        else:
+            check_identity(self.directory, recorded, self.identity)
+        for trial in recorded_trials(self._storage_study):
             self._remember(trial)
-        checkpoint = self.directory / CHECKPOINT
-        if checkpoint.exists():
-            with checkpoint.open("rb") as handle:
-                self.searcher.load_state_dict(cloudpickle.load(handle))
+        self._asks = recorded_asks(attrs)
+        if (self.directory / LEGACY_CHECKPOINT).exists():
+            log.warning("%s: ignoring %s (never loaded: the searcher is rebuilt by replaying the journal)",
+                        self.directory, LEGACY_CHECKPOINT)
         if self.trials:
             log.info("resuming %s with %d recorded trials", self.directory, len(self.trials))
 
@@ -122,29 +139,22 @@ class Study:
         self.trials.append(trial)
         self._cache[trial.qtable.key] = trial
 
-    def _checkpoint(self) -> None:
-        if self.directory is None:
-            return
-        path = self.directory / CHECKPOINT
-        temporary = path.with_suffix(".tmp")
-        with temporary.open("wb") as handle:
-            cloudpickle.dump(self.searcher.state_dict(), handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(path)
+    def _record_ask(self, index: int, n: int, told: int | None) -> None:
+        if self._storage_study is not None:
+            self._storage_study.set_user_attr(f"ask-{index:06d}", [n, told])
 
     # -- the loop ------------------------------------------------------------------------------
     def _rejection(self) -> Rejection | None:
-        """What a new table must beat to matter: the current front and the rivals, and the
-        floor of a single-objective search (a table is stopped only when it can reach neither)."""
-        sign = -1.0 if self.objective.metric in LOWER_IS_BETTER else 1.0
-        front = tuple((t.values[0], -t.values[1], tuple(sign * v for v in t.per_image["accuracy"]))
-                      for t in self.front() if t.per_image is not None) + self.rivals
-        if not self.early_rejection or not front:
+        """What a new table must beat to matter: the current front and the pruner's rivals, and
+        the floor of a single-objective search (a table is stopped only when it can reach neither)."""
+        if self.pruner is None:
             return None
+        sign = -1.0 if self.objective.metric in LOWER_IS_BETTER else 1.0
+        front = [(t.values[0], -t.values[1], tuple(sign * v for v in t.per_image["accuracy"]))
+                 for t in self.front() if t.per_image is not None]
         single = not self.searcher.multi_objective and self.objective.weight is None
-        return Rejection(metric=self.objective.metric, rate=self.objective.rate, front=front,
-                         floor=self.objective.absolute_floor(self.reference) if single else None, z=self.rejection_z)
+        floor = self.objective.absolute_floor(self.reference) if single else None
+        return self.pruner.bind(self.objective.metric, self.objective.rate, front, floor)
 
     def _trial(self, qtable: QTable, metrics: dict, worker: str) -> Trial:
         per_image = metrics.pop("per_image", None)
@@ -182,31 +192,77 @@ class Study:
                 on_record()
         return [self._cache[key] for key in told]
 
+    def _step(self, n: int, budget: int | None, on_record=None, replaying: tuple[int, int | None] | None = None):
+        """One ask, its evaluations and its tell; recorded so that a resume can replay it."""
+        tables = self.searcher.ask(n)
+        if replaying is not None and replaying[1] is not None:
+            index, told = replaying[0], self._cache_only(tables[:replaying[1]])
+        else:
+            index = replaying[0] if replaying is not None else len(self._asks)
+            if replaying is None:
+                self._asks.append([n, None])
+                self._record_ask(index, n, None)
+            told = self.evaluate_batch(tables, budget, on_record)
+            self._asks[index][1] = len(told)
+            self._record_ask(index, n, len(told))
+        self.searcher.tell(told)
+
+    def _cache_only(self, tables: list[QTable]) -> list[Trial]:
+        missing = [t for t in tables if t.key not in self._cache]
+        if missing:
+            raise QSearchError(f"{self.directory}: the replayed searcher proposed a table the record does not "
+                               f"hold ({missing[0].key[:12]}); was the searcher's code changed? Use a new --out")
+        return [self._cache[t.key] for t in tables]
+
+    def _replay(self, budget: int | None) -> None:
+        """Rebuild the searcher's state from the record: the recorded asks and tells, in order
+        (a run recorded before asks were kept is replayed in natural batches)."""
+        if self._replayed:
+            return
+        self._replayed = True
+        for index, (n, told) in enumerate(list(self._asks)):
+            self._step(n, budget, replaying=(index, told))
+        if not self._asks and self.trials:
+            log.warning("%s: replaying %d trials recorded before asks were kept", self.directory, len(self.trials))
+            told_keys: set[str] = set()
+            while len(told_keys) < len(self._cache):
+                tables = self.searcher.ask(self.searcher.batch_size)
+                if not tables or any(t.key not in self._cache for t in tables):
+                    raise QSearchError(f"{self.directory}: cannot replay this old run exactly; use a new --out")
+                self._asks.append([len(tables), len(tables)])
+                self._record_ask(len(self._asks) - 1, len(tables), len(tables))
+                told_keys.update(t.key for t in tables)
+                self.searcher.tell([self._cache[t.key] for t in tables])
+
     def optimize(self, budget: int | None = None, timeout: float | None = None, batch_size: int | None = None,
                  progress: bool = False) -> list[Trial]:
         """Run until ``budget`` distinct tables are recorded (counting earlier sessions of the
         run) or ``timeout`` seconds of this call have passed. ``batch_size`` defaults to the
         searcher's natural batch (a generation; one for sequential searchers), raised to the
         pool's size so that every worker has a table."""
-        batch_size = batch_size or max(self.searcher.batch_size, self.pool.size if self.pool else 1)
         if budget is None and timeout is None:
             raise QSearchError("a study needs a budget (trials) or a timeout (seconds)")
+        for name, value in (("budget", budget), ("batch size", batch_size)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise QSearchError(f"{name} {value!r} must be a whole number, at least 1")
+        if timeout is not None and not timeout > 0:
+            raise QSearchError(f"timeout {timeout!r} must be a number of seconds above 0")
+        batch_size = batch_size or max(self.searcher.batch_size, self.pool.size if self.pool else 1)
         deadline = None if timeout is None else time.monotonic() + timeout
         bar = _progress_bar(budget, len(self.trials)) if progress else None
+        on_record = None if bar is None else (lambda: self._advance(bar))
         stalled = 0
         try:
+            self._replay(budget)
             while (budget is None or len(self.trials) < budget) and (deadline is None or time.monotonic() < deadline):
-                self._checkpoint()
-                tables = self.searcher.ask(batch_size if budget is None else min(batch_size, budget - len(self.trials)))
                 before = len(self.trials)
-                told = self.evaluate_batch(tables, budget, on_record=None if bar is None else lambda: self._advance(bar))
-                self.searcher.tell(told)
+                self._step(batch_size if budget is None else min(batch_size, budget - len(self.trials)), budget,
+                           on_record)
                 stalled = stalled + 1 if len(self.trials) == before else 0
                 if stalled >= STALL_LIMIT:
                     log.warning("%s proposed only evaluated tables %d times in a row: stopping early",
                                 self.searcher.name, STALL_LIMIT)
                     break
-            self._checkpoint()
         finally:
             if bar is not None:
                 bar.close()
@@ -229,11 +285,28 @@ class Study:
         return sorted((complete[i] for i in points), key=lambda t: t.values[0])
 
     def close(self) -> None:
+        """Release the run's lock."""
         if self.directory is not None:
             self._lock.close()
 
 
-def _recorded_trials(storage_study) -> list[Trial]:
+def check_identity(directory: Path, recorded: dict[str, str], current: dict[str, str]) -> None:
+    """Refuse to resume a run with anything that decides its numbers changed, naming each change."""
+    changed = [f"{key}: {recorded.get(key, 'unset')} -> {current.get(key, 'unset')}"
+               for key in sorted(set(recorded) | set(current)) if recorded.get(key) != current.get(key)]
+    if changed:
+        raise QSearchError(f"{directory}: was started with other settings ({'; '.join(changed)}); "
+                           "use a new --out or the original settings")
+
+
+def recorded_asks(attrs: dict) -> list[list[Any]]:
+    """[n, told] of each recorded ask, in order."""
+    keys = sorted(k for k in attrs if k.startswith("ask-"))
+    return [list(attrs[k]) for k in keys]
+
+
+def recorded_trials(storage_study) -> list[Trial]:
+    """The trials of a journal, numbered in the order they were recorded."""
     states = [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED]
     frozen_trials = storage_study.get_trials(deepcopy=False, states=states)
     return [Trial(number=number, qtable=QTable.from_vector(frozen.user_attrs["table"]),
@@ -246,14 +319,65 @@ def _recorded_trials(storage_study) -> list[Trial]:
             for number, frozen in enumerate(frozen_trials)]
 
 
+def open_journal(directory: Path, create: bool = False):
+    """The optuna study of a run's journal, after checking every line: a torn last line (a
+    kill mid-write) is dropped, a damaged line elsewhere is one error naming it."""
+    journal = Path(directory) / JOURNAL
+    if not create and not journal.exists():
+        raise QSearchError(f"{directory}: no qsearch run here ({JOURNAL} missing)")
+    _drop_torn_last_line(journal)
+    damaged = damaged_lines(journal)
+    if damaged:
+        raise QSearchError(f"{journal}: line {damaged[0]} is damaged; `qsearch repair {directory}` keeps every "
+                           "intact trial")
+    storage = JournalStorage(JournalFileBackend(str(journal)))
+    try:
+        if create:
+            return optuna.create_study(study_name="qsearch", storage=storage, load_if_exists=True,
+                                       directions=["minimize", "maximize"])
+        return optuna.load_study(study_name="qsearch", storage=storage)
+    except (KeyError, ValueError, TypeError) as error:
+        raise QSearchError(f"{journal}: not a qsearch journal ({error})") from None
+
+
 def load_record(directory) -> tuple[list[Trial], Objective, dict]:
-    """Trials, objective and signature of a run directory, read-only (no lock, no searcher)."""
+    """Trials, objective and identity of a run directory, read-only (no lock, no searcher)."""
+    storage_study = open_journal(Path(directory))
+    attrs = storage_study.user_attrs
+    if "objective" not in attrs:
+        raise QSearchError(f"{directory}: the run has no recorded objective yet; rerun its qsearch run command")
+    identity = attrs.get("identity") or attrs.get("signature", {})
+    return recorded_trials(storage_study), Objective.from_dict(attrs["objective"]), identity
+
+
+def damaged_lines(journal: Path) -> list[int]:
+    """Numbers (from 1) of the journal lines that are not JSON objects."""
+    if not journal.exists():
+        return []
+    bad = []
+    with journal.open("rb") as handle:
+        for number, line in enumerate(handle, 1):
+            try:
+                if not isinstance(json.loads(line), dict):
+                    bad.append(number)
+            except ValueError:
+                bad.append(number)
+    return bad
+
+
+def repair_journal(directory: Path) -> tuple[int, int]:
+    """Drop the damaged lines of a run's journal, keeping the original beside it as
+    ``study.journal.damaged``; returns (lines dropped, trials kept)."""
     journal = Path(directory) / JOURNAL
     if not journal.exists():
         raise QSearchError(f"{directory}: no qsearch run here ({JOURNAL} missing)")
-    storage_study = optuna.load_study(study_name="qsearch", storage=JournalStorage(JournalFileBackend(str(journal))))
-    attrs = storage_study.user_attrs
-    return _recorded_trials(storage_study), Objective(**attrs["objective"]), attrs["signature"]
+    _drop_torn_last_line(journal)
+    bad = set(damaged_lines(journal))
+    lines = journal.read_bytes().splitlines(keepends=True)
+    if bad:
+        journal.with_name(JOURNAL + ".damaged").write_bytes(b"".join(lines))
+        write_bytes(journal, b"".join(line for number, line in enumerate(lines, 1) if number not in bad))
+    return len(bad), len(recorded_trials(open_journal(Path(directory))))
 
 
 def _progress_bar(budget, done):
@@ -272,4 +396,4 @@ def _drop_torn_last_line(journal: Path) -> None:
             handle.truncate(data.rfind(b"\n") + 1)
 
 
-__all__ = ["Study", "default_objective"]
+__all__ = ["Study", "default_objective", "load_record", "repair_journal"]

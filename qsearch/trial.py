@@ -1,6 +1,8 @@
 """Immutable trial records and the objective that turns metrics into what searchers minimise."""
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 from qsearch.errors import QSearchError
@@ -25,6 +27,24 @@ class Objective:
     weight: float | None = None
     penalty: float = 100.0
 
+    def __post_init__(self):
+        if not isinstance(self.floor, (int, float)) or isinstance(self.floor, bool) or not math.isfinite(self.floor):
+            raise QSearchError(f"--floor {self.floor!r} is not a number")
+        if self.relative and not 0 < self.floor <= 1:
+            raise QSearchError(f"--floor {self.floor} is a fraction of the uncompressed accuracy: give a value in "
+                               "(0, 1], or --absolute-floor")
+        if self.weight is not None and not (math.isfinite(self.weight) and self.weight > 0):
+            raise QSearchError(f"--weight {self.weight} must be a number above 0")
+
+    def as_dict(self) -> dict:
+        """Plain data for the run's record."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Objective:
+        """The objective a run recorded."""
+        return cls(**data)
+
     def accuracy(self, metrics: dict) -> float:
         """The metric, signed so that higher is better."""
         if self.metric not in metrics:
@@ -33,6 +53,7 @@ class Objective:
         return -value if self.metric in LOWER_IS_BETTER else value
 
     def absolute_floor(self, reference: dict | None) -> float:
+        """The floor in the metric's own units (a relative floor times the uncompressed value)."""
         if not self.relative:
             return self.floor
         if reference is None:

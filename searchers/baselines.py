@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from qsearch.searcher import Searcher
 from qsearch.space import MonotoneSpace
-from qsearch.searchers.base import Searcher
 
 
 class RandomSearcher(Searcher):
@@ -24,8 +24,7 @@ class SortedSearcher(Searcher):
     default_space = "monotone"
     batch_size = 10
 
-    def __init__(self, space, seed=None):
-        super().__init__(space, seed)
+    def _setup(self):
         self._monotone = MonotoneSpace()
 
     def _propose(self, n):
@@ -44,15 +43,14 @@ def sweep_order(low: int = 1, high: int = 100, first=range(5, 100, 5)) -> list[i
 
 
 class QualitySearcher(Searcher):
-    """The IJG quality sweep (libjpeg's own tables), so it sits in every comparison."""
+    """The quality sweep of the space's table family (IJG's own tables by default)."""
 
     name = "quality"
     default_space = "quality"
     batch_size = 10
     state_attributes = ("position",)
 
-    def __init__(self, space, seed=None):
-        super().__init__(space, seed)
+    def _setup(self):
         self.position = 0
         self._order = sweep_order()
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import optuna
 
-from qsearch.searchers.base import Searcher
-
-optuna.logging.set_verbosity(optuna.logging.WARNING)
+from qsearch.searcher import Searcher, check_option
 
 
 class BayesSearcher(Searcher):
@@ -16,22 +14,25 @@ class BayesSearcher(Searcher):
     name = "bayes"
     state_attributes = ("study", "_numbers")
 
-    def __init__(self, space, seed=None, sampler: str = "tpe", startup_trials: int = 10,
-                 seed_qualities=(20, 50, 80)):
-        super().__init__(space, seed)
-        if sampler == "tpe":
-            chosen = optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True,
-                                                n_startup_trials=startup_trials)
-        elif sampler == "gp":
-            chosen = optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup_trials)
-        else:
-            from qsearch.errors import QSearchError
-            raise QSearchError(f"bayes sampler {sampler!r} is not tpe or gp")
-        self.study = optuna.create_study(direction="minimize", sampler=chosen)
-        self._distributions = {f"x{i}": optuna.distributions.IntDistribution(int(lo), int(hi))
-                               for i, (lo, hi) in enumerate(zip(space.low, space.high))}
+    def __init__(self, sampler: str = "tpe", startup_trials: int = 10, seed_qualities=(20, 50, 80)):
+        check_option(self.name, "sampler", sampler, choices=("tpe", "gp"))
+        check_option(self.name, "startup_trials", startup_trials, int, 1)
         for quality in seed_qualities:
-            x = space.from_qtable(space.family.at(quality))
+            check_option(self.name, "seed_qualities", quality, int, 1, 100)
+        self.sampler, self.startup_trials, self.seed_qualities = sampler, startup_trials, tuple(seed_qualities)
+
+    def _setup(self):
+        if self.sampler == "tpe":
+            sampler = optuna.samplers.TPESampler(seed=self.seed, multivariate=True, constant_liar=True,
+                                                 n_startup_trials=self.startup_trials)
+        else:
+            sampler = optuna.samplers.GPSampler(seed=self.seed, n_startup_trials=self.startup_trials)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.study = optuna.create_study(direction="minimize", sampler=sampler)
+        self._distributions = {f"x{i}": optuna.distributions.IntDistribution(int(lo), int(hi))
+                               for i, (lo, hi) in enumerate(zip(self.space.low, self.space.high))}
+        for quality in self.seed_qualities:
+            x = self.space.from_qtable(self.space.family.at(quality))
             self.study.enqueue_trial({f"x{i}": int(v) for i, v in enumerate(x)})
         self._numbers: dict[str, list[int]] = {}
 

@@ -9,29 +9,29 @@ import torch
 
 from qsearch import diffjpeg
 from qsearch.qtable import IJG_CHROMA, IJG_LUMA, QTable, quality_scale, scale_table
-from qsearch.searchers.base import Searcher
+from qsearch.errors import QSearchError
+from qsearch.searcher import Searcher, check_option
 from qsearch.searchers.baselines import sweep_order
 
 
 class _NetworkSearcher(Searcher):
-    """Shared by searchers that need the frozen network and the search images."""
+    """Shared by searchers that learn from the evaluator's frozen network and search images,
+    on the network's device (CPU or CUDA)."""
 
-    needs_model = True
+    needs_network = True
     default_space = "full"
 
-    def __init__(self, space, seed=None, classifier=None, images=None, batch: int = 16, rounding: str = "ste"):
-        super().__init__(space, seed)
+    def _setup(self):
+        classifier, images = getattr(self.evaluator, "classifier", None), getattr(self.evaluator, "images", None)
         if classifier is None or images is None:
-            from qsearch.errors import QSearchError
-            raise QSearchError(f"searcher {self.name} needs the classifier and the search images")
-        self.seed = 0 if seed is None else seed
-        self.batch = batch
-        self.rounding = rounding
+            raise QSearchError(f"searcher {self.name} learns from the network: use the classifier evaluator")
+        self._seed = 0 if self.seed is None else self.seed
+        self._device = classifier.device
         self._module = classifier.module
-        self._mean = torch.tensor(classifier.mean).view(1, 3, 1, 1)
-        self._std = torch.tensor(classifier.std).view(1, 3, 1, 1)
-        self._images = torch.from_numpy(np.ascontiguousarray(images.network_inputs()))
-        self._labels = None if images.labels is None else torch.from_numpy(images.labels)
+        self._mean = torch.tensor(classifier.mean, device=self._device).view(1, 3, 1, 1)
+        self._std = torch.tensor(classifier.std, device=self._device).view(1, 3, 1, 1)
+        self._images = torch.from_numpy(np.ascontiguousarray(images.network_inputs())).to(self._device)
+        self._labels = None if images.labels is None else torch.from_numpy(images.labels).to(self._device)
         with torch.no_grad():
             self._reference = torch.cat([self._log_probs(self._images[i:i + 50].float())
                                          for i in range(0, len(self._images), 50)])
@@ -49,7 +49,7 @@ class _NetworkSearcher(Searcher):
         return (reference.exp() * (reference - log_probs)).sum(1).mean()
 
     def _rows(self, generator: torch.Generator) -> torch.Tensor:
-        return torch.randperm(len(self._images), generator=generator)[:self.batch]
+        return torch.randperm(len(self._images), generator=generator)[:self.batch].to(self._device)
 
     def _propose_tables(self, tables: list[QTable]) -> np.ndarray:
         return np.stack([self.space.from_qtable(table) for table in tables])
@@ -62,17 +62,28 @@ class GradientSearcher(_NetworkSearcher):
     crops from about 1.2 to 0.4 bpp in one pass (a sweep to 1.0 stayed above 1.1 bpp)."""
 
     name = "gradient"
-    state_attributes = ("position", "theta", "seed")
+    state_attributes = ("position", "theta", "_seed")
 
-    def __init__(self, space, seed=None, classifier=None, images=None, weights=(0.5, 500.0), points: int = 12,
-                 steps: int = 20, learning_rate: float = 0.05, batch: int = 16, rounding: str = "ste",
-                 start_quality: int = 50):
-        super().__init__(space, seed, classifier, images, batch, rounding)
-        self.steps, self.learning_rate = steps, learning_rate
-        self._weights = np.geomspace(weights[0], weights[1], points)
-        self._order = sweep_order(0, points - 1, first=range(points))
-        start = space.family.at(start_quality)
-        self._start = torch.log(torch.tensor(np.stack([start.luma, start.chroma]), dtype=torch.float32))
+    def __init__(self, weights=(0.5, 500.0), points: int = 12, steps: int = 20, learning_rate: float = 0.05,
+                 batch: int = 16, rounding: str = "ste", start_quality: int = 50):
+        check_option(self.name, "points", points, int, 1)
+        check_option(self.name, "steps", steps, int, 1)
+        check_option(self.name, "learning_rate", learning_rate, float, 0)
+        check_option(self.name, "batch", batch, int, 1)
+        check_option(self.name, "rounding", rounding, choices=diffjpeg.ROUNDINGS)
+        check_option(self.name, "start_quality", start_quality, int, 1, 100)
+        if len(weights) != 2 or not 0 < weights[0] <= weights[1]:
+            raise QSearchError(f"searcher gradient: option weights={weights!r} is not [LOW, HIGH] with 0 < LOW <= HIGH")
+        self.weights, self.points, self.steps, self.learning_rate = tuple(weights), points, steps, learning_rate
+        self.batch, self.rounding, self.start_quality = batch, rounding, start_quality
+
+    def _setup(self):
+        super()._setup()
+        self._weights = np.geomspace(self.weights[0], self.weights[1], self.points)
+        self._order = sweep_order(0, self.points - 1, first=range(self.points))
+        start = self.space.family.at(self.start_quality)
+        self._start = torch.log(torch.tensor(np.stack([start.luma, start.chroma]), dtype=torch.float32,
+                                             device=self._device))
         self.theta = self._start.clone()
         self.position = 0
 
@@ -88,7 +99,7 @@ class GradientSearcher(_NetworkSearcher):
             loss.backward()
             optimiser.step()
         self.theta = theta.detach()
-        steps = self.theta.exp().clamp(1.0, 255.0).round().numpy()
+        steps = self.theta.exp().clamp(1.0, 255.0).round().cpu().numpy()
         return QTable(steps[0], steps[1])
 
     def _propose(self, n):
@@ -97,7 +108,7 @@ class GradientSearcher(_NetworkSearcher):
             index = self._order[self.position % len(self._order)]
             if self.position % len(self._order) == 0:
                 self.theta = self._start.clone()  # each pass over the sweep starts afresh
-            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.position)
+            generator = torch.Generator().manual_seed(self._seed * 1_000_003 + self.position)
             tables.append(self._optimise(float(self._weights[index]), generator))
             self.position += 1
         return self._propose_tables(tables)
@@ -109,12 +120,16 @@ class SensitivitySearcher(_NetworkSearcher):
     marginal loss per step), a table family swept over IJG's quality scale."""
 
     name = "sensitivity"
-    state_attributes = ("position", "base", "seed")
+    state_attributes = ("position", "base", "_seed")
 
-    def __init__(self, space, seed=None, classifier=None, images=None, batch: int = 16, rounding: str = "ste",
-                 images_used: int = 128):
-        super().__init__(space, seed, classifier, images, batch, rounding)
-        self.images_used = images_used
+    def __init__(self, batch: int = 16, rounding: str = "ste", images_used: int = 128):
+        check_option(self.name, "batch", batch, int, 1)
+        check_option(self.name, "rounding", rounding, choices=diffjpeg.ROUNDINGS)
+        check_option(self.name, "images_used", images_used, int, 1)
+        self.batch, self.rounding, self.images_used = batch, rounding, images_used
+
+    def _setup(self):
+        super()._setup()
         self.position = 0
         self.base = None
         self._order = sweep_order()
@@ -122,10 +137,10 @@ class SensitivitySearcher(_NetworkSearcher):
     def sensitivity(self) -> np.ndarray:
         """Mean squared gradient per (table, row, column) of the fidelity loss."""
         start = QTable.from_quality(50)
-        steps = [torch.tensor(t, dtype=torch.float32) for t in (start.luma, start.chroma)]
-        total = torch.zeros(2, 8, 8)
-        generator = torch.Generator().manual_seed(self.seed)
-        rows_all = torch.randperm(len(self._images), generator=generator)[:self.images_used]
+        steps = [torch.tensor(t, dtype=torch.float32, device=self._device) for t in (start.luma, start.chroma)]
+        total = torch.zeros(2, 8, 8, device=self._device)
+        generator = torch.Generator().manual_seed(self._seed)
+        rows_all = torch.randperm(len(self._images), generator=generator)[:self.images_used].to(self._device)
         for first in range(0, len(rows_all), self.batch):
             rows = rows_all[first:first + self.batch]
             luma, chroma = diffjpeg.dct_planes(self._images[rows])
@@ -136,7 +151,7 @@ class SensitivitySearcher(_NetworkSearcher):
             luma_grad, chroma_grad = torch.autograd.grad(loss, [luma_q, chroma_q])
             total[0] += (luma_grad / steps[0]).pow(2).sum((0, 1, 2))
             total[1] += (chroma_grad / steps[1]).pow(2).sum((0, 1, 2, 3))
-        return (total / len(rows_all)).numpy()
+        return (total / len(rows_all)).cpu().numpy()
 
     def _base_table(self) -> np.ndarray:
         """Steps ~ sensitivity^-1/2, scaled to the geometric mean of the IJG q50 tables."""

@@ -4,27 +4,34 @@ from __future__ import annotations
 
 import numpy as np
 
-from qsearch.searchers.base import Searcher
+from qsearch.searcher import Searcher, check_option
 
 
 class MCMCSearcher(Searcher):
     """Metropolis-Hastings / simulated annealing: local integer moves, cooling temperature."""
 
     name = "mcmc"
-    state_attributes = ("current", "current_value", "temperature", "accepted")
+    state_attributes = ("current", "current_value", "temperature_now", "accepted")
 
-    def __init__(self, space, seed=None, start_quality: int = 50, temperature: float = 0.05,
-                 cooling: float = 0.97, coordinates: int = 2, step: float = 0.08):
+    def __init__(self, start_quality: int = 50, temperature: float = 0.05, cooling: float = 0.97,
+                 coordinates: int = 2, step: float = 0.08):
         """``step`` is the proposal's scale as a fraction of each coordinate's range;
         ``coordinates`` how many coordinates one move changes; ``temperature`` is in units
         of the scalarised objective (bpp) and is multiplied by ``cooling`` after each move."""
-        super().__init__(space, seed)
-        self.current = space.from_qtable(space.family.at(start_quality))
+        check_option(self.name, "start_quality", start_quality, int, 1, 100)
+        check_option(self.name, "temperature", temperature, float, 0)
+        check_option(self.name, "cooling", cooling, float, 0, 1)
+        check_option(self.name, "coordinates", coordinates, int, 1)
+        check_option(self.name, "step", step, float, 0)
+        self.start_quality, self.temperature, self.cooling = start_quality, temperature, cooling
+        self.coordinates, self.step = coordinates, step
+
+    def _setup(self):
+        self.current = self.space.from_qtable(self.space.family.at(self.start_quality))
         self.current_value = None
-        self.temperature = temperature
-        self.cooling = cooling
-        self.coordinates = min(coordinates, space.dim)
-        self._scale = np.maximum(1.0, step * (space.high - space.low))
+        self.temperature_now = self.temperature
+        self._moved = min(self.coordinates, self.space.dim)
+        self._scale = np.maximum(1.0, self.step * (self.space.high - self.space.low))
         self.accepted = 0
 
     def _propose(self, n):
@@ -34,7 +41,7 @@ class MCMCSearcher(Searcher):
 
     def _move(self) -> np.ndarray:
         proposal = self.current.astype(np.float64)
-        chosen = self.rng.choice(self.space.dim, size=self.coordinates, replace=False)
+        chosen = self.rng.choice(self.space.dim, size=self._moved, replace=False)
         delta = self.rng.normal(0.0, self._scale[chosen])
         proposal[chosen] += np.where(np.abs(delta) < 1, np.sign(delta + 1e-12), delta)  # always move
         return self.space.clip(proposal)
@@ -47,7 +54,7 @@ class MCMCSearcher(Searcher):
                 self.current, self.current_value = x, trial.value
                 continue
             gap = trial.value - self.current_value
-            if gap <= 0 or self.rng.random() < np.exp(-gap / max(self.temperature, 1e-12)):
+            if gap <= 0 or self.rng.random() < np.exp(-gap / max(self.temperature_now, 1e-12)):
                 self.current, self.current_value = x, trial.value
                 self.accepted += 1
-            self.temperature *= self.cooling
+            self.temperature_now *= self.cooling

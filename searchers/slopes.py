@@ -18,7 +18,7 @@ import numpy as np
 
 from qsearch.errors import QSearchError
 from qsearch.qtable import quality_scale
-from qsearch.searchers.base import Searcher
+from qsearch.searcher import GenerationalSearcher, check_option
 from qsearch.space import BandSpace
 
 RATIO_LIMITS = (0.25, 4.0)
@@ -37,25 +37,35 @@ def band_moves(ratios: np.ndarray, shares: np.ndarray) -> np.ndarray:
     return np.where(total > 0, moves, 0.0)
 
 
-class SlopeSearcher(Searcher):
+class SlopeSearcher(GenerationalSearcher):
     """Round by round: sweep the current tables over quality, probe every band's slope at the
     anchor qualities, move the bands towards equal slopes. Deterministic: the seed changes nothing."""
 
     name = "slopes"
     multi_objective = True
-    state_attributes = ("center", "_round", "_next", "_waiting", "_measured")
+    state_attributes = (*GenerationalSearcher.state_attributes, "center")
 
-    def __init__(self, space, seed=None, anchors=(50, 85), probe: int = 2, sweep: int = 10, signal: str = "logprob"):
-        if not isinstance(space, BandSpace):
-            raise QSearchError(f"the slopes searcher moves frequency bands: it needs the bands space, not {space!r}")
-        super().__init__(space, seed)
-        self.signal = signal
-        self.probe = probe
-        self.anchors = [self._level(q) for q in anchors]
-        self.sweep = np.unique(np.linspace(self._level(95), self._level(5), sweep).round().astype(np.int64))
-        self.center = np.zeros(space.dim, dtype=np.int64)
-        self.batch_size = len(self.sweep) + len(self.anchors) * 2 * (space.dim + 1)
-        self._start_round()
+    def __init__(self, anchors=(50, 85), probe: int = 2, sweep: int = 10, signal: str = "logprob"):
+        for anchor in anchors:
+            check_option(self.name, "anchors", anchor, int, 1, 100)
+        check_option(self.name, "probe", probe, int, 1)
+        check_option(self.name, "sweep", sweep, int, 2)
+        if not isinstance(signal, str):
+            raise QSearchError(f"searcher slopes: option signal={signal!r} is not a metric name")
+        self.anchors, self.probe, self.sweep, self.signal = tuple(anchors), probe, sweep, signal
+
+    def _setup(self):
+        if not isinstance(self.space, BandSpace):
+            raise QSearchError(f"the slopes searcher moves frequency bands: it needs the bands space, not {self.space!r}")
+        super()._setup()
+        self._anchor_levels = [self._level(q) for q in self.anchors]
+        self._sweep_levels = np.unique(np.linspace(self._level(95), self._level(5), self.sweep).round().astype(np.int64))
+        self.center = np.zeros(self.space.dim, dtype=np.int64)
+
+    @property
+    def batch_size(self) -> int:  # type: ignore[override]
+        """One round: the sweep, then two probes per band and per anchor (and the whole table's)."""
+        return len(self._sweep_levels) + len(self._anchor_levels) * 2 * (self.space.dim + 1)
 
     def _level(self, quality: int) -> int:
         """The common level shift that libjpeg's scaling for ``quality`` applies to the base tables."""
@@ -65,33 +75,18 @@ class SlopeSearcher(Searcher):
         """Each band alone, then every band together (the whole table)."""
         return np.vstack([np.eye(self.space.dim, dtype=np.int64), np.ones((1, self.space.dim), dtype=np.int64)])
 
-    def _start_round(self) -> None:
+    def _new_generation(self):
         ones = np.ones(self.space.dim, dtype=np.int64)
         probes = [self.center + anchor * ones + sign * self.probe * direction
-                  for anchor in self.anchors for direction in self._directions() for sign in (-1, 1)]
-        self._round = self.space.clip(np.stack([self.center + level * ones for level in self.sweep] + probes))
-        self._next = 0
-        self._measured = np.full((len(self._round), 2), np.nan)  # (rate, accuracy) per member
-        self._waiting = {}
-        for index, x in enumerate(self._round):
-            self._waiting.setdefault(self.space.to_qtable(x).key, []).append(index)
+                  for anchor in self._anchor_levels for direction in self._directions() for sign in (-1, 1)]
+        return np.stack([self.center + level * ones for level in self._sweep_levels] + probes)
 
-    def _propose(self, n):
-        members = self._round[self._next:self._next + n]
-        self._next += len(members)
-        return members
+    def _measure(self, trial):
+        return trial.values[0], trial.metrics.get(self.signal, -trial.values[1])
 
-    def _learn(self, vectors, trials):
-        for trial in trials:
-            accuracy = trial.metrics.get(self.signal, -trial.values[1])
-            for index in self._waiting.pop(trial.qtable.key, []):
-                self._measured[index] = (trial.values[0], accuracy)
-        if not np.isnan(self._measured).any():
-            self._finish_round()
-
-    def _finish_round(self) -> None:
+    def _learn_generation(self, generation, measured):
         """Slope ratios from the probes (finer minus coarser, per anchor), then the move."""
-        probes = self._measured[len(self.sweep):].reshape(len(self.anchors), self.space.dim + 1, 2, 2)
+        probes = measured[len(self._sweep_levels):].reshape(len(self._anchor_levels), self.space.dim + 1, 2, 2)
         rate = probes[:, :, 0, 0] - probes[:, :, 1, 0]  # finer (level -probe) minus coarser
         gain = probes[:, :, 0, 1] - probes[:, :, 1, 1]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -99,4 +94,3 @@ class SlopeSearcher(Searcher):
             ratios, shares = slopes[:, :-1] / slopes[:, -1:], rate[:, :-1] / rate[:, -1:]
         octaves = band_moves(ratios, shares)
         self.center = self.space.clip(self.center + np.rint(octaves * self.space.steps_per_octave).astype(np.int64))
-        self._start_round()

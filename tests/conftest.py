@@ -1,12 +1,31 @@
-"""Shared fixtures: small real subsets of the ImageNet sample and the real default model."""
+"""Shared fixtures (small real image sets, the real default model) and the test tiers:
+``imagenet`` tests need the shared ImageNet sample, ``slow`` tests are the end-to-end runs
+that ``make test-all`` and CI add to the fast tier of ``make test``."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from realdata import IMAGENET_SAMPLE, split_names
+from realdata import IMAGENET_SAMPLE, MISSING, have_sample, split_names
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "imagenet: needs the shared ImageNet sample (QSEARCH_TEST_DATA)")
+    config.addinivalue_line("markers", "slow: an end-to-end run; `make test-all` and CI run it")
+
+
+def pytest_collection_modifyitems(config, items):
+    if have_sample():
+        return
+    if os.environ.get("QSEARCH_REQUIRE_TEST_DATA") == "1":
+        raise pytest.UsageError(f"{MISSING} (QSEARCH_REQUIRE_TEST_DATA=1 makes it required)")
+    skip = pytest.mark.skip(reason=MISSING)
+    for item in items:
+        if "imagenet" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

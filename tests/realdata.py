@@ -1,13 +1,37 @@
-"""Where the shared real data lies (beside the project, read-only, also in CI)."""
+"""Where the real test data lies.
+
+The shared ImageNet sample (800 labelled images and their splits) lies beside the project in
+CI and on the developers' machines, not in a user's clone: ``QSEARCH_TEST_DATA`` points at it
+(default ``../shared/data/imagenet-sample``). Tests that need it carry the ``imagenet`` mark
+and are skipped, saying why, where it is absent, unless ``QSEARCH_REQUIRE_TEST_DATA=1`` (CI),
+which makes its absence a failure. Tests that only need some real photographs use the ones
+scikit-image ships (:func:`photos`).
+"""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-IMAGENET_SAMPLE = SHARED_DATA / "imagenet-sample"
+DEFAULT_SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "imagenet-sample"
+IMAGENET_SAMPLE = Path(os.environ.get("QSEARCH_TEST_DATA") or DEFAULT_SAMPLE)
 SPLITS = IMAGENET_SAMPLE / "splits.json"
+SHARED_DATA = IMAGENET_SAMPLE.parent
+MISSING = f"ImageNet sample not found at {IMAGENET_SAMPLE}; set QSEARCH_TEST_DATA"
+
+
+def have_sample() -> bool:
+    """Whether the ImageNet sample and its splits are there."""
+    return SPLITS.is_file()
 
 
 def split_names(split: str, count: int) -> list[str]:
+    """The first ``count`` file names of a split of the ImageNet sample."""
     return json.loads(SPLITS.read_text())[split][:count]
+
+
+def photos(count: int | None = None) -> list[Path]:
+    """Real photographs shipped by scikit-image (a dependency): present in every clone."""
+    from qsearch.samples import sample_photos
+
+    return sample_photos()[:count]

@@ -12,6 +12,7 @@ from realdata import IMAGENET_SAMPLE, SPLITS
 DATA = ["--data", str(IMAGENET_SAMPLE), "--split-file", str(SPLITS), "--split", "test", "--limit", "10"]
 
 
+@pytest.mark.imagenet
 def test_evaluate_prints_one_json_object(capsys):
     assert main(["evaluate", *DATA, "--quality", "50", "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out)
@@ -25,6 +26,7 @@ def test_evaluate_a_table_file_on_the_embedded_default(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["images"] >= 10
 
 
+@pytest.mark.imagenet
 @pytest.mark.parametrize("content, message", [
     ("1 2 3", "bad.txt: has 3 values, expected 64"),
     ("0 " * 64, "bad.txt: luma table value 0 at row 0, column 0 is outside 1..255"),
@@ -41,6 +43,7 @@ def test_bad_data_folder_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == f"qsearch: error: {tmp_path}: no image files found"
 
 
+@pytest.mark.imagenet
 def test_baseline_writes_a_csv_per_family_and_one_plot(tmp_path):
     assert main(["baseline", *DATA, "--evaluator", "fidelity", "--qualities", "10", "50", "90",
                  "--base", "ijg", "mozjpeg-1", "deepn", "--out", str(tmp_path)]) == 0
@@ -51,11 +54,13 @@ def test_baseline_writes_a_csv_per_family_and_one_plot(tmp_path):
     assert Image.open(tmp_path / "baseline.png").size[0] > 300
 
 
+@pytest.mark.imagenet
 def test_an_unknown_base_is_one_line_naming_it(capsys):
     assert main(["baseline", *DATA, "--evaluator", "fidelity", "--base", "mozjpeg-12"]) == 2
     assert capsys.readouterr().err.strip() == "qsearch: error: mozjpeg preset 12 is not one of 0..8"
 
 
+@pytest.mark.imagenet
 def test_compress_writes_jpegs_carrying_the_table(tmp_path):
     table = QTable.from_quality(30)
     table.save(tmp_path / "t.txt")

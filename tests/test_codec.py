@@ -9,7 +9,7 @@ from qsearch.codec import decode, encode
 from qsearch.images import read_rgb
 from qsearch.qtable import ZIGZAG
 
-from realdata import IMAGENET_SAMPLE, split_names
+from realdata import photos
 
 
 def parse_jpeg(data: bytes) -> dict:
@@ -38,7 +38,7 @@ def parse_jpeg(data: bytes) -> dict:
 
 @pytest.fixture(scope="module")
 def photo():
-    return read_rgb(IMAGENET_SAMPLE / split_names("test", 1)[0])
+    return read_rgb(photos()[0])
 
 
 def test_written_dqt_equals_the_table(photo):
@@ -62,9 +62,9 @@ def test_optimised_huffman_is_smaller_and_lossless(photo):
 
 
 def test_smallest_keeps_the_smaller_of_optimised_baseline_and_progressive():
-    photos = [read_rgb(IMAGENET_SAMPLE / name) for name in split_names("test", 3)]
+    photographs = [read_rgb(path) for path in photos(3)]
     chosen_progressive = set()
-    for photo, quality in ((photos[0][:64, :64], 10), (photos[1], 90), (photos[2], 50)):
+    for photo, quality in ((photographs[0][:64, :64], 10), (photographs[1], 90), (photographs[2], 50)):
         table = QTable.from_quality(quality)
         baseline = encode(photo, table, EncoderSettings(optimize=True))
         progressive = encode(photo, table, EncoderSettings(progressive=True))

@@ -13,7 +13,6 @@ import pytest
 from qsearch.cli import main
 from qsearch.study import JOURNAL
 
-from realdata import IMAGENET_SAMPLE, SPLITS
 
 DASK = str(Path(sys.executable).parent / "dask")
 
@@ -43,12 +42,12 @@ def cluster():
 
 
 def command(out, *extra):
-    return ["run", "--data", str(IMAGENET_SAMPLE), "--split-file", str(SPLITS), "--split", "search", "--limit", "40",
-            "--evaluator", "fidelity", "--metric", "psnr", "--absolute-floor", "--floor", "30",
+    return ["run", "--evaluator", "fidelity", "--metric", "psnr", "--absolute-floor", "--floor", "30",
             "--searcher", "ga", "--option", "pop_size=8", "--budget", "40", "--seed", "3", "--quiet",
             "--out", str(out), *extra]
 
 
+@pytest.mark.slow
 def test_search_on_dask_survives_a_worker_death_and_matches_a_local_run(cluster, tmp_path):
     address, workers = cluster
     assert main(command(tmp_path / "local")) == 0

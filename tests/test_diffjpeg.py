@@ -16,6 +16,7 @@ def images():
     return load_images(IMAGENET_SAMPLE, split_file=SPLITS, split="test", limit=12).images
 
 
+@pytest.mark.imagenet
 @pytest.mark.parametrize("quality", [20, 50, 90])
 def test_hard_rounding_matches_libjpeg_decoding(images, quality):
     table = QTable.from_quality(quality)
@@ -28,6 +29,7 @@ def test_hard_rounding_matches_libjpeg_decoding(images, quality):
     assert (error > 8).float().mean() < 0.02  # measured 1.1% at q20, fewer at finer tables
 
 
+@pytest.mark.imagenet
 def test_rate_proxy_ranks_tables_like_real_file_sizes(images):
     space = BandSpace()
     tables = [space.to_qtable(x) for x in space.sample(np.random.default_rng(0), 40)]
@@ -40,6 +42,7 @@ def test_rate_proxy_ranks_tables_like_real_file_sizes(images):
     assert correlation > 0.95
 
 
+@pytest.mark.imagenet
 @pytest.mark.parametrize("rounding", ["ste", "soft"])
 def test_gradients_reach_every_step(images, rounding):
     steps = torch.log(torch.tensor(np.stack([QTable.from_quality(50).luma, QTable.from_quality(50).chroma]),

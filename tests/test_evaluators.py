@@ -7,7 +7,8 @@ from PIL import Image
 from torchvision import transforms
 
 from qsearch import EncoderSettings, QTable
-from qsearch.evaluators import ClassifierEvaluator, FidelityEvaluator
+from qsearch.evaluators.classifier import ClassifierEvaluator
+from qsearch.evaluators.fidelity import FidelityEvaluator
 from qsearch.images import load_images
 
 from realdata import IMAGENET_SAMPLE, SPLITS, split_names
@@ -42,6 +43,7 @@ def independent_top1_and_bpp(classifier, quality: int):
     return correct / COUNT, 8 * total_bytes / (COUNT * 224 * 224)
 
 
+@pytest.mark.imagenet
 def test_matches_an_independent_pipeline(evaluator, classifier):
     metrics = evaluator.evaluate(QTable.from_quality(50))
     top1, bpp = independent_top1_and_bpp(classifier, 50)
@@ -50,6 +52,7 @@ def test_matches_an_independent_pipeline(evaluator, classifier):
     assert metrics["images"] == COUNT and metrics["bytes"] * 8 / (COUNT * 224 * 224) == pytest.approx(metrics["bpp"])
 
 
+@pytest.mark.imagenet
 def test_coarser_tables_cost_accuracy_and_save_bits(evaluator):
     coarse, fine = evaluator.evaluate(QTable.from_quality(5)), evaluator.evaluate(QTable.from_quality(90))
     assert coarse["bpp"] < fine["bpp"]
@@ -59,6 +62,7 @@ def test_coarser_tables_cost_accuracy_and_save_bits(evaluator):
     assert fine["ratio"] == pytest.approx(3 * COUNT * 224 * 224 / fine["bytes"])
 
 
+@pytest.mark.imagenet
 def test_results_are_deterministic(evaluator):
     table = QTable.from_quality(35)
     first, second = evaluator.evaluate(table), evaluator.evaluate(table)
@@ -66,6 +70,7 @@ def test_results_are_deterministic(evaluator):
     assert first == second
 
 
+@pytest.mark.imagenet
 def test_source_mode_counts_stored_pixels_and_source_bytes(classifier):
     images = load_images(IMAGENET_SAMPLE, split_file=SPLITS, split="test", limit=6, compress_at="source")
     metrics = ClassifierEvaluator(images, classifier).evaluate(QTable.from_quality(50))
@@ -75,6 +80,7 @@ def test_source_mode_counts_stored_pixels_and_source_bytes(classifier):
     assert metrics["source_ratio"] == pytest.approx(images.source_bytes.sum() / metrics["bytes"])
 
 
+@pytest.mark.imagenet
 def test_fidelity_evaluator_rises_with_quality(test_images):
     evaluator = FidelityEvaluator(test_images.subset(range(8)), EncoderSettings("4:4:4"))
     low, high = evaluator.evaluate(QTable.from_quality(10)), evaluator.evaluate(QTable.from_quality(90))

@@ -23,6 +23,7 @@ def test_ijg_family_is_libjpeg_quality_scaling():
         assert IJG.at(quality) == QTable.from_quality(quality)
 
 
+@pytest.mark.imagenet
 def test_embedded_mozjpeg_presets_are_the_shared_numbers():
     for preset in json.loads(SHARED_PRESETS.read_text())["tables"]:
         family = mozjpeg(preset["index"])
@@ -38,6 +39,7 @@ def test_bases_over_255_are_scaled_then_clamped_like_libjpeg():
     assert family.at(90).luma.max() == (418 * 20 + 50) // 100
 
 
+@pytest.mark.imagenet
 @pytest.mark.skipif(shutil.which("cjpeg") is None, reason="needs libjpeg-turbo's cjpeg (.ci/run installs it)")
 @pytest.mark.parametrize("index, quality", [(3, 20), (5, 50), (8, 85)])
 def test_family_tables_equal_what_cjpeg_writes_from_the_same_bases(tmp_path, index, quality):
@@ -60,6 +62,7 @@ def search_images():
     return load_images(IMAGENET_SAMPLE, split_file=SPLITS, split="search", limit=40).images
 
 
+@pytest.mark.imagenet
 def test_deepn_steps_fall_as_the_coefficient_spread_grows(search_images):
     spread = coefficient_spread(search_images)
     family = deepn(search_images)

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 from qsearch import QTable
-from qsearch.evaluators import ClassifierEvaluator, Rejection
+from qsearch.evaluators.classifier import ClassifierEvaluator
+from qsearch.pruning import Pruner, Rejection
 from qsearch.images import load_images
-from qsearch.searchers import make_searcher
+from qsearch.searcher import make_searcher
 from qsearch.study import Study
 from qsearch.trial import Objective
 from qsearch.workers import process_pool, worker_name
@@ -42,6 +43,8 @@ def test_paired_bound_is_tighter_than_unpaired_and_needs_evidence():
     assert not floor.hopeless(2.0, candidate[:100], 400)  # it can still reach the floor
 
 
+@pytest.mark.imagenet
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["onnx", "bf16"])
 def test_fast_forward_paths_stay_within_half_a_point_of_fp32(images, classifier, path):
     exact = ClassifierEvaluator(images, classifier, forward="fp32").evaluate(QTable.from_quality(50))
@@ -50,6 +53,7 @@ def test_fast_forward_paths_stay_within_half_a_point_of_fp32(images, classifier,
     assert fast["bytes"] == exact["bytes"]
 
 
+@pytest.mark.imagenet
 def test_auto_forward_is_checked_against_fp32(images, classifier):
     evaluator = ClassifierEvaluator(images, classifier)
     assert evaluator.classifier.forward in ("onnx", "bf16", "fp32")
@@ -57,6 +61,7 @@ def test_auto_forward_is_checked_against_fp32(images, classifier):
     assert abs(evaluator.reference["top1"] - reference["top1"]) <= 0.005
 
 
+@pytest.mark.imagenet
 def test_hopeless_tables_stop_early_and_good_ones_do_not(images, classifier):
     evaluator = ClassifierEvaluator(images, classifier, batch_size=25)
     perfect = tuple([1.0] * 100)  # an impossible front: every image right at 0.2 bpp
@@ -69,30 +74,32 @@ def test_hopeless_tables_stop_early_and_good_ones_do_not(images, classifier):
     assert not promising["pruned"] and promising["images"] == 100
 
 
+@pytest.mark.imagenet
 def test_pruned_trials_are_recorded_but_never_on_the_front(images, classifier, tmp_path):
     evaluator = ClassifierEvaluator(images, classifier)
     wasteful = QTable(np.full(64, 200), np.ones(64))  # many chroma bits, almost no luma detail
-    study = Study(evaluator, make_searcher("random", seed=0), Objective(metric="top1"), tmp_path,
-                  early_rejection=True)
+    study = Study(evaluator, make_searcher("random"), Objective(metric="top1"), tmp_path,
+                  pruner=Pruner())
     good, = study.evaluate_batch([QTable.from_quality(50)])
     bad, = study.evaluate_batch([wasteful])
     study.close()
     assert good.state == "complete" and good.metrics["images"] == 100
     assert bad.state == "pruned" and bad.metrics["images"] < 100 and bad.metrics["bpp"] > good.metrics["bpp"]
     assert study.front() == [good]
-    resumed = Study(evaluator, make_searcher("random", seed=0), Objective(metric="top1"), tmp_path,
-                    early_rejection=True)
+    resumed = Study(evaluator, make_searcher("random"), Objective(metric="top1"), tmp_path,
+                    pruner=Pruner())
     assert [t.state for t in resumed.trials] == ["complete", "pruned"]
 
 
+@pytest.mark.imagenet
 def test_the_ijg_curve_as_rivals_prunes_from_the_first_table(images, classifier, tmp_path):
     from qsearch.report import quality_curve, rival_points
 
     evaluator = ClassifierEvaluator(images, classifier)
     rivals = rival_points(quality_curve(evaluator, qualities=(30, 60, 90)), "top1", "bpp")
     assert [point[0] for point in rivals] == sorted(point[0] for point in rivals) and len(rivals[0][2]) == 100
-    study = Study(evaluator, make_searcher("random", seed=0), Objective(metric="top1"), tmp_path,
-                  early_rejection=True, rivals=rivals)
+    study = Study(evaluator, make_searcher("random"), Objective(metric="top1"), tmp_path,
+                  pruner=Pruner(rivals=rivals))
     wasteful, = study.evaluate_batch([QTable(np.full(64, 200), np.ones(64))])
     standard, = study.evaluate_batch([QTable.from_quality(75)])
     study.close()
@@ -102,20 +109,21 @@ def test_the_ijg_curve_as_rivals_prunes_from_the_first_table(images, classifier,
 
 def fidelity_factory():
     """A picklable evaluator factory, as the CLI hands to worker processes."""
-    from qsearch.cli import build_evaluator, build_parser
+    from qsearch.cli import build_parser
+    from qsearch.cli.build import build_evaluator
 
-    args = build_parser().parse_args(["run", "--evaluator", "fidelity", "--data", str(IMAGENET_SAMPLE),
-                                      "--split-file", str(SPLITS), "--split", "search", "--limit", "6"])
+    args = build_parser().parse_args(["run", "--evaluator", "fidelity", "--limit", "6"])
     return partial(build_evaluator, args)
 
 
+@pytest.mark.slow
 def test_worker_processes_give_the_same_trials_as_one_process():
     objective = Objective(metric="psnr", floor=30.0, relative=False)
     factory = fidelity_factory()
-    serial = Study(factory(), make_searcher("ga", seed=4, pop_size=6), objective)
+    serial = Study(factory(), make_searcher("ga", pop_size=6), objective, seed=4)
     serial.optimize(budget=18)
     with process_pool(factory, 2) as pool:
-        parallel = Study(factory(), make_searcher("ga", seed=4, pop_size=6), objective, pool=pool)
+        parallel = Study(factory(), make_searcher("ga", pop_size=6), objective, seed=4, pool=pool)
         parallel.optimize(budget=18)
     assert [t.qtable.key for t in parallel.trials] == [t.qtable.key for t in serial.trials]
     assert [t.metrics["psnr"] for t in parallel.trials] == [t.metrics["psnr"] for t in serial.trials]
@@ -127,7 +135,7 @@ def test_sequential_searchers_ask_for_one_table_per_worker():
     factory = fidelity_factory()
     objective = Objective(metric="psnr", floor=30.0, relative=False)
     with process_pool(factory, 2) as pool:
-        study = Study(factory(), make_searcher("bayes", seed=1), objective, pool=pool)
+        study = Study(factory(), make_searcher("bayes"), objective, seed=1, pool=pool)
         asked = []
         original = study.searcher.ask
         study.searcher.ask = lambda n: asked.append(n) or original(n)

@@ -13,6 +13,7 @@ from qsearch.images import imagenet_synsets, load_images, read_rgb
 from realdata import IMAGENET_SAMPLE, SPLITS, split_names
 
 
+@pytest.mark.imagenet
 def test_imagenet_flat_files_are_labelled_by_synset_index(imagenet_folder):
     image_set = load_images(imagenet_folder)
     assert image_set.images.shape == (12, 224, 224, 3) and image_set.images.dtype == np.uint8
@@ -21,6 +22,7 @@ def test_imagenet_flat_files_are_labelled_by_synset_index(imagenet_folder):
     assert [synsets[label] for label in image_set.labels] == [name.split("_")[0] for name in image_set.names]
 
 
+@pytest.mark.imagenet
 def test_image_folder_layout_uses_synset_or_sorted_class_index(tmp_path):
     names = split_names("test", 4)
     for class_name, name in zip(["zebra", "apple"], names[:2]):
@@ -35,17 +37,20 @@ def test_image_folder_layout_uses_synset_or_sorted_class_index(tmp_path):
     assert sorted(labelled.labels.tolist()) == sorted(imagenet_synsets().index(n.split("_")[0]) for n in names)
 
 
+@pytest.mark.imagenet
 def test_plain_images_are_unlabelled(tmp_path):
     for i, name in enumerate(split_names("test", 3)):
         shutil.copy(IMAGENET_SAMPLE / name, tmp_path / f"holiday{i}.jpg")
     assert load_images(tmp_path).labels is None
 
 
+@pytest.mark.imagenet
 def test_split_file_selects_and_orders_images():
     image_set = load_images(IMAGENET_SAMPLE, split_file=SPLITS, split="search", limit=5)
     assert image_set.names == json.loads(SPLITS.read_text())["search"][:5]
 
 
+@pytest.mark.imagenet
 def test_split_errors_name_the_split_and_file(imagenet_folder, tmp_path):
     with pytest.raises(QSearchError, match="no split named 'valid'"):
         load_images(imagenet_folder, split_file=SPLITS, split="valid")
@@ -53,6 +58,7 @@ def test_split_errors_name_the_split_and_file(imagenet_folder, tmp_path):
         load_images(imagenet_folder, split_file=SPLITS, split="search")
 
 
+@pytest.mark.imagenet
 def test_source_mode_keeps_stored_resolution(imagenet_folder):
     image_set = load_images(imagenet_folder, compress_at="source")
     stored = Image.open(imagenet_folder / image_set.names[0]).size
@@ -60,12 +66,14 @@ def test_source_mode_keeps_stored_resolution(imagenet_folder):
     assert image_set.network_inputs().shape == (12, 224, 224, 3)
 
 
+@pytest.mark.imagenet
 def test_second_load_comes_from_the_cache(imagenet_folder, monkeypatch):
     first = load_images(imagenet_folder)
     monkeypatch.setattr(images_module, "read_rgb", lambda path: pytest.fail("decoded again"))
     assert np.array_equal(load_images(imagenet_folder).images, first.images)
 
 
+@pytest.mark.imagenet
 def test_bad_images_are_skipped_with_a_count_or_fatal_when_strict(imagenet_folder, caplog):
     good = imagenet_folder / split_names("test", 1)[0]
     truncated = imagenet_folder / good.name.replace("_", "_truncated_", 1)
@@ -79,6 +87,7 @@ def test_bad_images_are_skipped_with_a_count_or_fatal_when_strict(imagenet_folde
         load_images(imagenet_folder, strict=True)
 
 
+@pytest.mark.imagenet
 def test_unknown_synset_empty_and_missing_folders(tmp_path, imagenet_folder):
     shutil.copy(next(imagenet_folder.iterdir()), imagenet_folder / "n99999999_nothing.JPEG")
     with pytest.raises(QSearchError, match="unknown ImageNet synset n99999999"):

@@ -9,6 +9,7 @@ from qsearch.models import load_classifier
 from realdata import IMAGENET_SAMPLE, SPLITS
 
 
+@pytest.mark.imagenet
 def test_default_model_classifies_real_images(classifier):
     images = load_images(IMAGENET_SAMPLE, split_file=SPLITS, split="test", limit=40)
     predictions = classifier.log_probs(images.images).argmax(1).numpy()

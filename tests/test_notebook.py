@@ -1,3 +1,4 @@
+import pytest
 """The example notebook runs end to end (documentation examples are tests)."""
 from pathlib import Path
 
@@ -7,6 +8,7 @@ from nbclient import NotebookClient
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "quickstart.ipynb"
 
 
+@pytest.mark.slow
 def test_example_notebook_executes(tmp_path):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()

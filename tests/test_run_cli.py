@@ -11,9 +11,11 @@ from qsearch import QTable
 from qsearch.cli import main
 from qsearch.codec import encode
 from qsearch.images import read_rgb
-from qsearch.searchers import SEARCHERS
+from qsearch.searcher import SEARCHERS
 
 from realdata import IMAGENET_SAMPLE, SPLITS, split_names
+
+pytestmark = pytest.mark.slow
 from test_codec import parse_jpeg
 
 DATA = ["--data", str(IMAGENET_SAMPLE), "--split-file", str(SPLITS), "--split", "test", "--limit", "20"]
@@ -21,6 +23,7 @@ SMALL = {"ga": ["--option", "pop_size=8"], "de": ["--option", "pop_size=8"], "ns
          "gradient": ["--option", "steps=2", "--option", "batch=8"], "sensitivity": ["--option", "images_used=20"]}
 
 
+@pytest.mark.imagenet
 @pytest.mark.parametrize("name", [name for name, _ in SEARCHERS.items()])
 def test_each_searcher_runs_20_trials_and_writes_every_output(tmp_path, name, capsys):
     extra = SMALL.get(name, [])
@@ -47,6 +50,7 @@ def finished_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.imagenet
 def test_config_file_and_test_split_rescoring(finished_run):
     front = pd.read_csv(finished_run / "front.csv")
     assert len(pd.read_csv(finished_run / "trials.csv")) == 16
@@ -56,6 +60,7 @@ def test_config_file_and_test_split_rescoring(finished_run):
     assert {"bd_rate_ci95_low", "bd_rate_ci95_high", "significant"} <= summary["test"].keys()
 
 
+@pytest.mark.imagenet
 def test_a_search_on_log_probability_is_also_judged_on_top1_of_the_test_split(tmp_path):
     assert main(["run", *DATA, "--searcher", "quality", "--metric", "logprob", "--budget", "8", "--quiet",
                  "--test-split", "search", "--out", str(tmp_path)]) == 0
@@ -65,6 +70,7 @@ def test_a_search_on_log_probability_is_also_judged_on_top1_of_the_test_split(tm
     assert "hypervolume" not in summary["test"]  # log-probabilities are not in [0, 1]
 
 
+@pytest.mark.imagenet
 def test_front_tables_give_jpegs_whose_dqt_equals_the_table(finished_run, tmp_path):
     photo = read_rgb(IMAGENET_SAMPLE / split_names("test", 1)[0])
     for path in (finished_run / "tables").glob("*.txt"):
@@ -81,6 +87,7 @@ def test_front_tables_give_jpegs_whose_dqt_equals_the_table(finished_run, tmp_pa
             assert parsed["tables"][1].tolist() == table.chroma.ravel().tolist()
 
 
+@pytest.mark.imagenet
 def test_front_reexports_and_rerun_adds_nothing(finished_run, capsys):
     (finished_run / "front.csv").unlink()
     assert main(["front", str(finished_run)]) == 0
@@ -98,6 +105,7 @@ def test_list_names_every_searcher_evaluator_and_space(capsys):
         assert f"  {name} " in text
 
 
+@pytest.mark.imagenet
 def test_bad_run_inputs_are_one_line(tmp_path, capsys):
     assert main(["run", *DATA, "--searcher", "anneal", "--budget", "3", "--out", str(tmp_path)]) == 2
     assert "unknown searcher 'anneal'" in capsys.readouterr().err
@@ -106,6 +114,7 @@ def test_bad_run_inputs_are_one_line(tmp_path, capsys):
     assert "unknown option 'budgett'" in capsys.readouterr().err
 
 
+@pytest.mark.imagenet
 def test_base_family_drives_the_sweep_and_is_part_of_the_run_settings(tmp_path, capsys):
     from qsearch.families import mozjpeg
 

@@ -1,47 +1,59 @@
-"""One conformance suite, run against every registered searcher with the real fidelity evaluator."""
+"""One conformance suite, run against every registered searcher with real evaluators on real
+photographs (the ones scikit-image ships, so it runs in every clone): the fidelity evaluator,
+or for searchers that learn from a network, the classifier evaluator."""
 import numpy as np
 import pytest
 
-from qsearch.evaluators import FidelityEvaluator
+from qsearch.evaluators.classifier import ClassifierEvaluator
+from qsearch.evaluators.fidelity import FidelityEvaluator
 from qsearch.images import load_images
-from qsearch.searchers import SEARCHERS, make_searcher
+from qsearch.searcher import SEARCHERS, make_searcher
+from qsearch.space import SPACES
 from qsearch.study import Study
 from qsearch.trial import Objective
 
-from realdata import IMAGENET_SAMPLE, SPLITS
+from realdata import photos
 
 NAMES = [name for name, _ in SEARCHERS.items()]
-OBJECTIVE = Objective(metric="psnr", floor=30.0, relative=False)
+PSNR = Objective(metric="psnr", floor=30.0, relative=False)
+CONFIDENCE = Objective(metric="confidence", floor=0.9)
+
+
+@pytest.fixture(scope="module")
+def fidelity():
+    return FidelityEvaluator(load_images(photos(3)))
 
 
 @pytest.fixture(scope="module")
 def network(classifier):
-    """What gradient-based searchers learn from: the real network and 8 real images."""
-    return {"classifier": classifier, "images": load_images(IMAGENET_SAMPLE, split_file=SPLITS, split="search", limit=8)}
+    """What gradient-based searchers learn from: the real network and 8 real photographs."""
+    return ClassifierEvaluator(load_images(photos(8), preprocessing=classifier.preprocessing), classifier)
 
 
 @pytest.fixture
-def options(request, network):
+def setting(fidelity, network):
+    """(evaluator, objective, options) for a searcher: small settings, the network where it learns from one."""
     def for_searcher(name):
-        if name in ("ga", "de", "nsga2"):
-            return {"pop_size": 6}
-        if SEARCHERS[name].needs_model:
-            return {**network, "batch": 4, **({"steps": 1} if name == "gradient" else {"images_used": 8})}
-        return {}
+        options = {"pop_size": 6} if name in ("ga", "de", "nsga2") else {}
+        if SEARCHERS[name].needs_network:
+            options = {"batch": 4, **({"steps": 1} if name == "gradient" else {"images_used": 8})}
+            return network, CONFIDENCE, options
+        return fidelity, PSNR, options
     return for_searcher
 
 
-@pytest.fixture(scope="module")
-def evaluator():
-    images = load_images(IMAGENET_SAMPLE, split_file=SPLITS, split="search", limit=3)
-    return FidelityEvaluator(images)
-
-
-def run(evaluator, options, name, budget, seed=3, directory=None):
-    study = Study(evaluator, make_searcher(name, seed=seed, **options(name)), OBJECTIVE, directory)
+def run(setting, name, budget, seed=3, directory=None):
+    evaluator, objective, options = setting(name)
+    study = Study(evaluator, make_searcher(name, **options), objective, directory, seed=seed)
     study.optimize(budget)
     study.close()
     return study
+
+
+def bound(setting, name, seed):
+    evaluator, _, options = setting(name)
+    searcher = make_searcher(name, **options)
+    return searcher.setup(SPACES[searcher.default_space](), evaluator, seed)
 
 
 def keys(study):
@@ -54,8 +66,8 @@ def test_every_searcher_is_registered():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_proposals_are_valid_tables_inside_the_space(name, options):
-    searcher = make_searcher(name, seed=0, **options(name))
+def test_proposals_are_valid_tables_inside_the_space(name, setting):
+    searcher = bound(setting, name, 0)
     tables = searcher.ask(5)
     assert 1 <= len(tables) <= 5
     for table in tables:
@@ -64,51 +76,73 @@ def test_proposals_are_valid_tables_inside_the_space(name, options):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_seeded_runs_are_reproducible_and_distinct(evaluator, options, name):
-    first, second = run(evaluator, options, name, 14), run(evaluator, options, name, 14)
+def test_seeded_runs_are_reproducible_and_distinct(setting, name):
+    first, second = run(setting, name, 14), run(setting, name, 14)
     assert keys(first) == keys(second)
     assert len(set(keys(first))) == 14  # repeated tables are never counted twice
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_state_round_trips(evaluator, options, name):
-    searcher = run(evaluator, options, name, 9).searcher
-    clone = make_searcher(name, seed=99, **options(name))
+def test_state_round_trips(setting, name):
+    searcher = run(setting, name, 9).searcher
+    clone = bound(setting, name, 99)
     clone.load_state_dict(searcher.state_dict())
     assert [t.key for t in clone.ask(4)] == [t.key for t in searcher.ask(4)]
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_resumed_run_equals_uninterrupted(evaluator, options, name, tmp_path):
-    uninterrupted = run(evaluator, options, name, 16)
-    run(evaluator, options, name, 7, directory=tmp_path)
-    resumed = run(evaluator, options, name, 16, directory=tmp_path)
+def test_resumed_run_equals_uninterrupted(setting, name, tmp_path):
+    """Resumed by replaying the journal: no searcher state is stored beside it."""
+    uninterrupted = run(setting, name, 16)
+    run(setting, name, 7, directory=tmp_path)
+    assert not [p for p in tmp_path.iterdir() if p.suffix in (".pkl", ".pickle")]
+    resumed = run(setting, name, 16, directory=tmp_path)
     assert keys(resumed) == keys(uninterrupted)
     assert [t.number for t in resumed.trials] == list(range(16))
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_multi_objective_capability_is_as_declared(evaluator, options, name):
-    searcher = make_searcher(name, seed=0, **options(name))
+def test_a_run_resumed_twice_mid_batch_equals_uninterrupted(setting, name, tmp_path):
+    uninterrupted = run(setting, name, 15)
+    for budget in (3, 8, 15):
+        resumed = run(setting, name, budget, directory=tmp_path)
+    assert keys(resumed) == keys(uninterrupted)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_options_are_reported_for_the_run_identity(name):
+    searcher = make_searcher(name)
+    params = searcher.get_params()
+    assert make_searcher(name, **params).get_params() == params
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_multi_objective_capability_is_as_declared(setting, name):
+    searcher = bound(setting, name, 0)
     assert searcher.multi_objective == (name in ("nsga2", "slopes"))
     if hasattr(searcher, "algorithm"):
-        run_study = Study(evaluator, searcher, OBJECTIVE)
+        evaluator, objective, options = setting(name)
+        run_study = Study(evaluator, make_searcher(name, **options), objective)
         run_study.optimize(18)
-        assert searcher.algorithm.pop.get("F").shape[1] == (2 if searcher.multi_objective else 1)
+        assert run_study.searcher.algorithm.pop.get("F").shape[1] == (2 if searcher.multi_objective else 1)
 
 
-def test_single_objective_searchers_improve_on_their_start(evaluator, options):
+def test_single_objective_searchers_improve_on_their_start(setting):
     for name in ("mcmc", "ga", "bayes"):
-        study = run(evaluator, options, name, 30)
+        study = run(setting, name, 30)
         values = [t.value for t in study.trials]
         assert min(values[10:]) <= min(values[:5]), name
 
 
-def test_unknown_searcher_is_a_clear_error():
+def test_unknown_searcher_and_option_are_clear_errors():
     from qsearch import QSearchError
 
     with pytest.raises(QSearchError, match="unknown searcher 'anneal'; choose from"):
         make_searcher("anneal")
+    with pytest.raises(QSearchError, match="searcher ga has no option 'popsize' \\(options: pop_size, seed_ijg\\)"):
+        make_searcher("ga", popsize=4)
+    with pytest.raises(QSearchError, match="option pop_size=0 must be at least 4"):
+        make_searcher("nsga2", pop_size=0)
 
 
 def test_band_moves_halve_the_log_ratio_weighted_by_bits_moved():
@@ -123,18 +157,19 @@ def test_band_moves_halve_the_log_ratio_weighted_by_bits_moved():
     assert moves[3] == 0.0
 
 
-def test_slopes_flatten_the_tables_for_psnr(evaluator):
+def test_slopes_flatten_the_tables_for_psnr(fidelity):
     """Under mean squared error every coefficient buys the same per bit at equal steps, so one
     round of equal-slope descent must make the IJG luma table (steps 10..121) flatter."""
-    searcher = make_searcher("slopes", seed=0)
-    Study(evaluator, searcher, OBJECTIVE).optimize(searcher.batch_size)
+    study = Study(fidelity, make_searcher("slopes"), PSNR)
+    searcher = study.searcher
+    study.optimize(searcher.batch_size)
     start, moved = searcher.space.to_qtable(np.zeros(searcher.space.dim)), searcher.space.to_qtable(searcher.center)
     assert moved.luma.max() / moved.luma.min() < 0.7 * start.luma.max() / start.luma.min()
     assert moved.luma[0, 0] > start.luma[0, 0] and moved.luma[7, 7] < start.luma[7, 7]
 
 
-def test_slopes_need_the_bands_space():
+def test_slopes_need_the_bands_space(fidelity):
     from qsearch import QSearchError
 
     with pytest.raises(QSearchError, match="needs the bands space"):
-        make_searcher("slopes", space="full")
+        Study(fidelity, make_searcher("slopes"), PSNR, space="full")

@@ -1,4 +1,7 @@
 import os
+import pickle
+import re
+from pathlib import Path
 import signal
 import subprocess
 import sys
@@ -9,22 +12,23 @@ import pandas as pd
 import pytest
 
 from qsearch import QSearchError, QTable
-from qsearch.evaluators import FidelityEvaluator
+from qsearch.evaluators.fidelity import FidelityEvaluator
 from qsearch.images import load_images
-from qsearch.searchers import make_searcher
-from qsearch.searchers.base import Searcher
+from qsearch.searcher import make_searcher
+from qsearch.searcher import Searcher
 from qsearch.space import QualitySpace
-from qsearch.study import JOURNAL, Study
+from qsearch.pruning import Pruner
+from qsearch.study import JOURNAL, Study, load_record, repair_journal
 from qsearch.trial import Objective
 
-from realdata import IMAGENET_SAMPLE, SPLITS
+from realdata import photos
 
 OBJECTIVE = Objective(metric="psnr", floor=30.0, relative=False)
 
 
 @pytest.fixture(scope="module")
 def evaluator():
-    return FidelityEvaluator(load_images(IMAGENET_SAMPLE, split_file=SPLITS, split="search", limit=3))
+    return FidelityEvaluator(load_images(photos(3)))
 
 
 class Repeating(Searcher):
@@ -40,43 +44,42 @@ def test_repeated_tables_come_from_cache_and_are_not_counted(evaluator, monkeypa
     calls = []
     original = evaluator.evaluate
     monkeypatch.setattr(evaluator, "evaluate", lambda table, *rest, **options: calls.append(table.key) or original(table))
-    study = Study(evaluator, Repeating(QualitySpace(), seed=0), OBJECTIVE)
+    study = Study(evaluator, Repeating(), OBJECTIVE, space=QualitySpace())
     study.optimize(budget=5, batch_size=4)
     assert len(study.trials) == 3 and len(calls) == 3  # the space ran out: it stops, counting 3
 
 
 def test_second_writer_is_refused_and_settings_are_checked(evaluator, tmp_path):
-    first = Study(evaluator, make_searcher("random", seed=0), OBJECTIVE, tmp_path)
+    first = Study(evaluator, make_searcher("random"), OBJECTIVE, tmp_path)
     with pytest.raises(QSearchError, match="another qsearch process is writing this run"):
-        Study(evaluator, make_searcher("random", seed=0), OBJECTIVE, tmp_path)
+        Study(evaluator, make_searcher("random"), OBJECTIVE, tmp_path)
     first.optimize(budget=2)
     first.close()
     with pytest.raises(QSearchError, match="searcher: random -> ga"):
-        Study(evaluator, make_searcher("ga", seed=0), OBJECTIVE, tmp_path)
+        Study(evaluator, make_searcher("ga"), OBJECTIVE, tmp_path)
 
 
 def test_a_torn_last_journal_line_is_dropped(evaluator, tmp_path):
-    study = Study(evaluator, make_searcher("random", seed=0), OBJECTIVE, tmp_path)
+    study = Study(evaluator, make_searcher("random"), OBJECTIVE, tmp_path)
     study.optimize(budget=3)
     study.close()
     with (tmp_path / JOURNAL).open("ab") as journal:
         journal.write(b'{"op_code": 4, "worker_id": "x", "study_id": 0, "datetime_start"')
-    resumed = Study(evaluator, make_searcher("random", seed=0), OBJECTIVE, tmp_path)
+    resumed = Study(evaluator, make_searcher("random"), OBJECTIVE, tmp_path)
     assert len(resumed.trials) == 3
     resumed.optimize(budget=5)
     assert len(resumed.trials) == 5
 
 
 def test_trials_record_searcher_worker_and_metrics(evaluator):
-    study = Study(evaluator, make_searcher("quality", seed=0), OBJECTIVE)
+    study = Study(evaluator, make_searcher("quality"), OBJECTIVE)
     trial = study.optimize(budget=1)[0]
     assert trial.searcher == "quality" and str(os.getpid()) in trial.worker
     assert trial.qtable == QTable.from_quality(5) and trial.metrics["bpp"] > 0
 
 
 def run_command(out, budget):
-    return [sys.executable, "-m", "qsearch.cli", "run", "--data", str(IMAGENET_SAMPLE), "--split-file", str(SPLITS),
-            "--split", "search", "--limit", "24", "--evaluator", "fidelity", "--metric", "psnr",
+    return [sys.executable, "-m", "qsearch.cli", "run", "--evaluator", "fidelity", "--metric", "psnr",
             "--absolute-floor", "--floor", "30", "--searcher", "nsga2", "--option", "pop_size=6",
             "--budget", str(budget), "--seed", "5", "--quiet", "--out", str(out)]
 
@@ -86,6 +89,7 @@ def recorded(out) -> int:
     return journal.read_text().count('"table"') if journal.exists() else 0
 
 
+@pytest.mark.slow
 def test_sigkill_then_same_command_resumes_to_the_same_front(tmp_path):
     budget = 30
     subprocess.run(run_command(tmp_path / "whole", budget), check=True, capture_output=True)
@@ -103,3 +107,76 @@ def test_sigkill_then_same_command_resumes_to_the_same_front(tmp_path):
     assert resumed["key"].tolist() == whole["key"].tolist()
     front = lambda out: pd.read_csv(out / "front.csv")["key"].tolist()  # noqa: E731
     assert front(tmp_path / "killed") == front(tmp_path / "whole")
+
+
+def test_a_damaged_journal_line_is_named_and_repair_keeps_every_intact_trial(evaluator, tmp_path):
+    study = Study(evaluator, make_searcher("random"), OBJECTIVE, tmp_path)
+    study.optimize(budget=4)
+    study.close()
+    lines = (tmp_path / JOURNAL).read_bytes().splitlines(keepends=True)
+    trial_lines = [i for i, line in enumerate(lines) if b'"table"' in line]
+    lines[trial_lines[1]] = b'{"op_code": 4, "broken\n'
+    (tmp_path / JOURNAL).write_bytes(b"".join(lines))
+    with pytest.raises(QSearchError, match=f"study.journal: line {trial_lines[1] + 1} is damaged; `qsearch repair"):
+        Study(evaluator, make_searcher("random"), OBJECTIVE, tmp_path)
+    assert repair_journal(tmp_path) == (1, 3)
+    assert (tmp_path / "study.journal.damaged").exists()
+    resumed = Study(evaluator, make_searcher("random"), OBJECTIVE, tmp_path)
+    assert len(resumed.trials) == 3
+
+
+def test_no_pickle_in_a_run_folder_is_ever_loaded(evaluator, tmp_path):
+    """A crafted searcher.pkl (as older runs had) must never run: resume and re-export
+    read the journal alone."""
+    study = Study(evaluator, make_searcher("ga", pop_size=4), OBJECTIVE, tmp_path)
+    study.optimize(budget=6)
+    study.close()
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(Planted(str(marker)))
+    for name in ("searcher.pkl", "study.pkl", "state.pkl"):
+        (tmp_path / name).write_bytes(payload)
+    resumed = Study(evaluator, make_searcher("ga", pop_size=4), OBJECTIVE, tmp_path)
+    resumed.optimize(budget=10)
+    resumed.close()
+    load_record(tmp_path)
+    assert not marker.exists()
+    assert len(resumed.trials) == 10
+
+
+class Planted:
+    """Unpickling this writes a marker file."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path(self.path).write_text, ("executed",))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"seed": 1}, "seed: 0 -> 1"),
+    ({"searcher": ("ga", {"pop_size": 6})}, "options: {\"pop_size\": 4"),
+    ({"objective": Objective(metric="ssim", floor=0.9, relative=False)}, "objective: Objective(metric='psnr'"),
+    ({"space": "full"}, "space: BandSpace(dim=12) -> FullSpace(dim=128)"),
+    ({"pruner": "on"}, "pruner: None -> Pruner(z=1.0)"),
+])
+def test_every_recorded_setting_is_checked_on_resume(evaluator, tmp_path, change, message):
+    def open_study(seed=0, searcher=("ga", {"pop_size": 4}), objective=OBJECTIVE, space=None, pruner=None):
+        return Study(evaluator, make_searcher(searcher[0], **searcher[1]), objective, tmp_path, seed=seed,
+                     space=space, pruner=Pruner() if pruner else None)
+
+    study = open_study()
+    study.optimize(budget=2)
+    study.close()
+    with pytest.raises(QSearchError, match=re.escape(message)):
+        open_study(**change)
+    open_study().close()  # unchanged settings resume
+
+
+def test_other_images_are_refused_on_resume(evaluator, tmp_path):
+    study = Study(evaluator, make_searcher("random"), OBJECTIVE, tmp_path)
+    study.optimize(budget=2)
+    study.close()
+    other = FidelityEvaluator(load_images(photos(4)[1:]))
+    with pytest.raises(QSearchError, match="images: 3 images, sha256 [0-9a-f]+ -> 3 images, sha256"):
+        Study(other, make_searcher("random"), OBJECTIVE, tmp_path)

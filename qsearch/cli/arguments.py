@@ -1,0 +1,160 @@
+"""Argument types and the TOML config: every value is checked (type, range, choice) before
+any model loads or any file is written, by the same rules on the command line and in a
+config file, and a bad one is one line naming the option and the value."""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from qsearch.errors import QSearchError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with errors as one line that names the culprit and says where help is."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise QSearchError(f"{message} (see `{self.prog} --help`)")
+
+
+def whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """A type for whole numbers in ``low..high``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            bound = f"in {low}..{high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"{value} is not {bound}")
+        return value
+    parse.__name__ = "whole number"
+    return parse
+
+
+def number(low: float | None = None, above: float | None = None) -> Callable[[str], float]:
+    """A type for finite numbers, at least ``low`` or strictly above ``above``."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if low is not None and value < low:
+            raise argparse.ArgumentTypeError(f"{value:g} is below {low:g}")
+        if above is not None and value <= above:
+            raise argparse.ArgumentTypeError(f"{value:g} must be above {above:g}")
+        return value
+    parse.__name__ = "number"
+    return parse
+
+
+def triple(text: str) -> tuple[float, float, float]:
+    """R,G,B: three numbers (a normalisation's mean or standard deviation)."""
+    parts = text.split(",")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not three numbers R,G,B") from None
+    if len(values) != 3 or not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r} is not three numbers R,G,B")
+    return values  # type: ignore[return-value]
+
+
+triple.__name__ = "R,G,B"
+
+
+def writable_folder(path: Path) -> Path:
+    """Check that a run or output folder can be created or written, without writing anything."""
+    if path.exists() and not path.is_dir():
+        raise QSearchError(f"--out {path}: is a file, not a folder")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise QSearchError(f"--out {path}: cannot write in {existing} (permission denied)")
+    return path
+
+
+def parse_options(pairs: list[str] | None) -> dict[str, Any]:
+    """``KEY=VALUE`` searcher options; a value is JSON when it parses as JSON (numbers,
+    lists, true/false), else a string."""
+    import json
+
+    options: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise QSearchError(f"--option {pair!r} is not KEY=VALUE")
+        try:
+            options[key.replace("-", "_")] = json.loads(value)
+        except ValueError:
+            options[key.replace("-", "_")] = value
+    return options
+
+
+def apply_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; a ``--config`` TOML file supplies defaults that the command line overrides,
+    each value checked as strictly as on the command line (no 4.9 for 4, no "false" for false)."""
+    args = parser.parse_args(argv)
+    if getattr(args, "config", None) is None:
+        return args
+    try:
+        config = tomllib.loads(args.config.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise QSearchError(f"{args.config}: not a readable TOML file ({error})") from None
+    subparser = _subparser(parser, args.command)
+    known = {action.dest: action for action in subparser._actions}
+    defaults = {}
+    for key, value in config.items():
+        dest = key.replace("-", "_")
+        if dest not in known or dest in ("help", "config"):
+            raise QSearchError(f"{args.config}: unknown option {key!r}")
+        defaults[dest] = _config_value(args.config, key, value, known[dest])
+    subparser.set_defaults(**defaults)
+    return parser.parse_args(argv)
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[command]
+    raise QSearchError(f"no subcommand {command!r}")
+
+
+def _config_value(path: Path, key: str, value: Any, action: argparse.Action) -> Any:
+    """One config value, converted by the option's own type after a strict type check."""
+    where = f"{path}: {key} = {value!r}"
+    if action.nargs == 0:  # a switch
+        if not isinstance(value, bool):
+            raise QSearchError(f"{where} must be true or false")
+        return value
+    if isinstance(action, argparse._AppendAction) or action.nargs in ("+", "*"):
+        if not isinstance(value, list):
+            raise QSearchError(f"{where} must be a list, e.g. {key} = [\"...\"]")
+        return [_scalar(where, item, action) for item in value]
+    return _scalar(where, value, action)
+
+
+def _scalar(where: str, value: Any, action: argparse.Action) -> Any:
+    kind = getattr(action.type, "__name__", "")
+    if isinstance(value, bool) or isinstance(value, (list, dict)):
+        raise QSearchError(f"{where} is not a single {kind or 'text'} value")
+    if kind == "whole number" and not isinstance(value, int):
+        raise QSearchError(f"{where} is not a whole number")
+    if kind == "number" and not isinstance(value, (int, float)):
+        raise QSearchError(f"{where} is not a number")
+    if kind not in ("whole number", "number") and not isinstance(value, str):
+        raise QSearchError(f"{where} is not text")
+    try:
+        converted = action.type(str(value)) if action.type is not None else value
+    except argparse.ArgumentTypeError as error:
+        raise QSearchError(f"{where}: {error}") from None
+    if action.choices is not None and converted not in action.choices:
+        raise QSearchError(f"{where} is not one of {', '.join(map(str, action.choices))}")
+    return converted

@@ -1,0 +1,87 @@
+"""Early rejection: stop scoring a table as soon as a confidence bound shows that it cannot
+enter the front, beat the reference curve, or reach a single-objective floor.
+
+A :class:`Pruner` is configured once and handed to a study (as optuna's pruners are); before
+each batch the study binds it to what a new table must beat, giving a :class:`Rejection`
+that evaluators consult between batches of images.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from qsearch.errors import QSearchError
+
+Point = tuple[float, float, tuple[float, ...]]
+"""(rate, accuracy signed higher-is-better, per-image accuracies signed the same way)."""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """When an evaluation may stop early: the table cannot enter the current front, and
+    cannot reach ``floor`` either when one is given (single-objective searches).
+
+    A table is judged against each front point of no greater rate on the same images
+    (paired: most images agree, so the difference is far less noisy than either accuracy),
+    by an upper confidence bound on its full-set accuracy, ``z`` standard errors above the
+    estimate (benchmarks/early_rejection.py measures what each width saves).
+    """
+
+    metric: str
+    front: tuple[Point, ...]
+    floor: float | None = None
+    rate: str = "bpp"
+    z: float = 1.0
+    min_images: int = 50
+    min_sd: float = 0.05
+
+    def _upper(self, values: np.ndarray, total: int, rival: np.ndarray | None) -> float:
+        """Upper confidence bound on the full-set mean of a table whose first values are known,
+        paired with ``rival``'s per-image values when given."""
+        seen = len(values)
+        differences = values - rival[:seen] if rival is not None else values
+        spread = max(float(np.std(differences, ddof=1)), self.min_sd)
+        rest = float(np.mean(differences)) + self.z * spread / math.sqrt(seen)
+        if rival is not None:
+            rest += float(np.mean(rival[seen:]))
+        return (float(np.sum(values)) + (total - seen) * rest) / total
+
+    def hopeless(self, rate: float, values: np.ndarray, total: int) -> bool:
+        """Whether a table of this rate, whose first images scored ``values`` (signed), cannot matter."""
+        seen = len(values)
+        if seen < min(self.min_images, total) or seen >= total:
+            return False
+        rivals = [(accuracy, np.asarray(per_image)) for point_rate, accuracy, per_image in self.front
+                  if point_rate <= rate]
+        if not rivals:
+            return False
+        if self.floor is not None and self._upper(values, total, None) > self.floor:
+            return False
+        return any(self._upper(values, total, per_image) <= accuracy for accuracy, per_image in rivals)
+
+
+class Pruner:
+    """The early-rejection rule of a study: the bound's width ``z`` (standard errors) and the
+    reference points every table must also beat from the first trial on (``rivals``, e.g.
+    the IJG curve: :func:`qsearch.report.rival_points`)."""
+
+    def __init__(self, z: float = 1.0, rivals: Sequence[Point] = ()):
+        if not (isinstance(z, (int, float)) and math.isfinite(z) and z >= 0):
+            raise QSearchError(f"--rejection-z {z!r} must be a number >= 0")
+        self.z = float(z)
+        self.rivals = tuple(rivals)
+
+    def bind(self, metric: str, rate: str, front: Sequence[Point], floor: float | None) -> Rejection | None:
+        """The rule for the next batch, or None while there is nothing to beat."""
+        points = tuple(front) + self.rivals
+        return Rejection(metric, points, floor, rate, self.z) if points else None
+
+    def get_params(self) -> dict:
+        """What decides which trials are pruned (part of a run's identity)."""
+        return {"z": self.z}
+
+    def __repr__(self) -> str:
+        return f"Pruner(z={self.z})"

@@ -1,0 +1,90 @@
+"""Architecture checks run by `make lint`: no import cycle among the modules of qsearch/,
+searchers/ and evaluators/ (module-level imports), the core never imports a plugin, and
+`import qsearch` loads neither torch, optuna nor pymoo."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = {"qsearch": ROOT / "qsearch", "qsearch.searchers": ROOT / "searchers",
+            "qsearch.evaluators": ROOT / "evaluators"}
+PLUGINS = ("qsearch.searchers", "qsearch.evaluators")
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for package, folder in PACKAGES.items():
+        for path in folder.rglob("*.py"):
+            if package == "qsearch" and path.parent.name in ("searchers", "evaluators"):
+                continue
+            parts = path.relative_to(folder).with_suffix("").parts
+            name = ".".join((package, *parts)).removesuffix(".__init__")
+            found[name] = path
+    return found
+
+
+def module_imports(path: Path, known: set[str]) -> set[str]:
+    """Modules of ours that ``path`` imports at module level (not inside functions)."""
+    imported = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            continue
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        imported.update(name for name in names if name in known)
+    return imported
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if state.get(target) == 1:
+                return stack[stack.index(target):] + [target]
+            if target not in state and (cycle := visit(target)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def main() -> int:
+    found = modules()
+    graph = {name: module_imports(path, set(found)) - {name} for name, path in found.items()}
+    problems = []
+    cycle = find_cycle(graph)
+    if cycle:
+        problems.append("import cycle: " + " -> ".join(cycle))
+    for name, targets in graph.items():
+        if not name.startswith(PLUGINS):
+            for target in targets:
+                if target.startswith(PLUGINS):
+                    problems.append(f"the core module {name} imports the plugin {target}")
+    heavy = subprocess.run([sys.executable, "-c", "import qsearch, qsearch.cli, sys; "
+                            "print(' '.join(m for m in ('torch', 'optuna', 'pymoo') if m in sys.modules))"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    if heavy:
+        problems.append(f"`import qsearch` loads {', '.join(heavy)}")
+    for problem in problems:
+        print(problem)
+    print(f"{len(found)} modules checked: {'ok' if not problems else f'{len(problems)} problem(s)'}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
