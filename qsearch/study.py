@@ -330,11 +330,11 @@ def open_journal(directory: Path, create: bool = False):
     if damaged:
         raise QSearchError(f"{journal}: line {damaged[0]} is damaged; `qsearch repair {directory}` keeps every "
                            "intact trial")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # its INFO lines are about its own bookkeeping
     storage = JournalStorage(JournalFileBackend(str(journal)))
     try:
-        if create:
-            return optuna.create_study(study_name="qsearch", storage=storage, load_if_exists=True,
-                                       directions=["minimize", "maximize"])
+        if create and not any(s.study_name == "qsearch" for s in storage.get_all_studies()):
+            return optuna.create_study(study_name="qsearch", storage=storage, directions=["minimize", "maximize"])
         return optuna.load_study(study_name="qsearch", storage=storage)
     except (KeyError, ValueError, TypeError) as error:
         raise QSearchError(f"{journal}: not a qsearch journal ({error})") from None

@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as leaving:  # --help, --version
         return int(leaving.code or 0)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="qsearch: %(levelname)s: %(message)s")
+                        format="qsearch: %(levelname)s: %(message)s", force=True)
     try:
         return args.func(args)
     except QSearchError as error:

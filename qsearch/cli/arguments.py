@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
+import tempfile
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -73,11 +73,13 @@ def writable_folder(path: Path) -> Path:
     """Check that a run or output folder can be created or written, without writing anything."""
     if path.exists() and not path.is_dir():
         raise QSearchError(f"--out {path}: is a file, not a folder")
-    existing = path
+    existing = path.absolute()
     while not existing.exists():
         existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise QSearchError(f"--out {path}: cannot write in {existing} (permission denied)")
+    try:  # a probe that leaves nothing behind (os.access says yes to root even where writes fail)
+        tempfile.TemporaryFile(dir=existing).close()
+    except OSError as error:
+        raise QSearchError(f"--out {path}: cannot write in {existing} ({error.strerror})") from None
     return path
 
 

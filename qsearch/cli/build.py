@@ -3,6 +3,7 @@ the evaluator, table families, and where evaluations run."""
 from __future__ import annotations
 
 import json
+import sys
 from functools import partial
 from pathlib import Path
 
@@ -51,10 +52,16 @@ def build_evaluator(args, split: str | None = None):
     images = load_images(source, split_file=split_file, split=split, compress_at=args.compress_at,
                          preprocessing=preprocessing, limit=args.limit, strict=args.strict, labels=args.labels,
                          class_map=read_class_map(args.class_map))
+    note(f"{len(images)} images, labels: {images.label_rule if images.labels is not None else 'none'}")
     if classifier is not None:
         return evaluator_class(images, classifier, encoder_settings(args), batch_size=args.batch_size,
                                forward=args.forward)
     return evaluator_class(images, encoder_settings(args))
+
+
+def note(text: str) -> None:
+    """One informational line on stderr (stdout is for results)."""
+    print(f"qsearch: note: {text}", file=sys.stderr)
 
 
 def declared_preprocessing(args) -> dict:

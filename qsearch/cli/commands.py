@@ -165,6 +165,8 @@ def export(directory: Path) -> int:
     from qsearch.study import load_record
 
     trials, objective, identity = load_record(directory)
+    if not trials:
+        raise QSearchError(f"{directory}: the run has no trials yet; run its qsearch run command first")
     if not (directory / report.IJG_SEARCH).exists():
         raise QSearchError(f"{directory}: has no IJG reference curve yet; rerun the same qsearch run command")
     summary = report.export_run(directory, trials, objective, identity)
