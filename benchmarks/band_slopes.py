@@ -20,9 +20,9 @@ import json
 import numpy as np
 import pandas as pd
 
-from common import ROOT, record
+from common import ROOT, record, unpacked
 from qsearch import report
-from qsearch.families import IJG, TableFamily
+from qsearch.qtable import IJG, TableFamily
 from qsearch.qtable import TABLE_NAMES, QTable, from_zigzag, to_zigzag
 from qsearch.searchers.slopes import band_moves
 from qsearch.space import BandSpace
@@ -154,4 +154,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with unpacked(ROOT / "benchmarks" / "results"):
+        main()

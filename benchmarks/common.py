@@ -3,6 +3,9 @@ appending a dated, machine-stamped section to benchmarks/RESULTS.md."""
 from __future__ import annotations
 
 import datetime
+import gzip
+import shutil
+from contextlib import contextmanager
 import os
 import platform
 import re
@@ -38,3 +41,30 @@ def record(title: str, body: str) -> None:
     head, *sections = re.split(r"\n(?=## )", text)
     sections = [s for s in sections if s.splitlines()[0] != f"## {title}"]
     RESULTS.write_text("\n".join([head.rstrip() + "\n", *(s.rstrip() + "\n" for s in sections), section]))
+
+
+BULKY = 100_000
+"""Result files larger than this (journals, per-image score tables) are kept gzipped in the
+repository; a benchmark unpacks them before it resumes and packs them again when it ends."""
+
+
+@contextmanager
+def unpacked(folder: Path):
+    """Work on a results folder with its bulky files unpacked; pack them again afterwards."""
+    for packed in sorted(folder.rglob("*.gz")):
+        with gzip.open(packed, "rb") as source, open(packed.with_suffix(""), "wb") as target:
+            shutil.copyfileobj(source, target)
+        packed.unlink()
+    try:
+        yield folder
+    finally:
+        pack(folder)
+
+
+def pack(folder: Path) -> None:
+    """gzip every bulky file under ``folder`` (in place, ``NAME.gz``)."""
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.suffix != ".gz" and path.suffix != ".png" and path.stat().st_size > BULKY:
+            with open(path, "rb") as source, gzip.open(path.with_name(path.name + ".gz"), "wb", 9) as target:
+                shutil.copyfileobj(source, target)
+            path.unlink()

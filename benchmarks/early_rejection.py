@@ -13,7 +13,7 @@ import json
 
 import pandas as pd
 
-from common import IMAGENET_SAMPLE, ROOT, SPLITS, record
+from common import IMAGENET_SAMPLE, ROOT, SPLITS, record, unpacked
 from qsearch.cli import main as qsearch
 
 
@@ -60,4 +60,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with unpacked(ROOT / "benchmarks" / "results"):
+        main()

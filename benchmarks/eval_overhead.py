@@ -13,7 +13,7 @@ import numpy as np
 
 from common import IMAGENET_SAMPLE, SPLITS, record
 from qsearch import QTable
-from qsearch.evaluators import ClassifierEvaluator
+from qsearch.evaluators.classifier import ClassifierEvaluator
 from qsearch.images import load_images
 from qsearch.models import load_classifier
 

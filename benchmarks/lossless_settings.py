@@ -23,7 +23,7 @@ import pandas as pd
 
 from common import record
 from qsearch.codec import EncoderSettings, decode, encode
-from qsearch.families import IJG
+from qsearch.qtable import IJG
 from qsearch.pareto import bd_rate, bootstrap_bd_rate
 from qsearch.qtable import QTable
 from search_quality import BEST_FRONT, METRIC, RESULTS, evaluator

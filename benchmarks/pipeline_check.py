@@ -14,7 +14,7 @@ from torchvision import transforms
 
 from common import IMAGENET_SAMPLE, SPLITS, record
 from qsearch import QTable
-from qsearch.evaluators import ClassifierEvaluator
+from qsearch.evaluators.classifier import ClassifierEvaluator
 from qsearch.images import imagenet_synsets, load_images
 from qsearch.models import load_classifier
 

@@ -22,13 +22,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from common import IMAGENET_SAMPLE, ROOT, SPLITS, record  # noqa: E402
+from common import IMAGENET_SAMPLE, ROOT, SPLITS, record, unpacked  # noqa: E402
 from qsearch import report  # noqa: E402
 from qsearch.cli import base_family, build_evaluator, build_parser  # noqa: E402
 from qsearch.cli import main as qsearch  # noqa: E402
 from qsearch.families import MOZJPEG_PRESETS  # noqa: E402
 from qsearch.pareto import hypervolume  # noqa: E402
-from qsearch.searchers import SEARCHERS  # noqa: E402
+from qsearch.searcher import SEARCHERS  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "search_quality"
 BEST_FRONT = ROOT / "benchmarks" / "results" / "best_front"
@@ -219,4 +219,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with unpacked(ROOT / "benchmarks" / "results"):
+        main()
