@@ -69,7 +69,14 @@ class Classifier:
     @torch.inference_mode()
     def log_probs(self, batch_uint8) -> torch.Tensor:
         x = self.to_input(batch_uint8)
-        logits = self.module(x) if self.runner is None else self.runner(x)
+        try:
+            logits = self.module(x) if self.runner is None else self.runner(x)
+        except (RuntimeError, AssertionError, ValueError) as error:
+            raise QSearchError(f"{self.name}: the network failed on a batch of {tuple(x.shape)} inputs "
+                               f"({str(error).splitlines()[0][:100]}); was it exported for another batch or "
+                               "input size?") from None
+        if logits.ndim != 2:
+            raise QSearchError(f"{self.name}: the network returned shape {tuple(logits.shape)}, not (batch, classes)")
         return torch.log_softmax(logits.float(), dim=1).cpu()
 
 

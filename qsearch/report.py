@@ -16,6 +16,9 @@ from qsearch.qtable import QTable
 from qsearch.trial import Objective, Trial
 
 IJG_QUALITIES = tuple(range(5, 100, 5))
+MIN_IMAGES_TO_JUDGE = 100
+"""Below this many images a bootstrap interval over images is itself too unreliable to call a
+difference significant (with 400 images, top-1 alone has a standard error of about 2 points)."""
 IJG_SEARCH, IJG_TEST, TEST_SCORES = "ijg.csv", "ijg_test.csv", "test_scores.csv"
 
 
@@ -140,7 +143,9 @@ def _verdict(result: dict, held_out: bool) -> str:
     if result["bd_rate_vs_ijg_percent"] is None:
         return f"{where}: no accuracy range in common with IJG"
     text = f"{where}: BD-rate {result['bd_rate_vs_ijg_percent']:+.1f}% vs IJG"
-    if "significant" in result:
+    if result.get("verdict"):
+        text += f" ({result['verdict']})"
+    elif "significant" in result:
         verdict = "no significant difference"
         if result["significant"]:
             verdict = "significantly fewer bits" if result["bd_rate_ci95_high"] < 0 else "significantly more bits"
@@ -176,10 +181,17 @@ def curve_summary(front: pd.DataFrame, ijg: pd.DataFrame, metric: str, rate: str
     if rate == "bpp" and front_points is not None and reference_points is not None:
         low, high = bootstrap_bd_rate(reference_points, front_points)
         result["bd_rate_ci95_low"], result["bd_rate_ci95_high"] = low, high
-    if metric in ("top1", "top5", "agreement") and rate == "bpp":  # hypervolume needs accuracy in [0, 1]
+    if metric in ("top1", "top5", "agreement", "confidence") and rate == "bpp":  # hypervolume needs [0, 1]
         result["hypervolume"] = hypervolume(front[rate], accuracy)
         result["ijg_hypervolume"] = hypervolume(ijg[rate], ijg_accuracy)
     result = {k: (None if v != v else round(v, 5)) for k, v in result.items()}
+    images = len(reference_points[0]["pixels"]) if reference_points else None
+    if images is not None:
+        result["images"] = images
     if result.get("bd_rate_ci95_high") is not None:
-        result["significant"] = result["bd_rate_ci95_high"] < 0 or result["bd_rate_ci95_low"] > 0
+        if images < MIN_IMAGES_TO_JUDGE:
+            result["significant"] = None
+            result["verdict"] = f"too few images to judge ({images} < {MIN_IMAGES_TO_JUDGE})"
+        else:
+            result["significant"] = result["bd_rate_ci95_high"] < 0 or result["bd_rate_ci95_low"] > 0
     return result

@@ -144,6 +144,16 @@ def build_parser() -> Parser:
     add_encoder_arguments(compress)
     compress.set_defaults(func=commands.cmd_compress)
 
+    model = commands_.add_parser("model", help="describe a model file's inputs in the sidecar qsearch reads (M.json)")
+    model.add_argument("action", choices=("describe",), help="describe: write M.json beside the model file M")
+    model.add_argument("file", type=Path, help="TorchScript (.pt), torch.export (.pt2) or ONNX (.onnx) file")
+    model.add_argument("--mean", type=triple, help="input normalisation mean R,G,B in 0..1")
+    model.add_argument("--std", type=triple, help="input normalisation std R,G,B in 0..1")
+    model.add_argument("--input-size", type=whole(8), help="network input side in pixels")
+    model.add_argument("--resize", type=whole(8), help="short side before the centre crop")
+    model.add_argument("--interpolation", choices=("bicubic", "bilinear"), help="resize filter")
+    model.set_defaults(func=commands.cmd_model)
+
     cache = commands_.add_parser("cache", help="show or empty the prepared-image cache")
     cache.add_argument("action", choices=("info", "clear"), help="info: what is cached; clear: remove it all")
     cache.set_defaults(func=commands.cmd_cache)

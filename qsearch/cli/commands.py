@@ -192,6 +192,19 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_model(args) -> int:
+    """Write the input declaration a model file is used with (its sidecar and the options given)."""
+    from qsearch.cli.build import declared_preprocessing
+    from qsearch.models import load_classifier, write_sidecar
+
+    if not args.file.is_file():
+        raise QSearchError(f"{args.file}: no such model file")
+    classifier = load_classifier(str(args.file), device="cpu", declared=declared_preprocessing(args))
+    path = write_sidecar(args.file, classifier)
+    print(f"wrote {path}:\n{path.read_text()}", end="")
+    return 0
+
+
 def cmd_cache(args) -> int:
     """Show or empty the prepared-image cache."""
     from qsearch.cache import ImageCache
