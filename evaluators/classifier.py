@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -28,11 +29,21 @@ class ClassifierEvaluator(Evaluator):
     name = "classifier"
 
     def __init__(self, images: ImageSet, classifier: Classifier, settings: EncoderSettings = EncoderSettings(),
-                 batch_size: int = 50, threads: int | None = None, forward: str = "auto"):
+                 batch_size: int = 50, threads: int | None = None, forward: str = "auto",
+                 encoder_processes: int | str = "auto"):
         """``forward="auto"`` takes the fastest forward path of this device (qsearch.forward)
         whose top-1 on the uncompressed images (or, without labels, its agreement with fp32)
-        stays within half a point of eager fp32; ``"fp32"`` forces the exact path."""
-        super().__init__(images, settings, threads)
+        stays within half a point of eager fp32; ``"fp32"`` forces the exact path.
+        ``encoder_processes="auto"`` encodes in worker processes on a CUDA machine of 8 cores or
+        more (where the network is fast enough for the GIL-bound encoder to be the cost), and on
+        threads elsewhere."""
+        if encoder_processes == "auto":
+            cores = os.cpu_count() or 1
+            encoder_processes = min(cores - 1, 15) if classifier.device.type == "cuda" and cores >= 8 else 0
+        super().__init__(images, settings, threads, int(encoder_processes))
+        self._pinned = self._pinned_buffers(classifier, images, batch_size)
+        if self._processes is not None and classifier.device.type == "cuda":
+            self._processes.pin()
         self.batch_size = batch_size
         self._transform = images.preprocessing if images.compress_at == "source" else None
         self._prefetch = ThreadPoolExecutor(1, thread_name_prefix="qsearch-prefetch")
@@ -118,34 +129,73 @@ class ClassifierEvaluator(Evaluator):
         return {name: float(values.mean()) for name, values in figures.items()}
 
     # -- evaluation -------------------------------------------------------------------------------
-    def _decode(self, files: list[bytes], batch: slice) -> np.ndarray:
-        return self.codec.decode_all(files[batch], self._uncompressed.shape[1:], self._transform)
+    @staticmethod
+    def _pinned_buffers(classifier: Classifier, images: ImageSet, batch_size: int) -> list[torch.Tensor] | None:
+        """Two page-locked batch buffers on CUDA (decoded into, copied to the GPU asynchronously,
+        alternating so that a copy in flight is never overwritten); None elsewhere."""
+        if classifier.device.type != "cuda" or images.compress_at != "input":
+            return None
+        shape = (min(batch_size, len(images)), *images.images.shape[1:])
+        return [torch.empty(shape, dtype=torch.uint8).pin_memory() for _ in range(2)]
+
+    def _pipeline(self, qtable: QTable, batches: list[slice], sizes_first: bool):
+        """(every image's file, batch k -> its decoded images). With worker processes the files
+        arrive chunk by chunk, decoded, and the network starts on the first batch while the rest
+        are coded (``sizes_first`` waits for them all: early rejection needs every size);
+        on threads, all files are encoded first and batch k+1 is decoded while the network runs
+        on batch k."""
+        if self._processes is None:
+            files = self.encode_all(qtable)
+            return files, self._prefetcher(files, batches)
+        chunks, files = self._processes.roundtrip(qtable), []
+        decoded = self._processes.decoded
+
+        def next_batch(k: int):
+            while len(files) < batches[k].stop:
+                files.extend(next(chunks))
+            return decoded[batches[k]]
+        if sizes_first:
+            next_batch(len(batches) - 1)
+        return files, next_batch
+
+    def _prefetcher(self, files: list[bytes], batches: list[slice]):
+        """batch k -> its decoded images; asking for k starts decoding k+1 on the prefetch thread."""
+        pending = {0: self._prefetch.submit(self._decode, files, batches[0], 0)}
+
+        def next_batch(k: int):
+            decoded = pending.pop(k).result()
+            if k + 1 < len(batches):
+                pending[k + 1] = self._prefetch.submit(self._decode, files, batches[k + 1], (k + 1) % 2)
+            return decoded
+        return next_batch
+
+    def _decode(self, files: list[bytes], batch: slice, slot: int = 0):
+        if self._pinned is None:
+            return self.codec.decode_all(files[batch], self._uncompressed.shape[1:], self._transform)
+        buffer = self._pinned[slot][:batch.stop - batch.start]
+        self.codec.decode_all(files[batch], out=buffer.numpy())
+        return buffer
 
     def evaluate(self, qtable: QTable, rejection: Rejection | None = None, per_image: bool = False) -> Metrics:
-        """Sizes of all images first (cheap), then decode → batched forward, the decoding of
-        batch k+1 overlapping the forward pass of k; with ``rejection``, stop as soon as the
-        table provably cannot matter. With ``per_image``, ``metrics["per_image"]`` holds each
-        figure image by image."""
+        """Encode, decode and classify every image in batches, the codec's work overlapping the
+        network's (see :meth:`_pipeline`); with ``rejection``, stop as soon as the table provably
+        cannot matter. With ``per_image``, ``metrics["per_image"]`` holds each figure image by image."""
         start = time.perf_counter()
-        files = self.codec.encode_all(self.images.images, qtable)
-        sizes = np.array([len(f) for f in files], dtype=np.int64)
-        metrics = self.size_metrics(sizes)
         batches = self._batches()
-        pending = self._prefetch.submit(self._decode, files, batches[0])
+        files, next_batch = self._pipeline(qtable, batches, sizes_first=rejection is not None)
         log_probs, pruned = [], False
-        for k in range(len(batches)):
-            decoded = pending.result()
-            if k + 1 < len(batches):
-                pending = self._prefetch.submit(self._decode, files, batches[k + 1])
-            log_probs.append(self.classifier.log_probs(decoded))
+        for k in range(len(batches)):  # without a rejection rule, one synchronisation at the end
+            log_probs.append(self.classifier.log_probs(next_batch(k), on_device=rejection is None))
             if rejection is not None and k + 1 < len(batches):
                 values = self._per_image(torch.cat(log_probs))[rejection.metric].numpy()
-                if rejection.hopeless(metrics[rejection.rate], -values if rejection.metric in LOWER_IS_BETTER else values,
-                                      len(self.images)):
-                    pending.result()  # let the prefetch finish before the next evaluation
+                sizes = np.array([len(f) for f in files], dtype=np.int64)
+                if rejection.hopeless(self.size_metrics(sizes)[rejection.rate],
+                                      -values if rejection.metric in LOWER_IS_BETTER else values, len(self.images)):
                     pruned = True
                     break
-        figures = self._per_image(torch.cat(log_probs))
+        sizes = np.array([len(f) for f in files], dtype=np.int64)
+        metrics = self.size_metrics(sizes)
+        figures = self._per_image(torch.cat(log_probs).cpu())
         metrics.update(self._mean(figures), images=len(figures["agreement"]), pruned=pruned,
                        seconds=time.perf_counter() - start)
         if per_image:  # accuracy figures of the scored images; bytes and pixels of every image

@@ -84,10 +84,14 @@ class Codec:
         self._map(work, len(images))
         return files
 
-    def decode_all(self, files: list[bytes], shape=None, transform=None) -> np.ndarray | list[np.ndarray]:
-        """Decode files to one stacked array: in place when every image has ``shape``, through
-        ``transform`` (decoded image -> fixed-size array) otherwise; a list with neither."""
-        decoded = np.empty((len(files), *shape), np.uint8) if shape is not None else [None] * len(files)
+    def decode_all(self, files: list[bytes], shape=None, transform=None, out: np.ndarray | None = None):
+        """Decode files to one stacked array: in place when every image has ``shape`` (into
+        ``out`` when given, e.g. pinned memory), through ``transform`` (decoded image ->
+        fixed-size array) otherwise; a list with neither."""
+        if out is not None:
+            decoded = out
+        else:
+            decoded = np.empty((len(files), *shape), np.uint8) if shape is not None else [None] * len(files)
 
         def work(indices):
             for k in indices:
@@ -107,4 +111,5 @@ class Codec:
         return decoded, np.array([len(f) for f in files], dtype=np.int64)
 
     def close(self) -> None:
+        """Stop the threads."""
         self._pool.shutdown()

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 
 from qsearch.codec import Codec, EncoderSettings
+from qsearch.encoding import ProcessEncoder
 from qsearch.images import ImageSet
 from qsearch.pruning import Rejection
 from qsearch.qtable import QTable
@@ -44,10 +45,22 @@ class Evaluator(ABC):
     reference: Metrics | None = None
 
     def __init__(self, images: ImageSet, settings: EncoderSettings = EncoderSettings(),
-                 threads: int | None = None):
+                 threads: int | None = None, encoder_processes: int = 0):
+        """``encoder_processes`` > 1 encodes in that many worker processes (for many-core GPU
+        machines, where the GIL-bound encoder is the cost); 0 or 1 encodes on threads."""
         self.images = images
         self.codec = Codec(settings, threads)
         self._pixels = images.pixels
+        self._processes = None
+        self.encoder_processes = encoder_processes if encoder_processes > 1 else 0
+        if encoder_processes > 1 and isinstance(images.images, np.ndarray):
+            self._processes = ProcessEncoder(images.images, settings, encoder_processes)
+
+    def encode_all(self, qtable: QTable) -> list[bytes]:
+        """Every image's complete JPEG file with ``qtable``, in order."""
+        if self._processes is not None:
+            return self._processes.encode_all(qtable)
+        return self.codec.encode_all(self.images.images, qtable)
 
     @property
     def settings(self) -> EncoderSettings:
@@ -79,8 +92,10 @@ class Evaluator(ABC):
         they add ``per_image`` figures (accuracy figures, bytes, pixels) image by image."""
 
     def close(self) -> None:
-        """Release the codec's threads."""
+        """Release the codec's threads and any encoder processes."""
         self.codec.close()
+        if self._processes is not None:
+            self._processes.close()
 
 
 __all__ = ["EVALUATORS", "Evaluator", "Metrics", "StudyEvaluator"]

@@ -61,13 +61,16 @@ class Classifier:
 
     def to_input(self, batch_uint8) -> torch.Tensor:
         """(N, H, W, 3) uint8 array to a normalised float tensor (channels-last memory)."""
-        x = torch.from_numpy(batch_uint8).to(self.device).permute(0, 3, 1, 2).float()
+        batch = batch_uint8 if isinstance(batch_uint8, torch.Tensor) else torch.from_numpy(batch_uint8)
+        x = batch.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
         scale = torch.tensor([1 / (255 * s) for s in self.std], device=self.device).view(1, 3, 1, 1)
         shift = torch.tensor([-m / s for m, s in zip(self.mean, self.std)], device=self.device).view(1, 3, 1, 1)
         return x * scale + shift
 
     @torch.inference_mode()
-    def log_probs(self, batch_uint8) -> torch.Tensor:
+    def log_probs(self, batch_uint8, on_device: bool = False) -> torch.Tensor:
+        """Log-probabilities of a (N, H, W, 3) uint8 batch, on the CPU (or left on the network's
+        device with ``on_device``, so that a GPU runs on while the caller prepares the next batch)."""
         x = self.to_input(batch_uint8)
         try:
             logits = self.module(x) if self.runner is None else self.runner(x)
@@ -77,7 +80,8 @@ class Classifier:
                                "input size?") from None
         if logits.ndim != 2:
             raise QSearchError(f"{self.name}: the network returned shape {tuple(logits.shape)}, not (batch, classes)")
-        return torch.log_softmax(logits.float(), dim=1).cpu()
+        log_probs = torch.log_softmax(logits.float(), dim=1)
+        return log_probs if on_device else log_probs.cpu()
 
 
 def _numbers(values) -> str:

@@ -32,7 +32,13 @@ class Registry:
                 self.register(point.name)(point.load())
 
     def __getitem__(self, name: str):
-        self._load_plugins()
+        """The entry ``name``; only its own entry point is loaded (a plugin's dependencies are
+        imported when it is used, not when another is)."""
+        if name not in self._entries and not self._plugins_loaded:
+            for point in entry_points(group=self.group, name=name):
+                self.register(point.name)(point.load())
+        if name not in self._entries:
+            self._load_plugins()
         if name not in self._entries:
             raise QSearchError(f"unknown {self.group.split('.')[-1][:-1]} {name!r}; choose from {', '.join(sorted(self._entries))}")
         return self._entries[name]

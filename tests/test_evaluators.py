@@ -86,3 +86,18 @@ def test_fidelity_evaluator_rises_with_quality(test_images):
     low, high = evaluator.evaluate(QTable.from_quality(10)), evaluator.evaluate(QTable.from_quality(90))
     assert low["psnr"] < high["psnr"] and low["ssim"] < high["ssim"] <= 1.0
     assert low["bpp"] < high["bpp"]
+
+
+def test_encoding_in_processes_gives_identical_files_and_figures(classifier):
+    """The many-core path (encode and decode in worker processes over shared memory) changes
+    nothing but the speed."""
+    from realdata import photos
+
+    images = load_images(photos(6), preprocessing=classifier.preprocessing)
+    on_threads = ClassifierEvaluator(images, classifier, forward="fp32", encoder_processes=0, batch_size=4)
+    in_processes = ClassifierEvaluator(images, classifier, forward="fp32", encoder_processes=2, batch_size=4)
+    table = QTable.from_quality(40)
+    assert in_processes.encode_all(table) == on_threads.encode_all(table)
+    threads, processes = on_threads.evaluate(table, per_image=True), in_processes.evaluate(table, per_image=True)
+    assert processes["per_image"] == threads["per_image"]
+    in_processes.close()
