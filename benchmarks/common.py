@@ -65,6 +65,7 @@ def pack(folder: Path) -> None:
     """gzip every bulky file under ``folder`` (in place, ``NAME.gz``)."""
     for path in sorted(folder.rglob("*")):
         if path.is_file() and path.suffix != ".gz" and path.suffix != ".png" and path.stat().st_size > BULKY:
-            with open(path, "rb") as source, gzip.open(path.with_name(path.name + ".gz"), "wb", 9) as target:
-                shutil.copyfileobj(source, target)
+            with open(path, "rb") as source, open(path.with_name(path.name + ".gz"), "wb") as raw, \
+                    gzip.GzipFile(filename="", mode="wb", compresslevel=9, fileobj=raw, mtime=0) as target:
+                shutil.copyfileobj(source, target)  # no name or time inside: repacking gives the same bytes
             path.unlink()
