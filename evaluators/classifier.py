@@ -24,7 +24,12 @@ PRECISION_TOLERANCE = 0.005  # a faster forward path may move top-1 (or agreemen
 
 
 class ClassifierEvaluator(Evaluator):
-    """Accuracy of a frozen classifier (top-1/top-5, log-prob, agreement, KL) against size."""
+    """Accuracy of a frozen classifier (top-1/top-5, log-prob, agreement, similarity, KL) against size.
+
+    Without labels: ``agreement`` is top-1 agreement with the uncompressed prediction (coarse
+    on few images); ``kl`` the divergence of the output from the uncompressed output; and
+    ``similarity`` its smooth, bounded companion, the mean of exp(-KL) over images (1 where the
+    outputs are identical), which rises with bits even on a handful of uncertain photographs."""
 
     name = "classifier"
 
@@ -98,7 +103,7 @@ class ClassifierEvaluator(Evaluator):
     @property
     def accuracy_metrics(self) -> tuple[str, ...]:
         labelled = ("top1", *(("top5",) if self._classes >= 5 else ()), "logprob") if self._labels is not None else ()
-        return (*labelled, "agreement", "confidence", "kl")
+        return (*labelled, "agreement", "similarity", "kl")
 
     def _batches(self) -> list[slice]:
         n = len(self.images)
@@ -111,10 +116,9 @@ class ClassifierEvaluator(Evaluator):
         """Per-image figures for the first ``len(log_probs)`` images."""
         count = len(log_probs)
         reference = self._reference_log_probs[:count]
-        reference_top = reference.argmax(1)
-        values = {"agreement": (log_probs.argmax(1) == reference_top).float(),
-                  "confidence": log_probs.gather(1, reference_top[:, None])[:, 0].exp(),
-                  "kl": (reference.exp() * (reference - log_probs)).sum(1)}
+        kl = (reference.exp() * (reference - log_probs)).sum(1)
+        values = {"agreement": (log_probs.argmax(1) == reference.argmax(1)).float(),
+                  "similarity": torch.exp(-kl), "kl": kl}
         if self._labels is not None:
             labels = self._labels[:count]
             top = log_probs.topk(min(5, self._classes), dim=1).indices

@@ -37,15 +37,16 @@ def upper_envelope(bpp, accuracy) -> tuple[np.ndarray, np.ndarray]:
     return np.array(kept_bpp), np.array(kept_accuracy)
 
 
-def bd_rate(reference_bpp, reference_accuracy, test_bpp, test_accuracy, samples: int = 1000) -> float:
+def bd_rate(reference_bpp, reference_accuracy, test_bpp, test_accuracy, samples: int = 1000,
+            floor: float | None = None) -> float:
     """Average % change in bpp of the test curve against the reference at equal accuracy,
-    over their common accuracy range, interpolating log-bpp linearly. Negative is better;
-    NaN where the curves share no accuracy range."""
+    over their common accuracy range (above ``floor`` when given: the high-accuracy range),
+    interpolating log-bpp linearly. Negative is better; NaN where the curves share no range."""
     ref_bpp, ref_acc = upper_envelope(np.asarray(reference_bpp), np.asarray(reference_accuracy))
     test_bpp, test_acc = upper_envelope(np.asarray(test_bpp), np.asarray(test_accuracy))
     if len(ref_acc) < 2 or len(test_acc) < 2:
         return float("nan")
-    low, high = max(ref_acc[0], test_acc[0]), min(ref_acc[-1], test_acc[-1])
+    low, high = max(ref_acc[0], test_acc[0], -np.inf if floor is None else floor), min(ref_acc[-1], test_acc[-1])
     if not low < high:
         return float("nan")
     grid = np.linspace(low, high, samples)
@@ -53,9 +54,22 @@ def bd_rate(reference_bpp, reference_accuracy, test_bpp, test_accuracy, samples:
     return float(100.0 * (np.exp(log_gap.mean()) - 1.0))
 
 
+def saving_at(reference_bpp, reference_accuracy, test_bpp, test_accuracy, target: float) -> float:
+    """% change in bpp of the test curve against the reference at accuracy ``target`` (log-bpp
+    interpolated on each monotone upper envelope); NaN where either curve does not reach it."""
+    ref_bpp, ref_acc = upper_envelope(np.asarray(reference_bpp), np.asarray(reference_accuracy))
+    test_bpp, test_acc = upper_envelope(np.asarray(test_bpp), np.asarray(test_accuracy))
+    if not (len(ref_acc) and len(test_acc)) or not (ref_acc[0] <= target <= ref_acc[-1]
+                                                     and test_acc[0] <= target <= test_acc[-1]):
+        return float("nan")
+    gap = np.interp(target, test_acc, np.log(test_bpp)) - np.interp(target, ref_acc, np.log(ref_bpp))
+    return float(100.0 * (np.exp(gap) - 1.0))
+
+
 def bootstrap_bd_rate(reference: list[dict], test: list[dict], samples: int = 500, seed: int = 0,
-                      level: float = 0.95) -> tuple[float, float]:
-    """Confidence interval of :func:`bd_rate` over images, paired: each resample draws the same
+                      level: float = 0.95, statistic=bd_rate) -> tuple[float, float]:
+    """Confidence interval over images of :func:`bd_rate` (or another ``statistic`` of the two
+    curves, e.g. :func:`saving_at` with its target bound), paired: each resample draws the same
     images for both curves. Each curve point is a dict of per-image ``accuracy`` (signed
     higher-is-better), ``bytes`` and ``pixels`` arrays over the same images."""
     def stack(points, key):
@@ -69,8 +83,8 @@ def bootstrap_bd_rate(reference: list[dict], test: list[dict], samples: int = 50
     for _ in range(samples):
         chosen = rng.integers(0, len(pixels), len(pixels))
         area = pixels[chosen].sum()
-        rates.append(bd_rate(8 * ref_bytes[:, chosen].sum(1) / area, ref_acc[:, chosen].mean(1),
-                             8 * test_bytes[:, chosen].sum(1) / area, test_acc[:, chosen].mean(1)))
+        rates.append(statistic(8 * ref_bytes[:, chosen].sum(1) / area, ref_acc[:, chosen].mean(1),
+                               8 * test_bytes[:, chosen].sum(1) / area, test_acc[:, chosen].mean(1)))
     rates = np.array(rates)
     rates = rates[np.isfinite(rates)]
     if len(rates) < samples // 2:

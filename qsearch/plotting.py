@@ -38,6 +38,8 @@ def _draw(axes, curves: dict[str, pd.DataFrame], metric: str, marks) -> None:
         axes.annotate(text, (bpp, accuracy), textcoords="offset points", xytext=(4, -10), fontsize=7)
     axes.set_xscale("log")
     axes.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    axes.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    axes.tick_params(axis="x", which="minor", labelsize=7)
     axes.set_xlabel("bits per pixel (log scale)")
     axes.grid(alpha=0.3, which="both")
 

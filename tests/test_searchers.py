@@ -16,7 +16,7 @@ from realdata import photos
 
 NAMES = [name for name, _ in SEARCHERS.items()]
 PSNR = Objective(metric="psnr", floor=30.0, relative=False)
-CONFIDENCE = Objective(metric="confidence", floor=0.9)
+SIMILARITY = Objective(metric="similarity", floor=0.9)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def setting(fidelity, network):
         options = {"pop_size": 6} if name in ("ga", "de", "nsga2") else {}
         if SEARCHERS[name].needs_network:
             options = {"batch": 4, **({"steps": 1} if name == "gradient" else {"images_used": 8})}
-            return network, CONFIDENCE, options
+            return network, SIMILARITY, options
         return fidelity, PSNR, options
     return for_searcher
 

@@ -131,6 +131,9 @@ def build_parser() -> Parser:
 
     front = commands_.add_parser("front", help="re-export a run's front, tables, plot and summary")
     front.add_argument("run", type=Path, help="run folder written by qsearch run")
+    front.add_argument("--target", type=number(above=0), metavar="FRACTION",
+                       help="also name the table to use at this share of the uncompressed accuracy (e.g. 0.98) "
+                            "and the bits it saves against the IJG curve")
     front.set_defaults(func=commands.cmd_front)
 
     listing = commands_.add_parser("list", help="list searchers, evaluators and search spaces")

@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from qsearch.atomic import write_text
 from qsearch.cli.arguments import parse_options, writable_folder
 from qsearch.cli.build import base_family, build_evaluator, encoder_settings, evaluator_pool
 from qsearch.errors import QSearchError
@@ -136,6 +137,7 @@ def cmd_run(args) -> int:
     space = make_space(args.space or searcher.default_space, family=base_family(args.base, evaluator))
     pool = evaluator_pool(args)
     study = Study(evaluator, searcher, objective, args.out, space=space, seed=args.seed, pruner=pruner, pool=pool)
+    references = {"search": evaluator.reference or {}}
     try:
         ijg = report.cached_frame(args.out / report.IJG_SEARCH, lambda: report.quality_curve(evaluator))
         if pruner is not None:  # the IJG curve the report needs anyway: tables must beat it from the first on
@@ -145,6 +147,8 @@ def cmd_run(args) -> int:
             tester = build_evaluator(args, split=args.test_split)
             report.rescore(tester, {t.qtable.key: t.qtable for t in study.front()}, args.out / report.TEST_SCORES)
             report.cached_frame(args.out / report.IJG_TEST, lambda: report.quality_curve(tester))
+            references["test"] = tester.reference or {}
+        write_text(args.out / report.REFERENCE, json.dumps(references, indent=2))
     finally:
         study.close()
         if pool is not None:
@@ -153,8 +157,40 @@ def cmd_run(args) -> int:
 
 
 def cmd_front(args) -> int:
-    """Re-export a run's front, tables, plot and summary from its record."""
-    return export(args.run)
+    """Re-export a run's front, tables, plot and summary from its record; with ``--target``,
+    name the table to use at that share of the uncompressed accuracy and what it saves."""
+    status = export(args.run)
+    if args.target is not None:
+        print(operating_point_line(args.run, args.target))
+    return status
+
+
+def operating_point_line(directory: Path, fraction: float) -> str:
+    """The cheapest front table reaching ``fraction`` of the uncompressed accuracy, and its saving
+    against the IJG curve at equal accuracy (on the test split when the run has one)."""
+    import pandas as pd
+
+    from qsearch import report
+    from qsearch.study import load_record
+
+    _, objective, _ = load_record(directory)
+    references = json.loads((directory / report.REFERENCE).read_text()) if (directory / report.REFERENCE).exists() \
+        else {}
+    held_out = (directory / report.TEST_SCORES).exists() and "test" in references
+    where = "test" if held_out else "search"
+    if objective.metric not in references.get(where, {}):
+        raise QSearchError(f"{directory}: no uncompressed {objective.metric} recorded; rerun its qsearch run command")
+    front = pd.read_csv(directory / "front.csv")
+    if held_out:
+        front = front.assign(bpp=front["test_bpp"], **{objective.metric: front[f"test_{objective.metric}"]})
+    ijg = pd.read_csv(directory / (report.IJG_TEST if held_out else report.IJG_SEARCH))
+    point, = report.operating_points(front, ijg, objective.metric, references[where][objective.metric],
+                                     fractions=(fraction,))
+    if point.get("table") is None:
+        return f"no front table reaches {100 * fraction:g}% of the uncompressed {objective.metric} ({point['target']})"
+    saving = "IJG does not reach it" if point["saving_percent"] is None else f"{point['saving_percent']:+.1f}% bits"
+    return (f"at {100 * fraction:g}% of the uncompressed {objective.metric} ({point['target']:.4f}, {where} images): "
+            f"use {directory / point['table']} ({point['bpp']:.3f} bpp), {saving} vs the IJG curve at equal accuracy")
 
 
 def export(directory: Path) -> int:
