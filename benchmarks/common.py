@@ -1,14 +1,15 @@
 """What every benchmark shares: the shared data paths, the machine description, and
 appending a dated, machine-stamped section to benchmarks/RESULTS.md."""
+
 from __future__ import annotations
 
 import datetime
 import gzip
-import shutil
-from contextlib import contextmanager
 import os
 import platform
 import re
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -34,13 +35,15 @@ def machine() -> str:
 def record(title: str, body: str) -> None:
     """Print a result and write it to RESULTS.md with the date and the machine, in place of
     an earlier section of the same title (a rerun of the same command supersedes it)."""
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = f"## {title}\n\n{stamp}; {machine()}\n\n{body.rstrip()}\n"
     print(section)
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     head, *sections = re.split(r"\n(?=## )", text)
     sections = [s for s in sections if s.splitlines()[0] != f"## {title}"]
-    RESULTS.write_text("\n".join([head.rstrip() + "\n", *(s.rstrip() + "\n" for s in sections), section]))
+    RESULTS.write_text(
+        "\n".join([head.rstrip() + "\n", *(s.rstrip() + "\n" for s in sections), section])
+    )
 
 
 BULKY = 100_000
@@ -64,8 +67,20 @@ def unpacked(folder: Path):
 def pack(folder: Path) -> None:
     """gzip every bulky file under ``folder`` (in place, ``NAME.gz``)."""
     for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.suffix != ".gz" and path.suffix != ".png" and path.stat().st_size > BULKY:
-            with open(path, "rb") as source, open(path.with_name(path.name + ".gz"), "wb") as raw, \
-                    gzip.GzipFile(filename="", mode="wb", compresslevel=9, fileobj=raw, mtime=0) as target:
-                shutil.copyfileobj(source, target)  # no name or time inside: repacking gives the same bytes
+        if (
+            path.is_file()
+            and path.suffix != ".gz"
+            and path.suffix != ".png"
+            and path.stat().st_size > BULKY
+        ):
+            with (
+                open(path, "rb") as source,
+                open(path.with_name(path.name + ".gz"), "wb") as raw,
+                gzip.GzipFile(
+                    filename="", mode="wb", compresslevel=9, fileobj=raw, mtime=0
+                ) as target,
+            ):
+                shutil.copyfileobj(
+                    source, target
+                )  # no name or time inside: repacking gives the same bytes
             path.unlink()

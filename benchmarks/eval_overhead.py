@@ -3,6 +3,7 @@ forward pass of the same model on the same prepared images, measured in one proc
 
     python benchmarks/eval_overhead.py [--split test] [--repeats 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,7 +34,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     classifier = load_classifier()
-    images = load_images(IMAGENET_SAMPLE, split_file=SPLITS, split=args.split, preprocessing=classifier.preprocessing)
+    images = load_images(
+        IMAGENET_SAMPLE, split_file=SPLITS, split=args.split, preprocessing=classifier.preprocessing
+    )
     evaluator = ClassifierEvaluator(images, classifier)
     table = QTable.from_quality(50)
     evaluator.evaluate(table)  # warm-up
@@ -45,15 +48,17 @@ def main() -> None:
     evaluator.codec.roundtrip(images.images, table)
     codec = time.perf_counter() - codec_start
     f, e = statistics.median(forward), statistics.median(full)
-    record(f"Evaluation overhead ({args.split} split, {len(images)} images, IJG q50, {evaluator.settings.describe()})",
-           "| measure | seconds | ms/image |\n|---|---|---|\n"
-           f"| bare forward pass (median of {args.repeats}) | {f:.2f} | {1000 * f / len(images):.1f} |\n"
-           f"| full evaluation (median of {args.repeats}) | {e:.2f} | {1000 * e / len(images):.1f} |\n"
-           f"| encode + decode alone | {codec:.2f} | {1000 * codec / len(images):.2f} |\n\n"
-           f"**full evaluation / bare forward = {e / f:.3f}** "
-           f"(runs: forward {np.round(forward, 2).tolist()}, full {np.round(full, 2).tolist()}); "
-           f"{evaluator.classifier.describe()}\n\n"
-           "Command: `python benchmarks/eval_overhead.py`")
+    record(
+        f"Evaluation overhead ({args.split} split, {len(images)} images, IJG q50, {evaluator.settings.describe()})",
+        "| measure | seconds | ms/image |\n|---|---|---|\n"
+        f"| bare forward pass (median of {args.repeats}) | {f:.2f} | {1000 * f / len(images):.1f} |\n"
+        f"| full evaluation (median of {args.repeats}) | {e:.2f} | {1000 * e / len(images):.1f} |\n"
+        f"| encode + decode alone | {codec:.2f} | {1000 * codec / len(images):.2f} |\n\n"
+        f"**full evaluation / bare forward = {e / f:.3f}** "
+        f"(runs: forward {np.round(forward, 2).tolist()}, full {np.round(full, 2).tolist()}); "
+        f"{evaluator.classifier.describe()}\n\n"
+        "Command: `python benchmarks/eval_overhead.py`",
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ and top-1 of each, against eager fp32 NCHW (the reference), all in one run.
 
     python benchmarks/forward_paths.py [--split test] [--skip-compile] [--skip-onnx]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,13 +22,14 @@ def measure(forward, inputs: torch.Tensor, labels: np.ndarray, batch: int) -> tu
     """(images per second, top-1) over all inputs, after one warm-up batch."""
     forward(inputs[:batch])
     start = time.perf_counter()
-    logits = [forward(inputs[s:s + batch]).float() for s in range(0, len(inputs), batch)]
+    logits = [forward(inputs[s : s + batch]).float() for s in range(0, len(inputs), batch)]
     seconds = time.perf_counter() - start
     return len(inputs) / seconds, float((torch.cat(logits).argmax(1).numpy() == labels).mean())
 
 
 def configurations(module, example, args):
     """(name, setup callable returning a forward function) in the order they are measured."""
+
     def eager(memory_format, dtype=None, autocast=False):
         def setup():
             model = copy.deepcopy(module).to(memory_format=memory_format)
@@ -40,7 +42,9 @@ def configurations(module, example, args):
                     with torch.autocast("cpu", dtype=torch.bfloat16):
                         return model(x)
                 return model(x if dtype is None else x.to(dtype))
+
             return forward
+
         return setup
 
     def compiled(dtype=None):
@@ -48,14 +52,22 @@ def configurations(module, example, args):
             model = copy.deepcopy(module).to(memory_format=torch.channels_last)
             model = torch.compile(model.to(dtype) if dtype is not None else model)
             return (lambda x: model(x.to(dtype))) if dtype is not None else model
+
         return setup
 
     def onnxruntime():
         import onnxruntime as ort
 
         path = "/tmp/qsearch-forward-bench.onnx"
-        torch.onnx.export(copy.deepcopy(module), example[:1].contiguous(), path, input_names=["x"],
-                          output_names=["y"], dynamic_axes={"x": {0: "n"}}, dynamo=False)
+        torch.onnx.export(
+            copy.deepcopy(module),
+            example[:1].contiguous(),
+            path,
+            input_names=["x"],
+            output_names=["y"],
+            dynamic_axes={"x": {0: "n"}},
+            dynamo=False,
+        )
         options = ort.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
         session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
@@ -68,7 +80,10 @@ def configurations(module, example, args):
         ("eager bf16 weights, channels_last", eager(torch.channels_last, dtype=torch.bfloat16)),
     ]
     if not args.skip_compile:
-        plans += [("torch.compile fp32", compiled()), ("torch.compile bf16 weights", compiled(torch.bfloat16))]
+        plans += [
+            ("torch.compile fp32", compiled()),
+            ("torch.compile bf16 weights", compiled(torch.bfloat16)),
+        ]
     if not args.skip_onnx:
         plans.append(("ONNX Runtime fp32", onnxruntime))
     return plans
@@ -82,33 +97,48 @@ def main() -> None:
     parser.add_argument("--skip-onnx", action="store_true")
     args = parser.parse_args()
     classifier = load_classifier(device="cpu")
-    images = load_images(IMAGENET_SAMPLE, split_file=SPLITS, split=args.split, preprocessing=classifier.preprocessing)
+    images = load_images(
+        IMAGENET_SAMPLE, split_file=SPLITS, split=args.split, preprocessing=classifier.preprocessing
+    )
     inputs = classifier.to_input(images.images).contiguous()
     rows, reference = [], None
     with torch.inference_mode():
         for name, setup in configurations(classifier.module, inputs, args):
             start = time.perf_counter()
             forward = setup()
-            forward(inputs[:args.batch])
+            forward(inputs[: args.batch])
             setup_seconds = time.perf_counter() - start
             speed, top1 = measure(forward, inputs, images.labels, args.batch)
             reference = reference or (speed, top1)
-            rows.append(f"| {name} | {args.batch} | {speed:.1f} | {1000 / speed:.1f} | {speed / reference[0]:.2f}x "
-                        f"| {top1:.4f} | {100 * (top1 - reference[1]):+.2f} | {setup_seconds:.1f} |")
+            rows.append(
+                f"| {name} | {args.batch} | {speed:.1f} | {1000 / speed:.1f} | {speed / reference[0]:.2f}x "
+                f"| {top1:.4f} | {100 * (top1 - reference[1]):+.2f} | {setup_seconds:.1f} |"
+            )
             print(rows[-1], flush=True)
         best = copy.deepcopy(classifier.module).to(torch.bfloat16)
         for batch in (16, 100):
-            speed, top1 = measure(lambda x: best(x.to(torch.bfloat16)), inputs, images.labels, batch)
-            rows.append(f"| eager bf16 weights, channels_last | {batch} | {speed:.1f} | {1000 / speed:.1f} | "
-                        f"{speed / reference[0]:.2f}x | {top1:.4f} | {100 * (top1 - reference[1]):+.2f} | - |")
+            speed, top1 = measure(
+                lambda x: best(x.to(torch.bfloat16)), inputs, images.labels, batch
+            )
+            rows.append(
+                f"| eager bf16 weights, channels_last | {batch} | {speed:.1f} | {1000 / speed:.1f} | "
+                f"{speed / reference[0]:.2f}x | {top1:.4f} | {100 * (top1 - reference[1]):+.2f} | - |"
+            )
         torch.set_num_threads(1)
-        speed, top1 = measure(lambda x: best(x.to(torch.bfloat16)), inputs, images.labels, args.batch)
-        rows.append(f"| eager bf16 weights, channels_last, 1 thread | {args.batch} | {speed:.1f} | {1000 / speed:.1f} | "
-                    f"{speed / reference[0]:.2f}x | {top1:.4f} | {100 * (top1 - reference[1]):+.2f} | - |")
-    record(f"Forward paths ({args.split} split, {len(images)} images, EfficientNet-Lite0)",
-           "| configuration | batch | images/s | ms/image | speed-up | top-1 | Δ top-1 (points) | setup s |\n"
-           "|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) +
-           "\n\nCommand: `python benchmarks/forward_paths.py`")
+        speed, top1 = measure(
+            lambda x: best(x.to(torch.bfloat16)), inputs, images.labels, args.batch
+        )
+        rows.append(
+            f"| eager bf16 weights, channels_last, 1 thread | {args.batch} | {speed:.1f} | {1000 / speed:.1f} | "
+            f"{speed / reference[0]:.2f}x | {top1:.4f} | {100 * (top1 - reference[1]):+.2f} | - |"
+        )
+    record(
+        f"Forward paths ({args.split} split, {len(images)} images, EfficientNet-Lite0)",
+        "| configuration | batch | images/s | ms/image | speed-up | top-1 | Δ top-1 (points) | setup s |\n"
+        "|---|---|---|---|---|---|---|---|\n"
+        + "\n".join(rows)
+        + "\n\nCommand: `python benchmarks/forward_paths.py`",
+    )
 
 
 if __name__ == "__main__":

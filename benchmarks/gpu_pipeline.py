@@ -5,6 +5,7 @@ Also runs the gradient-based searchers on CUDA. Prints a RESULTS.md section.
 
     python benchmarks/gpu_pipeline.py --data DIR [--count 200] [--batch-size 200] [--repeats 5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,6 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from qsearch import QTable
@@ -48,13 +48,18 @@ def machine() -> str:
 def cuda_searchers(evaluator: ClassifierEvaluator) -> str:
     """The gradient-based searchers, bound to an evaluator on the GPU, propose valid tables."""
     lines = []
-    for name, options in (("gradient", {"steps": 2, "batch": 8}), ("sensitivity", {"images_used": 32})):
+    for name, options in (
+        ("gradient", {"steps": 2, "batch": 8}),
+        ("sensitivity", {"images_used": 32}),
+    ):
         searcher = make_searcher(name, **options).setup(SPACES["full"](), evaluator, 0)
         start = time.perf_counter()
         tables = searcher.ask(2)
         assert all(searcher.space.contains(t) for t in tables)
-        lines.append(f"| `{name}` on {evaluator.classifier.device} | 2 tables proposed in "
-                     f"{time.perf_counter() - start:.1f} s |")
+        lines.append(
+            f"| `{name}` on {evaluator.classifier.device} | 2 tables proposed in "
+            f"{time.perf_counter() - start:.1f} s |"
+        )
     return "\n".join(lines)
 
 
@@ -67,9 +72,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the section to this file")
     args = parser.parse_args()
     classifier = load_classifier()
-    images = load_images(args.data, limit=args.count, labels="none", preprocessing=classifier.preprocessing)
+    images = load_images(
+        args.data, limit=args.count, labels="none", preprocessing=classifier.preprocessing
+    )
     stack, table, cores = images.images, QTable.from_quality(50), os.cpu_count() or 1
-    by_threads = ClassifierEvaluator(images, classifier, batch_size=args.batch_size, encoder_processes=0)
+    by_threads = ClassifierEvaluator(
+        images, classifier, batch_size=args.batch_size, encoder_processes=0
+    )
     by_processes = ClassifierEvaluator(images, classifier, batch_size=args.batch_size)
     for evaluator in (by_threads, by_processes):
         evaluator.evaluate(table)  # warm-up: kernels, worker start
@@ -80,7 +89,11 @@ def main() -> None:
     decode_one = seconds(lambda: [decode(f) for f in files], args.repeats)
     codec = Codec(threads=cores)
     decode_all = seconds(lambda: codec.decode_all(files, stack.shape[1:]), args.repeats)
-    pinned = torch.from_numpy(stack).pin_memory() if torch.cuda.is_available() else torch.from_numpy(stack)
+    pinned = (
+        torch.from_numpy(stack).pin_memory()
+        if torch.cuda.is_available()
+        else torch.from_numpy(stack)
+    )
     fast = by_processes.classifier
     forward = seconds(lambda: fast.log_probs(pinned), args.repeats)
     full_threads = seconds(lambda: by_threads.evaluate(table), args.repeats)
@@ -88,21 +101,31 @@ def main() -> None:
     same = by_threads.evaluate(table)["agreement"] == by_processes.evaluate(table)["agreement"]
     identical = by_processes.encode_all(table) == files
     n = len(images)
-    rows = [("encode, 1 thread", one_thread), (f"encode, {cores} threads (GIL-bound)", threads),
-            (f"encode, {by_processes.encoder_processes} processes", processes),
-            ("decode, 1 thread", decode_one), (f"decode, {cores} threads", decode_all),
-            (f"bare forward ({fast.forward}, batch {args.batch_size})", forward),
-            ("full evaluation, encoding on threads", full_threads),
-            ("full evaluation, encoding in processes (default on CUDA)", full_processes)]
+    rows = [
+        ("encode, 1 thread", one_thread),
+        (f"encode, {cores} threads (GIL-bound)", threads),
+        (f"encode, {by_processes.encoder_processes} processes", processes),
+        ("decode, 1 thread", decode_one),
+        (f"decode, {cores} threads", decode_all),
+        (f"bare forward ({fast.forward}, batch {args.batch_size})", forward),
+        ("full evaluation, encoding on threads", full_threads),
+        ("full evaluation, encoding in processes (default on CUDA)", full_processes),
+    ]
     body = "| measure | ms | images/s |\n|---|---|---|\n" + "\n".join(
-        f"| {label} | {1000 * s:.1f} | {n / s:,.0f} |" for label, s in rows)
-    body += (f"\n\n**full evaluation / bare forward = {full_processes / forward:.2f}** with encoding in processes "
-             f"({full_threads / forward:.2f} on threads); identical files: {identical}; same agreement: {same}.\n\n"
-             "| CUDA searchers | |\n|---|---|\n" + cuda_searchers(by_processes) +
-             f"\n\nCommand: `python benchmarks/gpu_pipeline.py --data DIR --count {args.count} --batch-size "
-             f"{args.batch_size}` ({n} test-split images, IJG q50, 4:2:0)")
-    section = (f"## GPU pipeline ({n} images, IJG q50)\n\n"
-               f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {machine()}\n\n{body}\n")
+        f"| {label} | {1000 * s:.1f} | {n / s:,.0f} |" for label, s in rows
+    )
+    body += (
+        f"\n\n**full evaluation / bare forward = {full_processes / forward:.2f}** with encoding in processes "
+        f"({full_threads / forward:.2f} on threads); identical files: {identical}; same agreement: {same}.\n\n"
+        "| CUDA searchers | |\n|---|---|\n"
+        + cuda_searchers(by_processes)
+        + f"\n\nCommand: `python benchmarks/gpu_pipeline.py --data DIR --count {args.count} --batch-size "
+        f"{args.batch_size}` ({n} test-split images, IJG q50, 4:2:0)"
+    )
+    section = (
+        f"## GPU pipeline ({n} images, IJG q50)\n\n"
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {machine()}\n\n{body}\n"
+    )
     print(section)
     if args.out:
         args.out.write_text(section)

@@ -12,6 +12,7 @@ curve and best front (benchmarks/search_quality.py).
 
     python benchmarks/lossless_settings.py
 """
+
 from __future__ import annotations
 
 import json
@@ -20,16 +21,18 @@ import subprocess
 
 import numpy as np
 import pandas as pd
+from search_quality import BEST_FRONT, METRIC, RESULTS, evaluator
 
 from common import record
 from qsearch.codec import EncoderSettings, decode, encode
-from qsearch.qtable import IJG
 from qsearch.pareto import bd_rate, bootstrap_bd_rate
-from qsearch.qtable import QTable
-from search_quality import BEST_FRONT, METRIC, RESULTS, evaluator
+from qsearch.qtable import IJG, QTable
 
-SETTINGS = {"optimize": EncoderSettings(optimize=True), "progressive": EncoderSettings(progressive=True),
-            "smallest": EncoderSettings(smallest=True)}
+SETTINGS = {
+    "optimize": EncoderSettings(optimize=True),
+    "progressive": EncoderSettings(progressive=True),
+    "smallest": EncoderSettings(smallest=True),
+}
 JPEGTRAN = shutil.which("jpegtran")
 
 
@@ -37,7 +40,7 @@ def split_dqt(data: bytes) -> tuple[bytes, bytes]:
     """(the file without its DQT segments, the DQT segments), by walking the markers to SOS."""
     kept, tables, position = [data[:2]], [], 2
     while data[position + 1] != 0xDA:
-        end = position + 2 + int.from_bytes(data[position + 2:position + 4], "big")
+        end = position + 2 + int.from_bytes(data[position + 2 : position + 4], "big")
         (tables if data[position + 1] == 0xDB else kept).append(data[position:end])
         position = end
     kept.append(data[position:])
@@ -53,7 +56,9 @@ def abbreviated_size(data: bytes) -> int:
 
 def arithmetic_size(data: bytes) -> int:
     """Bytes of the file recoded with arithmetic coding; checked to decode identically."""
-    recoded = subprocess.run([JPEGTRAN, "-arithmetic"], input=data, capture_output=True, check=True).stdout
+    recoded = subprocess.run(
+        [JPEGTRAN, "-arithmetic"], input=data, capture_output=True, check=True
+    ).stdout
     assert np.array_equal(decode(recoded), decode(data))
     return len(recoded)
 
@@ -61,30 +66,44 @@ def arithmetic_size(data: bytes) -> int:
 def sizes(images, table: QTable) -> dict[str, np.ndarray]:
     """Per-image bytes under each setting, the ``smallest`` files abbreviated and, where
     jpegtran is installed, the optimised files recoded with arithmetic coding."""
-    files = {name: [encode(image, table, settings) for image in images] for name, settings in SETTINGS.items()}
+    files = {
+        name: [encode(image, table, settings) for image in images]
+        for name, settings in SETTINGS.items()
+    }
     result = {name: np.array([len(data) for data in group]) for name, group in files.items()}
-    result["smallest, abbreviated"] = np.array([abbreviated_size(data) for data in files["smallest"]])
+    result["smallest, abbreviated"] = np.array(
+        [abbreviated_size(data) for data in files["smallest"]]
+    )
     if JPEGTRAN:
         result["arithmetic"] = np.array([arithmetic_size(data) for data in files["optimize"]])
     return result
 
 
 def same_pixels(images, table: QTable) -> bool:
-    return all(np.array_equal(decode(encode(image, table)), decode(encode(image, table, settings)))
-               for image in images for settings in SETTINGS.values())
+    return all(
+        np.array_equal(decode(encode(image, table)), decode(encode(image, table, settings)))
+        for image in images
+        for settings in SETTINGS.values()
+    )
 
 
 def points(per_image: list[dict], byte_counts: list[np.ndarray] | None = None) -> list[dict]:
     """Bootstrap curve points: per-image accuracy with the recorded or the given bytes."""
-    return [{"accuracy": figures[METRIC], "pixels": figures["pixels"],
-             "bytes": figures["bytes"] if byte_counts is None else byte_counts[i].tolist()}
-            for i, figures in enumerate(per_image)]
+    return [
+        {
+            "accuracy": figures[METRIC],
+            "pixels": figures["pixels"],
+            "bytes": figures["bytes"] if byte_counts is None else byte_counts[i].tolist(),
+        }
+        for i, figures in enumerate(per_image)
+    ]
 
 
 def compare(reference: list[dict], test: list[dict]) -> str:
     def curve(pts):
         pixels = np.sum(pts[0]["pixels"])
         return [8 * np.sum(p["bytes"]) / pixels for p in pts], [np.mean(p["accuracy"]) for p in pts]
+
     rate = bd_rate(*curve(reference), *curve(test))
     low, high = bootstrap_bd_rate(reference, test)
     return f"{rate:+.2f} [{low:+.1f}, {high:+.1f}]"
@@ -98,31 +117,44 @@ def main() -> None:
     checked = all(same_pixels(images, IJG.at(q)) for q in (10, 50, 90))
     ijg_sizes = [sizes(images, table) for table in ijg_tables]
     baseline = points(ijg_figures)
-    rows = [f"| IJG tables + {name} | IJG tables, standard Huffman | "
-            f"{compare(baseline, points(ijg_figures, [s[name] for s in ijg_sizes]))} |"
-            for name in ijg_sizes[0]]
+    rows = [
+        f"| IJG tables + {name} | IJG tables, standard Huffman | "
+        f"{compare(baseline, points(ijg_figures, [s[name] for s in ijg_sizes]))} |"
+        for name in ijg_sizes[0]
+    ]
 
     front = pd.read_csv(BEST_FRONT / "front.csv")
     scores = pd.read_csv(BEST_FRONT / "test_scores.csv").set_index("key")
     front_figures = [json.loads(scores.loc[key, "per_image"]) for key in front["key"]]
-    front_tables = [QTable.load(BEST_FRONT / path.replace("tables/", "")) for path in front["table"]]
+    front_tables = [
+        QTable.load(BEST_FRONT / path.replace("tables/", "")) for path in front["table"]
+    ]
     front_sizes = [sizes(images, table) for table in front_tables]
-    rows.append(f"| best front's tables, standard Huffman | IJG tables, standard Huffman | "
-                f"{compare(baseline, points(front_figures))} |")
+    rows.append(
+        f"| best front's tables, standard Huffman | IJG tables, standard Huffman | "
+        f"{compare(baseline, points(front_figures))} |"
+    )
     best = "smallest"
-    same_settings = compare(points(ijg_figures, [s[best] for s in ijg_sizes]),
-                            points(front_figures, [s[best] for s in front_sizes]))
+    same_settings = compare(
+        points(ijg_figures, [s[best] for s in ijg_sizes]),
+        points(front_figures, [s[best] for s in front_sizes]),
+    )
     rows.append(f"| best front's tables + {best} | IJG tables + {best} | {same_settings} |")
     for name in (best, f"{best}, abbreviated", *(["arithmetic"] if JPEGTRAN else [])):
-        rows.append(f"| **whole encoding: best front's tables + {name}** | IJG tables, standard Huffman "
-                    f"(libjpeg's defaults) | {compare(baseline, points(front_figures, [s[name] for s in front_sizes]))} |")
+        rows.append(
+            f"| **whole encoding: best front's tables + {name}** | IJG tables, standard Huffman "
+            f"(libjpeg's defaults) | {compare(baseline, points(front_figures, [s[name] for s in front_sizes]))} |"
+        )
     summary = json.loads((BEST_FRONT / "summary.json").read_text())
-    record("Lossless settings and the whole encoding (input scenario, test split 400 images, 4:2:0)",
-           f"Decoded pixels identical to standard Huffman for every image at IJG q10/50/90: {checked}. "
-           f"Best front: {summary['searcher']} on {summary['space']} ({len(front)} tables). BD-rate % of top-1 vs "
-           "bpp [95% paired bootstrap interval over images]; negative is better.\n\n"
-           "| encoding | against | BD-rate |\n|---|---|---|\n" + "\n".join(rows) +
-           "\n\nCommand: `python benchmarks/lossless_settings.py`")
+    record(
+        "Lossless settings and the whole encoding (input scenario, test split 400 images, 4:2:0)",
+        f"Decoded pixels identical to standard Huffman for every image at IJG q10/50/90: {checked}. "
+        f"Best front: {summary['searcher']} on {summary['space']} ({len(front)} tables). BD-rate % of top-1 vs "
+        "bpp [95% paired bootstrap interval over images]; negative is better.\n\n"
+        "| encoding | against | BD-rate |\n|---|---|---|\n"
+        + "\n".join(rows)
+        + "\n\nCommand: `python benchmarks/lossless_settings.py`",
+    )
 
 
 if __name__ == "__main__":

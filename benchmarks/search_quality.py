@@ -9,6 +9,7 @@ Resumable: each run lives in benchmarks/results/search_quality/SCENARIO/SEARCHER
     python benchmarks/search_quality.py [--budget 150] [--seeds 0] [--scenario input]
         [--searchers quality nsga2 ...] [--baselines] [--report-only]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,15 +34,31 @@ from qsearch.searcher import SEARCHERS  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results" / "search_quality"
 BEST_FRONT = ROOT / "benchmarks" / "results" / "best_front"
 OPTIONS = {"gradient": ["--option", "steps=5"], "sensitivity": ["--option", "images_used=128"]}
-VARIANTS = {"nsga2-logprob": ("nsga2", ["--metric", "logprob"]),
-            "nsga2-mozjpeg3": ("nsga2", ["--base", "mozjpeg-3"]),
-            "slopes-mozjpeg4": ("slopes", ["--base", "mozjpeg-4"])}
+VARIANTS = {
+    "nsga2-logprob": ("nsga2", ["--metric", "logprob"]),
+    "nsga2-mozjpeg3": ("nsga2", ["--base", "mozjpeg-3"]),
+    "slopes-mozjpeg4": ("slopes", ["--base", "mozjpeg-4"]),
+}
 """Runs beside the plain searchers: NSGA-II ranking by the mean log-probability of the true
 class (smooth where top-1 on 400 images is noisy), judged like every run on top-1; NSGA-II
 in the bands space built around mozjpeg's default tables (preset 3) instead of IJG's;
 equal-slope descent from mozjpeg's preset 4, the best baseline on the test split."""
-ORDER = ["quality", "sensitivity", "nsga2", "slopes", "bayes", "gradient", "ga", "de", "mcmc", "sorted", "random"]
-BASELINES = [f"mozjpeg-{i}" for i in range(1, MOZJPEG_PRESETS)] + ["deepn"]  # mozjpeg-0 is the IJG curve
+ORDER = [
+    "quality",
+    "sensitivity",
+    "nsga2",
+    "slopes",
+    "bayes",
+    "gradient",
+    "ga",
+    "de",
+    "mcmc",
+    "sorted",
+    "random",
+]
+BASELINES = [f"mozjpeg-{i}" for i in range(1, MOZJPEG_PRESETS)] + [
+    "deepn"
+]  # mozjpeg-0 is the IJG curve
 METRIC, RATE = "top1", "bpp"
 BUDGET = 150
 
@@ -51,7 +68,9 @@ def data_arguments(scenario: str) -> list[str]:
 
 
 def evaluator(scenario: str, split: str):
-    return build_evaluator(build_parser().parse_args(["run", *data_arguments(scenario), "--split", split]))
+    return build_evaluator(
+        build_parser().parse_args(["run", *data_arguments(scenario), "--split", split])
+    )
 
 
 def reference_curve(scenario: str, split: str, family: str = "ijg", fitted_on=None):
@@ -62,11 +81,16 @@ def reference_curve(scenario: str, split: str, family: str = "ijg", fitted_on=No
     def compute():
         scorer = evaluator(scenario, split)
         return report.quality_curve(scorer, base_family(family, fitted_on or scorer))
+
     return report.cached_frame(path, compute)
 
 
 def run_directory(scenario: str, searcher: str, seed: int, budget: int):
-    return RESULTS / scenario / (f"{searcher}-s{seed}" if budget == BUDGET else f"{searcher}-b{budget}-s{seed}")
+    return (
+        RESULTS
+        / scenario
+        / (f"{searcher}-s{seed}" if budget == BUDGET else f"{searcher}-b{budget}-s{seed}")
+    )
 
 
 def share_reference(out, scenario: str) -> None:
@@ -87,9 +111,25 @@ def run(scenario: str, name: str, seed: int, budget: int) -> None:
     out = run_directory(scenario, name, seed, budget)
     share_reference(out, scenario)
     searcher, extra = VARIANTS.get(name, (name, []))
-    command = ["run", *data_arguments(scenario), "--split", "search", "--test-split", "test",
-               "--searcher", searcher, "--budget", str(budget), "--seed", str(seed), "--quiet", "--out", str(out),
-               *OPTIONS.get(searcher, []), *extra]
+    command = [
+        "run",
+        *data_arguments(scenario),
+        "--split",
+        "search",
+        "--test-split",
+        "test",
+        "--searcher",
+        searcher,
+        "--budget",
+        str(budget),
+        "--seed",
+        str(seed),
+        "--quiet",
+        "--out",
+        str(out),
+        *OPTIONS.get(searcher, []),
+        *extra,
+    ]
     if qsearch(command) != 0:
         print(f"{name} (seed {seed}) failed; see above")
 
@@ -104,7 +144,9 @@ def baselines(scenario: str) -> dict[str, dict]:
         if family == "deepn" and fitted_on is None:
             fitted_on = evaluator(scenario, "search")
         curve = reference_curve(scenario, "test", family, fitted_on if family == "deepn" else None)
-        results[family] = {metric: report.curve_summary(curve, ijg, metric, RATE) for metric in (METRIC, "logprob")}
+        results[family] = {
+            metric: report.curve_summary(curve, ijg, metric, RATE) for metric in (METRIC, "logprob")
+        }
     return results
 
 
@@ -120,7 +162,9 @@ def in_log_probability(directory: Path, scenario: str) -> dict | None:
 def hypervolume_curve(trials: pd.DataFrame, metric: str) -> list[float]:
     """Hypervolume of the running front after each evaluation."""
     complete = trials[trials["state"] == "complete"]
-    return [hypervolume(complete["bpp"][:k], complete[metric][:k]) for k in range(1, len(complete) + 1)]
+    return [
+        hypervolume(complete["bpp"][:k], complete[metric][:k]) for k in range(1, len(complete) + 1)
+    ]
 
 
 def with_interval(result: dict | None) -> str:
@@ -155,14 +199,18 @@ def report_results(scenario: str, baseline_results: dict[str, dict]) -> None:
         summary = json.loads(summary_path.read_text())
         trials = pd.read_csv(directory / "trials.csv")
         test = summary.get("test_top1", summary.get("test", {}))
-        rows.append(f"| {directory.name} | {summary['space']} | {summary['metric']} | {summary['trials']} | "
-                    f"{summary['front_size']} | {with_interval(summary['search'])} | {with_interval(test)} | "
-                    f"{with_interval(in_log_probability(directory, scenario))} | "
-                    f"{summary['search'].get('hypervolume')} | {test.get('hypervolume')} |")
+        rows.append(
+            f"| {directory.name} | {summary['space']} | {summary['metric']} | {summary['trials']} | "
+            f"{summary['front_size']} | {with_interval(summary['search'])} | {with_interval(test)} | "
+            f"{with_interval(in_log_probability(directory, scenario))} | "
+            f"{summary['search'].get('hypervolume')} | {test.get('hypervolume')} |"
+        )
         if summary["metric"] == METRIC:
             curves[directory.name] = hypervolume_curve(trials, METRIC)
         score = test.get("bd_rate_vs_ijg_percent")
-        searched = summary["searcher"] != "quality"  # the quality sweep is the IJG curve itself, densely sampled
+        searched = (
+            summary["searcher"] != "quality"
+        )  # the quality sweep is the IJG curve itself, densely sampled
         if searched and score is not None and (best is None or score < best[0]):
             best = (score, directory)
     if not rows:
@@ -178,26 +226,39 @@ def report_results(scenario: str, baseline_results: dict[str, dict]) -> None:
         front_keys = pd.read_csv(best[1] / "front.csv")["key"]
         scores = pd.read_csv(best[1] / report.TEST_SCORES)
         scores[scores["key"].isin(front_keys)].to_csv(BEST_FRONT / report.TEST_SCORES, index=False)
-    baseline_rows = [f"| {family} | {with_interval(result[METRIC])} | {with_interval(result['logprob'])} | "
-                     f"{result[METRIC].get('hypervolume')} |" for family, result in baseline_results.items()]
-    record(f"Search quality ({scenario} scenario, search split 400 images, front re-scored on test)",
-           "BD-rate % vs the IJG curve on the same images and settings (4:2:0, standard Huffman); negative is "
-           "better; [95% paired bootstrap interval over images], * where it excludes 0.\n\n"
-           "Each front is ranked by its searched metric; the test columns judge that front's tables on the test "
-           "images by top-1 and by the mean log-probability of the true class (smooth, so its interval is "
-           "tighter).\n\n"
-           "| run | space | searched on | trials | front | BD-rate search | BD-rate test (top-1) | "
-           "BD-rate test (log-prob) | HV search | HV test |\n|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) +
-           ("\n\nBaselines on the test split (quality 5..95; deepn fitted on the search split):\n\n"
+    baseline_rows = [
+        f"| {family} | {with_interval(result[METRIC])} | {with_interval(result['logprob'])} | "
+        f"{result[METRIC].get('hypervolume')} |"
+        for family, result in baseline_results.items()
+    ]
+    record(
+        f"Search quality ({scenario} scenario, search split 400 images, front re-scored on test)",
+        "BD-rate % vs the IJG curve on the same images and settings (4:2:0, standard Huffman); negative is "
+        "better; [95% paired bootstrap interval over images], * where it excludes 0.\n\n"
+        "Each front is ranked by its searched metric; the test columns judge that front's tables on the test "
+        "images by top-1 and by the mean log-probability of the true class (smooth, so its interval is "
+        "tighter).\n\n"
+        "| run | space | searched on | trials | front | BD-rate search | BD-rate test (top-1) | "
+        "BD-rate test (log-prob) | HV search | HV test |\n|---|---|---|---|---|---|---|---|---|---|\n"
+        + "\n".join(rows)
+        + (
+            "\n\nBaselines on the test split (quality 5..95; deepn fitted on the search split):\n\n"
             "| family | BD-rate test (top-1) | BD-rate test (log-prob) | HV test |\n|---|---|---|---|\n"
             + "\n".join(baseline_rows)
-            if baseline_rows else "") +
-           f"\n\nHypervolume vs evaluations: `{plot.relative_to(ROOT)}`"
-           + (f"; best test BD-rate: {best[1].name} ({best[0]:+.2f}%)"
-              + (f", tables in `{BEST_FRONT.relative_to(ROOT)}`" if scenario == "input" else "") if best else "") +
-           f"\n\nCommand: `python benchmarks/search_quality.py --scenario {scenario}"
-           f"{' --baselines' if baseline_results else ''} [--budget B] [--seeds S ...] [--searchers ...]` "
-           "(each run's budget is its trials column)")
+            if baseline_rows
+            else ""
+        )
+        + f"\n\nHypervolume vs evaluations: `{plot.relative_to(ROOT)}`"
+        + (
+            f"; best test BD-rate: {best[1].name} ({best[0]:+.2f}%)"
+            + (f", tables in `{BEST_FRONT.relative_to(ROOT)}`" if scenario == "input" else "")
+            if best
+            else ""
+        )
+        + f"\n\nCommand: `python benchmarks/search_quality.py --scenario {scenario}"
+        f"{' --baselines' if baseline_results else ''} [--budget B] [--seeds S ...] [--searchers ...]` "
+        "(each run's budget is its trials column)",
+    )
 
 
 def main() -> None:
@@ -205,10 +266,17 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=BUDGET)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--scenario", choices=("input", "source"), default="input")
-    parser.add_argument("--searchers", nargs="+", default=[n for n in ORDER if n in SEARCHERS] +
-                        [n for n, _ in SEARCHERS.items() if n not in ORDER] + list(VARIANTS),
-                        help="searchers, or the variants " + ", ".join(VARIANTS))
-    parser.add_argument("--baselines", action="store_true", help="also score the baseline families on test")
+    parser.add_argument(
+        "--searchers",
+        nargs="+",
+        default=[n for n in ORDER if n in SEARCHERS]
+        + [n for n, _ in SEARCHERS.items() if n not in ORDER]
+        + list(VARIANTS),
+        help="searchers, or the variants " + ", ".join(VARIANTS),
+    )
+    parser.add_argument(
+        "--baselines", action="store_true", help="also score the baseline families on test"
+    )
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
     if not args.report_only:

@@ -5,6 +5,7 @@ in top-1 and in mean log-probability of the true class.
 
     python benchmarks/transfer.py [--models efficientnet_lite0 efficientnet_lite1 efficientnet_lite2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,10 +29,14 @@ def score(model: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     if front_path.exists() and ijg_path.exists():
         return pd.read_csv(front_path), pd.read_csv(ijg_path)
     classifier = load_classifier(model)
-    images = load_images(IMAGENET_SAMPLE, split_file=SPLITS, split="test", preprocessing=classifier.preprocessing)
+    images = load_images(
+        IMAGENET_SAMPLE, split_file=SPLITS, split="test", preprocessing=classifier.preprocessing
+    )
     evaluator = ClassifierEvaluator(images, classifier)
     tables = pd.read_csv(BEST / "front.csv")["table"]
-    front = pd.DataFrame([{"table": t, **scored(evaluator, QTable.load(BEST / t.split("/")[-1]))} for t in tables])
+    front = pd.DataFrame(
+        [{"table": t, **scored(evaluator, QTable.load(BEST / t.split("/")[-1]))} for t in tables]
+    )
     ijg = quality_curve(evaluator)
     OUT.mkdir(parents=True, exist_ok=True)
     write_csv(front, front_path)
@@ -47,19 +52,28 @@ def cell(result: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"])
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"],
+    )
     args = parser.parse_args()
     rows = []
     for model in args.models:
         front, ijg = score(model)
-        rows.append(f"| {model} | {ijg['top1'].max():.3f} | {cell(curve_summary(front, ijg, 'top1', 'bpp'))} | "
-                    f"{cell(curve_summary(front, ijg, 'logprob', 'bpp'))} |")
-    record("Transfer: the best Lite0 front on other networks (test split, 400 images)",
-           "| network | IJG q95 top-1 | top-1 BD-rate vs IJG | log-probability BD-rate vs IJG |\n|---|---|---|---|\n"
-           + "\n".join(rows) + "\n\n* = the 95% paired bootstrap interval excludes zero. The front's tables were "
-           "searched for Lite0 (`slopes` from mozjpeg preset 4); each network is compared with the IJG sweep "
-           "on its own inputs (Lite1 240 px, Lite2 260 px, compressed at the network's input).\n\n"
-           "Command: `python benchmarks/transfer.py`")
+        rows.append(
+            f"| {model} | {ijg['top1'].max():.3f} | {cell(curve_summary(front, ijg, 'top1', 'bpp'))} | "
+            f"{cell(curve_summary(front, ijg, 'logprob', 'bpp'))} |"
+        )
+    record(
+        "Transfer: the best Lite0 front on other networks (test split, 400 images)",
+        "| network | IJG q95 top-1 | top-1 BD-rate vs IJG | log-probability BD-rate vs IJG |\n|---|---|---|---|\n"
+        + "\n".join(rows)
+        + "\n\n* = the 95% paired bootstrap interval excludes zero. The front's tables were "
+        "searched for Lite0 (`slopes` from mozjpeg preset 4); each network is compared with the IJG sweep "
+        "on its own inputs (Lite1 240 px, Lite2 260 px, compressed at the network's input).\n\n"
+        "Command: `python benchmarks/transfer.py`",
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """The frozen-CNN evaluator: encode, decode and classify every image with one table."""
+
 from __future__ import annotations
 
 import logging
@@ -12,15 +13,17 @@ import torch
 from qsearch.codec import EncoderSettings
 from qsearch.errors import QSearchError
 from qsearch.evaluator import Evaluator, Metrics
-from qsearch.images import ImageSet
 from qsearch.forward import auto_candidates
+from qsearch.images import ImageSet
 from qsearch.models import Classifier
 from qsearch.pruning import Rejection
 from qsearch.qtable import QTable
 from qsearch.trial import LOWER_IS_BETTER
 
 log = logging.getLogger(__name__)
-PRECISION_TOLERANCE = 0.005  # a faster forward path may move top-1 (or agreement) by half a point at most
+PRECISION_TOLERANCE = (
+    0.005  # a faster forward path may move top-1 (or agreement) by half a point at most
+)
 
 
 class ClassifierEvaluator(Evaluator):
@@ -33,9 +36,16 @@ class ClassifierEvaluator(Evaluator):
 
     name = "classifier"
 
-    def __init__(self, images: ImageSet, classifier: Classifier, settings: EncoderSettings = EncoderSettings(),
-                 batch_size: int = 50, threads: int | None = None, forward: str = "auto",
-                 encoder_processes: int | str = "auto"):
+    def __init__(
+        self,
+        images: ImageSet,
+        classifier: Classifier,
+        settings: EncoderSettings = EncoderSettings(),
+        batch_size: int = 50,
+        threads: int | None = None,
+        forward: str = "auto",
+        encoder_processes: int | str = "auto",
+    ):
         """``forward="auto"`` takes the fastest forward path of this device (qsearch.forward)
         whose top-1 on the uncompressed images (or, without labels, its agreement with fp32)
         stays within half a point of eager fp32; ``"fp32"`` forces the exact path.
@@ -44,7 +54,9 @@ class ClassifierEvaluator(Evaluator):
         threads elsewhere."""
         if encoder_processes == "auto":
             cores = os.cpu_count() or 1
-            encoder_processes = min(cores - 1, 15) if classifier.device.type == "cuda" and cores >= 8 else 0
+            encoder_processes = (
+                min(cores - 1, 15) if classifier.device.type == "cuda" and cores >= 8 else 0
+            )
         super().__init__(images, settings, threads, int(encoder_processes))
         self._pinned = self._pinned_buffers(classifier, images, batch_size)
         if self._processes is not None and classifier.device.type == "cuda":
@@ -58,10 +70,16 @@ class ClassifierEvaluator(Evaluator):
         self._forward_asked = forward
         self.classifier, self._reference_log_probs = self._choose_forward(classifier, forward)
         self._classes = int(self._reference_log_probs.shape[1])
-        if self._labels is not None and len(self._labels) and int(self._labels.max()) >= self._classes:
+        if (
+            self._labels is not None
+            and len(self._labels)
+            and int(self._labels.max()) >= self._classes
+        ):
             worst = int(self._labels.argmax())
-            raise QSearchError(f"{images.names[worst]}: label {int(self._labels[worst])} is beyond the network's "
-                               f"{self._classes} outputs; give --class-map FILE or --labels none")
+            raise QSearchError(
+                f"{images.names[worst]}: label {int(self._labels[worst])} is beyond the network's "
+                f"{self._classes} outputs; give --class-map FILE or --labels none"
+            )
         self.reference = self._mean(self._per_image(self._reference_log_probs))
 
     # -- forward path -------------------------------------------------------------------------
@@ -85,8 +103,14 @@ class ClassifierEvaluator(Evaluator):
             if self._labels is not None:
                 shift = abs(self._top1(fast_log_probs) - self._top1(exact_log_probs))
             else:
-                shift = 1.0 - float((fast_log_probs.argmax(1) == exact_log_probs.argmax(1)).float().mean())
-            log.info("forward path %s moves accuracy by %.2f points on the uncompressed images", path, 100 * shift)
+                shift = 1.0 - float(
+                    (fast_log_probs.argmax(1) == exact_log_probs.argmax(1)).float().mean()
+                )
+            log.info(
+                "forward path %s moves accuracy by %.2f points on the uncompressed images",
+                path,
+                100 * shift,
+            )
             if shift <= PRECISION_TOLERANCE:
                 return fast, fast_log_probs
         return exact, exact_log_probs
@@ -102,23 +126,34 @@ class ClassifierEvaluator(Evaluator):
     # -- metrics --------------------------------------------------------------------------------
     @property
     def accuracy_metrics(self) -> tuple[str, ...]:
-        labelled = ("top1", *(("top5",) if self._classes >= 5 else ()), "logprob") if self._labels is not None else ()
+        """With labels top-1, top-5 (5 classes or more), log-probability; always agreement,
+        similarity, KL."""
+        labelled = (
+            ("top1", *(("top5",) if self._classes >= 5 else ()), "logprob")
+            if self._labels is not None
+            else ()
+        )
         return (*labelled, "agreement", "similarity", "kl")
 
     def _batches(self) -> list[slice]:
         n = len(self.images)
-        return [slice(start, min(start + self.batch_size, n)) for start in range(0, n, self.batch_size)]
+        return [
+            slice(start, min(start + self.batch_size, n)) for start in range(0, n, self.batch_size)
+        ]
 
     def _top1(self, log_probs: torch.Tensor) -> float:
-        return float((log_probs.argmax(1) == self._labels[:len(log_probs)]).float().mean())
+        return float((log_probs.argmax(1) == self._labels[: len(log_probs)]).float().mean())
 
     def _per_image(self, log_probs: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per-image figures for the first ``len(log_probs)`` images."""
         count = len(log_probs)
         reference = self._reference_log_probs[:count]
         kl = (reference.exp() * (reference - log_probs)).sum(1)
-        values = {"agreement": (log_probs.argmax(1) == reference.argmax(1)).float(),
-                  "similarity": torch.exp(-kl), "kl": kl}
+        values = {
+            "agreement": (log_probs.argmax(1) == reference.argmax(1)).float(),
+            "similarity": torch.exp(-kl),
+            "kl": kl,
+        }
         if self._labels is not None:
             labels = self._labels[:count]
             top = log_probs.topk(min(5, self._classes), dim=1).indices
@@ -134,7 +169,9 @@ class ClassifierEvaluator(Evaluator):
 
     # -- evaluation -------------------------------------------------------------------------------
     @staticmethod
-    def _pinned_buffers(classifier: Classifier, images: ImageSet, batch_size: int) -> list[torch.Tensor] | None:
+    def _pinned_buffers(
+        classifier: Classifier, images: ImageSet, batch_size: int
+    ) -> list[torch.Tensor] | None:
         """Two page-locked batch buffers on CUDA (decoded into, copied to the GPU asynchronously,
         alternating so that a copy in flight is never overwritten); None elsewhere."""
         if classifier.device.type != "cuda" or images.compress_at != "input":
@@ -158,6 +195,7 @@ class ClassifierEvaluator(Evaluator):
             while len(files) < batches[k].stop:
                 files.extend(next(chunks))
             return decoded[batches[k]]
+
         if sizes_first:
             next_batch(len(batches) - 1)
         return files, next_batch
@@ -169,18 +207,25 @@ class ClassifierEvaluator(Evaluator):
         def next_batch(k: int):
             decoded = pending.pop(k).result()
             if k + 1 < len(batches):
-                pending[k + 1] = self._prefetch.submit(self._decode, files, batches[k + 1], (k + 1) % 2)
+                pending[k + 1] = self._prefetch.submit(
+                    self._decode, files, batches[k + 1], (k + 1) % 2
+                )
             return decoded
+
         return next_batch
 
     def _decode(self, files: list[bytes], batch: slice, slot: int = 0):
         if self._pinned is None:
-            return self.codec.decode_all(files[batch], self._uncompressed.shape[1:], self._transform)
-        buffer = self._pinned[slot][:batch.stop - batch.start]
+            return self.codec.decode_all(
+                files[batch], self._uncompressed.shape[1:], self._transform
+            )
+        buffer = self._pinned[slot][: batch.stop - batch.start]
         self.codec.decode_all(files[batch], out=buffer.numpy())
         return buffer
 
-    def evaluate(self, qtable: QTable, rejection: Rejection | None = None, per_image: bool = False) -> Metrics:
+    def evaluate(
+        self, qtable: QTable, rejection: Rejection | None = None, per_image: bool = False
+    ) -> Metrics:
         """Encode, decode and classify every image in batches, the codec's work overlapping the
         network's (see :meth:`_pipeline`); with ``rejection``, stop as soon as the table provably
         cannot matter. With ``per_image``, ``metrics["per_image"]`` holds each figure image by image."""
@@ -193,20 +238,28 @@ class ClassifierEvaluator(Evaluator):
             if rejection is not None and k + 1 < len(batches):
                 values = self._per_image(torch.cat(log_probs))[rejection.metric].numpy()
                 sizes = np.array([len(f) for f in files], dtype=np.int64)
-                if rejection.hopeless(self.size_metrics(sizes)[rejection.rate],
-                                      -values if rejection.metric in LOWER_IS_BETTER else values, len(self.images)):
+                if rejection.hopeless(
+                    self.size_metrics(sizes)[rejection.rate],
+                    -values if rejection.metric in LOWER_IS_BETTER else values,
+                    len(self.images),
+                ):
                     pruned = True
                     break
         sizes = np.array([len(f) for f in files], dtype=np.int64)
         metrics = self.size_metrics(sizes)
         figures = self._per_image(torch.cat(log_probs).cpu())
-        metrics.update(self._mean(figures), images=len(figures["agreement"]), pruned=pruned,
-                       seconds=time.perf_counter() - start)
+        metrics.update(
+            self._mean(figures),
+            images=len(figures["agreement"]),
+            pruned=pruned,
+            seconds=time.perf_counter() - start,
+        )
         if per_image:  # accuracy figures of the scored images; bytes and pixels of every image
             metrics["per_image"] = {name: values.tolist() for name, values in figures.items()}
             metrics["per_image"].update(bytes=sizes.tolist(), pixels=self._image_pixels)
         return metrics
 
     def close(self) -> None:
+        """Stop the prefetch thread, the codec's threads and any encoder processes."""
         self._prefetch.shutdown()
         super().close()

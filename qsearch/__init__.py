@@ -3,6 +3,7 @@
 The top-level names are imported on first use, so ``import qsearch`` stays light: no torch,
 optuna or pymoo until a network, a study or a searcher is needed.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -11,12 +12,35 @@ from typing import TYPE_CHECKING
 __version__ = "0.2.0"
 
 _EXPORTS = {
-    "Codec": "qsearch.codec", "EncoderSettings": "qsearch.codec", "QSearchError": "qsearch.errors",
-    "QTable": "qsearch.qtable", "Study": "qsearch.study", "Objective": "qsearch.trial", "Trial": "qsearch.trial",
-    "Pruner": "qsearch.pruning", "Searcher": "qsearch.searcher", "Evaluator": "qsearch.evaluator",
-    "SearchSpace": "qsearch.space", "make_searcher": "qsearch.searcher", "make_space": "qsearch.space",
+    "Codec": "qsearch.codec",
+    "EncoderSettings": "qsearch.codec",
+    "QSearchError": "qsearch.errors",
+    "QTable": "qsearch.qtable",
+    "Study": "qsearch.study",
+    "Objective": "qsearch.trial",
+    "Trial": "qsearch.trial",
+    "Pruner": "qsearch.pruning",
+    "Searcher": "qsearch.searcher",
+    "Evaluator": "qsearch.evaluator",
+    "SearchSpace": "qsearch.space",
+    "make_searcher": "qsearch.searcher",
+    "make_space": "qsearch.space",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Codec",
+    "EncoderSettings",
+    "Evaluator",
+    "Objective",
+    "Pruner",
+    "QSearchError",
+    "QTable",
+    "SearchSpace",
+    "Searcher",
+    "Study",
+    "Trial",
+    "make_searcher",
+    "make_space",
+]
 
 if TYPE_CHECKING:
     from qsearch.codec import Codec, EncoderSettings

@@ -2,6 +2,7 @@
 entry per prepared set, keyed by everything the set depends on, least recently used first
 out when the cache outgrows its limit. A cache folder that cannot be used degrades to no
 cache with one warning: a cache must never stop a run."""
+
 from __future__ import annotations
 
 import json
@@ -65,8 +66,11 @@ class ImageCache:
     def _unusable(self, error: OSError) -> None:
         if str(self.folder) not in self._warned:
             self._warned.add(str(self.folder))
-            log.warning("image cache %s is unusable (%s): working without a cache", self.folder,
-                        error.strerror or error)
+            log.warning(
+                "image cache %s is unusable (%s): working without a cache",
+                self.folder,
+                error.strerror or error,
+            )
 
     def read(self, key: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
         """The arrays and index entry stored under ``key``, or None (missing or damaged)."""
@@ -79,7 +83,9 @@ class ImageCache:
                 arrays = {name: archive[name] for name in archive.files}
             os.utime(arrays_path)
         except (OSError, ValueError, KeyError) as error:
-            log.warning("%s: damaged cache entry (%s), preparing the images again", arrays_path, error)
+            log.warning(
+                "%s: damaged cache entry (%s), preparing the images again", arrays_path, error
+            )
             return None
         return arrays, index
 
@@ -89,7 +95,7 @@ class ImageCache:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             with atomic_write(arrays_path, "wb") as handle:
-                np.savez(handle, **arrays)
+                np.savez(handle, **arrays)  # type: ignore[arg-type]
             with atomic_write(index_path, "w") as handle:
                 json.dump({**index, "created": time.time()}, handle)
             self.trim(keep=key)
@@ -102,7 +108,7 @@ class ImageCache:
             return []
         found = []
         for arrays_path in self.folder.glob("images-*.npz"):
-            key = arrays_path.stem[len("images-"):]
+            key = arrays_path.stem[len("images-") :]
             index_path = self._paths(key)[1]
             try:
                 index = json.loads(index_path.read_text())

@@ -1,5 +1,6 @@
 """The real libjpeg-turbo codec: encode through Pillow with the table written into the file,
 decode with simplejpeg; whole image sets run across threads (both release the GIL)."""
+
 from __future__ import annotations
 
 import io
@@ -31,31 +32,49 @@ class EncoderSettings:
 
     def __post_init__(self):
         if self.subsampling not in SUBSAMPLINGS:
-            raise QSearchError(f"subsampling {self.subsampling!r} is not one of {', '.join(SUBSAMPLINGS)}")
+            raise QSearchError(
+                f"subsampling {self.subsampling!r} is not one of {', '.join(SUBSAMPLINGS)}"
+            )
 
     def describe(self) -> str:
+        """One line: subsampling and the lossless options on."""
         extras = [name for name in ("optimize", "progressive", "smallest") if getattr(self, name)]
         return "+".join([self.subsampling, *extras])
 
 
-def encode(image: np.ndarray, qtable: QTable, settings: EncoderSettings = EncoderSettings()) -> bytes:
+def encode(
+    image: np.ndarray, qtable: QTable, settings: EncoderSettings = EncoderSettings()
+) -> bytes:
     """One RGB uint8 image to a complete JPEG file that carries ``qtable`` in its DQT."""
     if settings.smallest:
-        return min((_encode(image, qtable, settings.subsampling, True, progressive) for progressive in (False, True)),
-                   key=len)
+        return min(
+            (
+                _encode(image, qtable, settings.subsampling, True, progressive)
+                for progressive in (False, True)
+            ),
+            key=len,
+        )
     return _encode(image, qtable, settings.subsampling, settings.optimize, settings.progressive)
 
 
 def _encode(image, qtable: QTable, subsampling: str, optimize: bool, progressive: bool) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, "JPEG", qtables=qtable.to_pillow(), subsampling=subsampling,
-                                optimize=optimize, progressive=progressive)
+    Image.fromarray(image).save(
+        buffer,
+        "JPEG",
+        qtables=qtable.to_pillow(),
+        subsampling=subsampling,
+        optimize=optimize,
+        progressive=progressive,
+    )
     return buffer.getvalue()
 
 
 def decode(data: bytes, out: np.ndarray | None = None) -> np.ndarray:
     """Decode to RGB uint8 with libjpeg-turbo's accurate DCT and fancy upsampling."""
-    return simplejpeg.decode_jpeg(data, colorspace="RGB", fastdct=False, fastupsample=False, buffer=out)
+    return simplejpeg.decode_jpeg(
+        data, colorspace="RGB", fastdct=False, fastupsample=False, buffer=out
+    )
 
 
 class Codec:
@@ -84,21 +103,30 @@ class Codec:
         self._map(work, len(images))
         return files
 
-    def decode_all(self, files: list[bytes], shape=None, transform=None, out: np.ndarray | None = None):
+    def decode_all(
+        self, files: list[bytes], shape=None, transform=None, out: np.ndarray | None = None
+    ):
         """Decode files to one stacked array: in place when every image has ``shape`` (into
         ``out`` when given, e.g. pinned memory), through ``transform`` (decoded image ->
         fixed-size array) otherwise; a list with neither."""
+        decoded: np.ndarray | list
         if out is not None:
             decoded = out
         else:
-            decoded = np.empty((len(files), *shape), np.uint8) if shape is not None else [None] * len(files)
+            decoded = (
+                np.empty((len(files), *shape), np.uint8)
+                if shape is not None
+                else [None] * len(files)
+            )
 
         def work(indices):
             for k in indices:
                 if shape is not None and transform is None:
                     decode(files[k], out=decoded[k])
                 else:
-                    decoded[k] = decode(files[k]) if transform is None else transform(decode(files[k]))
+                    decoded[k] = (
+                        decode(files[k]) if transform is None else transform(decode(files[k]))
+                    )
 
         self._map(work, len(files))
         return decoded

@@ -6,6 +6,7 @@ bilinear interpolation at half-pixel centres), colour conversion back and clampi
 Used to learn tables by gradient (the ``gradient`` and ``sensitivity`` searchers); every
 table it suggests is still scored by the real libjpeg evaluator.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,7 +18,9 @@ from qsearch.qtable import QTable
 
 ROUNDINGS = ("hard", "ste", "soft")
 
-_RGB_TO_YCBCR = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+_RGB_TO_YCBCR = torch.tensor(
+    [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]]
+)
 _YCBCR_TO_RGB = torch.tensor([[1.0, 0.0, 1.402], [1.0, -0.344136, -0.714136], [1.0, 1.772, 0.0]])
 
 
@@ -58,6 +61,7 @@ def to_blocks(plane: torch.Tensor) -> torch.Tensor:
 
 
 def from_blocks(blocks: torch.Tensor) -> torch.Tensor:
+    """(N, H/8, W/8, 8, 8) back to (N, H, W)."""
     n, bh, bw = blocks.shape[:3]
     return blocks.permute(0, 1, 3, 2, 4).reshape(n, bh * 8, bw * 8)
 
@@ -77,7 +81,9 @@ def dct_planes(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def quantise(luma_blocks, chroma_blocks, luma_steps, chroma_steps, rounding: str = "ste"):
     """Quantised (integer-valued, or nearly so) coefficients of both planes."""
-    return round_with(luma_blocks / luma_steps, rounding), round_with(chroma_blocks / chroma_steps, rounding)
+    return round_with(luma_blocks / luma_steps, rounding), round_with(
+        chroma_blocks / chroma_steps, rounding
+    )
 
 
 def reconstruct(luma_q, chroma_q, luma_steps, chroma_steps) -> torch.Tensor:
@@ -89,7 +95,9 @@ def reconstruct(luma_q, chroma_q, luma_steps, chroma_steps) -> torch.Tensor:
     chroma = from_blocks(chroma_blocks.reshape(n * 2, *chroma_blocks.shape[2:]))
     chroma = chroma.reshape(n, 2, *chroma.shape[1:]) + 128.0
     chroma = F.interpolate(chroma, scale_factor=2, mode="bilinear", align_corners=False)
-    ycbcr = torch.cat([luma[:, None], chroma], dim=1).permute(0, 2, 3, 1) - _on(_CHROMA_OFFSET, luma)
+    ycbcr = torch.cat([luma[:, None], chroma], dim=1).permute(0, 2, 3, 1) - _on(
+        _CHROMA_OFFSET, luma
+    )
     return (ycbcr @ _on(_YCBCR_TO_RGB, luma).T).clamp(0.0, 255.0)
 
 
@@ -98,12 +106,17 @@ def rate_proxy(luma_q, chroma_q) -> torch.Tensor:
     coefficients, over its pixel count. Rank-correlates with real file sizes (tests)."""
     n, bh, bw = luma_q.shape[:3]
     pixels = bh * bw * 64
-    bits = torch.log2(1 + luma_q.abs()).flatten(1).sum(1) + torch.log2(1 + chroma_q.abs()).flatten(1).sum(1)
+    bits = torch.log2(1 + luma_q.abs()).flatten(1).sum(1) + torch.log2(1 + chroma_q.abs()).flatten(
+        1
+    ).sum(1)
     return bits / pixels
 
 
 def steps_of(qtable: QTable) -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.tensor(qtable.luma, dtype=torch.float32), torch.tensor(qtable.chroma, dtype=torch.float32)
+    """A table pair as float tensors (luma, chroma)."""
+    return torch.tensor(qtable.luma, dtype=torch.float32), torch.tensor(
+        qtable.chroma, dtype=torch.float32
+    )
 
 
 def jpeg_roundtrip(images: torch.Tensor, luma_steps, chroma_steps, rounding: str = "ste"):

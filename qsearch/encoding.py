@@ -3,34 +3,42 @@ holds the GIL, so threads cannot scale it: on a GPU machine the codec, not the n
 becomes the cost. The images are put once in shared memory; each call sends the table and
 index ranges only, the workers run the same libjpeg-turbo encoder (the exact table is written
 in every file) and decoder, and write the decoded pixels into a second shared array."""
+
 from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import shared_memory
+from typing import Any
 
 import numpy as np
 
 from qsearch.codec import EncoderSettings, decode, encode
 from qsearch.qtable import QTable
 
-_shared: dict[str, object] = {}
+_shared: dict[str, Any] = {}
 
 
-def _attach(names: tuple[str, str], shape: tuple[int, ...], dtype: str, settings: EncoderSettings) -> None:
+def _attach(
+    names: tuple[str, str], shape: tuple[int, ...], dtype: str, settings: EncoderSettings
+) -> None:
     memories = [shared_memory.SharedMemory(name=name) for name in names]
-    _shared.update(memories=memories, images=np.ndarray(shape, dtype, memories[0].buf),
-                   decoded=np.ndarray(shape, dtype, memories[1].buf), settings=settings)
+    _shared.update(
+        memories=memories,
+        images=np.ndarray(shape, dtype, memories[0].buf),
+        decoded=np.ndarray(shape, dtype, memories[1].buf),
+        settings=settings,
+    )
 
 
 def _encode_range(start: int, stop: int, table: list[int], decoding: bool) -> list[bytes]:
     images, decoded, settings = _shared["images"], _shared["decoded"], _shared["settings"]
     qtable = QTable.from_vector(table)
-    files = [encode(images[i], qtable, settings) for i in range(start, stop)]  # type: ignore[index]
+    files = [encode(images[i], qtable, settings) for i in range(start, stop)]
     if decoding:
         for i, data in zip(range(start, stop), files):
-            decode(data, out=decoded[i])  # type: ignore[index]
+            decode(data, out=decoded[i])
     return files
 
 
@@ -40,20 +48,30 @@ class ProcessEncoder:
 
     def __init__(self, images: np.ndarray, settings: EncoderSettings, processes: int):
         self.count = len(images)
-        self._memories = [shared_memory.SharedMemory(create=True, size=max(1, images.nbytes)) for _ in range(2)]
+        self._memories = [
+            shared_memory.SharedMemory(create=True, size=max(1, images.nbytes)) for _ in range(2)
+        ]
         np.ndarray(images.shape, images.dtype, self._memories[0].buf)[:] = images
         self._pinned: int | None = None
         self.decoded = np.ndarray(images.shape, images.dtype, self._memories[1].buf)
         """The decoded images of the last :meth:`roundtrip` (shared memory, overwritten by the next)."""
         names = tuple(memory.name for memory in self._memories)
-        self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_attach, initargs=(names, images.shape, images.dtype.str, settings))
+        self._pool = ProcessPoolExecutor(
+            processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_attach,  # type: ignore[arg-type]
+            initargs=(names, images.shape, images.dtype.str, settings),  # type: ignore[arg-type]
+        )
         step = max(1, -(-self.count // (2 * processes)))
-        self._ranges = [(start, min(start + step, self.count)) for start in range(0, self.count, step)]
+        self._ranges = [
+            (start, min(start + step, self.count)) for start in range(0, self.count, step)
+        ]
 
     def _chunks(self, qtable: QTable, decoding: bool) -> Iterator[list[bytes]]:
         table = qtable.to_vector().tolist()
-        return self._pool.map(_encode_range, *zip(*[(a, b, table, decoding) for a, b in self._ranges]))
+        return self._pool.map(
+            _encode_range, *zip(*[(a, b, table, decoding) for a, b in self._ranges])
+        )
 
     def encode_all(self, qtable: QTable) -> list[bytes]:
         """Every image's complete JPEG file, in order."""

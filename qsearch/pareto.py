@@ -1,5 +1,6 @@
 """Pareto tools over (bpp, accuracy): non-dominated filtering, normalised hypervolume, and
 the Bjontegaard delta rate between accuracy-vs-bpp curves (definitions in the design notes)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,7 +30,8 @@ def hypervolume(bpp, accuracy, max_bpp: float = HV_MAX_BPP) -> float:
 def upper_envelope(bpp, accuracy) -> tuple[np.ndarray, np.ndarray]:
     """The points of a curve where accuracy strictly rises with bpp (its monotone upper envelope)."""
     order = np.lexsort((-np.asarray(accuracy, float), np.asarray(bpp, float)))
-    kept_bpp, kept_accuracy = [], []
+    kept_bpp: list[float] = []
+    kept_accuracy: list[float] = []
     for i in order:
         if not kept_accuracy or accuracy[i] > kept_accuracy[-1]:
             kept_bpp.append(float(bpp[i]))
@@ -37,8 +39,14 @@ def upper_envelope(bpp, accuracy) -> tuple[np.ndarray, np.ndarray]:
     return np.array(kept_bpp), np.array(kept_accuracy)
 
 
-def bd_rate(reference_bpp, reference_accuracy, test_bpp, test_accuracy, samples: int = 1000,
-            floor: float | None = None) -> float:
+def bd_rate(
+    reference_bpp,
+    reference_accuracy,
+    test_bpp,
+    test_accuracy,
+    samples: int = 1000,
+    floor: float | None = None,
+) -> float:
     """Average % change in bpp of the test curve against the reference at equal accuracy,
     over their common accuracy range (above ``floor`` when given: the high-accuracy range),
     interpolating log-bpp linearly. Negative is better; NaN where the curves share no range."""
@@ -46,11 +54,16 @@ def bd_rate(reference_bpp, reference_accuracy, test_bpp, test_accuracy, samples:
     test_bpp, test_acc = upper_envelope(np.asarray(test_bpp), np.asarray(test_accuracy))
     if len(ref_acc) < 2 or len(test_acc) < 2:
         return float("nan")
-    low, high = max(ref_acc[0], test_acc[0], -np.inf if floor is None else floor), min(ref_acc[-1], test_acc[-1])
+    low, high = (
+        max(ref_acc[0], test_acc[0], -np.inf if floor is None else floor),
+        min(ref_acc[-1], test_acc[-1]),
+    )
     if not low < high:
         return float("nan")
     grid = np.linspace(low, high, samples)
-    log_gap = np.interp(grid, test_acc, np.log(test_bpp)) - np.interp(grid, ref_acc, np.log(ref_bpp))
+    log_gap = np.interp(grid, test_acc, np.log(test_bpp)) - np.interp(
+        grid, ref_acc, np.log(ref_bpp)
+    )
     return float(100.0 * (np.exp(log_gap.mean()) - 1.0))
 
 
@@ -59,35 +72,55 @@ def saving_at(reference_bpp, reference_accuracy, test_bpp, test_accuracy, target
     interpolated on each monotone upper envelope); NaN where either curve does not reach it."""
     ref_bpp, ref_acc = upper_envelope(np.asarray(reference_bpp), np.asarray(reference_accuracy))
     test_bpp, test_acc = upper_envelope(np.asarray(test_bpp), np.asarray(test_accuracy))
-    if not (len(ref_acc) and len(test_acc)) or not (ref_acc[0] <= target <= ref_acc[-1]
-                                                     and test_acc[0] <= target <= test_acc[-1]):
+    if not (len(ref_acc) and len(test_acc)) or not (
+        ref_acc[0] <= target <= ref_acc[-1] and test_acc[0] <= target <= test_acc[-1]
+    ):
         return float("nan")
-    gap = np.interp(target, test_acc, np.log(test_bpp)) - np.interp(target, ref_acc, np.log(ref_bpp))
+    gap = np.interp(target, test_acc, np.log(test_bpp)) - np.interp(
+        target, ref_acc, np.log(ref_bpp)
+    )
     return float(100.0 * (np.exp(gap) - 1.0))
 
 
-def bootstrap_bd_rate(reference: list[dict], test: list[dict], samples: int = 500, seed: int = 0,
-                      level: float = 0.95, statistic=bd_rate) -> tuple[float, float]:
+def bootstrap_bd_rate(
+    reference: list[dict],
+    test: list[dict],
+    samples: int = 500,
+    seed: int = 0,
+    level: float = 0.95,
+    statistic=bd_rate,
+) -> tuple[float, float]:
     """Confidence interval over images of :func:`bd_rate` (or another ``statistic`` of the two
     curves, e.g. :func:`saving_at` with its target bound), paired: each resample draws the same
     images for both curves. Each curve point is a dict of per-image ``accuracy`` (signed
     higher-is-better), ``bytes`` and ``pixels`` arrays over the same images."""
+
     def stack(points, key):
         return np.array([np.asarray(p[key], dtype=float) for p in points])
 
-    ref_acc, ref_bytes, test_acc, test_bytes = (stack(reference, "accuracy"), stack(reference, "bytes"),
-                                                stack(test, "accuracy"), stack(test, "bytes"))
+    ref_acc, ref_bytes, test_acc, test_bytes = (
+        stack(reference, "accuracy"),
+        stack(reference, "bytes"),
+        stack(test, "accuracy"),
+        stack(test, "bytes"),
+    )
     pixels = np.asarray(reference[0]["pixels"], dtype=float)
     rng = np.random.default_rng(seed)
     rates = []
     for _ in range(samples):
         chosen = rng.integers(0, len(pixels), len(pixels))
         area = pixels[chosen].sum()
-        rates.append(statistic(8 * ref_bytes[:, chosen].sum(1) / area, ref_acc[:, chosen].mean(1),
-                               8 * test_bytes[:, chosen].sum(1) / area, test_acc[:, chosen].mean(1)))
-    rates = np.array(rates)
-    rates = rates[np.isfinite(rates)]
-    if len(rates) < samples // 2:
+        rates.append(
+            statistic(
+                8 * ref_bytes[:, chosen].sum(1) / area,
+                ref_acc[:, chosen].mean(1),
+                8 * test_bytes[:, chosen].sum(1) / area,
+                test_acc[:, chosen].mean(1),
+            )
+        )
+    found = np.array(rates)
+    found = found[np.isfinite(found)]
+    if len(found) < samples // 2:
         return float("nan"), float("nan")
     tail = 100 * (1 - level) / 2
-    return float(np.percentile(rates, tail)), float(np.percentile(rates, 100 - tail))
+    return float(np.percentile(found, tail)), float(np.percentile(found, 100 - tail))

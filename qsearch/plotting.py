@@ -5,6 +5,7 @@ Two panels: the whole range on a log-bpp axis, and the high-accuracy end where u
 (at a given bpp, the best accuracy of any table of no more bits); quality curves as lines.
 Figures are built with matplotlib's object API, so importing this sets no global backend.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,12 +31,24 @@ def _draw(axes, curves: dict[str, pd.DataFrame], metric: str, marks) -> None:
         if _is_front(label):
             best = np.maximum.accumulate(frame[metric].to_numpy())
             axes.step(frame["bpp"], best, where="post", label=label, linewidth=1.4)
-            axes.plot(frame["bpp"], frame[metric], "o", markersize=2.5, color=axes.lines[-1].get_color())
+            axes.plot(
+                frame["bpp"], frame[metric], "o", markersize=2.5, color=axes.lines[-1].get_color()
+            )
         else:
-            axes.plot(frame["bpp"], frame[metric], "--", marker="o", markersize=2.5, label=label, linewidth=1.0)
+            axes.plot(
+                frame["bpp"],
+                frame[metric],
+                "--",
+                marker="o",
+                markersize=2.5,
+                label=label,
+                linewidth=1.0,
+            )
     for bpp, accuracy, text in marks:
         axes.plot([bpp], [accuracy], marker="*", markersize=9, color="black", linestyle="none")
-        axes.annotate(text, (bpp, accuracy), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        axes.annotate(
+            text, (bpp, accuracy), textcoords="offset points", xytext=(4, -10), fontsize=7
+        )
     axes.set_xscale("log")
     axes.xaxis.set_major_formatter(FormatStrFormatter("%g"))
     axes.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
@@ -44,8 +57,13 @@ def _draw(axes, curves: dict[str, pd.DataFrame], metric: str, marks) -> None:
     axes.grid(alpha=0.3, which="both")
 
 
-def plot_curves(curves: dict[str, pd.DataFrame], metric: str, path, title: str = "",
-                marks: list[tuple[float, float, str]] | None = None) -> Path:
+def plot_curves(
+    curves: dict[str, pd.DataFrame],
+    metric: str,
+    path,
+    title: str = "",
+    marks: list[tuple[float, float, str]] | None = None,
+) -> Path:
     """Save the curves as a PNG: the whole range and the high-accuracy end side by side.
     ``marks`` are operating points (bpp, accuracy, label) to point out."""
     marks = marks or []

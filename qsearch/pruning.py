@@ -5,6 +5,7 @@ A :class:`Pruner` is configured once and handed to a study (as optuna's pruners 
 each batch the study binds it to what a new table must beat, giving a :class:`Rejection`
 that evaluators consult between batches of images.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,13 +55,18 @@ class Rejection:
         seen = len(values)
         if seen < min(self.min_images, total) or seen >= total:
             return False
-        rivals = [(accuracy, np.asarray(per_image)) for point_rate, accuracy, per_image in self.front
-                  if point_rate <= rate]
+        rivals = [
+            (accuracy, np.asarray(per_image))
+            for point_rate, accuracy, per_image in self.front
+            if point_rate <= rate
+        ]
         if not rivals:
             return False
         if self.floor is not None and self._upper(values, total, None) > self.floor:
             return False
-        return any(self._upper(values, total, per_image) <= accuracy for accuracy, per_image in rivals)
+        return any(
+            self._upper(values, total, per_image) <= accuracy for accuracy, per_image in rivals
+        )
 
 
 class Pruner:
@@ -74,7 +80,9 @@ class Pruner:
         self.z = float(z)
         self.rivals = tuple(rivals)
 
-    def bind(self, metric: str, rate: str, front: Sequence[Point], floor: float | None) -> Rejection | None:
+    def bind(
+        self, metric: str, rate: str, front: Sequence[Point], floor: float | None
+    ) -> Rejection | None:
         """The rule for the next batch, or None while there is nothing to beat."""
         points = tuple(front) + self.rivals
         return Rejection(metric, points, floor, rate, self.z) if points else None

@@ -3,6 +3,7 @@
 Knows the IJG Annex K tables and libjpeg's quality scaling, zigzag order, the cjpeg
 ``-qtables`` text format, JSON, and Pillow's ``qtables=`` form.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,16 +19,75 @@ from qsearch.errors import QSearchError
 TABLE_NAMES = ("luma", "chroma")
 
 # ITU-T T.81 Annex K, tables K.1 and K.2, natural order (libjpeg's std_luminance_quant_tbl).
-IJG_LUMA = np.array([
-    16, 11, 10, 16, 24, 40, 51, 61,
-    12, 12, 14, 19, 26, 58, 60, 55,
-    14, 13, 16, 24, 40, 57, 69, 56,
-    14, 17, 22, 29, 51, 87, 80, 62,
-    18, 22, 37, 56, 68, 109, 103, 77,
-    24, 35, 55, 64, 81, 104, 113, 92,
-    49, 64, 78, 87, 103, 121, 120, 101,
-    72, 92, 95, 98, 112, 100, 103, 99,
-], dtype=np.int64).reshape(8, 8)
+IJG_LUMA = np.array(
+    [
+        16,
+        11,
+        10,
+        16,
+        24,
+        40,
+        51,
+        61,
+        12,
+        12,
+        14,
+        19,
+        26,
+        58,
+        60,
+        55,
+        14,
+        13,
+        16,
+        24,
+        40,
+        57,
+        69,
+        56,
+        14,
+        17,
+        22,
+        29,
+        51,
+        87,
+        80,
+        62,
+        18,
+        22,
+        37,
+        56,
+        68,
+        109,
+        103,
+        77,
+        24,
+        35,
+        55,
+        64,
+        81,
+        104,
+        113,
+        92,
+        49,
+        64,
+        78,
+        87,
+        103,
+        121,
+        120,
+        101,
+        72,
+        92,
+        95,
+        98,
+        112,
+        100,
+        103,
+        99,
+    ],
+    dtype=np.int64,
+).reshape(8, 8)
 IJG_CHROMA = np.full((8, 8), 99, dtype=np.int64)
 IJG_CHROMA[:4, :4] = [[17, 18, 24, 47], [18, 21, 26, 66], [24, 26, 56, 99], [47, 66, 99, 99]]
 
@@ -75,9 +135,13 @@ def _validate(name: str, values) -> np.ndarray:
         raise QSearchError(f"{name} table holds non-numeric values ({array.dtype})")
     for (row, col), value in np.ndenumerate(array):
         if value != int(value):
-            raise QSearchError(f"{name} table value {value} at row {row}, column {col} is not an integer")
+            raise QSearchError(
+                f"{name} table value {value} at row {row}, column {col} is not an integer"
+            )
         if not 1 <= value <= 255:
-            raise QSearchError(f"{name} table value {int(value)} at row {row}, column {col} is outside 1..255")
+            raise QSearchError(
+                f"{name} table value {int(value)} at row {row}, column {col} is outside 1..255"
+            )
     return array.astype(np.int64)
 
 
@@ -121,9 +185,13 @@ class QTable:
             try:
                 values.append(int(token))
             except ValueError:
-                raise QSearchError(f"{source}: value {token!r} (number {len(values) + 1}) is not an integer") from None
+                raise QSearchError(
+                    f"{source}: value {token!r} (number {len(values) + 1}) is not an integer"
+                ) from None
         if len(values) not in (64, 128):
-            raise QSearchError(f"{source}: has {len(values)} values, expected 64 (one table) or 128 (luma, chroma)")
+            raise QSearchError(
+                f"{source}: has {len(values)} values, expected 64 (one table) or 128 (luma, chroma)"
+            )
         try:
             return cls.from_vector(values)
         except QSearchError as error:
@@ -136,7 +204,9 @@ class QTable:
             data = json.loads(text)
             return cls(np.asarray(data["luma"]), np.asarray(data["chroma"]))
         except (ValueError, KeyError, TypeError) as error:
-            raise QSearchError(f"{source}: not a JSON table pair with 'luma' and 'chroma' ({error})") from None
+            raise QSearchError(
+                f"{source}: not a JSON table pair with 'luma' and 'chroma' ({error})"
+            ) from None
         except QSearchError as error:
             raise QSearchError(f"{source}: {error}") from None
 
@@ -160,6 +230,7 @@ class QTable:
 
     # -- export ---------------------------------------------------------------------
     def to_vector(self) -> np.ndarray:
+        """128 values, natural order, luma then chroma."""
         return np.concatenate([self.luma.ravel(), self.chroma.ravel()])
 
     def to_pillow(self) -> list[list[int]]:
@@ -175,11 +246,15 @@ class QTable:
         return "\n".join(lines) + "\n"
 
     def to_json(self) -> str:
+        """JSON ``{"luma": [...], "chroma": [...]}`` (natural order)."""
         return json.dumps({name: getattr(self, name).tolist() for name in TABLE_NAMES})
 
     def save(self, path, comment: str | None = None) -> None:
+        """Write a cjpeg ``-qtables`` text file (or JSON for ``.json``), atomically."""
         path = Path(path)
-        write_text(path, self.to_json() if path.suffix.lower() == ".json" else self.to_text(comment))
+        write_text(
+            path, self.to_json() if path.suffix.lower() == ".json" else self.to_text(comment)
+        )
 
     # -- value semantics --------------------------------------------------------------
     @property

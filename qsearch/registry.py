@@ -1,5 +1,6 @@
 """Name registries for searchers, evaluators and search spaces. A name clash is an error;
 third-party packages add entries through entry points of the same group name."""
+
 from __future__ import annotations
 
 from importlib.metadata import entry_points
@@ -17,12 +18,14 @@ class Registry:
 
     def register(self, name: str | None = None):
         """Class decorator: ``@registry.register()`` uses the class's ``name`` attribute."""
+
         def decorator(obj):
             key = name or obj.name
             if key in self._entries and self._entries[key] is not obj:
                 raise QSearchError(f"{self.group}: the name {key!r} is already registered")
             self._entries[key] = obj
             return obj
+
         return decorator
 
     def _load_plugins(self) -> None:
@@ -40,7 +43,9 @@ class Registry:
         if name not in self._entries:
             self._load_plugins()
         if name not in self._entries:
-            raise QSearchError(f"unknown {self.group.split('.')[-1][:-1]} {name!r}; choose from {', '.join(sorted(self._entries))}")
+            raise QSearchError(
+                f"unknown {self.group.split('.')[-1][:-1]} {name!r}; choose from {', '.join(sorted(self._entries))}"
+            )
         return self._entries[name]
 
     def __contains__(self, name: str) -> bool:
@@ -48,6 +53,7 @@ class Registry:
         return name in self._entries
 
     def items(self):
+        """Every (name, entry), plugins included, sorted by name."""
         self._load_plugins()
         return sorted(self._entries.items())
 
@@ -60,4 +66,4 @@ def first_sentence(doc: str) -> str:
     """The first sentence of a docstring's first paragraph, on one line."""
     paragraph = " ".join(doc.strip().split("\n\n")[0].split())
     end = paragraph.find(". ")
-    return paragraph if end < 0 else paragraph[:end + 1]
+    return paragraph if end < 0 else paragraph[: end + 1]

@@ -1,21 +1,21 @@
 """Exports of a run: trials.csv, front.csv, one cjpeg table file per front table,
 front.png against the IJG curve, and summary.json (hypervolume, BD-rate vs IJG)."""
+
 from __future__ import annotations
 
 import json
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-
 import pandas as pd
 
 from qsearch.atomic import atomic_write, write_text
 from qsearch.errors import QSearchError
-from qsearch.qtable import IJG, TableFamily
 from qsearch.pareto import bd_rate, bootstrap_bd_rate, hypervolume, non_dominated, saving_at
 from qsearch.plotting import plot_curves
-from qsearch.qtable import QTable
+from qsearch.qtable import IJG, QTable, TableFamily
 from qsearch.trial import Objective, Trial
 
 IJG_QUALITIES = tuple(range(5, 100, 5))
@@ -24,7 +24,12 @@ TARGETS = (0.99, 0.98, 0.95, 0.90)
 MIN_IMAGES_TO_JUDGE = 100
 """Below this many images a bootstrap interval over images is itself too unreliable to call a
 difference significant (with 400 images, top-1 alone has a standard error of about 2 points)."""
-IJG_SEARCH, IJG_TEST, TEST_SCORES, REFERENCE = "ijg.csv", "ijg_test.csv", "test_scores.csv", "reference.json"
+IJG_SEARCH, IJG_TEST, TEST_SCORES, REFERENCE = (
+    "ijg.csv",
+    "ijg_test.csv",
+    "test_scores.csv",
+    "reference.json",
+)
 
 
 def scored(evaluator, qtable: QTable) -> dict:
@@ -46,8 +51,10 @@ def rival_points(curve: pd.DataFrame, metric: str, rate: str) -> tuple:
     signed per-image accuracies) per point, so a table no better than the standard tables at
     its rate stops early from the first trial on."""
     sign = -1 if metric == "kl" else 1
-    return tuple((float(row[rate]), sign * float(row[metric]), tuple(point["accuracy"]))
-                 for (_, row), point in zip(curve.iterrows(), _points(curve, metric) or []))
+    return tuple(
+        (float(row[rate]), sign * float(row[metric]), tuple(point["accuracy"]))
+        for (_, row), point in zip(curve.iterrows(), _points(curve, metric) or [])
+    )
 
 
 def cached_frame(path: Path, compute) -> pd.DataFrame:
@@ -66,8 +73,21 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def trials_frame(trials: list[Trial]) -> pd.DataFrame:
-    return pd.DataFrame([{"number": t.number, "searcher": t.searcher, "worker": t.worker, "state": t.state,
-                          "value": t.value, **t.metrics, "key": t.qtable.key} for t in trials])
+    """One row per trial: provenance, state, value, every metric and the table's key."""
+    return pd.DataFrame(
+        [
+            {
+                "number": t.number,
+                "searcher": t.searcher,
+                "worker": t.worker,
+                "state": t.state,
+                "value": t.value,
+                **t.metrics,
+                "key": t.qtable.key,
+            }
+            for t in trials
+        ]
+    )
 
 
 def rescore(evaluator, tables: dict[str, QTable], path: Path) -> pd.DataFrame:
@@ -86,14 +106,18 @@ def export_run(directory, trials: list[Trial], objective: Objective, identity: d
     which carries the run's identity so that a front can always be traced to its data."""
     directory = Path(directory)
     if not trials:
-        raise QSearchError(f"{directory}: the run has no trials yet; run its qsearch run command first")
+        raise QSearchError(
+            f"{directory}: the run has no trials yet; run its qsearch run command first"
+        )
     settings = identity.get("encoder", identity.get("settings", ""))
     metric, rate = objective.metric, objective.rate
     frame = trials_frame(trials)
     write_csv(frame, directory / "trials.csv")
     complete = [t for t in trials if t.state == "complete"]
     front = frame[frame["state"] == "complete"].reset_index(drop=True)
-    front = front.iloc[non_dominated(front[rate], [objective.accuracy(t.metrics) for t in complete])]
+    front = front.iloc[
+        non_dominated(front[rate], [objective.accuracy(t.metrics) for t in complete])
+    ]
     front = front.sort_values(rate).reset_index(drop=True)
 
     tables_dir = directory / "tables"
@@ -105,22 +129,42 @@ def export_run(directory, trials: list[Trial], objective: Objective, identity: d
     for _, row in front.iterrows():
         trial = by_key[row["key"]]
         path = Path("tables") / f"trial-{trial.number:04d}.txt"
-        trial.qtable.save(directory / path, comment=f"qsearch trial {trial.number} ({trial.searcher}): "
-                          f"{metric}={row[metric]:.4f}, {rate}={row[rate]:.4f}, {settings}")
+        trial.qtable.save(
+            directory / path,
+            comment=f"qsearch trial {trial.number} ({trial.searcher}): "
+            f"{metric}={row[metric]:.4f}, {rate}={row[rate]:.4f}, {settings}",
+        )
         paths.append(str(path))
     front["table"] = paths
 
     ijg = pd.read_csv(directory / IJG_SEARCH)
-    references = json.loads((directory / REFERENCE).read_text()) if (directory / REFERENCE).exists() else {}
+    references = (
+        json.loads((directory / REFERENCE).read_text()) if (directory / REFERENCE).exists() else {}
+    )
     curves = {"front": front, "IJG quality": ijg}
-    search_points = [{**t.per_image, "accuracy": _signed(t.per_image["accuracy"], metric)}
-                     for t in (by_key[k] for k in front["key"]) if t.per_image is not None]
+    search_points = [
+        {**t.per_image, "accuracy": _signed(t.per_image["accuracy"], metric)}
+        for t in (by_key[k] for k in front["key"])
+        if t.per_image is not None
+    ]
     summary = {
-        "searcher": identity.get("searcher", ""), "space": identity.get("space", ""), "settings": settings,
-        "trials": len(trials), "pruned": len(trials) - len(complete), "front_size": len(front),
-        "images_scored": int(sum(t.metrics.get("images", 0) for t in trials)), "metric": metric, "rate": rate,
-        "search": curve_summary(front, ijg, metric, rate, search_points if len(search_points) == len(front) else None,
-                                uncompressed=references.get("search", {}).get(metric)),
+        "searcher": identity.get("searcher", ""),
+        "space": identity.get("space", ""),
+        "settings": settings,
+        "trials": len(trials),
+        "pruned": len(trials) - len(complete),
+        "front_size": len(front),
+        "images_scored": int(sum(t.metrics.get("images", 0) for t in trials)),
+        "metric": metric,
+        "rate": rate,
+        "search": curve_summary(
+            front,
+            ijg,
+            metric,
+            rate,
+            search_points if len(search_points) == len(front) else None,
+            uncompressed=references.get("search", {}).get(metric),
+        ),
     }
     scores_path, ijg_test_path = directory / TEST_SCORES, directory / IJG_TEST
     if scores_path.exists() and ijg_test_path.exists():
@@ -133,18 +177,37 @@ def export_run(directory, trials: list[Trial], objective: Objective, identity: d
         curves["front re-scored on the test split"] = test
         curves["IJG quality, test split"] = ijg_test
         test_reference = references.get("test", {})
-        summary["test"] = curve_summary(test, ijg_test, metric, rate, uncompressed=test_reference.get(metric))
-        if metric != "top1" and "top1" in test and "top1" in ijg_test:  # searched on a smoother score: judge on top-1
-            summary["test_top1"] = curve_summary(test, ijg_test, "top1", rate, uncompressed=test_reference.get("top1"))
+        summary["test"] = curve_summary(
+            test, ijg_test, metric, rate, uncompressed=test_reference.get(metric)
+        )
+        if (
+            metric != "top1" and "top1" in test and "top1" in ijg_test
+        ):  # searched on a smoother score: judge on top-1
+            summary["test_top1"] = curve_summary(
+                test, ijg_test, "top1", rate, uncompressed=test_reference.get("top1")
+            )
     write_csv(front.drop(columns=["state"]), directory / "front.csv")
     judged = summary.get("test", summary["search"])
-    marks = [(point["bpp"], point["target"], f"{100 * point['fraction']:.0f}%: {point['saving_percent']:+.1f}%")
-             for point in judged.get("operating_points", []) if point.get("bpp") and point["saving_percent"] is not None
-             and point["fraction"] in (0.98, 0.95)]
-    plot_curves(curves, metric, directory / "front.png", marks=marks,
-                title=f"{identity.get('searcher', '')} on {identity.get('space', '')}, {settings}; {metric} on "
-                      f"{max(int(t.metrics.get('images', 0)) for t in trials)} images\n"
-                      + _verdict(summary.get("test", summary["search"]), "test" in summary))
+    marks = [
+        (
+            point["bpp"],
+            point["target"],
+            f"{100 * point['fraction']:.0f}%: {point['saving_percent']:+.1f}%",
+        )
+        for point in judged.get("operating_points", [])
+        if point.get("bpp")
+        and point["saving_percent"] is not None
+        and point["fraction"] in (0.98, 0.95)
+    ]
+    plot_curves(
+        curves,
+        metric,
+        directory / "front.png",
+        marks=marks,
+        title=f"{identity.get('searcher', '')} on {identity.get('space', '')}, {settings}; {metric} on "
+        f"{max(int(t.metrics.get('images', 0)) for t in trials)} images\n"
+        + _verdict(summary.get("test", summary["search"]), "test" in summary),
+    )
     summary["identity"] = identity
     write_text(directory / "summary.json", json.dumps(summary, indent=2))
     return summary
@@ -161,7 +224,11 @@ def _verdict(result: dict, held_out: bool) -> str:
     elif "significant" in result:
         verdict = "no significant difference"
         if result["significant"]:
-            verdict = "significantly fewer bits" if result["bd_rate_ci95_high"] < 0 else "significantly more bits"
+            verdict = (
+                "significantly fewer bits"
+                if result["bd_rate_ci95_high"] < 0
+                else "significantly more bits"
+            )
         text += f" (95% CI {result['bd_rate_ci95_low']:+.1f} to {result['bd_rate_ci95_high']:+.1f}: {verdict})"
     return text
 
@@ -177,8 +244,13 @@ def _points(frame: pd.DataFrame, metric: str) -> list[dict] | None:
     points = []
     for text in frame["per_image"]:
         figures = json.loads(text)
-        points.append({"accuracy": _signed(figures[metric], metric), "bytes": figures["bytes"],
-                       "pixels": figures["pixels"]})
+        points.append(
+            {
+                "accuracy": _signed(figures[metric], metric),
+                "bytes": figures["bytes"],
+                "pixels": figures["pixels"],
+            }
+        )
     return points
 
 
@@ -186,32 +258,71 @@ def operating_target(metric: str, uncompressed: float, fraction: float) -> float
     """The accuracy a user accepts: ``fraction`` of the uncompressed value; for the mean
     log-probability (negative), the value at which the network keeps ``fraction`` of its
     probability for the true class (geometric mean): uncompressed + ln(fraction)."""
-    return uncompressed + float(np.log(fraction)) if metric == "logprob" else fraction * uncompressed
+    return (
+        uncompressed + float(np.log(fraction)) if metric == "logprob" else fraction * uncompressed
+    )
 
 
-def operating_points(front: pd.DataFrame, ijg: pd.DataFrame, metric: str, uncompressed: float,
-                     front_points=None, reference_points=None, fractions=TARGETS) -> list[dict]:
+def operating_points(
+    front: pd.DataFrame,
+    ijg: pd.DataFrame,
+    metric: str,
+    uncompressed: float,
+    front_points=None,
+    reference_points=None,
+    fractions=TARGETS,
+) -> list[dict]:
     """Bits saved against the IJG curve at equal accuracy, at each of :data:`TARGETS` (with the
     paired bootstrap interval where per-image figures exist), and the front table that reaches it."""
     found = []
     for fraction in fractions:
         target = operating_target(metric, uncompressed, fraction)
-        point = {"fraction": fraction, "target": round(target, 5),
-                 "saving_percent": saving_at(ijg["bpp"], ijg[metric], front["bpp"], front[metric], target)}
+        point = {
+            "fraction": fraction,
+            "target": round(target, 5),
+            "saving_percent": saving_at(
+                ijg["bpp"], ijg[metric], front["bpp"], front[metric], target
+            ),
+        }
         reaching = front[front[metric] >= target].sort_values("bpp")
         if len(reaching):
             point.update(table=reaching.iloc[0].get("table"), bpp=float(reaching.iloc[0]["bpp"]))
-        if front_points is not None and reference_points is not None and point["saving_percent"] == point[
-                "saving_percent"]:
-            low, high = bootstrap_bd_rate(reference_points, front_points, statistic=partial(saving_at, target=target))
-            point.update(ci95_low=low, ci95_high=high, significant=bool(high < 0 or low > 0) if high == high else None)
-        found.append({k: (round(v, 5) if isinstance(v, float) and v == v else None if isinstance(v, float) else v)
-                      for k, v in point.items()})
+        if (
+            front_points is not None
+            and reference_points is not None
+            and point["saving_percent"] == point["saving_percent"]
+        ):
+            low, high = bootstrap_bd_rate(
+                reference_points, front_points, statistic=partial(saving_at, target=target)
+            )
+            point.update(
+                ci95_low=low,
+                ci95_high=high,
+                significant=bool(high < 0 or low > 0) if high == high else None,
+            )
+        found.append(
+            {
+                k: (
+                    round(v, 5)
+                    if isinstance(v, float) and v == v
+                    else None
+                    if isinstance(v, float)
+                    else v
+                )
+                for k, v in point.items()
+            }
+        )
     return found
 
 
-def curve_summary(front: pd.DataFrame, ijg: pd.DataFrame, metric: str, rate: str, front_points=None,
-                  uncompressed: float | None = None) -> dict:
+def curve_summary(
+    front: pd.DataFrame,
+    ijg: pd.DataFrame,
+    metric: str,
+    rate: str,
+    front_points=None,
+    uncompressed: float | None = None,
+) -> dict:
     """BD-rate of a curve against the IJG curve (with its paired bootstrap interval where both
     carry per-image figures), the same over the high-accuracy range only (from IJG quality 50
     up), both hypervolumes, and with the ``uncompressed`` value of the metric, the bits saved
@@ -220,31 +331,46 @@ def curve_summary(front: pd.DataFrame, ijg: pd.DataFrame, metric: str, rate: str
     front_points = front_points if front_points is not None else _points(front, metric)
     sign = -1 if metric == "kl" else 1
     accuracy, ijg_accuracy = sign * front[metric].to_numpy(), sign * ijg[metric].to_numpy()
-    result = {"bd_rate_vs_ijg_percent": bd_rate(ijg[rate], ijg_accuracy, front[rate], accuracy)}
+    result: dict[str, Any] = {
+        "bd_rate_vs_ijg_percent": bd_rate(ijg[rate], ijg_accuracy, front[rate], accuracy)
+    }
     reference_points = _points(ijg, metric)
     if rate == "bpp" and front_points is not None and reference_points is not None:
         low, high = bootstrap_bd_rate(reference_points, front_points)
         result["bd_rate_ci95_low"], result["bd_rate_ci95_high"] = low, high
     if rate == "bpp" and "quality" in ijg and (ijg["quality"] == 50).any():
         floor = float(sign * ijg.loc[ijg["quality"] == 50, metric].iloc[0])
-        result["bd_rate_high_accuracy_percent"] = bd_rate(ijg[rate], ijg_accuracy, front[rate], accuracy, floor=floor)
+        result["bd_rate_high_accuracy_percent"] = bd_rate(
+            ijg[rate], ijg_accuracy, front[rate], accuracy, floor=floor
+        )
         if front_points is not None and reference_points is not None:
-            low, high = bootstrap_bd_rate(reference_points, front_points, statistic=partial(bd_rate, floor=floor))
-            result["bd_rate_high_accuracy_ci95_low"], result["bd_rate_high_accuracy_ci95_high"] = low, high
-    if metric in ("top1", "top5", "agreement", "similarity") and rate == "bpp":  # hypervolume needs [0, 1]
+            low, high = bootstrap_bd_rate(
+                reference_points, front_points, statistic=partial(bd_rate, floor=floor)
+            )
+            result["bd_rate_high_accuracy_ci95_low"], result["bd_rate_high_accuracy_ci95_high"] = (
+                low,
+                high,
+            )
+    if (
+        metric in ("top1", "top5", "agreement", "similarity") and rate == "bpp"
+    ):  # hypervolume needs [0, 1]
         result["hypervolume"] = hypervolume(front[rate], accuracy)
         result["ijg_hypervolume"] = hypervolume(ijg[rate], ijg_accuracy)
     result = {k: (None if v != v else round(v, 5)) for k, v in result.items()}
     images = len(reference_points[0]["pixels"]) if reference_points else None
     if images is not None:
         result["images"] = images
-    if result.get("bd_rate_ci95_high") is not None:
+    if result.get("bd_rate_ci95_high") is not None and images is not None:
         if images < MIN_IMAGES_TO_JUDGE:
             result["significant"] = None
             result["verdict"] = f"too few images to judge ({images} < {MIN_IMAGES_TO_JUDGE})"
         else:
-            result["significant"] = result["bd_rate_ci95_high"] < 0 or result["bd_rate_ci95_low"] > 0
+            result["significant"] = (
+                result["bd_rate_ci95_high"] < 0 or result["bd_rate_ci95_low"] > 0
+            )
     if uncompressed is not None and rate == "bpp" and metric != "kl":
         result["uncompressed"] = round(float(uncompressed), 5)
-        result["operating_points"] = operating_points(front, ijg, metric, uncompressed, front_points, reference_points)
+        result["operating_points"] = operating_points(
+            front, ijg, metric, uncompressed, front_points, reference_points
+        )
     return result

@@ -8,6 +8,7 @@ recorded asks and tells through these hooks with the same seed (:mod:`qsearch.st
 state is ever stored beside the record. Implementations live in ``qsearch.searchers`` and
 register through the ``qsearch.searchers`` entry-point group.
 """
+
 from __future__ import annotations
 
 import copy
@@ -71,7 +72,9 @@ class Searcher(ABC):
     def ask(self, n: int = 1) -> list[QTable]:
         """Up to ``n`` tables to evaluate next (generational searchers may return fewer)."""
         if not hasattr(self, "space"):
-            raise QSearchError(f"searcher {self.name}: call setup(space, evaluator, seed) before ask")
+            raise QSearchError(
+                f"searcher {self.name}: call setup(space, evaluator, seed) before ask"
+            )
         vectors = self.space.clip(self._propose(n))
         tables = [self.space.to_qtable(x) for x in vectors]
         for table, x in zip(tables, vectors):
@@ -83,15 +86,22 @@ class Searcher(ABC):
         if not trials:
             return
         keys = [t.qtable.key for t in trials]
-        vectors = np.stack([self._proposed[k] if k in self._proposed else self.space.from_qtable(t.qtable)
-                            for k, t in zip(keys, trials)])
+        vectors = np.stack(
+            [
+                self._proposed[k] if k in self._proposed else self.space.from_qtable(t.qtable)
+                for k, t in zip(keys, trials)
+            ]
+        )
         for key in keys:
             self._proposed.pop(key, None)
         self._learn(vectors, list(trials))
 
     def state_dict(self) -> dict:
         """An in-memory copy of the searcher's state (for forks and tests; runs replay instead)."""
-        state = {name: copy.deepcopy(getattr(self, name)) for name in ("_proposed", *self.state_attributes)}
+        state = {
+            name: copy.deepcopy(getattr(self, name))
+            for name in ("_proposed", *self.state_attributes)
+        }
         state["rng"] = copy.deepcopy(self.rng.bit_generator.state)
         return state
 
@@ -146,7 +156,7 @@ class GenerationalSearcher(Searcher):
             self._next, self._measured, self._waiting = 0, {}, {}
             for index, x in enumerate(self._generation):
                 self._waiting.setdefault(self.space.to_qtable(x).key, []).append(index)
-        members = self._generation[self._next:self._next + n]
+        members = self._generation[self._next : self._next + n]
         self._next += len(members)
         return members
 
@@ -155,13 +165,23 @@ class GenerationalSearcher(Searcher):
             for index in self._waiting.pop(trial.qtable.key, []):
                 self._measured[index] = self._measure(trial)
         if self._generation is not None and len(self._measured) == len(self._generation):
-            generation, measured = self._generation, np.array([self._measured[i] for i in range(len(self._measured))])
+            generation, measured = (
+                self._generation,
+                np.array([self._measured[i] for i in range(len(self._measured))]),
+            )
             self._generation = None
             self._learn_generation(generation, measured)
 
 
-def check_option(searcher: str, name: str, value: Any, kind: type = int, low: float | None = None,
-                 high: float | None = None, choices: Sequence[Any] | None = None) -> None:
+def check_option(
+    searcher: str,
+    name: str,
+    value: Any,
+    kind: type = int,
+    low: float | None = None,
+    high: float | None = None,
+    choices: Sequence[Any] | None = None,
+) -> None:
     """One-line error for a searcher option of the wrong type, range or choice."""
     where = f"searcher {searcher}: option {name}={value!r}"
     if choices is not None:
@@ -171,17 +191,20 @@ def check_option(searcher: str, name: str, value: Any, kind: type = int, low: fl
     wanted = numbers.Integral if kind is int else numbers.Real
     if isinstance(value, bool) or not isinstance(value, wanted):
         raise QSearchError(f"{where} is not {'an integer' if kind is int else 'a number'}")
-    if low is not None and value < low:
+    if low is not None and float(value) < low:
         raise QSearchError(f"{where} must be at least {low}")
-    if high is not None and value > high:
+    if high is not None and float(value) > high:
         raise QSearchError(f"{where} must be at most {high}")
 
 
 def option_names(searcher_class: type) -> list[str]:
     """The options a searcher class's ``__init__`` takes, by name."""
-    parameters = inspect.signature(searcher_class.__init__).parameters.values()
-    return [p.name for p in parameters if p.name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD
-            or p.kind is p.KEYWORD_ONLY]
+    parameters = inspect.signature(searcher_class).parameters.values()
+    return [
+        p.name
+        for p in parameters
+        if p.name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD or p.kind is p.KEYWORD_ONLY
+    ]
 
 
 def make_searcher(name: str, **options: Any) -> Searcher:
@@ -190,8 +213,10 @@ def make_searcher(name: str, **options: Any) -> Searcher:
     accepted = option_names(searcher_class)
     unknown = sorted(set(options) - set(accepted))
     if unknown:
-        raise QSearchError(f"searcher {name} has no option {unknown[0]!r} "
-                           f"(options: {', '.join(accepted) or 'none'})")
+        raise QSearchError(
+            f"searcher {name} has no option {unknown[0]!r} "
+            f"(options: {', '.join(accepted) or 'none'})"
+        )
     return searcher_class(**options)
 
 

@@ -1,5 +1,6 @@
 """Search spaces map a searcher's integer vector to a valid QTable and back. The space owns
 rounding and clipping, so no searcher can propose an invalid table."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -7,8 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from qsearch.qtable import IJG, TableFamily
-from qsearch.qtable import QTable, from_zigzag, to_zigzag
+from qsearch.qtable import IJG, QTable, TableFamily, from_zigzag, to_zigzag
 from qsearch.registry import Registry
 
 SPACES = Registry("qsearch.spaces")
@@ -26,7 +26,9 @@ class SearchSpace(ABC):
 
     def clip(self, x) -> np.ndarray:
         """Round and clip any real vector (or batch of vectors) into the space."""
-        return np.clip(np.rint(np.asarray(x, dtype=np.float64)), self.low, self.high).astype(np.int64)
+        return np.clip(np.rint(np.asarray(x, dtype=np.float64)), self.low, self.high).astype(
+            np.int64
+        )
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` points drawn uniformly from the box."""
@@ -68,6 +70,7 @@ class FullSpace(SearchSpace):
         return QTable.from_vector(x)
 
     def from_qtable(self, qtable):
+        """The 128 values themselves."""
         return qtable.to_vector()
 
 
@@ -87,6 +90,7 @@ class QualitySpace(SearchSpace):
         return self.family.at(int(x[0]))
 
     def from_qtable(self, qtable):
+        """The quality whose table is nearest in log terms."""
         distance = np.abs(np.log(self._tables) - np.log(qtable.to_vector())).sum(1)
         return np.array([int(distance.argmin()) + 1])
 
@@ -94,9 +98,13 @@ class QualitySpace(SearchSpace):
 def zigzag_bands(count: int) -> list[np.ndarray]:
     """Zigzag positions grouped into ``count`` frequency bands of whole anti-diagonals,
     narrow at low frequencies, where the eye and the network are most sensitive."""
-    diagonal = np.array([r + c for r in range(8) for c in range(8)])[to_zigzag(np.arange(64).reshape(8, 8))]
+    diagonal = np.array([r + c for r in range(8) for c in range(8)])[
+        to_zigzag(np.arange(64).reshape(8, 8))
+    ]
     edges = np.unique(np.round(15 * (np.arange(count + 1) / count) ** 1.5).astype(int))
-    return [np.flatnonzero((diagonal >= lo) & (diagonal < hi)) for lo, hi in zip(edges[:-1], edges[1:])]
+    return [
+        np.flatnonzero((diagonal >= lo) & (diagonal < hi)) for lo, hi in zip(edges[:-1], edges[1:])
+    ]
 
 
 @SPACES.register()
@@ -106,7 +114,9 @@ class BandSpace(SearchSpace):
 
     name = "bands"
 
-    def __init__(self, bands: int = 6, steps_per_octave: int = 4, octaves: int = 6, family: TableFamily = IJG):
+    def __init__(
+        self, bands: int = 6, steps_per_octave: int = 4, octaves: int = 6, family: TableFamily = IJG
+    ):
         self.family = family
         self.bands = zigzag_bands(bands)
         self.steps_per_octave = steps_per_octave
@@ -152,6 +162,7 @@ class MonotoneSpace(FullSpace):
         return QTable(from_zigzag(luma), from_zigzag(chroma))
 
     def from_qtable(self, qtable):
+        """Each table's values sorted: the monotone table nearest in rank."""
         return np.concatenate([np.sort(to_zigzag(qtable.luma)), np.sort(to_zigzag(qtable.chroma))])
 
 

@@ -9,6 +9,7 @@ seed, the recorded tables served from the record, so the same call after Ctrl-C,
 ``kill -9`` continues exactly where the run stopped and nothing is evaluated twice. Nothing
 in a run folder is ever unpickled.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -43,7 +44,13 @@ STALL_LIMIT = 50  # consecutive asks with nothing new: the searcher has exhauste
 def default_objective(evaluator) -> Objective:
     """top1 with labels, agreement without; the evaluator's first figure otherwise."""
     metrics = evaluator.accuracy_metrics
-    return Objective(metric="top1" if "top1" in metrics else "agreement" if "agreement" in metrics else metrics[0])
+    return Objective(
+        metric="top1"
+        if "top1" in metrics
+        else "agreement"
+        if "agreement" in metrics
+        else metrics[0]
+    )
 
 
 class Study:
@@ -56,16 +63,29 @@ class Study:
     entries to the run's identity (e.g. the family a space is built around).
     """
 
-    def __init__(self, evaluator, searcher: Searcher, objective: Objective | None = None, directory=None, *,
-                 space: SearchSpace | str | None = None, seed: int | None = 0, pruner: Pruner | None = None,
-                 pool=None, identity: dict[str, str] | None = None):
+    def __init__(
+        self,
+        evaluator,
+        searcher: Searcher,
+        objective: Objective | None = None,
+        directory=None,
+        *,
+        space: SearchSpace | str | None = None,
+        seed: int | None = 0,
+        pruner: Pruner | None = None,
+        pool=None,
+        identity: dict[str, str] | None = None,
+    ):
         self.evaluator = evaluator
         self.objective = objective or default_objective(evaluator)
         if self.objective.metric not in evaluator.accuracy_metrics:
-            raise QSearchError(f"--metric {self.objective.metric!r} is not reported by this evaluator "
-                               f"(choose from {', '.join(evaluator.accuracy_metrics)})")
+            raise QSearchError(
+                f"--metric {self.objective.metric!r} is not reported by this evaluator "
+                f"(choose from {', '.join(evaluator.accuracy_metrics)})"
+            )
         if not isinstance(space, SearchSpace):
             space = SPACES[space or searcher.default_space]()
+        assert isinstance(space, SearchSpace)
         self.space, self.seed, self.pruner, self.pool = space, seed, pruner, pool
         self.searcher = searcher.setup(space, evaluator, seed)
         self.reference = getattr(evaluator, "reference", None)
@@ -76,30 +96,44 @@ class Study:
         self.worker = worker_name()
         self.identity = self._identity(identity or {})
         self.directory = Path(directory) if directory is not None else None
-        self._storage_study = None
-        if self.directory is not None:
-            self._open_record()
+        self._storage_study: Any = None
+        if directory is not None:
+            self._open_record(Path(directory))
 
     # -- identity ------------------------------------------------------------------------------
     def _identity(self, extra: dict[str, str]) -> dict[str, str]:
         """Everything that decides the run's numbers, one readable string per setting."""
-        evaluator_identity = self.evaluator.identity() if hasattr(self.evaluator, "identity") else {}
+        evaluator_identity = (
+            self.evaluator.identity() if hasattr(self.evaluator, "identity") else {}
+        )
         params = json.dumps(self.searcher.get_params(), sort_keys=True, default=str)
-        return {**evaluator_identity, "objective": repr(self.objective), "searcher": self.searcher.name,
-                "options": params, "seed": str(self.seed), "space": repr(self.space),
-                "pruner": repr(self.pruner), **extra}
+        return {
+            **evaluator_identity,
+            "objective": repr(self.objective),
+            "searcher": self.searcher.name,
+            "options": params,
+            "seed": str(self.seed),
+            "space": repr(self.space),
+            "pruner": repr(self.pruner),
+            **extra,
+        }
 
     # -- durable record ----------------------------------------------------------------------
-    def _open_record(self) -> None:
+    def _open_record(self, directory: Path) -> None:
+        self.directory = directory
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._lock = open(self.directory / LOCK, "a+")
         except OSError as error:
-            raise QSearchError(f"{self.directory}: cannot write the run here ({error.strerror})") from None
+            raise QSearchError(
+                f"{self.directory}: cannot write the run here ({error.strerror})"
+            ) from None
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise QSearchError(f"{self.directory}: another qsearch process is writing this run") from None
+            raise QSearchError(
+                f"{self.directory}: another qsearch process is writing this run"
+            ) from None
         self._storage_study = open_journal(self.directory, create=True)
         attrs = self._storage_study.user_attrs
         recorded = attrs.get("identity")
@@ -110,8 +144,11 @@ class Study:
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 self._storage_study.set_metric_names([self.objective.rate, self.objective.metric])
         elif recorded is None:
-            log.warning("%s was recorded before runs kept their identity: its settings are taken to be the "
-                        "ones given now, and recorded", self.directory)
+            log.warning(
+                "%s was recorded before runs kept their identity: its settings are taken to be the "
+                "ones given now, and recorded",
+                self.directory,
+            )
             self._storage_study.set_user_attr("identity", self.identity)
         else:
             check_identity(self.directory, recorded, self.identity)
@@ -119,20 +156,35 @@ class Study:
             self._remember(trial)
         self._asks = recorded_asks(attrs)
         if (self.directory / LEGACY_CHECKPOINT).exists():
-            log.warning("%s: ignoring %s (never loaded: the searcher is rebuilt by replaying the journal)",
-                        self.directory, LEGACY_CHECKPOINT)
+            log.warning(
+                "%s: ignoring %s (never loaded: the searcher is rebuilt by replaying the journal)",
+                self.directory,
+                LEGACY_CHECKPOINT,
+            )
         if self.trials:
             log.info("resuming %s with %d recorded trials", self.directory, len(self.trials))
 
     def _record(self, trial: Trial) -> None:
         if self._storage_study is not None:
             complete = trial.state == "complete"
-            self._storage_study.add_trial(optuna.trial.create_trial(
-                state=optuna.trial.TrialState.COMPLETE if complete else optuna.trial.TrialState.PRUNED,
-                values=[trial.values[0], -trial.values[1]] if complete else None,
-                user_attrs={"table": trial.qtable.to_vector().tolist(), "metrics": trial.metrics,
-                            "value": trial.value, "values": list(trial.values), "searcher": trial.searcher,
-                            "worker": trial.worker, "key": trial.qtable.key, "per_image": trial.per_image}))
+            self._storage_study.add_trial(
+                optuna.trial.create_trial(
+                    state=optuna.trial.TrialState.COMPLETE
+                    if complete
+                    else optuna.trial.TrialState.PRUNED,
+                    values=[trial.values[0], -trial.values[1]] if complete else None,
+                    user_attrs={
+                        "table": trial.qtable.to_vector().tolist(),
+                        "metrics": trial.metrics,
+                        "value": trial.value,
+                        "values": list(trial.values),
+                        "searcher": trial.searcher,
+                        "worker": trial.worker,
+                        "key": trial.qtable.key,
+                        "per_image": trial.per_image,
+                    },
+                )
+            )
         self._remember(trial)
 
     def _remember(self, trial: Trial) -> None:
@@ -150,8 +202,11 @@ class Study:
         if self.pruner is None:
             return None
         sign = -1.0 if self.objective.metric in LOWER_IS_BETTER else 1.0
-        front = [(t.values[0], -t.values[1], tuple(sign * v for v in t.per_image["accuracy"]))
-                 for t in self.front() if t.per_image is not None]
+        front = [
+            (t.values[0], -t.values[1], tuple(sign * v for v in t.per_image["accuracy"]))
+            for t in self.front()
+            if t.per_image is not None
+        ]
         single = not self.searcher.multi_objective and self.objective.weight is None
         floor = self.objective.absolute_floor(self.reference) if single else None
         return self.pruner.bind(self.objective.metric, self.objective.rate, front, floor)
@@ -159,16 +214,28 @@ class Study:
     def _trial(self, qtable: QTable, metrics: dict, worker: str) -> Trial:
         per_image = metrics.pop("per_image", None)
         if per_image is not None:
-            per_image = {"accuracy": [round(float(v), 6) for v in per_image[self.objective.metric]],
-                         "bytes": per_image["bytes"]}  # pixels are the image set's: kept with the IJG curve
-        metrics = {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in metrics.items()}
-        return Trial(number=len(self.trials), qtable=qtable, metrics=metrics,
-                     value=self.objective.scalar(metrics, self.reference), values=self.objective.values(metrics),
-                     searcher=self.searcher.name, worker=worker,
-                     state="pruned" if metrics.pop("pruned", False) else "complete",
-                     per_image=per_image)
+            per_image = {
+                "accuracy": [round(float(v), 6) for v in per_image[self.objective.metric]],
+                "bytes": per_image["bytes"],
+            }  # pixels are the image set's: kept with the IJG curve
+        metrics = {
+            k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in metrics.items()
+        }
+        return Trial(
+            number=len(self.trials),
+            qtable=qtable,
+            metrics=metrics,
+            value=self.objective.scalar(metrics, self.reference),
+            values=self.objective.values(metrics),
+            searcher=self.searcher.name,
+            worker=worker,
+            state="pruned" if metrics.pop("pruned", False) else "complete",
+            per_image=per_image,
+        )
 
-    def evaluate_batch(self, tables: list[QTable], budget: int | None = None, on_record=None) -> list[Trial]:
+    def evaluate_batch(
+        self, tables: list[QTable], budget: int | None = None, on_record=None
+    ) -> list[Trial]:
         """Trials of ``tables`` in order: repeated tables from the record, new ones evaluated
         (in parallel with a pool) and recorded in the order asked, within ``budget``.
         The rejection rule is fixed for the batch, so parallel and serial runs agree."""
@@ -182,8 +249,10 @@ class Study:
             told.append(table.key)
         rejection = self._rejection()
         if self.pool is None:
-            results = ((self.evaluator.evaluate(table, rejection, per_image=True), self.worker)
-                       for table in new.values())
+            results = (
+                (self.evaluator.evaluate(table, rejection, per_image=True), self.worker)
+                for table in new.values()
+            )
         else:
             results = self.pool.map(list(new.values()), rejection)
         for table, (metrics, worker) in zip(new.values(), results):
@@ -192,11 +261,17 @@ class Study:
                 on_record()
         return [self._cache[key] for key in told]
 
-    def _step(self, n: int, budget: int | None, on_record=None, replaying: tuple[int, int | None] | None = None):
+    def _step(
+        self,
+        n: int,
+        budget: int | None,
+        on_record=None,
+        replaying: tuple[int, int | None] | None = None,
+    ):
         """One ask, its evaluations and its tell; recorded so that a resume can replay it."""
         tables = self.searcher.ask(n)
         if replaying is not None and replaying[1] is not None:
-            index, told = replaying[0], self._cache_only(tables[:replaying[1]])
+            index, told = replaying[0], self._cache_only(tables[: replaying[1]])
         else:
             index = replaying[0] if replaying is not None else len(self._asks)
             if replaying is None:
@@ -210,8 +285,10 @@ class Study:
     def _cache_only(self, tables: list[QTable]) -> list[Trial]:
         missing = [t for t in tables if t.key not in self._cache]
         if missing:
-            raise QSearchError(f"{self.directory}: the replayed searcher proposed a table the record does not "
-                               f"hold ({missing[0].key[:12]}); was the searcher's code changed? Use a new --out")
+            raise QSearchError(
+                f"{self.directory}: the replayed searcher proposed a table the record does not "
+                f"hold ({missing[0].key[:12]}); was the searcher's code changed? Use a new --out"
+            )
         return [self._cache[t.key] for t in tables]
 
     def _replay(self, budget: int | None) -> None:
@@ -223,19 +300,30 @@ class Study:
         for index, (n, told) in enumerate(list(self._asks)):
             self._step(n, budget, replaying=(index, told))
         if not self._asks and self.trials:
-            log.warning("%s: replaying %d trials recorded before asks were kept", self.directory, len(self.trials))
+            log.warning(
+                "%s: replaying %d trials recorded before asks were kept",
+                self.directory,
+                len(self.trials),
+            )
             told_keys: set[str] = set()
             while len(told_keys) < len(self._cache):
                 tables = self.searcher.ask(self.searcher.batch_size)
                 if not tables or any(t.key not in self._cache for t in tables):
-                    raise QSearchError(f"{self.directory}: cannot replay this old run exactly; use a new --out")
+                    raise QSearchError(
+                        f"{self.directory}: cannot replay this old run exactly; use a new --out"
+                    )
                 self._asks.append([len(tables), len(tables)])
                 self._record_ask(len(self._asks) - 1, len(tables), len(tables))
                 told_keys.update(t.key for t in tables)
                 self.searcher.tell([self._cache[t.key] for t in tables])
 
-    def optimize(self, budget: int | None = None, timeout: float | None = None, batch_size: int | None = None,
-                 progress: bool = False) -> list[Trial]:
+    def optimize(
+        self,
+        budget: int | None = None,
+        timeout: float | None = None,
+        batch_size: int | None = None,
+        progress: bool = False,
+    ) -> list[Trial]:
         """Run until ``budget`` distinct tables are recorded (counting earlier sessions of the
         run) or ``timeout`` seconds of this call have passed. ``batch_size`` defaults to the
         searcher's natural batch (a generation; one for sequential searchers), raised to the
@@ -243,7 +331,9 @@ class Study:
         if budget is None and timeout is None:
             raise QSearchError("a study needs a budget (trials) or a timeout (seconds)")
         for name, value in (("budget", budget), ("batch size", batch_size)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
                 raise QSearchError(f"{name} {value!r} must be a whole number, at least 1")
         if timeout is not None and not timeout > 0:
             raise QSearchError(f"timeout {timeout!r} must be a number of seconds above 0")
@@ -254,14 +344,22 @@ class Study:
         stalled = 0
         try:
             self._replay(budget)
-            while (budget is None or len(self.trials) < budget) and (deadline is None or time.monotonic() < deadline):
+            while (budget is None or len(self.trials) < budget) and (
+                deadline is None or time.monotonic() < deadline
+            ):
                 before = len(self.trials)
-                self._step(batch_size if budget is None else min(batch_size, budget - len(self.trials)), budget,
-                           on_record)
+                self._step(
+                    batch_size if budget is None else min(batch_size, budget - len(self.trials)),
+                    budget,
+                    on_record,
+                )
                 stalled = stalled + 1 if len(self.trials) == before else 0
                 if stalled >= STALL_LIMIT:
-                    log.warning("%s proposed only evaluated tables %d times in a row: stopping early",
-                                self.searcher.name, STALL_LIMIT)
+                    log.warning(
+                        "%s proposed only evaluated tables %d times in a row: stopping early",
+                        self.searcher.name,
+                        STALL_LIMIT,
+                    )
                     break
         finally:
             if bar is not None:
@@ -275,8 +373,10 @@ class Study:
     def _best_summary(self) -> str:
         best = min(self.trials, key=lambda t: t.value)
         seconds = np.mean([t.metrics.get("seconds", np.nan) for t in self.trials[-10:]])
-        return (f"best {self.objective.metric}={best.metrics[self.objective.metric]:.3f} "
-                f"@{best.metrics[self.objective.rate]:.3f} {self.objective.rate}, {seconds:.2f}s/trial")
+        return (
+            f"best {self.objective.metric}={best.metrics[self.objective.metric]:.3f} "
+            f"@{best.metrics[self.objective.rate]:.3f} {self.objective.rate}, {seconds:.2f}s/trial"
+        )
 
     def front(self) -> list[Trial]:
         """The non-dominated complete trials by (rate, accuracy), in increasing rate."""
@@ -292,11 +392,16 @@ class Study:
 
 def check_identity(directory: Path, recorded: dict[str, str], current: dict[str, str]) -> None:
     """Refuse to resume a run with anything that decides its numbers changed, naming each change."""
-    changed = [f"{key}: {recorded.get(key, 'unset')} -> {current.get(key, 'unset')}"
-               for key in sorted(set(recorded) | set(current)) if recorded.get(key) != current.get(key)]
+    changed = [
+        f"{key}: {recorded.get(key, 'unset')} -> {current.get(key, 'unset')}"
+        for key in sorted(set(recorded) | set(current))
+        if recorded.get(key) != current.get(key)
+    ]
     if changed:
-        raise QSearchError(f"{directory}: was started with other settings ({'; '.join(changed)}); "
-                           "use a new --out or the original settings")
+        raise QSearchError(
+            f"{directory}: was started with other settings ({'; '.join(changed)}); "
+            "use a new --out or the original settings"
+        )
 
 
 def recorded_asks(attrs: dict) -> list[list[Any]]:
@@ -309,14 +414,22 @@ def recorded_trials(storage_study) -> list[Trial]:
     """The trials of a journal, numbered in the order they were recorded."""
     states = [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED]
     frozen_trials = storage_study.get_trials(deepcopy=False, states=states)
-    return [Trial(number=number, qtable=QTable.from_vector(frozen.user_attrs["table"]),
-                  metrics=frozen.user_attrs["metrics"], value=frozen.user_attrs["value"],
-                  values=tuple(frozen.user_attrs["values"]), searcher=frozen.user_attrs["searcher"],
-                  worker=frozen.user_attrs["worker"],
-                  per_image=frozen.user_attrs.get("per_image") if isinstance(frozen.user_attrs.get("per_image"), dict)
-                  else None,
-                  state="complete" if frozen.state == optuna.trial.TrialState.COMPLETE else "pruned")
-            for number, frozen in enumerate(frozen_trials)]
+    return [
+        Trial(
+            number=number,
+            qtable=QTable.from_vector(frozen.user_attrs["table"]),
+            metrics=frozen.user_attrs["metrics"],
+            value=frozen.user_attrs["value"],
+            values=tuple(frozen.user_attrs["values"]),
+            searcher=frozen.user_attrs["searcher"],
+            worker=frozen.user_attrs["worker"],
+            per_image=frozen.user_attrs.get("per_image")
+            if isinstance(frozen.user_attrs.get("per_image"), dict)
+            else None,
+            state="complete" if frozen.state == optuna.trial.TrialState.COMPLETE else "pruned",
+        )
+        for number, frozen in enumerate(frozen_trials)
+    ]
 
 
 def open_journal(directory: Path, create: bool = False):
@@ -328,13 +441,19 @@ def open_journal(directory: Path, create: bool = False):
     _drop_torn_last_line(journal)
     damaged = damaged_lines(journal)
     if damaged:
-        raise QSearchError(f"{journal}: line {damaged[0]} is damaged; `qsearch repair {directory}` keeps every "
-                           "intact trial")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # its INFO lines are about its own bookkeeping
+        raise QSearchError(
+            f"{journal}: line {damaged[0]} is damaged; `qsearch repair {directory}` keeps every "
+            "intact trial"
+        )
+    optuna.logging.set_verbosity(
+        optuna.logging.WARNING
+    )  # its INFO lines are about its own bookkeeping
     storage = JournalStorage(JournalFileBackend(str(journal)))
     try:
         if create and not any(s.study_name == "qsearch" for s in storage.get_all_studies()):
-            return optuna.create_study(study_name="qsearch", storage=storage, directions=["minimize", "maximize"])
+            return optuna.create_study(
+                study_name="qsearch", storage=storage, directions=["minimize", "maximize"]
+            )
         return optuna.load_study(study_name="qsearch", storage=storage)
     except (KeyError, ValueError, TypeError) as error:
         raise QSearchError(f"{journal}: not a qsearch journal ({error})") from None
@@ -345,7 +464,9 @@ def load_record(directory) -> tuple[list[Trial], Objective, dict]:
     storage_study = open_journal(Path(directory))
     attrs = storage_study.user_attrs
     if "objective" not in attrs:
-        raise QSearchError(f"{directory}: the run has no recorded objective yet; rerun its qsearch run command")
+        raise QSearchError(
+            f"{directory}: the run has no recorded objective yet; rerun its qsearch run command"
+        )
     identity = attrs.get("identity") or attrs.get("signature", {})
     return recorded_trials(storage_study), Objective.from_dict(attrs["objective"]), identity
 
@@ -376,7 +497,9 @@ def repair_journal(directory: Path) -> tuple[int, int]:
     lines = journal.read_bytes().splitlines(keepends=True)
     if bad:
         journal.with_name(JOURNAL + ".damaged").write_bytes(b"".join(lines))
-        write_bytes(journal, b"".join(line for number, line in enumerate(lines, 1) if number not in bad))
+        write_bytes(
+            journal, b"".join(line for number, line in enumerate(lines, 1) if number not in bad)
+        )
     return len(bad), len(recorded_trials(open_journal(Path(directory))))
 
 

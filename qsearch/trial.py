@@ -1,4 +1,5 @@
 """Immutable trial records and the objective that turns metrics into what searchers minimise."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,11 +29,17 @@ class Objective:
     penalty: float = 100.0
 
     def __post_init__(self):
-        if not isinstance(self.floor, (int, float)) or isinstance(self.floor, bool) or not math.isfinite(self.floor):
+        if (
+            not isinstance(self.floor, (int, float))
+            or isinstance(self.floor, bool)
+            or not math.isfinite(self.floor)
+        ):
             raise QSearchError(f"--floor {self.floor!r} is not a number")
         if self.relative and not 0 < self.floor <= 1:
-            raise QSearchError(f"--floor {self.floor} is a fraction of the uncompressed accuracy: give a value in "
-                               "(0, 1], or --absolute-floor")
+            raise QSearchError(
+                f"--floor {self.floor} is a fraction of the uncompressed accuracy: give a value in "
+                "(0, 1], or --absolute-floor"
+            )
         if self.weight is not None and not (math.isfinite(self.weight) and self.weight > 0):
             raise QSearchError(f"--weight {self.weight} must be a number above 0")
 
@@ -48,7 +55,9 @@ class Objective:
     def accuracy(self, metrics: dict) -> float:
         """The metric, signed so that higher is better."""
         if self.metric not in metrics:
-            raise QSearchError(f"metric {self.metric!r} is not reported by this evaluator ({', '.join(metrics)})")
+            raise QSearchError(
+                f"metric {self.metric!r} is not reported by this evaluator ({', '.join(metrics)})"
+            )
         value = float(metrics[self.metric])
         return -value if self.metric in LOWER_IS_BETTER else value
 
@@ -57,7 +66,9 @@ class Objective:
         if not self.relative:
             return self.floor
         if reference is None:
-            raise QSearchError("a relative accuracy floor needs the evaluator's uncompressed reference")
+            raise QSearchError(
+                "a relative accuracy floor needs the evaluator's uncompressed reference"
+            )
         return self.floor * self.accuracy(reference)
 
     def values(self, metrics: dict) -> tuple[float, float]:

@@ -1,6 +1,7 @@
 """Evaluation on other processes or machines through any concurrent.futures-style executor
 (a local process pool, or a Dask cluster's executor). Each worker process builds its
 evaluator (model and prepared images) once, from a picklable factory, and keeps it."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,13 +9,15 @@ import multiprocessing
 import os
 import platform
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 import cloudpickle
 
-_evaluators: dict[str, object] = {}
+_evaluators: dict[str, Any] = {}
 
 
 def worker_name() -> str:
+    """host:pid, recorded with each trial."""
     return f"{platform.node()}:{os.getpid()}"
 
 
@@ -40,11 +43,18 @@ class EvaluatorPool:
         return self._size() if callable(self._size) else self._size or 1
 
     def map(self, tables: list, rejection=None):
+        """(metrics, worker) of each table, in order."""
         count = len(tables)  # sized arguments: Dask's map needs them
-        return self.executor.map(evaluate_cached, [self.factory] * count, [self.token] * count, tables,
-                                 [rejection] * count)
+        return self.executor.map(
+            evaluate_cached,
+            [self.factory] * count,
+            [self.token] * count,
+            tables,
+            [rejection] * count,
+        )
 
     def shutdown(self) -> None:
+        """Stop the workers."""
         self.executor.shutdown()
 
     def __enter__(self):
@@ -63,8 +73,12 @@ def _set_threads(threads: int) -> None:
 def process_pool(factory, workers: int) -> EvaluatorPool:
     """``workers`` local processes sharing out the machine's cores."""
     threads = max(1, (os.cpu_count() or 1) // workers)
-    executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_set_threads, initargs=(threads,))
+    executor = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_set_threads,
+        initargs=(threads,),
+    )
     return EvaluatorPool(executor, factory, size=workers)
 
 
@@ -75,10 +89,16 @@ def dask_pool(address: str, factory) -> EvaluatorPool:
         from distributed import Client
     except ImportError:
         from qsearch.errors import QSearchError
-        raise QSearchError("--dask-scheduler needs dask.distributed: pip install 'qsearch[dask]'") from None
+
+        raise QSearchError(
+            "--dask-scheduler needs dask.distributed: pip install 'qsearch[dask]'"
+        ) from None
     client = Client(address, timeout="30s")
-    return EvaluatorPool(_ClosingExecutor(client), factory,
-                         size=lambda: max(1, len(client.scheduler_info()["workers"])))
+    return EvaluatorPool(
+        _ClosingExecutor(client),
+        factory,
+        size=lambda: max(1, len(client.scheduler_info()["workers"])),
+    )
 
 
 class _ClosingExecutor:

@@ -1,4 +1,5 @@
 """Baselines every comparison needs: uniform random, sorted random, and the IJG sweep."""
+
 from __future__ import annotations
 
 import numpy as np

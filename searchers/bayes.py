@@ -1,5 +1,6 @@
 """Bayesian optimisation through optuna's samplers (TPE by default, a Gaussian process as
 an option), over the space's integer coordinates."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,18 +20,30 @@ class BayesSearcher(Searcher):
         check_option(self.name, "startup_trials", startup_trials, int, 1)
         for quality in seed_qualities:
             check_option(self.name, "seed_qualities", quality, int, 1, 100)
-        self.sampler, self.startup_trials, self.seed_qualities = sampler, startup_trials, tuple(seed_qualities)
+        self.sampler, self.startup_trials, self.seed_qualities = (
+            sampler,
+            startup_trials,
+            tuple(seed_qualities),
+        )
 
     def _setup(self):
         if self.sampler == "tpe":
-            sampler = optuna.samplers.TPESampler(seed=self.seed, multivariate=True, constant_liar=True,
-                                                 n_startup_trials=self.startup_trials)
+            sampler = optuna.samplers.TPESampler(
+                seed=self.seed,
+                multivariate=True,
+                constant_liar=True,
+                n_startup_trials=self.startup_trials,
+            )
         else:
-            sampler = optuna.samplers.GPSampler(seed=self.seed, n_startup_trials=self.startup_trials)
+            sampler = optuna.samplers.GPSampler(
+                seed=self.seed, n_startup_trials=self.startup_trials
+            )
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.study = optuna.create_study(direction="minimize", sampler=sampler)
-        self._distributions = {f"x{i}": optuna.distributions.IntDistribution(int(lo), int(hi))
-                               for i, (lo, hi) in enumerate(zip(self.space.low, self.space.high))}
+        self._distributions = {
+            f"x{i}": optuna.distributions.IntDistribution(int(lo), int(hi))
+            for i, (lo, hi) in enumerate(zip(self.space.low, self.space.high))
+        }
         for quality in self.seed_qualities:
             x = self.space.from_qtable(self.space.family.at(quality))
             self.study.enqueue_trial({f"x{i}": int(v) for i, v in enumerate(x)})
@@ -51,6 +64,10 @@ class BayesSearcher(Searcher):
             for number in numbers:
                 self.study.tell(number, trial.value)
             if not numbers:  # a table someone else proposed: add it as evidence
-                self.study.add_trial(optuna.trial.create_trial(
-                    params={f"x{i}": int(v) for i, v in enumerate(x)},
-                    distributions=self._distributions, value=trial.value))
+                self.study.add_trial(
+                    optuna.trial.create_trial(
+                        params={f"x{i}": int(v) for i, v in enumerate(x)},
+                        distributions=self._distributions,
+                        value=trial.value,
+                    )
+                )

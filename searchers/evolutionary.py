@@ -5,6 +5,7 @@ generation out in slices). The space rounds and clips pymoo's proposals, and pym
 the integer points actually evaluated. Algorithms are configured in ``__init__`` and built
 in ``_setup``, as pymoo binds an algorithm to its problem in ``setup``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -44,13 +45,20 @@ class PymooSearcher(GenerationalSearcher):
 
     @property
     def batch_size(self) -> int:  # type: ignore[override]
+        """A generation."""
         return self.pop_size
 
     def _setup(self):
         super()._setup()
-        sampling = initial_population(self.space, self.rng, self.pop_size, self.seed_ijg).astype(float)
-        problem = Problem(n_var=self.space.dim, n_obj=2 if self.multi_objective else 1,
-                          xl=self.space.low.astype(float), xu=self.space.high.astype(float))
+        sampling = initial_population(self.space, self.rng, self.pop_size, self.seed_ijg).astype(
+            float
+        )
+        problem = Problem(
+            n_var=self.space.dim,
+            n_obj=2 if self.multi_objective else 1,
+            xl=self.space.low.astype(float),
+            xu=self.space.high.astype(float),
+        )
         self.algorithm = self._algorithm(sampling)
         self.algorithm.setup(problem, termination=NoTermination(), seed=self.seed, verbose=False)
         self._population: Population | None = None
@@ -79,7 +87,12 @@ class GASearcher(PymooSearcher):
     name = "ga"
 
     def _algorithm(self, sampling):
-        return GA(pop_size=self.pop_size, sampling=sampling, eliminate_duplicates=True, **self._operators())
+        return GA(
+            pop_size=self.pop_size,
+            sampling=sampling,
+            eliminate_duplicates=True,
+            **self._operators(),
+        )
 
 
 class DESearcher(PymooSearcher):
@@ -88,7 +101,13 @@ class DESearcher(PymooSearcher):
     name = "de"
 
     def _algorithm(self, sampling):
-        return DE(pop_size=self.pop_size, sampling=sampling, variant="DE/rand/1/bin", CR=0.5, dither="vector")
+        return DE(
+            pop_size=self.pop_size,
+            sampling=sampling,
+            variant="DE/rand/1/bin",
+            CR=0.5,
+            dither="vector",
+        )
 
 
 class NSGA2Searcher(PymooSearcher):
@@ -98,4 +117,9 @@ class NSGA2Searcher(PymooSearcher):
     multi_objective = True
 
     def _algorithm(self, sampling):
-        return NSGA2(pop_size=self.pop_size, sampling=sampling, eliminate_duplicates=True, **self._operators())
+        return NSGA2(
+            pop_size=self.pop_size,
+            sampling=sampling,
+            eliminate_duplicates=True,
+            **self._operators(),
+        )

@@ -2,14 +2,15 @@
 (qsearch.diffjpeg) placed in front of the frozen classifier. They propose tables; the study
 scores every proposal with the real libjpeg evaluator, and only real scores enter the front.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import torch
 
 from qsearch import diffjpeg
-from qsearch.qtable import IJG_CHROMA, IJG_LUMA, QTable, quality_scale, scale_table
 from qsearch.errors import QSearchError
+from qsearch.qtable import IJG_CHROMA, IJG_LUMA, QTable, quality_scale, scale_table
 from qsearch.searcher import Searcher, check_option
 from qsearch.searchers.baselines import sweep_order
 
@@ -22,23 +23,38 @@ class _NetworkSearcher(Searcher):
     default_space = "full"
 
     def _setup(self):
-        classifier, images = getattr(self.evaluator, "classifier", None), getattr(self.evaluator, "images", None)
+        classifier, images = (
+            getattr(self.evaluator, "classifier", None),
+            getattr(self.evaluator, "images", None),
+        )
         if classifier is None or images is None:
-            raise QSearchError(f"searcher {self.name} learns from the network: use the classifier evaluator")
+            raise QSearchError(
+                f"searcher {self.name} learns from the network: use the classifier evaluator"
+            )
         self._seed = 0 if self.seed is None else self.seed
         self._device = classifier.device
         self._module = classifier.module
         self._mean = torch.tensor(classifier.mean, device=self._device).view(1, 3, 1, 1)
         self._std = torch.tensor(classifier.std, device=self._device).view(1, 3, 1, 1)
-        self._images = torch.from_numpy(np.ascontiguousarray(images.network_inputs())).to(self._device)
-        self._labels = None if images.labels is None else torch.from_numpy(images.labels).to(self._device)
+        self._images = torch.from_numpy(np.ascontiguousarray(images.network_inputs())).to(
+            self._device
+        )
+        self._labels = (
+            None if images.labels is None else torch.from_numpy(images.labels).to(self._device)
+        )
         with torch.no_grad():
-            self._reference = torch.cat([self._log_probs(self._images[i:i + 50].float())
-                                         for i in range(0, len(self._images), 50)])
+            self._reference = torch.cat(
+                [
+                    self._log_probs(self._images[i : i + 50].float())
+                    for i in range(0, len(self._images), 50)
+                ]
+            )
 
     def _log_probs(self, decoded: torch.Tensor) -> torch.Tensor:
         x = (decoded.permute(0, 3, 1, 2) / 255.0 - self._mean) / self._std
-        return torch.log_softmax(self._module(x.contiguous(memory_format=torch.channels_last)), dim=1)
+        return torch.log_softmax(
+            self._module(x.contiguous(memory_format=torch.channels_last)), dim=1
+        )
 
     def _fidelity(self, decoded: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """Cross-entropy on labels, or KL divergence from the uncompressed outputs without labels."""
@@ -49,7 +65,7 @@ class _NetworkSearcher(Searcher):
         return (reference.exp() * (reference - log_probs)).sum(1).mean()
 
     def _rows(self, generator: torch.Generator) -> torch.Tensor:
-        return torch.randperm(len(self._images), generator=generator)[:self.batch].to(self._device)
+        return torch.randperm(len(self._images), generator=generator)[: self.batch].to(self._device)
 
     def _propose_tables(self, tables: list[QTable]) -> np.ndarray:
         return np.stack([self.space.from_qtable(table) for table in tables])
@@ -64,8 +80,16 @@ class GradientSearcher(_NetworkSearcher):
     name = "gradient"
     state_attributes = ("position", "theta", "_seed")
 
-    def __init__(self, weights=(0.5, 500.0), points: int = 12, steps: int = 20, learning_rate: float = 0.05,
-                 batch: int = 16, rounding: str = "ste", start_quality: int = 50):
+    def __init__(
+        self,
+        weights=(0.5, 500.0),
+        points: int = 12,
+        steps: int = 20,
+        learning_rate: float = 0.05,
+        batch: int = 16,
+        rounding: str = "ste",
+        start_quality: int = 50,
+    ):
         check_option(self.name, "points", points, int, 1)
         check_option(self.name, "steps", steps, int, 1)
         check_option(self.name, "learning_rate", learning_rate, float, 0)
@@ -73,8 +97,15 @@ class GradientSearcher(_NetworkSearcher):
         check_option(self.name, "rounding", rounding, choices=diffjpeg.ROUNDINGS)
         check_option(self.name, "start_quality", start_quality, int, 1, 100)
         if len(weights) != 2 or not 0 < weights[0] <= weights[1]:
-            raise QSearchError(f"searcher gradient: option weights={weights!r} is not [LOW, HIGH] with 0 < LOW <= HIGH")
-        self.weights, self.points, self.steps, self.learning_rate = tuple(weights), points, steps, learning_rate
+            raise QSearchError(
+                f"searcher gradient: option weights={weights!r} is not [LOW, HIGH] with 0 < LOW <= HIGH"
+            )
+        self.weights, self.points, self.steps, self.learning_rate = (
+            tuple(weights),
+            points,
+            steps,
+            learning_rate,
+        )
         self.batch, self.rounding, self.start_quality = batch, rounding, start_quality
 
     def _setup(self):
@@ -82,8 +113,11 @@ class GradientSearcher(_NetworkSearcher):
         self._weights = np.geomspace(self.weights[0], self.weights[1], self.points)
         self._order = sweep_order(0, self.points - 1, first=range(self.points))
         start = self.space.family.at(self.start_quality)
-        self._start = torch.log(torch.tensor(np.stack([start.luma, start.chroma]), dtype=torch.float32,
-                                             device=self._device))
+        self._start = torch.log(
+            torch.tensor(
+                np.stack([start.luma, start.chroma]), dtype=torch.float32, device=self._device
+            )
+        )
         self.theta = self._start.clone()
         self.position = 0
 
@@ -93,7 +127,9 @@ class GradientSearcher(_NetworkSearcher):
         for _ in range(self.steps):
             rows = self._rows(generator)
             steps = theta.exp().clamp(1.0, 255.0)
-            decoded, bpp = diffjpeg.jpeg_roundtrip(self._images[rows], steps[0], steps[1], self.rounding)
+            decoded, bpp = diffjpeg.jpeg_roundtrip(
+                self._images[rows], steps[0], steps[1], self.rounding
+            )
             loss = self._fidelity(decoded, rows) + weight * bpp.mean()
             optimiser.zero_grad()
             loss.backward()
@@ -137,15 +173,23 @@ class SensitivitySearcher(_NetworkSearcher):
     def sensitivity(self) -> np.ndarray:
         """Mean squared gradient per (table, row, column) of the fidelity loss."""
         start = QTable.from_quality(50)
-        steps = [torch.tensor(t, dtype=torch.float32, device=self._device) for t in (start.luma, start.chroma)]
+        steps = [
+            torch.tensor(t, dtype=torch.float32, device=self._device)
+            for t in (start.luma, start.chroma)
+        ]
         total = torch.zeros(2, 8, 8, device=self._device)
         generator = torch.Generator().manual_seed(self._seed)
-        rows_all = torch.randperm(len(self._images), generator=generator)[:self.images_used].to(self._device)
+        rows_all = torch.randperm(len(self._images), generator=generator)[: self.images_used].to(
+            self._device
+        )
         for first in range(0, len(rows_all), self.batch):
-            rows = rows_all[first:first + self.batch]
+            rows = rows_all[first : first + self.batch]
             luma, chroma = diffjpeg.dct_planes(self._images[rows])
             luma_q, chroma_q = diffjpeg.quantise(luma, chroma, steps[0], steps[1], self.rounding)
-            luma_q, chroma_q = luma_q.detach().requires_grad_(True), chroma_q.detach().requires_grad_(True)
+            luma_q, chroma_q = (
+                luma_q.detach().requires_grad_(True),
+                chroma_q.detach().requires_grad_(True),
+            )
             decoded = diffjpeg.reconstruct(luma_q, chroma_q, steps[0], steps[1])
             loss = self._fidelity(decoded, rows) * len(rows)
             luma_grad, chroma_grad = torch.autograd.grad(loss, [luma_q, chroma_q])
@@ -165,7 +209,11 @@ class SensitivitySearcher(_NetworkSearcher):
         tables = []
         for _ in range(n):
             scale = quality_scale(self._order[self.position % len(self._order)])
-            tables.append(QTable(scale_table(np.rint(np.clip(self.base[0], 1, 255)), scale),
-                                 scale_table(np.rint(np.clip(self.base[1], 1, 255)), scale)))
+            tables.append(
+                QTable(
+                    scale_table(np.rint(np.clip(self.base[0], 1, 255)), scale),
+                    scale_table(np.rint(np.clip(self.base[1], 1, 255)), scale),
+                )
+            )
             self.position += 1
         return self._propose_tables(tables)

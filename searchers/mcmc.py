@@ -1,5 +1,6 @@
 """Metropolis-Hastings over tables with a simulated-annealing temperature schedule.
 Written by hand: no library offers an MCMC chain over an integer table space."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,8 +14,14 @@ class MCMCSearcher(Searcher):
     name = "mcmc"
     state_attributes = ("current", "current_value", "temperature_now", "accepted")
 
-    def __init__(self, start_quality: int = 50, temperature: float = 0.05, cooling: float = 0.97,
-                 coordinates: int = 2, step: float = 0.08):
+    def __init__(
+        self,
+        start_quality: int = 50,
+        temperature: float = 0.05,
+        cooling: float = 0.97,
+        coordinates: int = 2,
+        step: float = 0.08,
+    ):
         """``step`` is the proposal's scale as a fraction of each coordinate's range;
         ``coordinates`` how many coordinates one move changes; ``temperature`` is in units
         of the scalarised objective (bpp) and is multiplied by ``cooling`` after each move."""
@@ -43,7 +50,9 @@ class MCMCSearcher(Searcher):
         proposal = self.current.astype(np.float64)
         chosen = self.rng.choice(self.space.dim, size=self._moved, replace=False)
         delta = self.rng.normal(0.0, self._scale[chosen])
-        proposal[chosen] += np.where(np.abs(delta) < 1, np.sign(delta + 1e-12), delta)  # always move
+        proposal[chosen] += np.where(
+            np.abs(delta) < 1, np.sign(delta + 1e-12), delta
+        )  # always move
         return self.space.clip(proposal)
 
     def _learn(self, vectors, trials):

@@ -12,6 +12,7 @@ moves by half its log-ratio. The slope is read on the mean log-probability of th
 where the evaluator reports it (smooth where top-1 on a few hundred images is not), else on the
 objective's accuracy.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,10 +57,14 @@ class SlopeSearcher(GenerationalSearcher):
 
     def _setup(self):
         if not isinstance(self.space, BandSpace):
-            raise QSearchError(f"the slopes searcher moves frequency bands: it needs the bands space, not {self.space!r}")
+            raise QSearchError(
+                f"the slopes searcher moves frequency bands: it needs the bands space, not {self.space!r}"
+            )
         super()._setup()
         self._anchor_levels = [self._level(q) for q in self.anchors]
-        self._sweep_levels = np.unique(np.linspace(self._level(95), self._level(5), self.sweep).round().astype(np.int64))
+        self._sweep_levels = np.unique(
+            np.linspace(self._level(95), self._level(5), self.sweep).round().astype(np.int64)
+        )
         self.center = np.zeros(self.space.dim, dtype=np.int64)
 
     @property
@@ -73,12 +78,18 @@ class SlopeSearcher(GenerationalSearcher):
 
     def _directions(self) -> np.ndarray:
         """Each band alone, then every band together (the whole table)."""
-        return np.vstack([np.eye(self.space.dim, dtype=np.int64), np.ones((1, self.space.dim), dtype=np.int64)])
+        return np.vstack(
+            [np.eye(self.space.dim, dtype=np.int64), np.ones((1, self.space.dim), dtype=np.int64)]
+        )
 
     def _new_generation(self):
         ones = np.ones(self.space.dim, dtype=np.int64)
-        probes = [self.center + anchor * ones + sign * self.probe * direction
-                  for anchor in self._anchor_levels for direction in self._directions() for sign in (-1, 1)]
+        probes = [
+            self.center + anchor * ones + sign * self.probe * direction
+            for anchor in self._anchor_levels
+            for direction in self._directions()
+            for sign in (-1, 1)
+        ]
         return np.stack([self.center + level * ones for level in self._sweep_levels] + probes)
 
     def _measure(self, trial):
@@ -86,11 +97,15 @@ class SlopeSearcher(GenerationalSearcher):
 
     def _learn_generation(self, generation, measured):
         """Slope ratios from the probes (finer minus coarser, per anchor), then the move."""
-        probes = measured[len(self._sweep_levels):].reshape(len(self._anchor_levels), self.space.dim + 1, 2, 2)
+        probes = measured[len(self._sweep_levels) :].reshape(
+            len(self._anchor_levels), self.space.dim + 1, 2, 2
+        )
         rate = probes[:, :, 0, 0] - probes[:, :, 1, 0]  # finer (level -probe) minus coarser
         gain = probes[:, :, 0, 1] - probes[:, :, 1, 1]
         with np.errstate(divide="ignore", invalid="ignore"):
             slopes = gain / rate
             ratios, shares = slopes[:, :-1] / slopes[:, -1:], rate[:, :-1] / rate[:, -1:]
         octaves = band_moves(ratios, shares)
-        self.center = self.space.clip(self.center + np.rint(octaves * self.space.steps_per_octave).astype(np.int64))
+        self.center = self.space.clip(
+            self.center + np.rint(octaves * self.space.steps_per_octave).astype(np.int64)
+        )

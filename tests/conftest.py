@@ -1,6 +1,7 @@
 """Shared fixtures (small real image sets, the real default model) and the test tiers:
 ``imagenet`` tests need the shared ImageNet sample, ``slow`` tests are the end-to-end runs
 that ``make test-all`` and CI add to the fast tier of ``make test``."""
+
 from __future__ import annotations
 
 import os
@@ -13,7 +14,9 @@ from realdata import IMAGENET_SAMPLE, MISSING, have_sample, split_names
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "imagenet: needs the shared ImageNet sample (QSEARCH_TEST_DATA)")
+    config.addinivalue_line(
+        "markers", "imagenet: needs the shared ImageNet sample (QSEARCH_TEST_DATA)"
+    )
     config.addinivalue_line("markers", "slow: an end-to-end run; `make test-all` and CI run it")
 
 

@@ -7,6 +7,7 @@ and are skipped, saying why, where it is absent, unless ``QSEARCH_REQUIRE_TEST_D
 which makes its absence a failure. Tests that only need some real photographs use the ones
 scikit-image ships (:func:`photos`).
 """
+
 from __future__ import annotations
 
 import json

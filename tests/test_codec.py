@@ -8,7 +8,6 @@ from qsearch import Codec, EncoderSettings, QSearchError, QTable
 from qsearch.codec import decode, encode
 from qsearch.images import read_rgb
 from qsearch.qtable import ZIGZAG
-
 from realdata import photos
 
 
@@ -16,15 +15,18 @@ def parse_jpeg(data: bytes) -> dict:
     """Independent marker walk: DQT tables (natural order), SOF sampling factors, progressive or not."""
     tables, sampling, progressive, position = {}, None, False, 2
     while position < len(data):
-        marker, length = data[position + 1], int.from_bytes(data[position + 2:position + 4], "big")
-        body = data[position + 4:position + 2 + length]
+        marker, length = (
+            data[position + 1],
+            int.from_bytes(data[position + 2 : position + 4], "big"),
+        )
+        body = data[position + 4 : position + 2 + length]
         if marker == 0xDB:
             offset = 0
             while offset < len(body):
                 precision, slot = body[offset] >> 4, body[offset] & 15
                 assert precision == 0, "baseline tables are 8-bit"
                 natural = np.empty(64, dtype=int)
-                natural[ZIGZAG] = list(body[offset + 1:offset + 65])
+                natural[ZIGZAG] = list(body[offset + 1 : offset + 65])
                 tables[slot] = natural
                 offset += 65
         elif marker in (0xC0, 0xC2):
@@ -51,7 +53,11 @@ def test_written_dqt_equals_the_table(photo):
 def test_default_is_420_and_444_is_an_option(photo):
     table = QTable.from_quality(50)
     assert parse_jpeg(encode(photo, table))["sampling"] == [0x22, 0x11, 0x11]
-    assert parse_jpeg(encode(photo, table, EncoderSettings("4:4:4")))["sampling"] == [0x11, 0x11, 0x11]
+    assert parse_jpeg(encode(photo, table, EncoderSettings("4:4:4")))["sampling"] == [
+        0x11,
+        0x11,
+        0x11,
+    ]
 
 
 def test_optimised_huffman_is_smaller_and_lossless(photo):
@@ -64,7 +70,11 @@ def test_optimised_huffman_is_smaller_and_lossless(photo):
 def test_smallest_keeps_the_smaller_of_optimised_baseline_and_progressive():
     photographs = [read_rgb(path) for path in photos(3)]
     chosen_progressive = set()
-    for photo, quality in ((photographs[0][:64, :64], 10), (photographs[1], 90), (photographs[2], 50)):
+    for photo, quality in (
+        (photographs[0][:64, :64], 10),
+        (photographs[1], 90),
+        (photographs[2], 50),
+    ):
         table = QTable.from_quality(quality)
         baseline = encode(photo, table, EncoderSettings(optimize=True))
         progressive = encode(photo, table, EncoderSettings(progressive=True))
@@ -72,12 +82,18 @@ def test_smallest_keeps_the_smaller_of_optimised_baseline_and_progressive():
         assert len(smallest) == min(len(baseline), len(progressive))
         assert np.array_equal(decode(smallest), decode(baseline))
         chosen_progressive.add(parse_jpeg(smallest)["progressive"])
-    assert chosen_progressive == {False, True}  # small, coarse files stay baseline; large ones go progressive
+    assert chosen_progressive == {
+        False,
+        True,
+    }  # small, coarse files stay baseline; large ones go progressive
 
 
 def test_decoder_agrees_with_pillow_decoder(photo):
     data = encode(photo, QTable.from_quality(30))
-    ours, pillow = decode(data).astype(int), np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
+    ours, pillow = (
+        decode(data).astype(int),
+        np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(int),
+    )
     assert np.abs(ours - pillow).max() <= 1
 
 

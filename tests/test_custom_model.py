@@ -3,6 +3,7 @@ trained here in seconds on frozen EfficientNet-Lite0 features of real photograph
 as TorchScript, torch.export (.pt2) and ONNX with inputs in [-1, 1] declared in a sidecar
 ``M.json``. qsearch must give the accuracy an independent plain-PyTorch loop gives, and a wrong
 declaration must change the figure (the declaration is really used)."""
+
 from __future__ import annotations
 
 import io
@@ -18,12 +19,16 @@ from PIL import Image
 
 from qsearch.cli import main
 from qsearch.images import Preprocessing
-
 from realdata import photos
 
 GRAY = {"brick", "camera", "cell", "coins", "grass", "gravel", "moon", "page"}
-DECLARED = {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "input_size": 224, "resize": 256,
-            "interpolation": "bicubic"}
+DECLARED = {
+    "mean": [0.5, 0.5, 0.5],
+    "std": [0.5, 0.5, 0.5],
+    "input_size": 224,
+    "resize": 256,
+    "interpolation": "bicubic",
+}
 
 
 def to_input(rgb: Image.Image) -> torch.Tensor:
@@ -47,8 +52,12 @@ def task(tmp_path_factory):
     files = sorted((root / "data").rglob("*.*"))
     labels = torch.tensor([0 if f.parent.name == "colour" else 1 for f in files])
     with torch.no_grad():
-        features = torch.cat([backbone(to_input(Image.fromarray(crop(np.asarray(Image.open(f).convert("RGB"))))))
-                              for f in files])
+        features = torch.cat(
+            [
+                backbone(to_input(Image.fromarray(crop(np.asarray(Image.open(f).convert("RGB"))))))
+                for f in files
+            ]
+        )
     head = torch.nn.Linear(features.shape[1], 2)
     optimiser = torch.optim.Adam(head.parameters(), lr=0.01)
     for _ in range(150):
@@ -67,10 +76,21 @@ def task(tmp_path_factory):
         warnings.simplefilter("ignore")
         torch.jit.trace(network, example).save(str(models / "colour.pt"))
         batch = torch.export.Dim("batch", min=1, max=1024)
-        torch.export.save(torch.export.export(network, (torch.zeros(2, 3, 224, 224),), dynamic_shapes=({0: batch},)),
-                          str(models / "colour.pt2"))
-        torch.onnx.export(network, example, str(models / "colour.onnx"), input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": {0: "n"}, "y": {0: "n"}}, dynamo=False)
+        torch.export.save(
+            torch.export.export(
+                network, (torch.zeros(2, 3, 224, 224),), dynamic_shapes=({0: batch},)
+            ),
+            str(models / "colour.pt2"),
+        )
+        torch.onnx.export(
+            network,
+            example,
+            str(models / "colour.onnx"),
+            input_names=["x"],
+            output_names=["y"],
+            dynamic_axes={"x": {0: "n"}, "y": {0: "n"}},
+            dynamo=False,
+        )
     for suffix in ("pt", "pt2", "onnx"):
         (models / f"colour.{suffix}.json").write_text(json.dumps(DECLARED))
     return {"root": root, "network": network, "files": files, "labels": labels}
@@ -83,9 +103,13 @@ def independent(task, quality: int) -> tuple[float, float]:
     correct, logprob = 0.0, 0.0
     for path, label in zip(task["files"], task["labels"].tolist()):
         buffer = io.BytesIO()
-        Image.fromarray(crop(np.asarray(Image.open(path).convert("RGB")))).save(buffer, "JPEG", quality=quality)
+        Image.fromarray(crop(np.asarray(Image.open(path).convert("RGB")))).save(
+            buffer, "JPEG", quality=quality
+        )
         with torch.no_grad():
-            log_probs = torch.log_softmax(task["network"](to_input(Image.open(buffer).convert("RGB"))), 1)[0]
+            log_probs = torch.log_softmax(
+                task["network"](to_input(Image.open(buffer).convert("RGB"))), 1
+            )[0]
         correct += float(log_probs.argmax() == label)
         logprob += float(log_probs[label])
     return correct / len(task["files"]), logprob / len(task["files"])
@@ -93,13 +117,34 @@ def independent(task, quality: int) -> tuple[float, float]:
 
 def evaluate(task, model: str, capsys) -> dict:
     capsys.readouterr()
-    assert main(["evaluate", "--data", str(task["root"] / "data"), "--model", model, "--forward", "fp32",
-                 "--quality", "50", "--json"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data",
+                str(task["root"] / "data"),
+                "--model",
+                model,
+                "--forward",
+                "fp32",
+                "--quality",
+                "50",
+                "--json",
+            ]
+        )
+        == 0
+    )
     return json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.parametrize("suffix", ["pt", pytest.param("pt2", marks=pytest.mark.slow),
-                                    pytest.param("onnx", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "suffix",
+    [
+        "pt",
+        pytest.param("pt2", marks=pytest.mark.slow),
+        pytest.param("onnx", marks=pytest.mark.slow),
+    ],
+)
 def test_a_two_class_model_file_scores_as_a_plain_pytorch_loop(task, capsys, suffix):
     metrics = evaluate(task, str(task["root"] / "models" / f"colour.{suffix}"), capsys)
     top1, logprob = independent(task, 50)
@@ -111,43 +156,134 @@ def test_a_two_class_model_file_scores_as_a_plain_pytorch_loop(task, capsys, suf
 def test_the_sidecar_declaration_is_used(task, tmp_path, capsys):
     model = tmp_path / "colour.pt"
     shutil.copy(task["root"] / "models" / "colour.pt", model)
-    (tmp_path / "colour.pt.json").write_text(json.dumps({**DECLARED, "mean": [0.485, 0.456, 0.406],
-                                                         "std": [0.229, 0.224, 0.225]}))
+    (tmp_path / "colour.pt.json").write_text(
+        json.dumps({**DECLARED, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]})
+    )
     wrong = evaluate(task, str(model), capsys)
     right = evaluate(task, str(task["root"] / "models" / "colour.pt"), capsys)
-    assert abs(wrong["logprob"] - right["logprob"]) > 0.02  # ten times the gap to the independent loop
+    assert (
+        abs(wrong["logprob"] - right["logprob"]) > 0.02
+    )  # ten times the gap to the independent loop
     capsys.readouterr()
-    assert main(["evaluate", "--data", str(task["root"] / "data"), "--model", str(model), "--mean", "0.5,0.5,0.5",
-                 "--std", "0.5,0.5,0.5", "--forward", "fp32", "--quality", "50", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["logprob"] == pytest.approx(right["logprob"], abs=1e-6)
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data",
+                str(task["root"] / "data"),
+                "--model",
+                str(model),
+                "--mean",
+                "0.5,0.5,0.5",
+                "--std",
+                "0.5,0.5,0.5",
+                "--forward",
+                "fp32",
+                "--quality",
+                "50",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["logprob"] == pytest.approx(
+        right["logprob"], abs=1e-6
+    )
 
 
 def test_a_short_search_on_the_custom_model(task, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["run", "--data", str(task["root"] / "data"), "--model", str(task["root"] / "models" / "colour.pt"),
-                 "--forward", "fp32", "--searcher", "quality", "--budget", "3", "--quiet", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--data",
+                str(task["root"] / "data"),
+                "--model",
+                str(task["root"] / "models" / "colour.pt"),
+                "--forward",
+                "fp32",
+                "--searcher",
+                "quality",
+                "--budget",
+                "3",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     trials = pd.read_csv(out / "trials.csv")
     assert len(trials) == 3
     top1, logprob = independent(task, 5)  # the quality sweep starts at IJG quality 5
     assert trials.loc[0, "top1"] == pytest.approx(top1, abs=1 / 17 + 1e-9)
     assert trials.loc[0, "logprob"] == pytest.approx(logprob, abs=0.002)
     identity = json.loads((out / "summary.json").read_text())["identity"]
-    assert identity["normalisation"] == "mean 0.5,0.5,0.5, std 0.5,0.5,0.5" and identity["labels"].startswith("folders")
+    assert identity["normalisation"] == "mean 0.5,0.5,0.5, std 0.5,0.5,0.5" and identity[
+        "labels"
+    ].startswith("folders")
 
 
 def test_labels_beyond_the_outputs_and_top5_on_two_classes_are_one_line(task, tmp_path, capsys):
     (tmp_path / "map.json").write_text('{"colour": 0, "gray": 7}')
-    assert main(["evaluate", "--data", str(task["root"] / "data"), "--model", str(task["root"] / "models" / "colour.pt"),
-                 "--class-map", str(tmp_path / "map.json"), "--quality", "50"]) == 2
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data",
+                str(task["root"] / "data"),
+                "--model",
+                str(task["root"] / "models" / "colour.pt"),
+                "--class-map",
+                str(tmp_path / "map.json"),
+                "--quality",
+                "50",
+            ]
+        )
+        == 2
+    )
     assert "label 7 is beyond the network's 2 outputs" in capsys.readouterr().err
-    assert main(["run", "--data", str(task["root"] / "data"), "--model", str(task["root"] / "models" / "colour.pt"),
-                 "--metric", "top5", "--budget", "2", "--out", str(tmp_path / "r")]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "--data",
+                str(task["root"] / "data"),
+                "--model",
+                str(task["root"] / "models" / "colour.pt"),
+                "--metric",
+                "top5",
+                "--budget",
+                "2",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 2
+    )
     assert "--metric 'top5' is not reported by this evaluator" in capsys.readouterr().err
 
 
 def test_model_describe_writes_the_sidecar_it_uses(task, tmp_path, capsys):
     model = tmp_path / "net.pt"
     shutil.copy(task["root"] / "models" / "colour.pt", model)
-    assert main(["model", "describe", str(model), "--mean", "0.5,0.5,0.5", "--std", "0.5,0.5,0.5",
-                 "--input-size", "224", "--resize", "256"]) == 0
+    assert (
+        main(
+            [
+                "model",
+                "describe",
+                str(model),
+                "--mean",
+                "0.5,0.5,0.5",
+                "--std",
+                "0.5,0.5,0.5",
+                "--input-size",
+                "224",
+                "--resize",
+                "256",
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "net.pt.json").read_text()) == DECLARED

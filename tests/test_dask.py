@@ -1,5 +1,6 @@
 """A search on a real Dask cluster on the loopback interface: a scheduler and two worker
 processes, one of them killed mid-run."""
+
 import signal
 import socket
 import subprocess
@@ -12,7 +13,6 @@ import pytest
 
 from qsearch.cli import main
 from qsearch.study import JOURNAL
-
 
 DASK = str(Path(sys.executable).parent / "dask")
 
@@ -27,10 +27,35 @@ def free_port() -> int:
 def cluster():
     address = f"tcp://127.0.0.1:{free_port()}"
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    scheduler = subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
-                                  "--no-dashboard"], **quiet)
-    workers = [subprocess.Popen([DASK, "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                                 "--name", f"worker-{i}"], **quiet) for i in range(2)]
+    scheduler = subprocess.Popen(
+        [
+            DASK,
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            address.rsplit(":", 1)[1],
+            "--no-dashboard",
+        ],
+        **quiet,
+    )
+    workers = [
+        subprocess.Popen(
+            [
+                DASK,
+                "worker",
+                address,
+                "--nthreads",
+                "1",
+                "--no-nanny",
+                "--no-dashboard",
+                "--name",
+                f"worker-{i}",
+            ],
+            **quiet,
+        )
+        for i in range(2)
+    ]
     from distributed import Client
 
     with Client(address, timeout="60s") as client:
@@ -42,24 +67,56 @@ def cluster():
 
 
 def command(out, *extra):
-    return ["run", "--evaluator", "fidelity", "--metric", "psnr", "--absolute-floor", "--floor", "30",
-            "--searcher", "ga", "--option", "pop_size=8", "--budget", "40", "--seed", "3", "--quiet",
-            "--out", str(out), *extra]
+    return [
+        "run",
+        "--evaluator",
+        "fidelity",
+        "--metric",
+        "psnr",
+        "--absolute-floor",
+        "--floor",
+        "30",
+        "--searcher",
+        "ga",
+        "--option",
+        "pop_size=8",
+        "--budget",
+        "40",
+        "--seed",
+        "3",
+        "--quiet",
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 @pytest.mark.slow
 def test_search_on_dask_survives_a_worker_death_and_matches_a_local_run(cluster, tmp_path):
     address, workers = cluster
     assert main(command(tmp_path / "local")) == 0
-    run = subprocess.Popen([sys.executable, "-m", "qsearch.cli", *command(tmp_path / "dask", "--dask-scheduler", address)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "qsearch.cli",
+            *command(tmp_path / "dask", "--dask-scheduler", address),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     journal = tmp_path / "dask" / JOURNAL
     deadline = time.monotonic() + 300
-    while (not journal.exists() or journal.read_text().count('"table"') < 10) and time.monotonic() < deadline:
+    while (
+        not journal.exists() or journal.read_text().count('"table"') < 10
+    ) and time.monotonic() < deadline:
         time.sleep(0.05)
     workers[0].send_signal(signal.SIGKILL)
     assert run.wait(timeout=600) == 0, run.stderr.read().decode()[-2000:]
-    local, dask = pd.read_csv(tmp_path / "local" / "trials.csv"), pd.read_csv(tmp_path / "dask" / "trials.csv")
+    local, dask = (
+        pd.read_csv(tmp_path / "local" / "trials.csv"),
+        pd.read_csv(tmp_path / "dask" / "trials.csv"),
+    )
     assert len(dask) == 40 and dask["number"].tolist() == list(range(40)) and dask["key"].is_unique
     assert dask["key"].tolist() == local["key"].tolist()
     assert dask["psnr"].round(9).tolist() == local["psnr"].round(9).tolist()

@@ -1,4 +1,5 @@
 """The evaluators against an independent implementation of the same pipeline."""
+
 import io
 
 import pytest
@@ -10,7 +11,6 @@ from qsearch import EncoderSettings, QTable
 from qsearch.evaluators.classifier import ClassifierEvaluator
 from qsearch.evaluators.fidelity import FidelityEvaluator
 from qsearch.images import load_images
-
 from realdata import IMAGENET_SAMPLE, SPLITS, split_names
 
 COUNT = 60
@@ -28,13 +28,20 @@ def evaluator(test_images, classifier):
 
 def independent_top1_and_bpp(classifier, quality: int):
     """Pillow resize/crop via torchvision, Pillow's own quality=Q encoder and decoder."""
-    crop = transforms.Compose([transforms.Resize(256, transforms.InterpolationMode.BICUBIC), transforms.CenterCrop(224)])
-    normalise = transforms.Compose([transforms.ToTensor(), transforms.Normalize([0.5] * 3, [0.5] * 3)])
+    crop = transforms.Compose(
+        [transforms.Resize(256, transforms.InterpolationMode.BICUBIC), transforms.CenterCrop(224)]
+    )
+    normalise = transforms.Compose(
+        [transforms.ToTensor(), transforms.Normalize([0.5] * 3, [0.5] * 3)]
+    )
     correct, total_bytes = 0, 0
     from qsearch.images import imagenet_synsets
+
     for name in split_names("test", COUNT):
         buffer = io.BytesIO()
-        crop(Image.open(IMAGENET_SAMPLE / name).convert("RGB")).save(buffer, "JPEG", quality=quality)
+        crop(Image.open(IMAGENET_SAMPLE / name).convert("RGB")).save(
+            buffer, "JPEG", quality=quality
+        )
         total_bytes += buffer.tell()
         x = normalise(Image.open(buffer).convert("RGB"))[None]
         with torch.no_grad():
@@ -49,16 +56,23 @@ def test_matches_an_independent_pipeline(evaluator, classifier):
     top1, bpp = independent_top1_and_bpp(classifier, 50)
     assert abs(metrics["top1"] - top1) <= 0.01
     assert abs(metrics["bpp"] - bpp) / bpp <= 0.02
-    assert metrics["images"] == COUNT and metrics["bytes"] * 8 / (COUNT * 224 * 224) == pytest.approx(metrics["bpp"])
+    assert metrics["images"] == COUNT and metrics["bytes"] * 8 / (
+        COUNT * 224 * 224
+    ) == pytest.approx(metrics["bpp"])
 
 
 @pytest.mark.imagenet
 def test_coarser_tables_cost_accuracy_and_save_bits(evaluator):
-    coarse, fine = evaluator.evaluate(QTable.from_quality(5)), evaluator.evaluate(QTable.from_quality(90))
+    coarse, fine = (
+        evaluator.evaluate(QTable.from_quality(5)),
+        evaluator.evaluate(QTable.from_quality(90)),
+    )
     assert coarse["bpp"] < fine["bpp"]
     assert coarse["kl"] > fine["kl"] and coarse["logprob"] < fine["logprob"]
     assert coarse["agreement"] < fine["agreement"] <= 1.0
-    assert evaluator.reference["agreement"] == 1.0 and evaluator.reference["kl"] == pytest.approx(0, abs=1e-6)
+    assert evaluator.reference["agreement"] == 1.0 and evaluator.reference["kl"] == pytest.approx(
+        0, abs=1e-6
+    )
     assert fine["ratio"] == pytest.approx(3 * COUNT * 224 * 224 / fine["bytes"])
 
 
@@ -72,10 +86,14 @@ def test_results_are_deterministic(evaluator):
 
 @pytest.mark.imagenet
 def test_source_mode_counts_stored_pixels_and_source_bytes(classifier):
-    images = load_images(IMAGENET_SAMPLE, split_file=SPLITS, split="test", limit=6, compress_at="source")
+    images = load_images(
+        IMAGENET_SAMPLE, split_file=SPLITS, split="test", limit=6, compress_at="source"
+    )
     metrics = ClassifierEvaluator(images, classifier).evaluate(QTable.from_quality(50))
-    stored_pixels = sum(Image.open(IMAGENET_SAMPLE / name).size[0] * Image.open(IMAGENET_SAMPLE / name).size[1]
-                        for name in images.names)
+    stored_pixels = sum(
+        Image.open(IMAGENET_SAMPLE / name).size[0] * Image.open(IMAGENET_SAMPLE / name).size[1]
+        for name in images.names
+    )
     assert metrics["bpp"] == pytest.approx(8 * metrics["bytes"] / stored_pixels)
     assert metrics["source_ratio"] == pytest.approx(images.source_bytes.sum() / metrics["bytes"])
 
@@ -83,7 +101,10 @@ def test_source_mode_counts_stored_pixels_and_source_bytes(classifier):
 @pytest.mark.imagenet
 def test_fidelity_evaluator_rises_with_quality(test_images):
     evaluator = FidelityEvaluator(test_images.subset(range(8)), EncoderSettings("4:4:4"))
-    low, high = evaluator.evaluate(QTable.from_quality(10)), evaluator.evaluate(QTable.from_quality(90))
+    low, high = (
+        evaluator.evaluate(QTable.from_quality(10)),
+        evaluator.evaluate(QTable.from_quality(90)),
+    )
     assert low["psnr"] < high["psnr"] and low["ssim"] < high["ssim"] <= 1.0
     assert low["bpp"] < high["bpp"]
 
@@ -94,10 +115,17 @@ def test_encoding_in_processes_gives_identical_files_and_figures(classifier):
     from realdata import photos
 
     images = load_images(photos(6), preprocessing=classifier.preprocessing)
-    on_threads = ClassifierEvaluator(images, classifier, forward="fp32", encoder_processes=0, batch_size=4)
-    in_processes = ClassifierEvaluator(images, classifier, forward="fp32", encoder_processes=2, batch_size=4)
+    on_threads = ClassifierEvaluator(
+        images, classifier, forward="fp32", encoder_processes=0, batch_size=4
+    )
+    in_processes = ClassifierEvaluator(
+        images, classifier, forward="fp32", encoder_processes=2, batch_size=4
+    )
     table = QTable.from_quality(40)
     assert in_processes.encode_all(table) == on_threads.encode_all(table)
-    threads, processes = on_threads.evaluate(table, per_image=True), in_processes.evaluate(table, per_image=True)
+    threads, processes = (
+        on_threads.evaluate(table, per_image=True),
+        in_processes.evaluate(table, per_image=True),
+    )
     assert processes["per_image"] == threads["per_image"]
     in_processes.close()

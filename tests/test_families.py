@@ -6,14 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 from scipy.stats import spearmanr
+from test_codec import parse_jpeg
 
 from qsearch import QSearchError, QTable
 from qsearch.families import IJG, coefficient_spread, deepn, make_family, mozjpeg
 from qsearch.images import load_images, read_rgb
 from qsearch.space import BandSpace, QualitySpace
-
 from realdata import IMAGENET_SAMPLE, SPLITS, split_names
-from test_codec import parse_jpeg
 
 SHARED_PRESETS = IMAGENET_SAMPLE.parent / "mozjpeg-qtables.json"
 
@@ -40,17 +39,35 @@ def test_bases_over_255_are_scaled_then_clamped_like_libjpeg():
 
 
 @pytest.mark.imagenet
-@pytest.mark.skipif(shutil.which("cjpeg") is None, reason="needs libjpeg-turbo's cjpeg (.ci/run installs it)")
+@pytest.mark.skipif(
+    shutil.which("cjpeg") is None, reason="needs libjpeg-turbo's cjpeg (.ci/run installs it)"
+)
 @pytest.mark.parametrize("index, quality", [(3, 20), (5, 50), (8, 85)])
 def test_family_tables_equal_what_cjpeg_writes_from_the_same_bases(tmp_path, index, quality):
     family = mozjpeg(index)
     bases = tmp_path / "bases.txt"
-    bases.write_text("\n".join(" ".join(str(v) for v in row) for table in (family.luma, family.chroma)
-                               for row in table) + "\n")
-    Image.fromarray(read_rgb(IMAGENET_SAMPLE / split_names("test", 1)[0])).save(tmp_path / "photo.ppm")
-    written = subprocess.run(["cjpeg", "-baseline", "-qtables", str(bases), "-quality", str(quality),
-                              str(tmp_path / "photo.ppm")],
-                             capture_output=True, check=True).stdout
+    bases.write_text(
+        "\n".join(
+            " ".join(str(v) for v in row) for table in (family.luma, family.chroma) for row in table
+        )
+        + "\n"
+    )
+    Image.fromarray(read_rgb(IMAGENET_SAMPLE / split_names("test", 1)[0])).save(
+        tmp_path / "photo.ppm"
+    )
+    written = subprocess.run(
+        [
+            "cjpeg",
+            "-baseline",
+            "-qtables",
+            str(bases),
+            "-quality",
+            str(quality),
+            str(tmp_path / "photo.ppm"),
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
     tables = parse_jpeg(written)["tables"]
     expected = family.at(quality)
     assert tables[0].tolist() == expected.luma.ravel().tolist()

@@ -9,7 +9,6 @@ from PIL import Image
 from qsearch import QSearchError
 from qsearch import images as images_module
 from qsearch.images import imagenet_synsets, load_images, read_rgb
-
 from realdata import IMAGENET_SAMPLE, SPLITS, split_names
 
 
@@ -19,7 +18,9 @@ def test_imagenet_flat_files_are_labelled_by_synset_index(imagenet_folder):
     assert image_set.images.shape == (12, 224, 224, 3) and image_set.images.dtype == np.uint8
     synsets = imagenet_synsets()
     assert len(synsets) == 1000
-    assert [synsets[label] for label in image_set.labels] == [name.split("_")[0] for name in image_set.names]
+    assert [synsets[label] for label in image_set.labels] == [
+        name.split("_")[0] for name in image_set.names
+    ]
 
 
 @pytest.mark.imagenet
@@ -34,7 +35,9 @@ def test_image_folder_layout_uses_synset_or_sorted_class_index(tmp_path):
         (tmp_path / "synsets" / synset).mkdir(parents=True)
         shutil.copy(IMAGENET_SAMPLE / name, tmp_path / "synsets" / synset / "photo.jpg")
     labelled = load_images(tmp_path / "synsets")
-    assert sorted(labelled.labels.tolist()) == sorted(imagenet_synsets().index(n.split("_")[0]) for n in names)
+    assert sorted(labelled.labels.tolist()) == sorted(
+        imagenet_synsets().index(n.split("_")[0]) for n in names
+    )
 
 
 @pytest.mark.imagenet
@@ -108,12 +111,15 @@ def test_small_images_are_upscaled_and_tiny_ones_refused(tmp_path):
         read_rgb(tmp_path / "tiny.png")
 
 
-@pytest.mark.parametrize("mode, value, expected", [
-    ("L", 128, (128, 128, 128)),
-    ("RGBA", (255, 0, 0, 0), (255, 255, 255)),
-    ("CMYK", (0, 0, 0, 0), (255, 255, 255)),
-    ("I;16", 65535, (255, 255, 255)),
-])
+@pytest.mark.parametrize(
+    "mode, value, expected",
+    [
+        ("L", 128, (128, 128, 128)),
+        ("RGBA", (255, 0, 0, 0), (255, 255, 255)),
+        ("CMYK", (0, 0, 0, 0), (255, 255, 255)),
+        ("I;16", 65535, (255, 255, 255)),
+    ],
+)
 def test_other_modes_become_rgb(tmp_path, mode, value, expected):
     path = tmp_path / ("image.tif" if mode in ("CMYK", "I;16") else "image.png")
     Image.new(mode, (16, 16), value).save(path)

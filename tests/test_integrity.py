@@ -1,6 +1,7 @@
 """A number is never silently computed on other images, other settings or stale labels: run
 identity on resume, caches keyed by everything, explicit labels, outputs that never destroy
 inputs. Real photographs (scikit-image's), written as files here."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,6 @@ from qsearch import QTable
 from qsearch.cache import ImageCache
 from qsearch.cli import main
 from qsearch.images import load_images, read_rgb
-
 from realdata import photos
 
 SYNSETS = ["n01440764", "n01443537", "n01484850", "n01491361", "n01494475", "n01496331"]
@@ -33,33 +33,69 @@ def folders(tmp_path) -> Path:
     for i, (name, image) in enumerate(zip(["cat", "cat", "cat", "dog", "dog", "dog"], rgb)):
         (tmp_path / "classes" / name).mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).resize((64, 64)).save(tmp_path / "classes" / name / f"{i}.png")
-    (tmp_path / "splits.json").write_text(json.dumps({"one": sorted(p.name for p in flat.iterdir())[:3],
-                                                      "two": sorted(p.name for p in flat.iterdir())[3:]}))
+    (tmp_path / "splits.json").write_text(
+        json.dumps(
+            {
+                "one": sorted(p.name for p in flat.iterdir())[:3],
+                "two": sorted(p.name for p in flat.iterdir())[3:],
+            }
+        )
+    )
     return tmp_path
 
 
 def run_args(folders, out, *extra):
-    return ["run", "--evaluator", "fidelity", "--metric", "psnr", "--absolute-floor", "--floor", "30",
-            "--data", str(folders / "flat"), "--searcher", "ga", "--option", "pop_size=4", "--quiet",
-            "--out", str(out), *extra]
+    return [
+        "run",
+        "--evaluator",
+        "fidelity",
+        "--metric",
+        "psnr",
+        "--absolute-floor",
+        "--floor",
+        "30",
+        "--data",
+        str(folders / "flat"),
+        "--searcher",
+        "ga",
+        "--option",
+        "pop_size=4",
+        "--quiet",
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
-@pytest.mark.parametrize("change, named", [
-    (["--split", "two"], "images: 3 images"),
-    (["--limit", "2"], "images: 3 images"),
-    (["--compress-at", "source"], "compress_at: input -> source"),
-    (["--seed", "2"], "seed: 1 -> 2"),
-    (["--option", "pop_size=6"], 'options: {"pop_size": 4'),
-    (["--subsampling", "4:4:4"], "encoder: 4:2:0 -> 4:4:4"),
-    (["--metric", "ssim"], "objective:"),
-    (["--space", "full"], "space: BandSpace"),
-    (["--base", "mozjpeg-3"], "family=mozjpeg-3"),
-    (["--early-rejection"], "pruner: None -> Pruner(z=1.0)"),
-    (["--labels", "none"], "labels: imagenet"),
-])
-def test_resuming_with_any_recorded_setting_changed_is_refused_naming_it(folders, tmp_path, capsys, change, named):
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (["--split", "two"], "images: 3 images"),
+        (["--limit", "2"], "images: 3 images"),
+        (["--compress-at", "source"], "compress_at: input -> source"),
+        (["--seed", "2"], "seed: 1 -> 2"),
+        (["--option", "pop_size=6"], 'options: {"pop_size": 4'),
+        (["--subsampling", "4:4:4"], "encoder: 4:2:0 -> 4:4:4"),
+        (["--metric", "ssim"], "objective:"),
+        (["--space", "full"], "space: BandSpace"),
+        (["--base", "mozjpeg-3"], "family=mozjpeg-3"),
+        (["--early-rejection"], "pruner: None -> Pruner(z=1.0)"),
+        (["--labels", "none"], "labels: imagenet"),
+    ],
+)
+def test_resuming_with_any_recorded_setting_changed_is_refused_naming_it(
+    folders, tmp_path, capsys, change, named
+):
     out = tmp_path / "run"
-    original = [*run_args(folders, out), "--split-file", str(folders / "splits.json"), "--split", "one", "--seed", "1"]
+    original = [
+        *run_args(folders, out),
+        "--split-file",
+        str(folders / "splits.json"),
+        "--split",
+        "one",
+        "--seed",
+        "1",
+    ]
     assert main([*original, "--budget", "4"]) == 0
     before = (out / "study.journal").read_bytes()
     capsys.readouterr()
@@ -69,14 +105,18 @@ def test_resuming_with_any_recorded_setting_changed_is_refused_naming_it(folders
     assert (out / "study.journal").read_bytes() == before
 
 
-def test_only_budget_and_timeout_may_change_and_the_run_ends_with_exactly_the_budget(folders, tmp_path):
+def test_only_budget_and_timeout_may_change_and_the_run_ends_with_exactly_the_budget(
+    folders, tmp_path
+):
     out = tmp_path / "run"
     assert main([*run_args(folders, out), "--budget", "3", "--timeout", "600"]) == 0
     assert main([*run_args(folders, out), "--budget", "9"]) == 0
     trials = pd.read_csv(out / "trials.csv")
     assert trials["number"].tolist() == list(range(9)) and trials["key"].is_unique
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["identity"]["searcher"] == "ga" and summary["identity"]["images"].startswith("6 images")
+    assert summary["identity"]["searcher"] == "ga" and summary["identity"]["images"].startswith(
+        "6 images"
+    )
 
 
 def test_the_cache_never_returns_stale_labels(folders, tmp_path):
@@ -95,8 +135,9 @@ def test_the_cache_is_plain_arrays_with_a_json_index_and_a_size_limit(folders, t
     load_images(folders / "flat", cache=cache)
     load_images(folders / "classes", cache=cache)
     entries = cache.entries()
-    assert len(entries) == 2 and all(json.loads((cache.folder / f"images-{e.key}.json").read_text())["names"]
-                                     for e in entries)
+    assert len(entries) == 2 and all(
+        json.loads((cache.folder / f"images-{e.key}.json").read_text())["names"] for e in entries
+    )
     with np.load(cache.folder / f"images-{entries[0].key}.npz", allow_pickle=False) as arrays:
         assert arrays["images"].dtype == np.uint8
     small = ImageCache(tmp_path / "c", limit=entries[-1].bytes)
@@ -119,9 +160,14 @@ def test_one_stray_file_does_not_drop_the_labels(folders, caplog):
     shutil.copy(next(flat.glob("*.JPEG")), flat / "cat.jpg")
     with caplog.at_level(logging.WARNING):
         image_set = load_images(flat)
-    assert image_set.label_rule == "imagenet" and len(image_set) == 6 and image_set.labels is not None
+    assert (
+        image_set.label_rule == "imagenet" and len(image_set) == 6 and image_set.labels is not None
+    )
     assert "left out 1 file(s)" in caplog.text and "cat.jpg" in caplog.text
-    assert load_images(flat, labels="none").labels is None and len(load_images(flat, labels="none")) == 7
+    assert (
+        load_images(flat, labels="none").labels is None
+        and len(load_images(flat, labels="none")) == 7
+    )
 
 
 def test_labels_rule_is_printed_and_recorded(folders, tmp_path, capsys):
@@ -132,16 +178,33 @@ def test_labels_rule_is_printed_and_recorded(folders, tmp_path, capsys):
     assert "qsearch: note: 6 images, labels: folders (sorted position)" in capsys.readouterr().err
 
 
-def test_compress_refuses_to_overwrite_its_sources_and_writes_nothing_then(folders, tmp_path, capsys):
+def test_compress_refuses_to_overwrite_its_sources_and_writes_nothing_then(
+    folders, tmp_path, capsys
+):
     QTable.from_quality(30).save(tmp_path / "t.txt")
     classes = folders / "classes"
     before = {p: p.read_bytes() for p in classes.rglob("*") if p.is_file()}
     assert main(["compress", "--qtable", str(tmp_path / "t.txt"), str(classes), str(classes)]) == 2
-    assert main(["compress", "--qtable", str(tmp_path / "t.txt"), str(classes / "cat" / "0.png"),
-                 str(classes / "cat")]) == 0  # a single file into its own folder: 0.jpg beside 0.png
+    assert (
+        main(
+            [
+                "compress",
+                "--qtable",
+                str(tmp_path / "t.txt"),
+                str(classes / "cat" / "0.png"),
+                str(classes / "cat"),
+            ]
+        )
+        == 0
+    )  # a single file into its own folder: 0.jpg beside 0.png
     assert {p: p.read_bytes() for p in before} == before
-    assert QTable.from_pillow(Image.open(classes / "cat" / "0.jpg").quantization) == QTable.from_quality(30)
+    assert QTable.from_pillow(
+        Image.open(classes / "cat" / "0.jpg").quantization
+    ) == QTable.from_quality(30)
     (classes / "cat" / "0.jpg").unlink()
     shutil.copy(classes / "cat" / "0.png", classes / "cat" / "0.jpeg")
-    assert main(["compress", "--qtable", str(tmp_path / "t.txt"), str(classes), str(tmp_path / "out")]) == 2
+    assert (
+        main(["compress", "--qtable", str(tmp_path / "t.txt"), str(classes), str(tmp_path / "out")])
+        == 2
+    )
     assert "would both be written as" in capsys.readouterr().err and not (tmp_path / "out").exists()

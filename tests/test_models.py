@@ -5,7 +5,6 @@ import torchvision
 from qsearch import QSearchError
 from qsearch.images import load_images
 from qsearch.models import load_classifier
-
 from realdata import IMAGENET_SAMPLE, SPLITS
 
 
@@ -17,16 +16,23 @@ def test_default_model_classifies_real_images(classifier):
 
 
 def test_torchvision_architecture_with_local_weights(tmp_path):
-    reference = torchvision.models.get_model("mobilenet_v3_small", weights=None, num_classes=1000).eval()
+    reference = torchvision.models.get_model(
+        "mobilenet_v3_small", weights=None, num_classes=1000
+    ).eval()
     torch.save(reference.state_dict(), tmp_path / "w.pth")
     loaded = load_classifier("torchvision/mobilenet_v3_small", tmp_path / "w.pth", device="cpu")
     x = torch.rand(2, 3, 224, 224)
-    assert torch.allclose(loaded.module(x.contiguous(memory_format=torch.channels_last)), reference(x), atol=1e-4)
+    assert torch.allclose(
+        loaded.module(x.contiguous(memory_format=torch.channels_last)), reference(x), atol=1e-4
+    )
 
 
 def test_mismatched_missing_and_damaged_weights_are_named(tmp_path):
     torch.save(torchvision.models.resnet18().state_dict(), tmp_path / "resnet.pth")
-    with pytest.raises(QSearchError, match="resnet.pth: weights do not match architecture torchvision/mobilenet_v3_small"):
+    with pytest.raises(
+        QSearchError,
+        match="resnet.pth: weights do not match architecture torchvision/mobilenet_v3_small",
+    ):
         load_classifier("torchvision/mobilenet_v3_small", tmp_path / "resnet.pth")
     with pytest.raises(QSearchError, match="absent.pth: weights file not found"):
         load_classifier("timm/resnet18", tmp_path / "absent.pth")
@@ -38,7 +44,9 @@ def test_mismatched_missing_and_damaged_weights_are_named(tmp_path):
 
 
 def test_torchscript_file(tmp_path):
-    module = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 10)).eval()
+    module = torch.nn.Sequential(
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 10)
+    ).eval()
     torch.jit.trace(module, torch.rand(1, 3, 224, 224)).save(str(tmp_path / "tiny.pt"))
     loaded = load_classifier(str(tmp_path / "tiny.pt"), device="cpu")
     assert loaded.log_probs(torch.zeros(2, 224, 224, 3, dtype=torch.uint8).numpy()).shape == (2, 10)

@@ -33,7 +33,9 @@ def curve(rng, scale, images=300):
     skill = rng.uniform(0, 1, images)
     for level in (0.5, 1.0, 2.0, 4.0):
         accuracy = (skill < 0.4 + 0.1 * level).astype(float)
-        points.append({"accuracy": accuracy, "bytes": scale * base * level, "pixels": np.full(images, 50176)})
+        points.append(
+            {"accuracy": accuracy, "bytes": scale * base * level, "pixels": np.full(images, 50176)}
+        )
     return points
 
 

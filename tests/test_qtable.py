@@ -55,12 +55,15 @@ def test_tables_are_immutable_and_hashable():
     assert len({table, QTable.from_quality(75), QTable.from_quality(76)}) == 2
 
 
-@pytest.mark.parametrize("values, message", [
-    ([5] * 63, "has 63 values"),
-    ([5] * 70 + [0] + [5] * 57, "value 0 at row 0, column 6 is outside 1..255"),
-    ([5] * 64 + [5] * 9 + [256] + [5] * 54, "chroma table value 256 at row 1, column 1"),
-    ([-3] + [5] * 63, "value -3 at row 0, column 0"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ([5] * 63, "has 63 values"),
+        ([5] * 70 + [0] + [5] * 57, "value 0 at row 0, column 6 is outside 1..255"),
+        ([5] * 64 + [5] * 9 + [256] + [5] * 54, "chroma table value 256 at row 1, column 1"),
+        ([-3] + [5] * 63, "value -3 at row 0, column 0"),
+    ],
+)
 def test_invalid_text_tables_name_the_value_and_position(values, message):
     with pytest.raises(QSearchError, match=message):
         QTable.from_text(" ".join(map(str, values)), source="my.txt")

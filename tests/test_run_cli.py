@@ -1,4 +1,5 @@
 """qsearch run / front / list end to end with the real CNN evaluator on 20 test images."""
+
 import json
 import shutil
 import subprocess
@@ -6,34 +7,70 @@ import subprocess
 import pandas as pd
 import pytest
 from PIL import Image
+from test_codec import parse_jpeg
 
 from qsearch import QTable
 from qsearch.cli import main
 from qsearch.codec import encode
 from qsearch.images import read_rgb
 from qsearch.searcher import SEARCHERS
-
 from realdata import IMAGENET_SAMPLE, SPLITS, split_names
 
 pytestmark = pytest.mark.slow
-from test_codec import parse_jpeg
 
-DATA = ["--data", str(IMAGENET_SAMPLE), "--split-file", str(SPLITS), "--split", "test", "--limit", "20"]
-SMALL = {"ga": ["--option", "pop_size=8"], "de": ["--option", "pop_size=8"], "nsga2": ["--option", "pop_size=8"],
-         "gradient": ["--option", "steps=2", "--option", "batch=8"], "sensitivity": ["--option", "images_used=20"]}
+DATA = [
+    "--data",
+    str(IMAGENET_SAMPLE),
+    "--split-file",
+    str(SPLITS),
+    "--split",
+    "test",
+    "--limit",
+    "20",
+]
+SMALL = {
+    "ga": ["--option", "pop_size=8"],
+    "de": ["--option", "pop_size=8"],
+    "nsga2": ["--option", "pop_size=8"],
+    "gradient": ["--option", "steps=2", "--option", "batch=8"],
+    "sensitivity": ["--option", "images_used=20"],
+}
 
 
 @pytest.mark.imagenet
 @pytest.mark.parametrize("name", [name for name, _ in SEARCHERS.items()])
 def test_each_searcher_runs_20_trials_and_writes_every_output(tmp_path, name, capsys):
     extra = SMALL.get(name, [])
-    assert main(["run", *DATA, "--searcher", name, *extra, "--budget", "20", "--seed", "1",
-                 "--quiet", "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                *DATA,
+                "--searcher",
+                name,
+                *extra,
+                "--budget",
+                "20",
+                "--seed",
+                "1",
+                "--quiet",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     trials = pd.read_csv(tmp_path / "trials.csv")
     assert len(trials) == 20 and trials["key"].is_unique and (trials["searcher"] == name).all()
-    assert {"top1", "top5", "agreement", "bpp", "ratio", "bytes", "seconds", "worker"} <= set(trials.columns)
+    assert {"top1", "top5", "agreement", "bpp", "ratio", "bytes", "seconds", "worker"} <= set(
+        trials.columns
+    )
     front = pd.read_csv(tmp_path / "front.csv")
-    assert len(front) >= 1 and front["bpp"].is_monotonic_increasing and front["top1"].is_monotonic_increasing
+    assert (
+        len(front) >= 1
+        and front["bpp"].is_monotonic_increasing
+        and front["top1"].is_monotonic_increasing
+    )
     for _, row in front.iterrows():
         assert QTable.load(tmp_path / row["table"]).key == row["key"]
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -45,8 +82,13 @@ def test_each_searcher_runs_20_trials_and_writes_every_output(tmp_path, name, ca
 def finished_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     config = out / "search.toml"
-    config.write_text('searcher = "nsga2"\nbudget = 16\nseed = 2\noption = ["pop_size=8"]\nquiet = true\n')
-    assert main(["run", "--config", str(config), *DATA, "--test-split", "search", "--out", str(out)]) == 0
+    config.write_text(
+        'searcher = "nsga2"\nbudget = 16\nseed = 2\noption = ["pop_size=8"]\nquiet = true\n'
+    )
+    assert (
+        main(["run", "--config", str(config), *DATA, "--test-split", "search", "--out", str(out)])
+        == 0
+    )
     return out
 
 
@@ -62,11 +104,31 @@ def test_config_file_and_test_split_rescoring(finished_run):
 
 @pytest.mark.imagenet
 def test_a_search_on_log_probability_is_also_judged_on_top1_of_the_test_split(tmp_path):
-    assert main(["run", *DATA, "--searcher", "quality", "--metric", "logprob", "--budget", "8", "--quiet",
-                 "--test-split", "search", "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                *DATA,
+                "--searcher",
+                "quality",
+                "--metric",
+                "logprob",
+                "--budget",
+                "8",
+                "--quiet",
+                "--test-split",
+                "search",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["metric"] == "logprob"
-    assert {"bd_rate_vs_ijg_percent", "bd_rate_ci95_low", "hypervolume"} <= summary["test_top1"].keys()
+    assert {"bd_rate_vs_ijg_percent", "bd_rate_ci95_low", "hypervolume"} <= summary[
+        "test_top1"
+    ].keys()
     assert "hypervolume" not in summary["test"]  # log-probabilities are not in [0, 1]
 
 
@@ -80,8 +142,11 @@ def test_front_tables_give_jpegs_whose_dqt_equals_the_table(finished_run, tmp_pa
         assert parsed["tables"][1].tolist() == table.chroma.ravel().tolist()
         if shutil.which("cjpeg"):
             Image.fromarray(photo).save(tmp_path / "photo.ppm")
-            written = subprocess.run(["cjpeg", "-qtables", str(path), str(tmp_path / "photo.ppm")],
-                                     capture_output=True, check=True).stdout
+            written = subprocess.run(
+                ["cjpeg", "-qtables", str(path), str(tmp_path / "photo.ppm")],
+                capture_output=True,
+                check=True,
+            ).stdout
             parsed = parse_jpeg(written)
             assert parsed["tables"][0].tolist() == table.luma.ravel().tolist()
             assert parsed["tables"][1].tolist() == table.chroma.ravel().tolist()
@@ -92,22 +157,50 @@ def test_front_reexports_and_rerun_adds_nothing(finished_run, capsys):
     (finished_run / "front.csv").unlink()
     assert main(["front", str(finished_run)]) == 0
     assert (finished_run / "front.csv").exists() and "summary" not in capsys.readouterr().err
-    assert main(["run", "--config", str(finished_run / "search.toml"), *DATA, "--test-split", "search",
-                 "--out", str(finished_run)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--config",
+                str(finished_run / "search.toml"),
+                *DATA,
+                "--test-split",
+                "search",
+                "--out",
+                str(finished_run),
+            ]
+        )
+        == 0
+    )
     assert len(pd.read_csv(finished_run / "trials.csv")) == 16
 
 
 def test_list_names_every_searcher_evaluator_and_space(capsys):
     assert main(["list"]) == 0
     text = capsys.readouterr().out
-    for name in ("random", "sorted", "quality", "mcmc", "ga", "de", "bayes", "nsga2", "classifier", "fidelity",
-                 "full", "bands", "monotone"):
+    for name in (
+        "random",
+        "sorted",
+        "quality",
+        "mcmc",
+        "ga",
+        "de",
+        "bayes",
+        "nsga2",
+        "classifier",
+        "fidelity",
+        "full",
+        "bands",
+        "monotone",
+    ):
         assert f"  {name} " in text
 
 
 @pytest.mark.imagenet
 def test_bad_run_inputs_are_one_line(tmp_path, capsys):
-    assert main(["run", *DATA, "--searcher", "anneal", "--budget", "3", "--out", str(tmp_path)]) == 2
+    assert (
+        main(["run", *DATA, "--searcher", "anneal", "--budget", "3", "--out", str(tmp_path)]) == 2
+    )
     assert "unknown searcher 'anneal'" in capsys.readouterr().err
     (tmp_path / "bad.toml").write_text("budgett = 3\n")
     assert main(["run", "--config", str(tmp_path / "bad.toml")]) == 2
@@ -118,8 +211,20 @@ def test_bad_run_inputs_are_one_line(tmp_path, capsys):
 def test_base_family_drives_the_sweep_and_is_part_of_the_run_settings(tmp_path, capsys):
     from qsearch.families import mozjpeg
 
-    args = ["run", *DATA, "--evaluator", "fidelity", "--absolute-floor", "--floor", "30", "--searcher", "quality",
-            "--quiet", "--out", str(tmp_path)]
+    args = [
+        "run",
+        *DATA,
+        "--evaluator",
+        "fidelity",
+        "--absolute-floor",
+        "--floor",
+        "30",
+        "--searcher",
+        "quality",
+        "--quiet",
+        "--out",
+        str(tmp_path),
+    ]
     assert main([*args, "--base", "mozjpeg-3", "--budget", "10"]) == 0
     trials = pd.read_csv(tmp_path / "trials.csv")
     family_keys = {mozjpeg(3).at(q).key for q in range(1, 101)}

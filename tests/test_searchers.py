@@ -1,6 +1,7 @@
 """One conformance suite, run against every registered searcher with real evaluators on real
 photographs (the ones scikit-image ships, so it runs in every clone): the fidelity evaluator,
 or for searchers that learn from a network, the classifier evaluator."""
+
 import numpy as np
 import pytest
 
@@ -11,7 +12,6 @@ from qsearch.searcher import SEARCHERS, make_searcher
 from qsearch.space import SPACES
 from qsearch.study import Study
 from qsearch.trial import Objective
-
 from realdata import photos
 
 NAMES = [name for name, _ in SEARCHERS.items()]
@@ -27,18 +27,22 @@ def fidelity():
 @pytest.fixture(scope="module")
 def network(classifier):
     """What gradient-based searchers learn from: the real network and 8 real photographs."""
-    return ClassifierEvaluator(load_images(photos(8), preprocessing=classifier.preprocessing), classifier)
+    return ClassifierEvaluator(
+        load_images(photos(8), preprocessing=classifier.preprocessing), classifier
+    )
 
 
 @pytest.fixture
 def setting(fidelity, network):
     """(evaluator, objective, options) for a searcher: small settings, the network where it learns from one."""
+
     def for_searcher(name):
         options = {"pop_size": 6} if name in ("ga", "de", "nsga2") else {}
         if SEARCHERS[name].needs_network:
             options = {"batch": 4, **({"steps": 1} if name == "gradient" else {"images_used": 8})}
             return network, SIMILARITY, options
         return fidelity, PSNR, options
+
     return for_searcher
 
 
@@ -61,8 +65,19 @@ def keys(study):
 
 
 def test_every_searcher_is_registered():
-    assert set(NAMES) >= {"random", "sorted", "quality", "mcmc", "ga", "de", "bayes", "nsga2", "slopes",
-                          "gradient", "sensitivity"}
+    assert set(NAMES) >= {
+        "random",
+        "sorted",
+        "quality",
+        "mcmc",
+        "ga",
+        "de",
+        "bayes",
+        "nsga2",
+        "slopes",
+        "gradient",
+        "sensitivity",
+    }
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -124,7 +139,9 @@ def test_multi_objective_capability_is_as_declared(setting, name):
         evaluator, objective, options = setting(name)
         run_study = Study(evaluator, make_searcher(name, **options), objective)
         run_study.optimize(18)
-        assert run_study.searcher.algorithm.pop.get("F").shape[1] == (2 if searcher.multi_objective else 1)
+        assert run_study.searcher.algorithm.pop.get("F").shape[1] == (
+            2 if searcher.multi_objective else 1
+        )
 
 
 def test_single_objective_searchers_improve_on_their_start(setting):
@@ -139,7 +156,9 @@ def test_unknown_searcher_and_option_are_clear_errors():
 
     with pytest.raises(QSearchError, match="unknown searcher 'anneal'; choose from"):
         make_searcher("anneal")
-    with pytest.raises(QSearchError, match="searcher ga has no option 'popsize' \\(options: pop_size, seed_ijg\\)"):
+    with pytest.raises(
+        QSearchError, match="searcher ga has no option 'popsize' \\(options: pop_size, seed_ijg\\)"
+    ):
         make_searcher("ga", popsize=4)
     with pytest.raises(QSearchError, match="option pop_size=0 must be at least 4"):
         make_searcher("nsga2", pop_size=0)
@@ -151,9 +170,13 @@ def test_band_moves_halve_the_log_ratio_weighted_by_bits_moved():
     ratios = np.array([[2.0, 0.5, 4.0, np.nan], [8.0, 0.5, 100.0, 3.0]])
     shares = np.array([[0.3, 0.2, 0.1, 0.0], [0.1, 0.2, 0.0, 0.0]])
     moves = band_moves(ratios, shares)
-    assert moves[0] == pytest.approx(-0.5 * np.log2((2.0 * 0.3 + 8.0 * 0.1) / 0.4))  # finer: too few bits
+    assert moves[0] == pytest.approx(
+        -0.5 * np.log2((2.0 * 0.3 + 8.0 * 0.1) / 0.4)
+    )  # finer: too few bits
     assert moves[1] == pytest.approx(0.5)  # coarser: too many bits
-    assert moves[2] == pytest.approx(-1.0)  # a band that moved no bits at an anchor is not read there
+    assert moves[2] == pytest.approx(
+        -1.0
+    )  # a band that moved no bits at an anchor is not read there
     assert moves[3] == 0.0
 
 
@@ -163,7 +186,10 @@ def test_slopes_flatten_the_tables_for_psnr(fidelity):
     study = Study(fidelity, make_searcher("slopes"), PSNR)
     searcher = study.searcher
     study.optimize(searcher.batch_size)
-    start, moved = searcher.space.to_qtable(np.zeros(searcher.space.dim)), searcher.space.to_qtable(searcher.center)
+    start, moved = (
+        searcher.space.to_qtable(np.zeros(searcher.space.dim)),
+        searcher.space.to_qtable(searcher.center),
+    )
     assert moved.luma.max() / moved.luma.min() < 0.7 * start.luma.max() / start.luma.min()
     assert moved.luma[0, 0] > start.luma[0, 0] and moved.luma[7, 7] < start.luma[7, 7]
 

@@ -16,7 +16,9 @@ def test_any_real_vector_becomes_a_valid_table_of_the_space(name):
         assert table.to_vector().min() >= 1 and table.to_vector().max() <= 255
         assert space.contains(table)
     clipped = space.clip(wild)
-    assert clipped.dtype.kind == "i" and (clipped >= space.low).all() and (clipped <= space.high).all()
+    assert (
+        clipped.dtype.kind == "i" and (clipped >= space.low).all() and (clipped <= space.high).all()
+    )
 
 
 @pytest.mark.parametrize("name", [name for name, _ in SPACES.items()])

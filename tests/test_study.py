@@ -1,11 +1,11 @@
 import os
 import pickle
 import re
-from pathlib import Path
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,13 +14,11 @@ import pytest
 from qsearch import QSearchError, QTable
 from qsearch.evaluators.fidelity import FidelityEvaluator
 from qsearch.images import load_images
-from qsearch.searcher import make_searcher
-from qsearch.searcher import Searcher
-from qsearch.space import QualitySpace
 from qsearch.pruning import Pruner
+from qsearch.searcher import Searcher, make_searcher
+from qsearch.space import QualitySpace
 from qsearch.study import JOURNAL, Study, load_record, repair_journal
 from qsearch.trial import Objective
-
 from realdata import photos
 
 OBJECTIVE = Objective(metric="psnr", floor=30.0, relative=False)
@@ -43,7 +41,11 @@ class Repeating(Searcher):
 def test_repeated_tables_come_from_cache_and_are_not_counted(evaluator, monkeypatch):
     calls = []
     original = evaluator.evaluate
-    monkeypatch.setattr(evaluator, "evaluate", lambda table, *rest, **options: calls.append(table.key) or original(table))
+    monkeypatch.setattr(
+        evaluator,
+        "evaluate",
+        lambda table, *rest, **options: calls.append(table.key) or original(table),
+    )
     study = Study(evaluator, Repeating(), OBJECTIVE, space=QualitySpace())
     study.optimize(budget=5, batch_size=4)
     assert len(study.trials) == 3 and len(calls) == 3  # the space ran out: it stops, counting 3
@@ -79,9 +81,30 @@ def test_trials_record_searcher_worker_and_metrics(evaluator):
 
 
 def run_command(out, budget):
-    return [sys.executable, "-m", "qsearch.cli", "run", "--evaluator", "fidelity", "--metric", "psnr",
-            "--absolute-floor", "--floor", "30", "--searcher", "nsga2", "--option", "pop_size=6",
-            "--budget", str(budget), "--seed", "5", "--quiet", "--out", str(out)]
+    return [
+        sys.executable,
+        "-m",
+        "qsearch.cli",
+        "run",
+        "--evaluator",
+        "fidelity",
+        "--metric",
+        "psnr",
+        "--absolute-floor",
+        "--floor",
+        "30",
+        "--searcher",
+        "nsga2",
+        "--option",
+        "pop_size=6",
+        "--budget",
+        str(budget),
+        "--seed",
+        "5",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
 
 
 def recorded(out) -> int:
@@ -93,8 +116,11 @@ def recorded(out) -> int:
 def test_sigkill_then_same_command_resumes_to_the_same_front(tmp_path):
     budget = 30
     subprocess.run(run_command(tmp_path / "whole", budget), check=True, capture_output=True)
-    process = subprocess.Popen(run_command(tmp_path / "killed", budget), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        run_command(tmp_path / "killed", budget),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while recorded(tmp_path / "killed") < 11 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -102,7 +128,10 @@ def test_sigkill_then_same_command_resumes_to_the_same_front(tmp_path):
     process.wait()
     assert 0 < recorded(tmp_path / "killed") < budget
     subprocess.run(run_command(tmp_path / "killed", budget), check=True, capture_output=True)
-    whole, resumed = pd.read_csv(tmp_path / "whole" / "trials.csv"), pd.read_csv(tmp_path / "killed" / "trials.csv")
+    whole, resumed = (
+        pd.read_csv(tmp_path / "whole" / "trials.csv"),
+        pd.read_csv(tmp_path / "killed" / "trials.csv"),
+    )
     assert len(resumed) == budget and resumed["number"].tolist() == list(range(budget))
     assert resumed["key"].tolist() == whole["key"].tolist()
     front = lambda out: pd.read_csv(out / "front.csv")["key"].tolist()  # noqa: E731
@@ -117,7 +146,9 @@ def test_a_damaged_journal_line_is_named_and_repair_keeps_every_intact_trial(eva
     trial_lines = [i for i, line in enumerate(lines) if b'"table"' in line]
     lines[trial_lines[1]] = b'{"op_code": 4, "broken\n'
     (tmp_path / JOURNAL).write_bytes(b"".join(lines))
-    with pytest.raises(QSearchError, match=f"study.journal: line {trial_lines[1] + 1} is damaged; `qsearch repair"):
+    with pytest.raises(
+        QSearchError, match=f"study.journal: line {trial_lines[1] + 1} is damaged; `qsearch repair"
+    ):
         Study(evaluator, make_searcher("random"), OBJECTIVE, tmp_path)
     assert repair_journal(tmp_path) == (1, 3)
     assert (tmp_path / "study.journal.damaged").exists()
@@ -153,17 +184,32 @@ class Planted:
         return (Path(self.path).write_text, ("executed",))
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"seed": 1}, "seed: 0 -> 1"),
-    ({"searcher": ("ga", {"pop_size": 6})}, "options: {\"pop_size\": 4"),
-    ({"objective": Objective(metric="ssim", floor=0.9, relative=False)}, "objective: Objective(metric='psnr'"),
-    ({"space": "full"}, "space: BandSpace(dim=12) -> FullSpace(dim=128)"),
-    ({"pruner": "on"}, "pruner: None -> Pruner(z=1.0)"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"seed": 1}, "seed: 0 -> 1"),
+        ({"searcher": ("ga", {"pop_size": 6})}, 'options: {"pop_size": 4'),
+        (
+            {"objective": Objective(metric="ssim", floor=0.9, relative=False)},
+            "objective: Objective(metric='psnr'",
+        ),
+        ({"space": "full"}, "space: BandSpace(dim=12) -> FullSpace(dim=128)"),
+        ({"pruner": "on"}, "pruner: None -> Pruner(z=1.0)"),
+    ],
+)
 def test_every_recorded_setting_is_checked_on_resume(evaluator, tmp_path, change, message):
-    def open_study(seed=0, searcher=("ga", {"pop_size": 4}), objective=OBJECTIVE, space=None, pruner=None):
-        return Study(evaluator, make_searcher(searcher[0], **searcher[1]), objective, tmp_path, seed=seed,
-                     space=space, pruner=Pruner() if pruner else None)
+    def open_study(
+        seed=0, searcher=("ga", {"pop_size": 4}), objective=OBJECTIVE, space=None, pruner=None
+    ):
+        return Study(
+            evaluator,
+            make_searcher(searcher[0], **searcher[1]),
+            objective,
+            tmp_path,
+            seed=seed,
+            space=space,
+            pruner=Pruner() if pruner else None,
+        )
 
     study = open_study()
     study.optimize(budget=2)
@@ -178,5 +224,7 @@ def test_other_images_are_refused_on_resume(evaluator, tmp_path):
     study.optimize(budget=2)
     study.close()
     other = FidelityEvaluator(load_images(photos(4)[1:]))
-    with pytest.raises(QSearchError, match="images: 3 images, sha256 [0-9a-f]+ -> 3 images, sha256"):
+    with pytest.raises(
+        QSearchError, match="images: 3 images, sha256 [0-9a-f]+ -> 3 images, sha256"
+    ):
         Study(other, make_searcher("random"), OBJECTIVE, tmp_path)

@@ -1,6 +1,7 @@
 """Architecture checks run by `make lint`: no import cycle among the modules of qsearch/,
 searchers/ and evaluators/ (module-level imports), the core never imports a plugin, and
 `import qsearch` loads neither torch, optuna nor pymoo."""
+
 from __future__ import annotations
 
 import ast
@@ -9,8 +10,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = {"qsearch": ROOT / "qsearch", "qsearch.searchers": ROOT / "searchers",
-            "qsearch.evaluators": ROOT / "evaluators"}
+PACKAGES = {
+    "qsearch": ROOT / "qsearch",
+    "qsearch.searchers": ROOT / "searchers",
+    "qsearch.evaluators": ROOT / "evaluators",
+}
 PLUGINS = ("qsearch.searchers", "qsearch.evaluators")
 
 
@@ -50,7 +54,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for target in sorted(graph[node]):
             if state.get(target) == 1:
-                return stack[stack.index(target):] + [target]
+                return stack[stack.index(target) :] + [target]
             if target not in state and (cycle := visit(target)):
                 return cycle
         stack.pop()
@@ -75,14 +79,24 @@ def main() -> int:
             for target in targets:
                 if target.startswith(PLUGINS):
                     problems.append(f"the core module {name} imports the plugin {target}")
-    heavy = subprocess.run([sys.executable, "-c", "import qsearch, qsearch.cli, sys; "
-                            "print(' '.join(m for m in ('torch', 'optuna', 'pymoo') if m in sys.modules))"],
-                           capture_output=True, text=True, check=True).stdout.split()
+    heavy = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import qsearch, qsearch.cli, sys; "
+            "print(' '.join(m for m in ('torch', 'optuna', 'pymoo') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     if heavy:
         problems.append(f"`import qsearch` loads {', '.join(heavy)}")
     for problem in problems:
         print(problem)
-    print(f"{len(found)} modules checked: {'ok' if not problems else f'{len(problems)} problem(s)'}")
+    print(
+        f"{len(found)} modules checked: {'ok' if not problems else f'{len(problems)} problem(s)'}"
+    )
     return 1 if problems else 0
 
 

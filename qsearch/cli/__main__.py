@@ -1,4 +1,5 @@
 """``python -m qsearch.cli``."""
+
 import sys
 
 from qsearch.cli import main

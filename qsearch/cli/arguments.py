@@ -1,6 +1,7 @@
 """Argument types and the TOML config: every value is checked (type, range, choice) before
 any model loads or any file is written, by the same rules on the command line and in a
 config file, and a bad one is one line naming the option and the value."""
+
 from __future__ import annotations
 
 import argparse
@@ -18,11 +19,13 @@ class Parser(argparse.ArgumentParser):
     """argparse, with errors as one line that names the culprit and says where help is."""
 
     def error(self, message: str):  # type: ignore[override]
+        """Raise the message as one line instead of argparse's usage block."""
         raise QSearchError(f"{message} (see `{self.prog} --help`)")
 
 
 def whole(low: int, high: int | None = None) -> Callable[[str], int]:
     """A type for whole numbers in ``low..high``."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -32,12 +35,14 @@ def whole(low: int, high: int | None = None) -> Callable[[str], int]:
             bound = f"in {low}..{high}" if high is not None else f"at least {low}"
             raise argparse.ArgumentTypeError(f"{value} is not {bound}")
         return value
+
     parse.__name__ = "whole number"
     return parse
 
 
 def number(low: float | None = None, above: float | None = None) -> Callable[[str], float]:
     """A type for finite numbers, at least ``low`` or strictly above ``above``."""
+
     def parse(text: str) -> float:
         try:
             value = float(text)
@@ -50,6 +55,7 @@ def number(low: float | None = None, above: float | None = None) -> Callable[[st
         if above is not None and value <= above:
             raise argparse.ArgumentTypeError(f"{value:g} must be above {above:g}")
         return value
+
     parse.__name__ = "number"
     return parse
 
@@ -138,7 +144,7 @@ def _config_value(path: Path, key: str, value: Any, action: argparse.Action) -> 
         return value
     if isinstance(action, argparse._AppendAction) or action.nargs in ("+", "*"):
         if not isinstance(value, list):
-            raise QSearchError(f"{where} must be a list, e.g. {key} = [\"...\"]")
+            raise QSearchError(f'{where} must be a list, e.g. {key} = ["..."]')
         return [_scalar(where, item, action) for item in value]
     return _scalar(where, value, action)
 
@@ -154,7 +160,7 @@ def _scalar(where: str, value: Any, action: argparse.Action) -> Any:
     if kind not in ("whole number", "number") and not isinstance(value, str):
         raise QSearchError(f"{where} is not text")
     try:
-        converted = action.type(str(value)) if action.type is not None else value
+        converted = action.type(str(value)) if callable(action.type) else value
     except argparse.ArgumentTypeError as error:
         raise QSearchError(f"{where}: {error}") from None
     if action.choices is not None and converted not in action.choices:

@@ -1,5 +1,6 @@
 """What the command line describes, built: encoder settings, the image set, the network and
 the evaluator, table families, and where evaluations run."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,11 @@ def read_class_map(path: Path | None) -> dict[str, int] | None:
     except (OSError, ValueError) as error:
         raise QSearchError(f"--class-map {path}: not a readable JSON file ({error})") from None
     if not isinstance(mapping, dict) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in mapping.values()):
-        raise QSearchError(f"--class-map {path}: must be a JSON object of class folder -> output index (>= 0)")
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in mapping.values()
+    ):
+        raise QSearchError(
+            f"--class-map {path}: must be a JSON object of class folder -> output index (>= 0)"
+        )
     return mapping
 
 
@@ -41,7 +45,9 @@ def build_evaluator(args, split: str | None = None):
     if evaluator_class.name == "classifier":
         from qsearch.models import load_classifier
 
-        classifier = load_classifier(args.model, args.weights, args.device, declared=declared_preprocessing(args))
+        classifier = load_classifier(
+            args.model, args.weights, args.device, declared=declared_preprocessing(args)
+        )
         preprocessing = classifier.preprocessing
     if args.data is None:
         from qsearch.samples import sample_photos
@@ -49,13 +55,28 @@ def build_evaluator(args, split: str | None = None):
         source, split_file, split = sample_photos(), None, None
     else:
         source, split_file, split = args.data, args.split_file, split or args.split
-    images = load_images(source, split_file=split_file, split=split, compress_at=args.compress_at,
-                         preprocessing=preprocessing, limit=args.limit, strict=args.strict, labels=args.labels,
-                         class_map=read_class_map(args.class_map))
-    note(f"{len(images)} images, labels: {images.label_rule if images.labels is not None else 'none'}")
+    images = load_images(
+        source,
+        split_file=split_file,
+        split=split,
+        compress_at=args.compress_at,
+        preprocessing=preprocessing,
+        limit=args.limit,
+        strict=args.strict,
+        labels=args.labels,
+        class_map=read_class_map(args.class_map),
+    )
+    note(
+        f"{len(images)} images, labels: {images.label_rule if images.labels is not None else 'none'}"
+    )
     if classifier is not None:
-        return evaluator_class(images, classifier, encoder_settings(args), batch_size=args.batch_size,
-                               forward=args.forward)
+        return evaluator_class(
+            images,
+            classifier,
+            encoder_settings(args),
+            batch_size=args.batch_size,
+            forward=args.forward,
+        )
     return evaluator_class(images, encoder_settings(args))
 
 
@@ -68,6 +89,14 @@ def declared_preprocessing(args) -> dict:
     """The network's input declaration given on the command line (it overrides a sidecar's)."""
     names = ("mean", "std", "input_size", "resize", "interpolation")
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def check_family(spec: str) -> None:
+    """Refuse an unknown ``--base`` before any work (``deepn`` is fitted later, to the images)."""
+    from qsearch.families import make_family
+
+    if spec != "deepn":
+        make_family(spec)
 
 
 def base_family(spec: str, evaluator):
