@@ -1,0 +1,79 @@
+"""A third-party searcher, in a package of its own registered through the ``qsearch.searchers``
+entry-point group, runs from the command line like a built-in one."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import textwrap
+
+import pandas as pd
+
+from qsearch.cli import main
+
+PLUGIN = '''
+"""A tiny third-party searcher: the IJG tables, coarsest first."""
+import numpy as np
+
+from qsearch.searcher import Searcher, check_option
+
+
+class CoarseFirst(Searcher):
+    """IJG quality from low to high in steps of ``step``."""
+
+    name = "coarse-first"
+    default_space = "quality"
+
+    def __init__(self, step: int = 7):
+        check_option(self.name, "step", step, int, 1, 50)
+        self.step = step
+
+    def _setup(self):
+        self.next = 1
+
+    def _propose(self, n):
+        qualities = [min(100, self.next + i * self.step) for i in range(n)]
+        self.next = qualities[-1] + self.step
+        return np.array([[q] for q in qualities])
+'''
+
+
+def test_a_searcher_registered_by_another_package_runs_from_the_cli(tmp_path, monkeypatch, capsys):
+    (tmp_path / "qsearch_extra").mkdir()
+    (tmp_path / "qsearch_extra" / "__init__.py").write_text(textwrap.dedent(PLUGIN))
+    info = tmp_path / "qsearch_extra-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: qsearch-extra\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[qsearch.searchers]\ncoarse-first = qsearch_extra:CoarseFirst\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    out = tmp_path / "run"
+    arguments = [
+        "run",
+        "--evaluator",
+        "fidelity",
+        "--metric",
+        "psnr",
+        "--absolute-floor",
+        "--floor",
+        "30",
+        "--searcher",
+        "coarse-first",
+        "--option",
+        "step=9",
+        "--budget",
+        "4",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
+    assert main(arguments) == 0
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 4 and set(trials["searcher"]) == {"coarse-first"}
+    assert json.loads((out / "summary.json").read_text())["identity"]["options"] == '{"step": 9}'
+    assert main(["list"]) == 0
+    assert (
+        "coarse-first IJG quality from low to high in steps of ``step``." in capsys.readouterr().out
+    )
