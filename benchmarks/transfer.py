@@ -67,7 +67,7 @@ def main() -> None:
         )
     record(
         "Transfer: the best Lite0 front on other networks (test split, 400 images)",
-        "| network | IJG q95 top-1 | top-1 BD-rate vs IJG | log-probability BD-rate vs IJG |\n|---|---|---|---|\n"
+        "| network | best IJG top-1 | top-1 BD-rate vs IJG | log-probability BD-rate vs IJG |\n|---|---|---|---|\n"
         + "\n".join(rows)
         + "\n\n* = the 95% paired bootstrap interval excludes zero. The front's tables were "
         "searched for Lite0 (`slopes` from mozjpeg preset 4); each network is compared with the IJG sweep "

@@ -137,3 +137,19 @@ def test_compress_writes_jpegs_carrying_the_table(tmp_path):
     smallest = sorted((tmp_path / "small").glob("*.jpg"))
     assert all(b.stat().st_size < a.stat().st_size for a, b in zip(written, smallest))
     assert QTable.from_pillow(Image.open(smallest[0]).quantization) == table
+
+
+def test_every_argument_of_every_command_is_documented(capsys):
+    import argparse
+
+    from qsearch import __version__
+    from qsearch.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in commands.choices.items():
+        for action in command._actions:
+            if not isinstance(action, argparse._HelpAction):
+                assert action.help, f"qsearch {name} {action.option_strings or action.dest}"
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"qsearch {__version__}"
