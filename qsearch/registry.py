@@ -14,7 +14,6 @@ class Registry:
     def __init__(self, group: str):
         self.group = group
         self._entries: dict[str, object] = {}
-        self._plugins_loaded = False
 
     def register(self, name: str | None = None):
         """Class decorator: ``@registry.register()`` uses the class's ``name`` attribute."""
@@ -28,24 +27,23 @@ class Registry:
 
         return decorator
 
-    def _load_plugins(self) -> None:
-        if not self._plugins_loaded:
-            self._plugins_loaded = True
-            for point in entry_points(group=self.group):
+    def _load_plugins(self, name: str | None = None) -> None:
+        """Load the entry points of the group (only ``name``'s when given) not loaded yet; the
+        installed packages are read each time, so a plugin installed later is found."""
+        points = entry_points(group=self.group, name=name) if name else entry_points(group=self.group)
+        for point in points:
+            if point.name not in self._entries:
                 self.register(point.name)(point.load())
 
     def __getitem__(self, name: str):
         """The entry ``name``; only its own entry point is loaded (a plugin's dependencies are
         imported when it is used, not when another is)."""
-        if name not in self._entries and not self._plugins_loaded:
-            for point in entry_points(group=self.group, name=name):
-                self.register(point.name)(point.load())
+        if name not in self._entries:
+            self._load_plugins(name)
         if name not in self._entries:
             self._load_plugins()
-        if name not in self._entries:
-            raise QSearchError(
-                f"unknown {self.group.split('.')[-1][:-1]} {name!r}; choose from {', '.join(sorted(self._entries))}"
-            )
+            choices = ", ".join(sorted(self._entries))
+            raise QSearchError(f"unknown {self.group.split('.')[-1][:-1]} {name!r}; choose from {choices}")
         return self._entries[name]
 
     def __contains__(self, name: str) -> bool:
