@@ -36,3 +36,46 @@ def photos(count: int | None = None) -> list[Path]:
     from qsearch.samples import sample_photos
 
     return sample_photos()[:count]
+
+
+PSNR_RUN = [
+    "run",
+    "--evaluator",
+    "fidelity",
+    "--metric",
+    "psnr",
+    "--absolute-floor",
+    "--floor",
+    "30",
+]
+"""A search with the real fidelity evaluator (no network), minimising bpp above 30 dB PSNR."""
+
+
+def sample_args(split: str, limit: int) -> list[str]:
+    """Command-line arguments for the first ``limit`` images of a split of the ImageNet sample."""
+    return [
+        "--data",
+        str(IMAGENET_SAMPLE),
+        "--split-file",
+        str(SPLITS),
+        "--split",
+        split,
+        "--limit",
+        str(limit),
+    ]
+
+
+BUILT_IN_SEARCHERS = (
+    "random",
+    "sorted",
+    "quality",
+    "mcmc",
+    "ga",
+    "de",
+    "bayes",
+    "nsga2",
+    "slopes",
+    "gradient",
+    "sensitivity",
+)
+"""Every searcher qsearch ships (each must be registered and listed)."""

@@ -6,18 +6,9 @@ from PIL import Image
 
 from qsearch import QTable
 from qsearch.cli import main
-from realdata import IMAGENET_SAMPLE, SPLITS
+from realdata import IMAGENET_SAMPLE, SPLITS, sample_args
 
-DATA = [
-    "--data",
-    str(IMAGENET_SAMPLE),
-    "--split-file",
-    str(SPLITS),
-    "--split",
-    "test",
-    "--limit",
-    "10",
-]
+DATA = sample_args("test", 10)
 
 
 @pytest.mark.imagenet

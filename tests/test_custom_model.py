@@ -96,6 +96,16 @@ def task(tmp_path_factory):
     return {"root": root, "network": network, "files": files, "labels": labels}
 
 
+def on_the_task(task) -> list[str]:
+    """Command-line arguments: the task's images and its TorchScript model."""
+    return [
+        "--data",
+        str(task["root"] / "data"),
+        "--model",
+        str(task["root"] / "models" / "colour.pt"),
+    ]
+
+
 def independent(task, quality: int) -> tuple[float, float]:
     """top-1 and mean log-probability of the true class: Pillow's resize, crop, JPEG at
     ``quality`` and decode, then the network in plain PyTorch."""
@@ -197,10 +207,7 @@ def test_a_short_search_on_the_custom_model(task, tmp_path, capsys):
         main(
             [
                 "run",
-                "--data",
-                str(task["root"] / "data"),
-                "--model",
-                str(task["root"] / "models" / "colour.pt"),
+                *on_the_task(task),
                 "--forward",
                 "fp32",
                 "--searcher",
@@ -231,10 +238,7 @@ def test_labels_beyond_the_outputs_and_top5_on_two_classes_are_one_line(task, tm
         main(
             [
                 "evaluate",
-                "--data",
-                str(task["root"] / "data"),
-                "--model",
-                str(task["root"] / "models" / "colour.pt"),
+                *on_the_task(task),
                 "--class-map",
                 str(tmp_path / "map.json"),
                 "--quality",
@@ -248,10 +252,7 @@ def test_labels_beyond_the_outputs_and_top5_on_two_classes_are_one_line(task, tm
         main(
             [
                 "run",
-                "--data",
-                str(task["root"] / "data"),
-                "--model",
-                str(task["root"] / "models" / "colour.pt"),
+                *on_the_task(task),
                 "--metric",
                 "top5",
                 "--budget",

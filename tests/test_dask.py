@@ -13,6 +13,7 @@ import pytest
 
 from qsearch.cli import main
 from qsearch.study import JOURNAL
+from realdata import PSNR_RUN
 
 DASK = str(Path(sys.executable).parent / "dask")
 
@@ -68,14 +69,7 @@ def cluster():
 
 def command(out, *extra):
     return [
-        "run",
-        "--evaluator",
-        "fidelity",
-        "--metric",
-        "psnr",
-        "--absolute-floor",
-        "--floor",
-        "30",
+        *PSNR_RUN,
         "--searcher",
         "ga",
         "--option",

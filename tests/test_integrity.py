@@ -18,7 +18,7 @@ from qsearch import QTable
 from qsearch.cache import ImageCache
 from qsearch.cli import main
 from qsearch.images import load_images, read_rgb
-from realdata import photos
+from realdata import PSNR_RUN, photos
 
 SYNSETS = ["n01440764", "n01443537", "n01484850", "n01491361", "n01494475", "n01496331"]
 
@@ -46,14 +46,7 @@ def folders(tmp_path) -> Path:
 
 def run_args(folders, out, *extra):
     return [
-        "run",
-        "--evaluator",
-        "fidelity",
-        "--metric",
-        "psnr",
-        "--absolute-floor",
-        "--floor",
-        "30",
+        *PSNR_RUN,
         "--data",
         str(folders / "flat"),
         "--searcher",

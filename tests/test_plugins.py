@@ -10,6 +10,7 @@ import textwrap
 import pandas as pd
 
 from qsearch.cli import main
+from realdata import PSNR_RUN
 
 PLUGIN = '''
 """A tiny third-party searcher: the IJG tables, coarsest first."""
@@ -51,14 +52,7 @@ def test_a_searcher_registered_by_another_package_runs_from_the_cli(tmp_path, mo
     importlib.invalidate_caches()
     out = tmp_path / "run"
     arguments = [
-        "run",
-        "--evaluator",
-        "fidelity",
-        "--metric",
-        "psnr",
-        "--absolute-floor",
-        "--floor",
-        "30",
+        *PSNR_RUN,
         "--searcher",
         "coarse-first",
         "--option",

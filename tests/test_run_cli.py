@@ -14,20 +14,11 @@ from qsearch.cli import main
 from qsearch.codec import encode
 from qsearch.images import read_rgb
 from qsearch.searcher import SEARCHERS
-from realdata import IMAGENET_SAMPLE, SPLITS, split_names
+from realdata import BUILT_IN_SEARCHERS, IMAGENET_SAMPLE, sample_args, split_names
 
 pytestmark = pytest.mark.slow
 
-DATA = [
-    "--data",
-    str(IMAGENET_SAMPLE),
-    "--split-file",
-    str(SPLITS),
-    "--split",
-    "test",
-    "--limit",
-    "20",
-]
+DATA = sample_args("test", 20)
 SMALL = {
     "ga": ["--option", "pop_size=8"],
     "de": ["--option", "pop_size=8"],
@@ -178,21 +169,7 @@ def test_front_reexports_and_rerun_adds_nothing(finished_run, capsys):
 def test_list_names_every_searcher_evaluator_and_space(capsys):
     assert main(["list"]) == 0
     text = capsys.readouterr().out
-    for name in (
-        "random",
-        "sorted",
-        "quality",
-        "mcmc",
-        "ga",
-        "de",
-        "bayes",
-        "nsga2",
-        "classifier",
-        "fidelity",
-        "full",
-        "bands",
-        "monotone",
-    ):
+    for name in (*BUILT_IN_SEARCHERS, "classifier", "fidelity", "full", "bands", "monotone"):
         assert f"  {name} " in text
 
 

@@ -19,7 +19,7 @@ from qsearch.searcher import Searcher, make_searcher
 from qsearch.space import QualitySpace
 from qsearch.study import JOURNAL, Study, load_record, repair_journal
 from qsearch.trial import Objective
-from realdata import photos
+from realdata import PSNR_RUN, photos
 
 OBJECTIVE = Objective(metric="psnr", floor=30.0, relative=False)
 
@@ -85,14 +85,7 @@ def run_command(out, budget):
         sys.executable,
         "-m",
         "qsearch.cli",
-        "run",
-        "--evaluator",
-        "fidelity",
-        "--metric",
-        "psnr",
-        "--absolute-floor",
-        "--floor",
-        "30",
+        *PSNR_RUN,
         "--searcher",
         "nsga2",
         "--option",
