@@ -58,9 +58,11 @@ class ClassifierEvaluator(Evaluator):
                 min(cores - 1, 15) if classifier.device.type == "cuda" and cores >= 8 else 0
             )
         super().__init__(images, settings, threads, int(encoder_processes))
-        self._pinned = self._pinned_buffers(classifier, images, batch_size)
+        self._pinned = None
         if self._processes is not None and classifier.device.type == "cuda":
             self._processes.pin()
+        elif self._processes is None:
+            self._pinned = self._pinned_buffers(classifier, images, batch_size)
         self.batch_size = batch_size
         self._transform = images.preprocessing if images.compress_at == "source" else None
         self._prefetch = ThreadPoolExecutor(1, thread_name_prefix="qsearch-prefetch")
@@ -232,20 +234,20 @@ class ClassifierEvaluator(Evaluator):
         start = time.perf_counter()
         batches = self._batches()
         files, next_batch = self._pipeline(qtable, batches, sizes_first=rejection is not None)
+        sizes = np.array([len(f) for f in files], dtype=np.int64) if rejection is not None else None
         log_probs, pruned = [], False
         for k in range(len(batches)):  # without a rejection rule, one synchronisation at the end
             log_probs.append(self.classifier.log_probs(next_batch(k), on_device=rejection is None))
             if rejection is not None and k + 1 < len(batches):
                 values = self._per_image(torch.cat(log_probs))[rejection.metric].numpy()
-                sizes = np.array([len(f) for f in files], dtype=np.int64)
+                signed = -values if rejection.metric in LOWER_IS_BETTER else values
                 if rejection.hopeless(
-                    self.size_metrics(sizes)[rejection.rate],
-                    -values if rejection.metric in LOWER_IS_BETTER else values,
-                    len(self.images),
+                    self.size_metrics(sizes)[rejection.rate], signed, len(self.images)
                 ):
                     pruned = True
                     break
-        sizes = np.array([len(f) for f in files], dtype=np.int64)
+        if sizes is None:  # every file is there once every batch has been classified
+            sizes = np.array([len(f) for f in files], dtype=np.int64)
         metrics = self.size_metrics(sizes)
         figures = self._per_image(torch.cat(log_probs).cpu())
         metrics.update(
