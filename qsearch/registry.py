@@ -30,7 +30,9 @@ class Registry:
     def _load_plugins(self, name: str | None = None) -> None:
         """Load the entry points of the group (only ``name``'s when given) not loaded yet; the
         installed packages are read each time, so a plugin installed later is found."""
-        points = entry_points(group=self.group, name=name) if name else entry_points(group=self.group)
+        points = (
+            entry_points(group=self.group, name=name) if name else entry_points(group=self.group)
+        )
         for point in points:
             if point.name not in self._entries:
                 self.register(point.name)(point.load())
@@ -43,7 +45,9 @@ class Registry:
         if name not in self._entries:
             self._load_plugins()
             choices = ", ".join(sorted(self._entries))
-            raise QSearchError(f"unknown {self.group.split('.')[-1][:-1]} {name!r}; choose from {choices}")
+            raise QSearchError(
+                f"unknown {self.group.split('.')[-1][:-1]} {name!r}; choose from {choices}"
+            )
         return self._entries[name]
 
     def __contains__(self, name: str) -> bool:

@@ -59,8 +59,7 @@ class Study:
     The study binds ``searcher`` to ``space`` (a :class:`SearchSpace`, a space name, or the
     searcher's default), the evaluator and ``seed``; ``pruner`` (a :class:`Pruner`) lets
     evaluators stop hopeless tables early; ``pool`` (a :class:`qsearch.workers.EvaluatorPool`:
-    local processes or a Dask cluster) evaluates each batch in parallel; ``identity`` adds
-    entries to the run's identity (e.g. the family a space is built around).
+    local processes or a Dask cluster) evaluates each batch in parallel.
     """
 
     def __init__(
@@ -74,7 +73,6 @@ class Study:
         seed: int | None = 0,
         pruner: Pruner | None = None,
         pool=None,
-        identity: dict[str, str] | None = None,
     ):
         self.evaluator = evaluator
         self.objective = objective or default_objective(evaluator)
@@ -94,14 +92,14 @@ class Study:
         self._asks: list[list[Any]] = []  # [n, told] of each ask so far; told is None until told
         self._replayed = False
         self.worker = worker_name()
-        self.identity = self._identity(identity or {})
+        self.identity = self._identity()
         self.directory = Path(directory) if directory is not None else None
         self._storage_study: Any = None
         if directory is not None:
             self._open_record(Path(directory))
 
     # -- identity ------------------------------------------------------------------------------
-    def _identity(self, extra: dict[str, str]) -> dict[str, str]:
+    def _identity(self) -> dict[str, str]:
         """Everything that decides the run's numbers, one readable string per setting."""
         evaluator_identity = (
             self.evaluator.identity() if hasattr(self.evaluator, "identity") else {}
@@ -115,7 +113,6 @@ class Study:
             "seed": str(self.seed),
             "space": repr(self.space),
             "pruner": repr(self.pruner),
-            **extra,
         }
 
     # -- durable record ----------------------------------------------------------------------

@@ -64,20 +64,28 @@ class EvaluatorPool:
         self.shutdown()
 
 
-def _set_threads(threads: int) -> None:
+def _start_worker(threads: int, counter) -> None:
+    """Give a new worker its share of the cores and, on a machine with several GPUs, its own GPU
+    (worker i on GPU i mod count: ``cuda`` then means that one)."""
     import torch
 
     torch.set_num_threads(threads)
+    with counter.get_lock():
+        index = counter.value
+        counter.value += 1
+    if torch.cuda.is_available():
+        torch.cuda.set_device(index % torch.cuda.device_count())
 
 
 def process_pool(factory, workers: int) -> EvaluatorPool:
-    """``workers`` local processes sharing out the machine's cores."""
+    """``workers`` local processes sharing out the machine's cores, and its GPUs."""
     threads = max(1, (os.cpu_count() or 1) // workers)
+    context = multiprocessing.get_context("spawn")
     executor = ProcessPoolExecutor(
         workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_set_threads,
-        initargs=(threads,),
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(threads, context.Value("i", 0)),
     )
     return EvaluatorPool(executor, factory, size=workers)
 
