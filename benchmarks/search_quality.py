@@ -38,11 +38,16 @@ VARIANTS = {
     "nsga2-logprob": ("nsga2", ["--metric", "logprob"]),
     "nsga2-mozjpeg3": ("nsga2", ["--base", "mozjpeg-3"]),
     "slopes-mozjpeg4": ("slopes", ["--base", "mozjpeg-4"]),
+    "sorted-high": (
+        "sorted",
+        ["--option", "high=64", "--metric", "logprob", "--early-rejection"],
+    ),
 }
 """Runs beside the plain searchers: NSGA-II ranking by the mean log-probability of the true
 class (smooth where top-1 on 400 images is noisy), judged like every run on top-1; NSGA-II
 in the bands space built around mozjpeg's default tables (preset 3) instead of IJG's;
-equal-slope descent from mozjpeg's preset 4, the best baseline on the test split."""
+equal-slope descent from mozjpeg's preset 4, the best baseline on the test split; sorted random
+tables at the high-quality end (steps up to 64), ranked by log-probability, with early rejection."""
 ORDER = [
     "quality",
     "sensitivity",
