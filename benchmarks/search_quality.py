@@ -25,8 +25,9 @@ import pandas as pd  # noqa: E402
 
 from common import IMAGENET_SAMPLE, ROOT, SPLITS, record, unpacked  # noqa: E402
 from qsearch import report  # noqa: E402
-from qsearch.cli import base_family, build_evaluator, build_parser  # noqa: E402
+from qsearch.cli import build_parser  # noqa: E402
 from qsearch.cli import main as qsearch  # noqa: E402
+from qsearch.cli.build import base_family, build_evaluator  # noqa: E402
 from qsearch.families import MOZJPEG_PRESETS  # noqa: E402
 from qsearch.pareto import hypervolume  # noqa: E402
 from qsearch.searcher import SEARCHERS  # noqa: E402
