@@ -20,13 +20,13 @@ import json
 
 import numpy as np
 import pandas as pd
-from search_quality import evaluator, reference_curve, with_interval
 
 from common import ROOT, record, unpacked
 from qsearch import report
 from qsearch.qtable import IJG, TABLE_NAMES, QTable, TableFamily, from_zigzag, to_zigzag
 from qsearch.searchers.slopes import band_moves
 from qsearch.space import BandSpace
+from search_quality import evaluator, reference_curve, with_interval
 
 RESULTS = ROOT / "benchmarks" / "results" / "band_slopes"
 STEP = 0.5  # octaves each way

@@ -21,12 +21,12 @@ import subprocess
 
 import numpy as np
 import pandas as pd
-from search_quality import BEST_FRONT, METRIC, RESULTS, evaluator
 
 from common import record
 from qsearch.codec import EncoderSettings, decode, encode
 from qsearch.pareto import bd_rate, bootstrap_bd_rate
 from qsearch.qtable import IJG, QTable
+from search_quality import BEST_FRONT, METRIC, RESULTS, evaluator
 
 SETTINGS = {
     "optimize": EncoderSettings(optimize=True),

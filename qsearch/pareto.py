@@ -82,6 +82,43 @@ def saving_at(reference_bpp, reference_accuracy, test_bpp, test_accuracy, target
     return float(100.0 * (np.exp(gap) - 1.0))
 
 
+def bootstrap_samples(
+    reference: list[dict], test: list[dict], statistic=bd_rate, samples: int = 500, seed: int = 0
+) -> np.ndarray:
+    """``statistic`` of the two curves over ``samples`` resamplings of the images, paired (each
+    resample draws the same images for both curves); NaN where a resample has no answer. Each
+    curve point is a dict of per-image ``accuracy`` (signed higher-is-better), ``bytes`` and
+    ``pixels`` arrays over the same images."""
+
+    def stack(points, key):
+        return np.array([np.asarray(p[key], dtype=float) for p in points])
+
+    ref_acc, ref_bytes = stack(reference, "accuracy"), stack(reference, "bytes")
+    test_acc, test_bytes = stack(test, "accuracy"), stack(test, "bytes")
+    pixels = np.asarray(reference[0]["pixels"], dtype=float)
+    rng = np.random.default_rng(seed)
+    values = np.empty(samples)
+    for k in range(samples):
+        chosen = rng.integers(0, len(pixels), len(pixels))
+        area = pixels[chosen].sum()
+        values[k] = statistic(
+            8 * ref_bytes[:, chosen].sum(1) / area,
+            ref_acc[:, chosen].mean(1),
+            8 * test_bytes[:, chosen].sum(1) / area,
+            test_acc[:, chosen].mean(1),
+        )
+    return values
+
+
+def interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of bootstrap values (NaN where fewer than half have an answer)."""
+    found = values[np.isfinite(values)]
+    if len(found) < len(values) // 2:
+        return float("nan"), float("nan")
+    tail = 100 * (1 - level) / 2
+    return float(np.percentile(found, tail)), float(np.percentile(found, 100 - tail))
+
+
 def bootstrap_bd_rate(
     reference: list[dict],
     test: list[dict],
@@ -91,36 +128,5 @@ def bootstrap_bd_rate(
     statistic=bd_rate,
 ) -> tuple[float, float]:
     """Confidence interval over images of :func:`bd_rate` (or another ``statistic`` of the two
-    curves, e.g. :func:`saving_at` with its target bound), paired: each resample draws the same
-    images for both curves. Each curve point is a dict of per-image ``accuracy`` (signed
-    higher-is-better), ``bytes`` and ``pixels`` arrays over the same images."""
-
-    def stack(points, key):
-        return np.array([np.asarray(p[key], dtype=float) for p in points])
-
-    ref_acc, ref_bytes, test_acc, test_bytes = (
-        stack(reference, "accuracy"),
-        stack(reference, "bytes"),
-        stack(test, "accuracy"),
-        stack(test, "bytes"),
-    )
-    pixels = np.asarray(reference[0]["pixels"], dtype=float)
-    rng = np.random.default_rng(seed)
-    rates = []
-    for _ in range(samples):
-        chosen = rng.integers(0, len(pixels), len(pixels))
-        area = pixels[chosen].sum()
-        rates.append(
-            statistic(
-                8 * ref_bytes[:, chosen].sum(1) / area,
-                ref_acc[:, chosen].mean(1),
-                8 * test_bytes[:, chosen].sum(1) / area,
-                test_acc[:, chosen].mean(1),
-            )
-        )
-    found = np.array(rates)
-    found = found[np.isfinite(found)]
-    if len(found) < samples // 2:
-        return float("nan"), float("nan")
-    tail = 100 * (1 - level) / 2
-    return float(np.percentile(found, tail)), float(np.percentile(found, 100 - tail))
+    curves, e.g. :func:`saving_at` with its target bound), paired (see :func:`bootstrap_samples`)."""
+    return interval(bootstrap_samples(reference, test, statistic, samples, seed), level)
