@@ -258,20 +258,18 @@ class Study:
                 on_record()
         return [self._cache[key] for key in told]
 
-    def _step(
-        self,
-        n: int,
-        budget: int | None,
-        on_record=None,
-        replaying: tuple[int, int | None] | None = None,
-    ):
-        """One ask, its evaluations and its tell; recorded so that a resume can replay it."""
+    def _step(self, n: int, budget: int | None, on_record=None, index: int | None = None) -> None:
+        """One ask, its evaluations and its tell. A new ask (``index`` None) is recorded before
+        its tables are evaluated and again, with how many were told, after; a recorded ask is
+        replayed: from the record alone when it was told, evaluating what is missing when a
+        crash cut it short."""
         tables = self.searcher.ask(n)
-        if replaying is not None and replaying[1] is not None:
-            index, told = replaying[0], self._cache_only(tables[: replaying[1]])
+        told_count = None if index is None else self._asks[index][1]
+        if told_count is not None:
+            told = self._cache_only(tables[:told_count])
         else:
-            index = replaying[0] if replaying is not None else len(self._asks)
-            if replaying is None:
+            if index is None:
+                index = len(self._asks)
                 self._asks.append([n, None])
                 self._record_ask(index, n, None)
             told = self.evaluate_batch(tables, budget, on_record)
@@ -294,8 +292,8 @@ class Study:
         if self._replayed:
             return
         self._replayed = True
-        for index, (n, told) in enumerate(list(self._asks)):
-            self._step(n, budget, replaying=(index, told))
+        for index, (n, _) in enumerate(list(self._asks)):
+            self._step(n, budget, index=index)
         if not self._asks and self.trials:
             log.warning(
                 "%s: replaying %d trials recorded before asks were kept",
