@@ -15,11 +15,10 @@ from pathlib import Path
 from qsearch import __version__
 from qsearch.cli import commands
 from qsearch.cli.arguments import Parser, apply_config, number, triple, whole
+from qsearch.codec import SUBSAMPLINGS
 from qsearch.errors import QSearchError
+from qsearch.images import COMPRESS_AT, INTERPOLATIONS, LABEL_RULES
 
-SUBSAMPLINGS = ("4:2:0", "4:2:2", "4:4:4")
-COMPRESS_AT = ("input", "source")
-LABEL_RULES = ("auto", "none", "imagenet", "folders")
 DEFAULT_QUALITIES = list(range(5, 100, 5))
 SMALLEST_HELP = (
     "per image, the smaller of an optimised baseline and a progressive file (same pixels)"
@@ -108,7 +107,7 @@ def add_data_arguments(parser) -> None:
         "--resize", type=whole(8), help="short side before the centre crop (overrides M.json)"
     )
     model.add_argument(
-        "--interpolation", choices=("bicubic", "bilinear"), help="resize filter (overrides M.json)"
+        "--interpolation", choices=tuple(INTERPOLATIONS), help="resize filter (overrides M.json)"
     )
     model.add_argument(
         "--device", help="torch device, e.g. cpu or cuda:1 (default: cuda when present, else cpu)"
@@ -286,7 +285,7 @@ def build_parser() -> Parser:
     model.add_argument("--std", type=triple, help="input normalisation std R,G,B in 0..1")
     model.add_argument("--input-size", type=whole(8), help="network input side in pixels")
     model.add_argument("--resize", type=whole(8), help="short side before the centre crop")
-    model.add_argument("--interpolation", choices=("bicubic", "bilinear"), help="resize filter")
+    model.add_argument("--interpolation", choices=tuple(INTERPOLATIONS), help="resize filter")
     model.set_defaults(func=commands.cmd_model)
 
     cache = commands_.add_parser("cache", help="show or empty the prepared-image cache")
