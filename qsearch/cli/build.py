@@ -49,8 +49,6 @@ def build_evaluator(args, split: str | None = None):
             args.model, args.weights, args.device, declared=declared_preprocessing(args)
         )
         preprocessing = classifier.preprocessing
-        identity = classifier.identity()
-        note(f"model {classifier.name}: {identity['normalisation']}, {preprocessing.describe()}")
     if args.data is None:
         from qsearch.samples import sample_photos
 
