@@ -235,15 +235,14 @@ class ClassifierEvaluator(Evaluator):
         batches = self._batches()
         files, next_batch = self._pipeline(qtable, batches, sizes_first=rejection is not None)
         sizes = np.array([len(f) for f in files], dtype=np.int64) if rejection is not None else None
+        rate = self.size_metrics(sizes)[rejection.rate] if rejection is not None else None
         log_probs, pruned = [], False
         for k in range(len(batches)):  # without a rejection rule, one synchronisation at the end
             log_probs.append(self.classifier.log_probs(next_batch(k), on_device=rejection is None))
             if rejection is not None and k + 1 < len(batches):
                 values = self._per_image(torch.cat(log_probs))[rejection.metric].numpy()
                 signed = -values if rejection.metric in LOWER_IS_BETTER else values
-                if rejection.hopeless(
-                    self.size_metrics(sizes)[rejection.rate], signed, len(self.images)
-                ):
+                if rejection.hopeless(rate, signed, len(self.images)):
                     pruned = True
                     break
         if sizes is None:  # every file is there once every batch has been classified

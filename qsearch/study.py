@@ -101,9 +101,7 @@ class Study:
     # -- identity ------------------------------------------------------------------------------
     def _identity(self) -> dict[str, str]:
         """Everything that decides the run's numbers, one readable string per setting."""
-        evaluator_identity = (
-            self.evaluator.identity() if hasattr(self.evaluator, "identity") else {}
-        )
+        evaluator_identity = self.evaluator.identity()
         params = json.dumps(self.searcher.get_params(), sort_keys=True, default=str)
         return {
             **evaluator_identity,

@@ -125,25 +125,11 @@ def independent(task, quality: int) -> tuple[float, float]:
     return correct / len(task["files"]), logprob / len(task["files"])
 
 
-def evaluate(task, model: str, capsys) -> dict:
+def evaluate(task, model: str, capsys, *extra: str) -> dict:
+    """``qsearch evaluate --json`` of IJG quality 50 on the task's images with ``model``."""
     capsys.readouterr()
-    assert (
-        main(
-            [
-                "evaluate",
-                "--data",
-                str(task["root"] / "data"),
-                "--model",
-                model,
-                "--forward",
-                "fp32",
-                "--quality",
-                "50",
-                "--json",
-            ]
-        )
-        == 0
-    )
+    arguments = ["evaluate", "--data", str(task["root"] / "data"), "--model", model]
+    assert main([*arguments, "--forward", "fp32", "--quality", "50", "--json", *extra]) == 0
     return json.loads(capsys.readouterr().out)
 
 
@@ -171,34 +157,9 @@ def test_the_sidecar_declaration_is_used(task, tmp_path, capsys):
     )
     wrong = evaluate(task, str(model), capsys)
     right = evaluate(task, str(task["root"] / "models" / "colour.pt"), capsys)
-    assert (
-        abs(wrong["logprob"] - right["logprob"]) > 0.02
-    )  # ten times the gap to the independent loop
-    capsys.readouterr()
-    assert (
-        main(
-            [
-                "evaluate",
-                "--data",
-                str(task["root"] / "data"),
-                "--model",
-                str(model),
-                "--mean",
-                "0.5,0.5,0.5",
-                "--std",
-                "0.5,0.5,0.5",
-                "--forward",
-                "fp32",
-                "--quality",
-                "50",
-                "--json",
-            ]
-        )
-        == 0
-    )
-    assert json.loads(capsys.readouterr().out)["logprob"] == pytest.approx(
-        right["logprob"], abs=1e-6
-    )
+    assert abs(wrong["logprob"] - right["logprob"]) > 0.02  # ten times the gap to the loop
+    overridden = evaluate(task, str(model), capsys, "--mean", "0.5,0.5,0.5", "--std", "0.5,0.5,0.5")
+    assert overridden["logprob"] == pytest.approx(right["logprob"], abs=1e-6)
 
 
 def test_a_short_search_on_the_custom_model(task, tmp_path, capsys):
