@@ -19,6 +19,7 @@ from qsearch import report
 from qsearch.evaluators.classifier import ClassifierEvaluator
 from qsearch.images import load_images
 from qsearch.models import load_classifier
+from qsearch.trial import operating_target
 
 RESULTS = ROOT / "benchmarks" / "results" / "search_quality"
 METRICS = ("top1", "logprob")
@@ -96,7 +97,7 @@ def main() -> None:
                 + f" | {high_cell(summary)} | {summary['bd_rate_vs_ijg_percent']:+.1f}% |"
             )
         targets = ", ".join(
-            f"{100 * f:g}%: {report.operating_target(metric, reference[metric], f):.4f}"
+            f"{100 * f:g}%: {operating_target(metric, reference[metric], f):.4f}"
             for f in report.TARGETS
         )
         sections.append(

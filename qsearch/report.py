@@ -8,7 +8,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from qsearch.atomic import atomic_write, write_text
@@ -16,7 +15,7 @@ from qsearch.errors import QSearchError
 from qsearch.pareto import bd_rate, bootstrap_bd_rate, hypervolume, non_dominated, saving_at
 from qsearch.plotting import plot_curves
 from qsearch.qtable import IJG, QTable, TableFamily
-from qsearch.trial import Objective, Trial
+from qsearch.trial import Objective, Trial, operating_target
 
 IJG_QUALITIES = tuple(range(5, 100, 5))
 TARGETS = (0.99, 0.98, 0.95, 0.90)
@@ -252,15 +251,6 @@ def _points(frame: pd.DataFrame, metric: str) -> list[dict] | None:
             }
         )
     return points
-
-
-def operating_target(metric: str, uncompressed: float, fraction: float) -> float:
-    """The accuracy a user accepts: ``fraction`` of the uncompressed value; for the mean
-    log-probability (negative), the value at which the network keeps ``fraction`` of its
-    probability for the true class (geometric mean): uncompressed + ln(fraction)."""
-    return (
-        uncompressed + float(np.log(fraction)) if metric == "logprob" else fraction * uncompressed
-    )
 
 
 def operating_points(

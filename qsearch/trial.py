@@ -10,6 +10,22 @@ from qsearch.errors import QSearchError
 from qsearch.qtable import QTable
 
 LOWER_IS_BETTER = {"kl"}
+LOG_PROBABILITY = {"logprob"}
+"""Metrics that are a mean log-probability: a share of them is a difference of logs, not a product."""
+
+
+def operating_target(metric: str, uncompressed: float, fraction: float) -> float:
+    """The value of ``metric`` at which a user keeps ``fraction`` of the uncompressed accuracy,
+    in the metric's own units: for the mean log-probability (negative) the value at which the
+    network keeps ``fraction`` of its probability for the true class (geometric mean),
+    uncompressed + ln(fraction); for the KL divergence from the uncompressed output, ln(1 /
+    fraction) above it (exp(-KL) >= fraction); for the rest ``fraction`` x uncompressed.
+    Floors, reports and searchers all read targets here, so they can never disagree."""
+    if metric in LOG_PROBABILITY:
+        return uncompressed + math.log(fraction)
+    if metric in LOWER_IS_BETTER:
+        return uncompressed - math.log(fraction)
+    return fraction * uncompressed
 
 
 @dataclass(frozen=True)
@@ -59,17 +75,23 @@ class Objective:
                 f"metric {self.metric!r} is not reported by this evaluator ({', '.join(metrics)})"
             )
         value = float(metrics[self.metric])
-        return -value if self.metric in LOWER_IS_BETTER else value
+        return self._sign * value
 
     def absolute_floor(self, reference: dict | None) -> float:
-        """The floor in the metric's own units (a relative floor times the uncompressed value)."""
+        """The floor, signed like :meth:`accuracy` (a relative floor is the operating target
+        at that fraction of the uncompressed value: :func:`operating_target`)."""
         if not self.relative:
             return self.floor
         if reference is None:
             raise QSearchError(
                 "a relative accuracy floor needs the evaluator's uncompressed reference"
             )
-        return self.floor * self.accuracy(reference)
+        uncompressed = self._sign * self.accuracy(reference)  # in the metric's own units
+        return self._sign * operating_target(self.metric, uncompressed, self.floor)
+
+    @property
+    def _sign(self) -> int:
+        return -1 if self.metric in LOWER_IS_BETTER else 1
 
     def values(self, metrics: dict) -> tuple[float, float]:
         """(rate, -accuracy): both minimised, for multi-objective searchers."""
