@@ -75,6 +75,7 @@ BUILT_IN_SEARCHERS = (
     "bayes",
     "nsga2",
     "slopes",
+    "targets",
     "gradient",
     "sensitivity",
 )

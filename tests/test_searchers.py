@@ -16,6 +16,15 @@ from realdata import BUILT_IN_SEARCHERS, photos
 
 NAMES = [name for name, _ in SEARCHERS.items()]
 PSNR = Objective(metric="psnr", floor=30.0, relative=False)
+PSNR_TARGETS = {
+    "targets": (36.0, 31.0),
+    "metric": "psnr",
+    "signal": "psnr",
+    "relative": False,
+    "families": ("ijg", "mozjpeg-3"),
+    "qualities": (30, 60, 90),
+}
+"""The targets searcher on the fidelity evaluator: absolute PSNR targets, a short sweep."""
 SIMILARITY = Objective(metric="similarity", floor=0.9)
 
 
@@ -38,6 +47,8 @@ def setting(fidelity, network):
 
     def for_searcher(name):
         options = {"pop_size": 6} if name in ("ga", "de", "nsga2") else {}
+        if name == "targets":
+            options = PSNR_TARGETS
         if SEARCHERS[name].needs_network:
             options = {"batch": 4, **({"steps": 1} if name == "gradient" else {"images_used": 8})}
             return network, SIMILARITY, options
@@ -122,7 +133,7 @@ def test_options_are_reported_for_the_run_identity(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_multi_objective_capability_is_as_declared(setting, name):
     searcher = bound(setting, name, 0)
-    assert searcher.multi_objective == (name in ("nsga2", "slopes"))
+    assert searcher.multi_objective == (name in ("nsga2", "slopes", "targets"))
     if hasattr(searcher, "algorithm"):
         evaluator, objective, options = setting(name)
         run_study = Study(evaluator, make_searcher(name, **options), objective)
@@ -187,3 +198,62 @@ def test_slopes_need_the_bands_space(fidelity):
 
     with pytest.raises(QSearchError, match="needs the bands space"):
         Study(fidelity, make_searcher("slopes"), PSNR, space="full")
+
+
+def test_reach_interpolates_where_the_running_best_first_meets_the_target():
+    from qsearch.searchers.targets import reach
+
+    qualities, rates = [90, 50, 70], [4.0, 1.0, 2.0]
+    values = [0.9, 0.5, 0.45]  # noisy: 70 scored below 50; the running best is 0.5, 0.5, 0.9
+    quality, rate = reach(qualities, rates, values, 0.7)
+    assert quality == pytest.approx(80.0)  # halfway from 0.5 (q70) to 0.9 (q90)
+    assert rate == pytest.approx(np.sqrt(2.0 * 4.0))  # halfway in log-rate
+    assert reach(qualities, rates, values, 0.3) == (50.0, 1.0)
+    assert reach(qualities, rates, values, 0.95) is None
+
+
+def test_equal_slope_step_moves_bands_by_their_slope_and_holds_the_target():
+    from qsearch.searchers.targets import LEVELS_PER_OCTAVE, equal_slope_step
+
+    # rows: band 0 (buys 4x the whole table's signal per bit), band 1 (1/4), band 2 (as much),
+    # band 3 (moves no bits), the whole table last (0.1 signal per bit); (rate, signal)
+    finer = np.array([[1.3, 0.12], [1.3, 0.0075], [1.3, 0.03], [1.0, 0.5], [3.0, 0.2]])
+    coarser = np.array([[0.7, -0.12], [0.7, -0.0075], [0.7, -0.03], [1.0, -0.5], [0.0, -0.1]])
+    on_target = equal_slope_step((1.0, 0.0), finer, coarser, target=0.0, probe=4, damping=0.5)
+    share = 0.6 / 3.0  # of the whole table's bits, so log2(4) = 2 is shrunk by 0.2 / 0.25
+    band_move = np.rint(-0.5 * 2.0 * share / (share + 0.05) * LEVELS_PER_OCTAVE)
+    shift = on_target[2]  # a balanced band moves only with the whole table
+    assert on_target[3] == shift  # so does a band whose probe moved no bits
+    assert on_target[0] - shift == band_move < 0  # finer: it buys more per bit
+    assert on_target[1] - shift == -band_move  # coarser, as far
+    assert shift > 0  # band 0 gains more than band 1 loses: the rest gives it back
+    # a centre below its target by 4 levels of the whole table (0.3 over 8 levels)
+    below = equal_slope_step((1.0, -0.15), finer, coarser, target=0.0, probe=4, damping=0.5)
+    assert np.array_equal(below - on_target, np.full(4, -4))
+
+
+def test_targets_land_near_their_targets_with_flatter_tables(fidelity):
+    """PSNR is mean squared error: at equal bits it is best served by equal steps, so rounds of
+    equal-slope moves must flatten the IJG-shaped start, and the whole-table shift must keep each
+    table near its PSNR target."""
+    from qsearch.searchers.targets import TargetSearcher
+
+    searcher = make_searcher("targets", **PSNR_TARGETS)
+    study = Study(fidelity, searcher, PSNR)
+    sweep = len(searcher.families) * len(searcher.qualities)
+    study.optimize(sweep + 3 * searcher.batch_size + len(searcher.targets))
+    assert isinstance(searcher, TargetSearcher)
+    for t, target in enumerate(searcher.targets):
+        start, moved = searcher.table(t, np.zeros_like(searcher.levels[t])), searcher.table(t)
+        assert moved.luma.max() / moved.luma.min() < 0.8 * start.luma.max() / start.luma.min()
+        reached = next(s for s in reversed(study.trials) if s.qtable == moved)
+        assert abs(reached.metrics["psnr"] - target) < 1.0, (target, reached.metrics["psnr"])
+
+
+def test_targets_refuse_relative_targets_without_an_uncompressed_reference(fidelity):
+    from qsearch import QSearchError
+
+    with pytest.raises(QSearchError, match="relative targets need the uncompressed psnr"):
+        Study(fidelity, make_searcher("targets", metric="psnr", signal="psnr"), PSNR)
+    with pytest.raises(QSearchError, match="option signal='logprob' is not reported"):
+        Study(fidelity, make_searcher("targets", metric="psnr", relative=False, targets=[30]), PSNR)

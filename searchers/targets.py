@@ -1,0 +1,271 @@
+"""Tables chosen per operating point. Users pick one accuracy they accept (98% of the
+uncompressed top-1, say) and want the fewest bits there; the best allocation of bits between
+frequency bands is not the same at 0.6 bpp as at 2 bpp (this network's appetite for chroma
+and its indifference to low-frequency luma grow with quality), so one table family swept over
+quality cannot be best everywhere. This searcher spends its budget at the requested targets.
+
+First it sweeps candidate families (IJG's and mozjpeg's presets) over a few qualities and, for
+each target, starts from the family that reaches it with the fewest bits. Then, round by
+round and target by target, it evaluates the current table, probes every frequency band's
+slope there (the band made finer and coarser: accuracy bought per bit, on a smooth signal such
+as the mean log-probability of the true class) against the whole table's slope, moves each band
+towards equal slopes, and shifts the whole table by the amount predicted to keep the signal at
+the target. Every evaluated table enters one front, so the front is assembled from each
+target's winners.
+
+Targets are fractions of the uncompressed value of ``metric`` (the front's metric; absolute
+values with ``relative=False``); the signal held at each target is read off the starting
+family's sweep at the quality where ``metric`` reaches it, so a noisy metric only places the
+target and the smooth signal does the steering.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qsearch.errors import QSearchError
+from qsearch.qtable import QTable, from_zigzag, to_zigzag
+from qsearch.searcher import GenerationalSearcher, check_option
+from qsearch.space import zigzag_bands
+from qsearch.trial import LOWER_IS_BETTER, operating_target
+
+LEVELS_PER_OCTAVE = 8
+"""Band levels are eighth-octaves: fine enough to land near a target at the high-quality end."""
+BANDS = zigzag_bands(6)
+RATIO_LIMITS = (0.25, 4.0)
+"""A round moves a band by at most ``damping`` x 2 octaves, whatever noise says."""
+SHRINK_SHARE = 0.05
+"""A band's log slope ratio is shrunk towards 0 by share / (share + this), its share being the
+part of the whole table's bits that its probe moved: the accuracy a small band's probe moves is
+mostly noise, so its ratio is trusted in proportion to the bits behind it."""
+MAX_SHIFT = LEVELS_PER_OCTAVE
+"""The whole table moves at most one octave a round to get back to its target."""
+
+
+def reach(qualities, rates, values, target: float) -> tuple[float, float] | None:
+    """(quality, rate) at which a swept family first reaches ``target`` on the running maximum
+    of ``values`` over rising quality, interpolated linearly in quality and log-rate; None if it
+    never does. Higher values are better."""
+    qualities, rates, values = (np.asarray(a, dtype=float) for a in (qualities, rates, values))
+    order = np.argsort(qualities)
+    qualities, rates, values = qualities[order], rates[order], values[order]
+    known = np.isfinite(values) & np.isfinite(rates)
+    qualities, rates, values = qualities[known], rates[known], values[known]
+    envelope = np.maximum.accumulate(values) if len(values) else values
+    reached = np.flatnonzero(envelope >= target)
+    if not len(reached):
+        return None
+    i = int(reached[0])
+    if i == 0:
+        return float(qualities[0]), float(rates[0])
+    share = (target - envelope[i - 1]) / (envelope[i] - envelope[i - 1])
+    quality = qualities[i - 1] + share * (qualities[i] - qualities[i - 1])
+    rate = np.exp(np.log(rates[i - 1]) + share * (np.log(rates[i]) - np.log(rates[i - 1])))
+    return float(quality), float(rate)
+
+
+def equal_slope_step(
+    centre: tuple[float, float],
+    finer: np.ndarray,
+    coarser: np.ndarray,
+    target: float,
+    probe: int,
+    damping: float,
+) -> np.ndarray:
+    """Levels to add to each band (finer is negative) after one round of probes.
+
+    ``centre`` is (rate, signal) of the current table; ``finer`` and ``coarser`` hold (rate,
+    signal) rows of each band made ``probe`` levels finer and coarser, the whole table last.
+    Each band moves by ``-damping x log2`` of its (shrunk) slope ratio, then every band moves
+    together by the levels predicted to bring the signal from the centre's value to ``target``
+    (band moves predicted at the band's shrunk slope, the whole table's response measured).
+    """
+    finer, coarser = np.asarray(finer, dtype=float), np.asarray(coarser, dtype=float)
+    rate, gain = finer[:, 0] - coarser[:, 0], finer[:, 1] - coarser[:, 1]
+    whole_rate, whole_gain = rate[-1], gain[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        whole_slope = whole_gain / whole_rate
+        ratio = (gain[:-1] / rate[:-1]) / whole_slope
+        share = rate[:-1] / whole_rate
+    usable = np.isfinite(ratio) & (rate[:-1] > 0) & (whole_rate > 0) & (whole_gain > 0)
+    share = np.where(usable, share, 0.0)
+    log_ratio = np.where(usable, np.log2(np.clip(np.where(usable, ratio, 1.0), *RATIO_LIMITS)), 0.0)
+    log_ratio *= share / (share + SHRINK_SHARE)
+    moves = np.rint(-damping * log_ratio * LEVELS_PER_OCTAVE)
+    # signal per level of each band at its shrunk slope, and of the whole table as measured
+    band_response = -(np.where(usable, rate[:-1], 0.0) / (2 * probe)) * whole_slope * 2.0**log_ratio
+    whole_response = -whole_gain / (2 * probe)
+    shortfall = target - centre[1] - float(np.sum(moves * np.nan_to_num(band_response)))
+    shift = 0.0
+    if np.isfinite(whole_response) and whole_response < 0 and np.isfinite(shortfall):
+        shift = float(np.clip(np.rint(shortfall / whole_response), -MAX_SHIFT, MAX_SHIFT))
+    return (moves + shift).astype(np.int64)
+
+
+class TargetSearcher(GenerationalSearcher):
+    """Per accuracy target: start from the family that reaches it with the fewest bits, then
+    round by round move its bands towards equal slopes while holding the target."""
+
+    name = "targets"
+    multi_objective = True
+    default_space = "full"
+    state_attributes = (
+        *GenerationalSearcher.state_attributes,
+        "bases",
+        "levels",
+        "signal_targets",
+    )
+
+    def __init__(
+        self,
+        targets=(0.99, 0.98, 0.95, 0.9),
+        metric: str = "top1",
+        signal: str = "logprob",
+        relative: bool = True,
+        families=("ijg", "mozjpeg-3", "mozjpeg-4", "mozjpeg-6", "mozjpeg-8"),
+        qualities=(50, 60, 70, 80, 85, 90, 95, 98),
+        probe: int = 4,
+        damping: float = 0.5,
+    ):
+        if not isinstance(targets, (list, tuple)) or not targets:
+            raise QSearchError(f"searcher targets: option targets={targets!r} is not a list")
+        for target in targets:
+            check_option(self.name, "targets", target, float, 0 if relative else None)
+            if relative and target > 1:
+                raise QSearchError(
+                    f"searcher targets: option targets={target!r} is a fraction of the "
+                    "uncompressed value: give values in (0, 1], or relative=false"
+                )
+        for option, value in (("metric", metric), ("signal", signal)):
+            if not isinstance(value, str):
+                raise QSearchError(f"searcher targets: option {option}={value!r} is not a metric")
+        check_option(self.name, "relative", relative, choices=(True, False))
+        if not isinstance(families, (list, tuple)) or not families:
+            raise QSearchError(f"searcher targets: option families={families!r} is not a list")
+        for quality in qualities:
+            check_option(self.name, "qualities", quality, int, 1, 100)
+        check_option(self.name, "probe", probe, int, 1, LEVELS_PER_OCTAVE * 2)
+        check_option(self.name, "damping", damping, float, 0, 1)
+        self.targets, self.metric, self.signal = tuple(targets), metric, signal
+        self.relative, self.families, self.qualities = relative, tuple(families), tuple(qualities)
+        self.probe, self.damping = probe, damping
+
+    def _setup(self):
+        from qsearch.families import make_family
+
+        super()._setup()
+        images = getattr(getattr(self.evaluator, "images", None), "images", None)
+        self._families = [make_family(name, images) for name in self.families]
+        if self.space.family.name not in self.families:  # the run's --base joins the candidates
+            self._families.insert(0, self.space.family)
+        reported = tuple(getattr(self.evaluator, "accuracy_metrics", ()))
+        for option, name in (("metric", self.metric), ("signal", self.signal)):
+            if name not in reported:
+                raise QSearchError(
+                    f"searcher targets: option {option}={name!r} is not reported by the evaluator "
+                    f"({', '.join(reported) or 'none'})"
+                )
+        self._goals = [self._signed(self.metric, t) for t in self._absolute_targets()]
+        self.bases: np.ndarray | None = None  # (targets, 2, 64): zigzag-order start tables
+        self.levels = np.zeros((len(self.targets), 2 * len(BANDS)), dtype=np.int64)
+        self.signal_targets = np.zeros(len(self.targets))
+
+    def _absolute_targets(self) -> list[float]:
+        if not self.relative:
+            return [float(t) for t in self.targets]
+        reference = getattr(self.evaluator, "reference", None) or {}
+        if self.metric not in reference:
+            raise QSearchError(
+                f"searcher targets: relative targets need the uncompressed {self.metric}, which "
+                "this evaluator does not report; give absolute targets with relative=false"
+            )
+        return [
+            operating_target(self.metric, float(reference[self.metric]), t) for t in self.targets
+        ]
+
+    @staticmethod
+    def _signed(metric: str, value: float) -> float:
+        return -value if metric in LOWER_IS_BETTER else value
+
+    @property
+    def batch_size(self) -> int:  # type: ignore[override]
+        """A round: each target's table and its probes (the sweep comes first)."""
+        return len(self.targets) * (1 + 2 * (2 * len(BANDS) + 1))
+
+    def table(self, target: int, levels=None) -> QTable:
+        """Target ``target``'s table at ``levels`` (its current levels by default)."""
+        levels = self.levels[target] if levels is None else np.asarray(levels)
+        zigzag = np.array(self.bases[target], dtype=np.float64)
+        for plane in range(2):
+            for b, band in enumerate(BANDS):
+                zigzag[plane, band] *= 2.0 ** (levels[plane * len(BANDS) + b] / LEVELS_PER_OCTAVE)
+        zigzag = np.clip(np.rint(zigzag), 1, 255)
+        return QTable(from_zigzag(zigzag[0]), from_zigzag(zigzag[1]))
+
+    def _directions(self) -> np.ndarray:
+        """Each band alone, then every band together (the whole table)."""
+        dim = 2 * len(BANDS)
+        return np.vstack([np.eye(dim, dtype=np.int64), np.ones((1, dim), dtype=np.int64)])
+
+    def _new_generation(self) -> np.ndarray:
+        if self.bases is None:
+            tables = [family.at(q) for family in self._families for q in self.qualities]
+        else:
+            targets = range(len(self.targets))
+            tables = [self.table(t) for t in targets] + [
+                self.table(t, self.levels[t] + sign * self.probe * direction)
+                for t in targets
+                for direction in self._directions()
+                for sign in (-1, 1)
+            ]
+        return np.stack([self.space.from_qtable(table) for table in tables])
+
+    def _measure(self, trial):
+        if trial.state != "complete":  # stopped early: its figures cover only part of the images
+            return (np.nan, np.nan, np.nan)
+        return (
+            float(trial.values[0]),
+            self._signed(self.metric, float(trial.metrics[self.metric])),
+            self._signed(self.signal, float(trial.metrics[self.signal])),
+        )
+
+    def _learn_generation(self, generation, measured):
+        if self.bases is None:
+            self._start(measured.reshape(len(self._families), len(self.qualities), 3))
+            return
+        count = len(self.targets)
+        probes = measured[count:].reshape(count, 2 * len(BANDS) + 1, 2, 3)
+        for t in range(count):
+            centre = (measured[t, 0], measured[t, 2])
+            if not np.isfinite(centre[1]):
+                continue
+            self.levels[t] += equal_slope_step(
+                centre,
+                probes[t, :, 0][:, [0, 2]],
+                probes[t, :, 1][:, [0, 2]],
+                self.signal_targets[t],
+                self.probe,
+                self.damping,
+            )
+            self.levels[t] = np.clip(self.levels[t], -6 * LEVELS_PER_OCTAVE, 6 * LEVELS_PER_OCTAVE)
+
+    def _start(self, sweep: np.ndarray) -> None:
+        """Each target's start: the family reaching it with the fewest bits, at the quality
+        where it does, and the signal the family has there."""
+        bases, signals = [], []
+        for goal in self._goals:
+            reached = [reach(self.qualities, s[:, 0], s[:, 1], goal) for s in sweep]
+            costs = [r[1] if r else np.inf for r in reached]
+            if np.isfinite(min(costs)):
+                best = int(np.argmin(costs))
+                quality = reached[best][0]
+            else:  # no family reaches it: the most accurate one at its highest quality
+                best = int(np.nanargmax(sweep[:, :, 1].max(1)))
+                quality = float(max(self.qualities))
+            order = np.argsort(self.qualities)
+            signal = np.interp(quality, np.asarray(self.qualities)[order], sweep[best, order, 2])
+            table = self._families[best].at(int(round(quality)))
+            bases.append([to_zigzag(table.luma), to_zigzag(table.chroma)])
+            signals.append(goal if self.signal == self.metric else float(signal))
+        self.bases = np.array(bases, dtype=np.int64)
+        self.signal_targets = np.array(signals)
