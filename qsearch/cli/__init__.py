@@ -14,7 +14,7 @@ from pathlib import Path
 
 from qsearch import __version__
 from qsearch.cli import commands
-from qsearch.cli.arguments import Parser, apply_config, number, triple, whole
+from qsearch.cli.arguments import Parser, apply_config, names_list, number, triple, whole
 from qsearch.codec import SUBSAMPLINGS
 from qsearch.errors import QSearchError
 from qsearch.images import COMPRESS_AT, INTERPOLATIONS, LABEL_RULES
@@ -93,6 +93,19 @@ def add_data_arguments(parser) -> None:
     )
     model.add_argument(
         "--weights", type=Path, help="state-dict file for a timm/ARCH or torchvision/ARCH model"
+    )
+    model.add_argument(
+        "--networks",
+        type=names_list,
+        help="judge every table on several networks at once, e.g. "
+        "efficientnet_lite0,efficientnet_lite1 (each with its own inputs; replaces --model)",
+    )
+    model.add_argument(
+        "--combine",
+        choices=("worst", "mean"),
+        default="worst",
+        help="with --networks: a table keeps the mean uncompressed accuracy minus the worst "
+        "(default) or the mean of the networks' losses",
     )
     model.add_argument(
         "--mean", type=triple, help="input normalisation mean R,G,B in 0..1 (overrides M.json)"

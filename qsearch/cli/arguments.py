@@ -75,6 +75,17 @@ def triple(text: str) -> tuple[float, float, float]:
 triple.__name__ = "R,G,B"
 
 
+def names_list(text: str) -> list[str]:
+    """A,B,C: two or more distinct names (no empty one)."""
+    names = [name.strip() for name in text.split(",")]
+    if len(names) < 2 or not all(names) or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"{text!r} is not two or more distinct names A,B")
+    return names
+
+
+names_list.__name__ = "A,B"
+
+
 def writable_folder(path: Path) -> Path:
     """Check that a run or output folder can be created or written, without writing anything."""
     if path.exists() and not path.is_dir():

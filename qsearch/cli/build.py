@@ -37,18 +37,60 @@ def read_class_map(path: Path | None) -> dict[str, int] | None:
 def build_evaluator(args, split: str | None = None):
     """The evaluator the arguments describe, on ``split`` (default ``args.split``)."""
     from qsearch.evaluator import EVALUATORS
-    from qsearch.images import Preprocessing, load_images
+    from qsearch.images import Preprocessing
 
+    if getattr(args, "networks", None):
+        return build_networks(args, split)
+    if args.evaluator == "networks":
+        raise QSearchError("--evaluator networks needs --networks A,B (the networks to judge with)")
     evaluator_class = EVALUATORS[args.evaluator]
-    classifier = None
-    preprocessing = Preprocessing()
-    if evaluator_class.name == "classifier":
-        from qsearch.models import load_classifier
+    if evaluator_class.name != "classifier":
+        return evaluator_class(load_split(args, Preprocessing(), split), encoder_settings(args))
+    from qsearch.models import load_classifier
 
-        classifier = load_classifier(
-            args.model, args.weights, args.device, declared=declared_preprocessing(args)
+    classifier = load_classifier(
+        args.model, args.weights, args.device, declared=declared_preprocessing(args)
+    )
+    return classifier_evaluator(args, classifier, split)
+
+
+def classifier_evaluator(args, classifier, split: str | None):
+    """The classifier evaluator of one network on the images it prepares."""
+    from qsearch.evaluator import EVALUATORS
+
+    return EVALUATORS["classifier"](
+        load_split(args, classifier.preprocessing, split),
+        classifier,
+        encoder_settings(args),
+        batch_size=args.batch_size,
+        forward=args.forward,
+    )
+
+
+def build_networks(args, split: str | None):
+    """Several networks judging every table together (``--networks A,B --combine worst``);
+    each declares its own inputs (its defaults or the sidecar beside its model file)."""
+    from qsearch.evaluator import EVALUATORS
+    from qsearch.models import load_classifier
+
+    given = [f"--{k.replace('_', '-')}" for k in ("model", "weights") if getattr(args, k, None)]
+    given += [f"--{k.replace('_', '-')}" for k in declared_preprocessing(args)]
+    if given or getattr(args, "early_rejection", False):
+        option = given[0] if given else "--early-rejection"
+        raise QSearchError(
+            f"{option} does not go with --networks (each network declares its own inputs; "
+            "several networks are never stopped early)"
         )
-        preprocessing = classifier.preprocessing
+    members = {}
+    for name in args.networks:
+        members[name] = classifier_evaluator(args, load_classifier(name, None, args.device), split)
+    return EVALUATORS["networks"](members, args.combine)
+
+
+def load_split(args, preprocessing, split: str | None):
+    """The images the arguments name (the bundled photographs without ``--data``), prepared."""
+    from qsearch.images import load_images
+
     if args.data is None:
         from qsearch.samples import sample_photos
 
@@ -69,15 +111,7 @@ def build_evaluator(args, split: str | None = None):
     note(
         f"{len(images)} images, labels: {images.label_rule if images.labels is not None else 'none'}"
     )
-    if classifier is not None:
-        return evaluator_class(
-            images,
-            classifier,
-            encoder_settings(args),
-            batch_size=args.batch_size,
-            forward=args.forward,
-        )
-    return evaluator_class(images, encoder_settings(args))
+    return images
 
 
 def note(text: str) -> None:
