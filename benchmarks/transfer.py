@@ -1,14 +1,17 @@
-"""Do tables found for one network hold for another? The best Lite0 front
-(benchmarks/results/best_front/) and the IJG quality sweep, scored on the test split by
-EfficientNet-Lite0, Lite1 and Lite2: BD-rate vs IJG with its 95% paired bootstrap interval,
-in top-1 and in mean log-probability of the true class.
+"""Do tables found for one network hold for another? A front (by default the best Lite0 front,
+benchmarks/results/best_front/; or any run's, ``--front RUN``) and the IJG quality sweep, scored
+on the test split by EfficientNet-Lite0, Lite1 and Lite2: BD-rate vs IJG and the bits saved at
+98% and 95% of each network's uncompressed accuracy, with 95% paired bootstrap intervals, in
+top-1 and in mean log-probability of the true class.
 
-    python benchmarks/transfer.py [--models efficientnet_lite0 efficientnet_lite1 efficientnet_lite2]
+    python benchmarks/transfer.py [--front RUN] [--models efficientnet_lite0 efficientnet_lite1 ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -23,31 +26,47 @@ BEST = ROOT / "benchmarks" / "results" / "best_front"
 OUT = ROOT / "benchmarks" / "results" / "transfer"
 
 
-def score(model: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(front, IJG curve) on the test split for ``model``, cached in benchmarks/results/transfer/."""
-    front_path, ijg_path = OUT / f"{model}_front.csv", OUT / f"{model}_ijg.csv"
-    if front_path.exists() and ijg_path.exists():
-        return pd.read_csv(front_path), pd.read_csv(ijg_path)
+def score(model: str, front_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(front, IJG curve, uncompressed figures) on the test split for ``model``, cached in
+    benchmarks/results/transfer/ (a run's front in a folder named after the run)."""
+    folder = OUT if front_dir == BEST else OUT / front_dir.name
+    front_path, ijg_path = folder / f"{model}_front.csv", OUT / f"{model}_ijg.csv"
+    reference_path = OUT / f"{model}_reference.json"
+    if front_path.exists() and ijg_path.exists() and reference_path.exists():
+        reference = json.loads(reference_path.read_text())
+        return pd.read_csv(front_path), pd.read_csv(ijg_path), reference
     classifier = load_classifier(model)
     images = load_images(
         IMAGENET_SAMPLE, split_file=SPLITS, split="test", preprocessing=classifier.preprocessing
     )
     evaluator = ClassifierEvaluator(images, classifier)
-    tables = pd.read_csv(BEST / "front.csv")["table"]
-    front = pd.DataFrame(
-        [{"table": t, **scored(evaluator, QTable.load(BEST / t.split("/")[-1]))} for t in tables]
-    )
-    ijg = quality_curve(evaluator)
-    OUT.mkdir(parents=True, exist_ok=True)
-    write_csv(front, front_path)
-    write_csv(ijg, ijg_path)
-    return front, ijg
+    folder.mkdir(parents=True, exist_ok=True)
+    reference_path.write_text(json.dumps(evaluator.reference, indent=2))
+    if not front_path.exists():
+        tables = pd.read_csv(front_dir / "front.csv")["table"]
+        front = pd.DataFrame(
+            [{"table": t, **scored(evaluator, QTable.load(front_dir / t))} for t in tables]
+        )
+        write_csv(front, front_path)
+    if not ijg_path.exists():
+        write_csv(quality_curve(evaluator), ijg_path)
+    evaluator.close()
+    return pd.read_csv(front_path), pd.read_csv(ijg_path), evaluator.reference
 
 
 def cell(result: dict) -> str:
     low, high = result.get("bd_rate_ci95_low"), result.get("bd_rate_ci95_high")
     star = " *" if result.get("significant") else ""
     return f"{result['bd_rate_vs_ijg_percent']:+.1f}% [{low:+.1f}, {high:+.1f}]{star}"
+
+
+def saving(result: dict, fraction: float) -> str:
+    """The bits saved at ``fraction`` of the uncompressed accuracy, with its interval."""
+    point = next(p for p in result["operating_points"] if p["fraction"] == fraction)
+    if point["saving_percent"] is None:
+        return "not reached"
+    star = " *" if point.get("significant") else ""
+    return f"{point['saving_percent']:+.1f}% [{point['ci95_low']:+.1f}, {point['ci95_high']:+.1f}]{star}"
 
 
 def main() -> None:
@@ -57,22 +76,33 @@ def main() -> None:
         nargs="+",
         default=["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"],
     )
+    parser.add_argument(
+        "--front", type=Path, default=BEST, help="a run folder whose front.csv and tables/ to score"
+    )
     args = parser.parse_args()
+    front_dir = args.front.resolve()
+    summary = json.loads((front_dir / "summary.json").read_text())
     rows = []
     for model in args.models:
-        front, ijg = score(model)
-        rows.append(
-            f"| {model} | {ijg['top1'].max():.3f} | {cell(curve_summary(front, ijg, 'top1', 'bpp'))} | "
-            f"{cell(curve_summary(front, ijg, 'logprob', 'bpp'))} |"
-        )
+        front, ijg, reference = score(model, front_dir)
+        for metric in ("top1", "logprob"):
+            result = curve_summary(front, ijg, metric, "bpp", uncompressed=reference[metric])
+            rows.append(
+                f"| {model} | {metric} | {reference[metric]:.3f} | {cell(result)} | "
+                f"{saving(result, 0.98)} | {saving(result, 0.95)} |"
+            )
+    where = front_dir.relative_to(ROOT) if front_dir.is_relative_to(ROOT) else front_dir
     record(
-        "Transfer: the best Lite0 front on other networks (test split, 400 images)",
-        "| network | best IJG top-1 | top-1 BD-rate vs IJG | log-probability BD-rate vs IJG |\n|---|---|---|---|\n"
+        f"Transfer: the front of `{where}` on each network (test split, 400 images)",
+        "| network | measure | uncompressed | BD-rate vs IJG | saving at 98% | saving at 95% |\n"
+        "|---|---|---|---|---|---|\n"
         + "\n".join(rows)
-        + "\n\n* = the 95% paired bootstrap interval excludes zero. The front's tables were "
-        "searched for Lite0 (`slopes` from mozjpeg preset 4); each network is compared with the IJG sweep "
-        "on its own inputs (Lite1 240 px, Lite2 260 px, compressed at the network's input).\n\n"
-        "Command: `python benchmarks/transfer.py`",
+        + "\n\n% bits vs IJG at equal accuracy; * = the 95% paired bootstrap interval excludes zero. "
+        f"The front's tables were searched by `{summary['searcher']}` on "
+        f"{summary['identity'].get('evaluator')} "
+        f"({summary['identity'].get('combine', 'one network')}); each network is compared with the "
+        "IJG sweep on its own inputs (Lite1 240 px, Lite2 260 px, compressed at the network's input)."
+        f"\n\nCommand: `python benchmarks/transfer.py --front {where}`",
     )
 
 
