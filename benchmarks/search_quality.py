@@ -43,12 +43,14 @@ VARIANTS = {
         "sorted",
         ["--option", "high=64", "--metric", "logprob", "--early-rejection"],
     ),
+    "targets": ("targets", ["--option", "metric=top1", "--option", "signal=logprob"]),
 }
 """Runs beside the plain searchers: NSGA-II ranking by the mean log-probability of the true
 class (smooth where top-1 on 400 images is noisy), judged like every run on top-1; NSGA-II
 in the bands space built around mozjpeg's default tables (preset 3) instead of IJG's;
 equal-slope descent from mozjpeg's preset 4, the best baseline on the test split; sorted random
-tables at the high-quality end (steps up to 64), ranked by log-probability, with early rejection."""
+tables at the high-quality end (steps up to 64), ranked by log-probability, with early rejection;
+tables searched per operating point (98% of top-1 and the rest), steered by the log-probability."""
 ORDER = [
     "quality",
     "sensitivity",

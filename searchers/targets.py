@@ -13,8 +13,9 @@ towards equal slopes, and shifts the whole table by the amount predicted to keep
 the target. Every evaluated table enters one front, so the front is assembled from each
 target's winners.
 
-Targets are fractions of the uncompressed value of ``metric`` (the front's metric; absolute
-values with ``relative=False``); the signal held at each target is read off the starting
+Targets are fractions of the uncompressed value of ``metric`` (top-1 with labels, else
+similarity; absolute values with ``relative=False``); the ``signal`` held at each target (the
+mean log-probability of the true class with labels, else similarity) is read off the starting
 family's sweep at the quality where ``metric`` reaches it, so a noisy metric only places the
 target and the smooth signal does the steering.
 """
@@ -119,8 +120,8 @@ class TargetSearcher(GenerationalSearcher):
     def __init__(
         self,
         targets=(0.99, 0.98, 0.95, 0.9),
-        metric: str = "top1",
-        signal: str = "logprob",
+        metric: str | None = None,
+        signal: str | None = None,
         relative: bool = True,
         families=("ijg", "mozjpeg-3", "mozjpeg-4", "mozjpeg-6", "mozjpeg-8"),
         qualities=(50, 60, 70, 80, 85, 90, 95, 98),
@@ -137,7 +138,7 @@ class TargetSearcher(GenerationalSearcher):
                     "uncompressed value: give values in (0, 1], or relative=false"
                 )
         for option, value in (("metric", metric), ("signal", signal)):
-            if not isinstance(value, str):
+            if value is not None and not isinstance(value, str):
                 raise QSearchError(f"searcher targets: option {option}={value!r} is not a metric")
         check_option(self.name, "relative", relative, choices=(True, False))
         if not isinstance(families, (list, tuple)) or not families:
@@ -159,13 +160,16 @@ class TargetSearcher(GenerationalSearcher):
         if self.space.family.name not in self.families:  # the run's --base joins the candidates
             self._families.insert(0, self.space.family)
         reported = tuple(getattr(self.evaluator, "accuracy_metrics", ()))
-        for option, name in (("metric", self.metric), ("signal", self.signal)):
+        labelled = "top1" in reported and "logprob" in reported
+        self._metric = self.metric or ("top1" if labelled else "similarity")
+        self._signal = self.signal or ("logprob" if labelled else "similarity")
+        for option, name in (("metric", self._metric), ("signal", self._signal)):
             if name not in reported:
                 raise QSearchError(
                     f"searcher targets: option {option}={name!r} is not reported by the evaluator "
                     f"({', '.join(reported) or 'none'})"
                 )
-        self._goals = [self._signed(self.metric, t) for t in self._absolute_targets()]
+        self._goals = [self._signed(self._metric, t) for t in self._absolute_targets()]
         self.bases: np.ndarray | None = None  # (targets, 2, 64): zigzag-order start tables
         self.levels = np.zeros((len(self.targets), 2 * len(BANDS)), dtype=np.int64)
         self.signal_targets = np.zeros(len(self.targets))
@@ -174,14 +178,13 @@ class TargetSearcher(GenerationalSearcher):
         if not self.relative:
             return [float(t) for t in self.targets]
         reference = getattr(self.evaluator, "reference", None) or {}
-        if self.metric not in reference:
+        if self._metric not in reference:
             raise QSearchError(
-                f"searcher targets: relative targets need the uncompressed {self.metric}, which "
+                f"searcher targets: relative targets need the uncompressed {self._metric}, which "
                 "this evaluator does not report; give absolute targets with relative=false"
             )
-        return [
-            operating_target(self.metric, float(reference[self.metric]), t) for t in self.targets
-        ]
+        uncompressed = float(reference[self._metric])
+        return [operating_target(self._metric, uncompressed, t) for t in self.targets]
 
     @staticmethod
     def _signed(metric: str, value: float) -> float:
@@ -225,8 +228,8 @@ class TargetSearcher(GenerationalSearcher):
             return (np.nan, np.nan, np.nan)
         return (
             float(trial.values[0]),
-            self._signed(self.metric, float(trial.metrics[self.metric])),
-            self._signed(self.signal, float(trial.metrics[self.signal])),
+            self._signed(self._metric, float(trial.metrics[self._metric])),
+            self._signed(self._signal, float(trial.metrics[self._signal])),
         )
 
     def _learn_generation(self, generation, measured):
@@ -266,6 +269,6 @@ class TargetSearcher(GenerationalSearcher):
             signal = np.interp(quality, np.asarray(self.qualities)[order], sweep[best, order, 2])
             table = self._families[best].at(int(round(quality)))
             bases.append([to_zigzag(table.luma), to_zigzag(table.chroma)])
-            signals.append(goal if self.signal == self.metric else float(signal))
+            signals.append(goal if self._signal == self._metric else float(signal))
         self.bases = np.array(bases, dtype=np.int64)
         self.signal_targets = np.array(signals)

@@ -255,5 +255,15 @@ def test_targets_refuse_relative_targets_without_an_uncompressed_reference(fidel
 
     with pytest.raises(QSearchError, match="relative targets need the uncompressed psnr"):
         Study(fidelity, make_searcher("targets", metric="psnr", signal="psnr"), PSNR)
-    with pytest.raises(QSearchError, match="option signal='logprob' is not reported"):
+    with pytest.raises(
+        QSearchError,
+        match=r"option signal='similarity' is not reported by the evaluator \(psnr, ssim\)",
+    ):
         Study(fidelity, make_searcher("targets", metric="psnr", relative=False, targets=[30]), PSNR)
+
+
+def test_targets_read_similarity_where_there_are_no_labels(network):
+    """Photographs without labels: targets at shares of the uncompressed similarity (1.0)."""
+    searcher = make_searcher("targets").setup(SPACES["full"](), network, 0)
+    assert (searcher._metric, searcher._signal) == ("similarity", "similarity")
+    assert searcher._goals == pytest.approx([0.99, 0.98, 0.95, 0.9])
