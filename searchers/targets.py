@@ -5,7 +5,8 @@ and its indifference to low-frequency luma grow with quality), so one table fami
 quality cannot be best everywhere. This searcher spends its budget at the requested targets.
 
 First it sweeps candidate families (IJG's and mozjpeg's presets) over a few qualities and, for
-each target, starts from the family that reaches it with the fewest bits. Then, round by
+each target, starts from the family that reaches it with the fewest bits (judged on the smooth
+signal: the median over families of the signal where their metric reaches the target). Then, round by
 round and target by target, it evaluates the current table, probes every frequency band's
 slope there (the band made finer and coarser: accuracy bought per bit, on a smooth signal such
 as the mean log-probability of the true class) against the whole table's slope, moves each band
@@ -14,10 +15,9 @@ the target. Every evaluated table enters one front, so the front is assembled fr
 target's winners.
 
 Targets are fractions of the uncompressed value of ``metric`` (top-1 with labels, else
-similarity; absolute values with ``relative=False``); the ``signal`` held at each target (the
-mean log-probability of the true class with labels, else similarity) is read off the starting
-family's sweep at the quality where ``metric`` reaches it, so a noisy metric only places the
-target and the smooth signal does the steering.
+similarity; absolute values with ``relative=False``); the ``signal`` (the mean log-probability of
+the true class with labels, else similarity) stands for each target, so a noisy metric only
+places the target and the smooth signal chooses the family and does the steering.
 """
 
 from __future__ import annotations
@@ -253,22 +253,32 @@ class TargetSearcher(GenerationalSearcher):
             self.levels[t] = np.clip(self.levels[t], -6 * LEVELS_PER_OCTAVE, 6 * LEVELS_PER_OCTAVE)
 
     def _start(self, sweep: np.ndarray) -> None:
-        """Each target's start: the family reaching it with the fewest bits, at the quality
-        where it does, and the signal the family has there."""
-        bases, signals = [], []
+        """Each target's start. The signal level that stands for the target is the median over
+        families of their signal where their (noisy) metric first reaches it; the start is the
+        family reaching that level of the (smooth) signal with the fewest bits, at the quality
+        where it does, so that a lucky score on a few images chooses neither level nor family."""
+        qualities = np.asarray(self.qualities, dtype=float)
+        order = np.argsort(qualities)
+        bases, levels = [], []
         for goal in self._goals:
-            reached = [reach(self.qualities, s[:, 0], s[:, 1], goal) for s in sweep]
-            costs = [r[1] if r else np.inf for r in reached]
+            level = goal
+            if self._signal != self._metric:
+                placed = [
+                    np.interp(found[0], qualities[order], family[order, 2])
+                    for family in sweep
+                    if (found := reach(qualities, family[:, 0], family[:, 1], goal)) is not None
+                ]
+                level = float(np.median(placed)) if placed else float(np.nanmax(sweep[:, :, 2]))
+            reached = [reach(qualities, family[:, 0], family[:, 2], level) for family in sweep]
+            costs = [found[1] if found else np.inf for found in reached]
             if np.isfinite(min(costs)):
                 best = int(np.argmin(costs))
                 quality = reached[best][0]
-            else:  # no family reaches it: the most accurate one at its highest quality
-                best = int(np.nanargmax(sweep[:, :, 1].max(1)))
-                quality = float(max(self.qualities))
-            order = np.argsort(self.qualities)
-            signal = np.interp(quality, np.asarray(self.qualities)[order], sweep[best, order, 2])
+            else:  # no family reaches it: the one with the highest signal, at its top quality
+                best = int(np.nanargmax(np.nanmax(sweep[:, :, 2], axis=1)))
+                quality = float(qualities.max())
             table = self._families[best].at(int(round(quality)))
             bases.append([to_zigzag(table.luma), to_zigzag(table.chroma)])
-            signals.append(goal if self._signal == self._metric else float(signal))
+            levels.append(level)
         self.bases = np.array(bases, dtype=np.int64)
-        self.signal_targets = np.array(signals)
+        self.signal_targets = np.array(levels)
