@@ -267,3 +267,28 @@ def test_targets_read_similarity_where_there_are_no_labels(network):
     searcher = make_searcher("targets").setup(SPACES["full"](), network, 0)
     assert (searcher._metric, searcher._signal) == ("similarity", "similarity")
     assert searcher._goals == pytest.approx([0.99, 0.98, 0.95, 0.9])
+
+
+def test_targets_start_from_the_family_cheapest_at_the_signal_level_the_families_agree_on(network):
+    """Two families swept at three qualities, (rate, top-1, log-probability) each: the top-1
+    target 0.8 is reached at log-probability -1.0 by one family and -0.8 by the other (median
+    -0.9); the start is the family reaching -0.9 with fewer bits, at the quality where it does."""
+    searcher = make_searcher(
+        "targets", targets=[0.8], relative=False, metric="agreement", signal="similarity",
+        families=["ijg", "mozjpeg-3"], qualities=[50, 70, 90],
+    )  # fmt: skip
+    searcher.setup(SPACES["full"](), network, 0)
+    sweep = np.array(
+        [
+            [[1.0, 0.6, -1.2], [2.0, 0.8, -1.0], [4.0, 0.9, -0.6]],  # reaches 0.8 at -1.0
+            [[1.5, 0.7, -1.0], [2.5, 0.9, -0.8], [3.0, 0.95, -0.7]],  # at -0.9 (halfway, 0.75)
+        ]
+    )
+    searcher._start(sweep)
+    assert searcher.signal_targets[0] == pytest.approx(-0.95)  # median of -1.0 and -0.9
+    # -0.95 is reached by family 0 at q70 + 0.125 x 20 (2.0 -> 4.0 bpp: 2.19) and by family 1
+    # at q50 + 0.25 x 20 (1.5 -> 2.5 bpp: 1.70): family 1 (mozjpeg-3) at quality 55
+    start = searcher.table(0, np.zeros_like(searcher.levels[0]))
+    from qsearch.families import mozjpeg
+
+    assert start == mozjpeg(3).at(55)
