@@ -95,6 +95,17 @@ def cell(point: float, draws: np.ndarray) -> str:
     return f"{point:+.1f}% [{low:+.1f}, {high:+.1f}]{star}"
 
 
+def images_to_settle(point: float, draws: np.ndarray, images: int = 800) -> str:
+    """Judged images for the interval around ``point`` to exclude zero, were the estimate to hold
+    ('-' where it already does; 'no gain' where the estimate is not a saving)."""
+    low, high = interval(draws)
+    if high < 0 or low > 0:
+        return "-"
+    if point >= 0:
+        return "no gain"
+    return f"{images * ((high - low) / 2 / abs(point)) ** 2:,.0f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variant", default="slopes-mozjpeg4")
@@ -126,10 +137,12 @@ def main() -> None:
             points = [draws[fold][range_name][0] for fold in folds]
             combined = np.mean([draws[fold][range_name][1] for fold in folds], axis=0)
             if not np.all(np.isfinite(points)):  # a fold whose front does not reach the target
-                rows.append(f"| {metric}, {range_name} | {' | '.join(cells)} | not reached |")
+                rows.append(f"| {metric}, {range_name} | {' | '.join(cells)} | not reached | |")
                 continue
+            point = float(np.mean(points))
             rows.append(
-                f"| {metric}, {range_name} | {' | '.join(cells)} | {cell(float(np.mean(points)), combined)} |"
+                f"| {metric}, {range_name} | {' | '.join(cells)} | {cell(point, combined)} | "
+                f"{images_to_settle(point, combined)} |"
             )
     record(
         f"Cross-fitted: {args.variant} (budget {args.budget} a fold) judged on all 800 images",
@@ -137,7 +150,10 @@ def main() -> None:
         "saving at a fraction of the uncompressed accuracy), each fold with its 95% paired bootstrap "
         "interval, and the two-fold estimate (mean of the folds, interval from independent draws of "
         "both): * = the interval excludes zero; negative is better.\n\n"
-        f"| measure | {' | '.join(folds)} | cross-fitted (800 images) |\n|---|---|---|---|\n"
+        "The last column is how many judged images would make the cross-fitted interval exclude zero "
+        "if the estimate held (intervals narrow as 1/sqrt(images)).\n\n"
+        f"| measure | {' | '.join(folds)} | cross-fitted (800 images) | images to settle |\n"
+        "|---|---|---|---|---|\n"
         + "\n".join(rows)
         + f"\n\nCommand: `python benchmarks/cross_fit.py --variant {args.variant} --budget {args.budget}`",
     )

@@ -1,0 +1,46 @@
+"""Tables for several networks: the `targets` searcher with EfficientNet-Lite0, Lite1 and Lite2
+judging every table together (a table keeps the mean uncompressed accuracy minus the worst
+network's loss), on the first 200 images of the `search` split (three networks cost about four
+times one); then its front on each network apart on the 400 unseen `test` images, beside the
+Lite0-only front (`benchmarks/transfer.py`). Resumable: the same command continues the search.
+
+    python benchmarks/several_networks.py [--budget 150] [--combine worst]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+from common import IMAGENET_SAMPLE, ROOT, SPLITS, unpacked
+from qsearch.cli import main as qsearch
+
+RESULTS = ROOT / "benchmarks" / "results" / "several_networks"
+NETWORKS = "efficientnet_lite0,efficientnet_lite1,efficientnet_lite2"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=int, default=150)
+    parser.add_argument("--combine", choices=("worst", "mean"), default="worst")
+    parser.add_argument("--images", type=int, default=200)
+    args = parser.parse_args()
+    out = RESULTS / f"targets-{args.combine}-b{args.budget}-s0"
+    command = [
+        "run", "--data", str(IMAGENET_SAMPLE), "--split-file", str(SPLITS), "--split", "search",
+        "--limit", str(args.images), "--networks", NETWORKS, "--combine", args.combine,
+        "--searcher", "targets", "--option", "targets=[0.98,0.95]", "--option", "metric=top1",
+        "--option", "signal=logprob", "--budget", str(args.budget), "--seed", "0", "--quiet",
+        "--out", str(out),
+    ]  # fmt: skip
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with unpacked(RESULTS):
+        if qsearch(command) != 0:
+            raise SystemExit("the several-networks search failed; see above")
+    transfer = ROOT / "benchmarks" / "transfer.py"
+    subprocess.run([sys.executable, str(transfer), "--front", str(out)], check=True)
+
+
+if __name__ == "__main__":
+    main()
