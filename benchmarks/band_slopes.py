@@ -29,6 +29,7 @@ from qsearch.space import BandSpace
 from search_quality import evaluator, reference_curve, with_interval
 
 RESULTS = ROOT / "benchmarks" / "results" / "band_slopes"
+REFERENCE = ROOT / "benchmarks" / "results" / "search_quality" / "input" / "reference"
 STEP = 0.5  # octaves each way
 BANDS = BandSpace().bands
 SAMPLES = 500
@@ -207,5 +208,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    with unpacked(ROOT / "benchmarks" / "results"):
+    with unpacked(RESULTS), unpacked(REFERENCE):  # its own folders only: others may be running
         main()

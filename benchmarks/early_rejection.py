@@ -63,6 +63,13 @@ def main() -> None:
         / "results"
         / f"early_rejection_{args.searcher}_b{args.budget}_s{args.seed}"
     )
+    base.mkdir(parents=True, exist_ok=True)
+    with unpacked(base):  # its own folder only: other benchmarks may be running
+        compare(args, base)
+
+
+def compare(args, base) -> None:
+    """Run (or resume) the full and the early-stopped searches, and record the comparison."""
     label = f"early-z{args.z:g}"
     results = {"full": run(base / "full", args, None)}
     for directory in sorted(base.glob("early-z*")):  # earlier widths, as recorded
@@ -92,5 +99,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    with unpacked(ROOT / "benchmarks" / "results"):
-        main()
+    main()

@@ -297,5 +297,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    with unpacked(ROOT / "benchmarks" / "results"):
+    with unpacked(RESULTS), unpacked(BEST_FRONT):  # its own folders only: others may be running
         main()
