@@ -6,8 +6,8 @@ quality cannot be best everywhere. This searcher spends its budget at the reques
 
 First it sweeps candidate families (IJG's and mozjpeg's presets) over a few qualities and, for
 each target, starts from the family that reaches it with the fewest bits (judged on the smooth
-signal: the median over families of the signal where their metric reaches the target). Then, round by
-round and target by target, it evaluates the current table, probes every frequency band's
+signal: the median over families of the signal where their metric reaches the target). Then,
+round by round and target by target, it evaluates the current table, probes every frequency band's
 slope there (the band made finer and coarser: accuracy bought per bit, on a smooth signal such
 as the mean log-probability of the true class) against the whole table's slope, moves each band
 towards equal slopes, and shifts the whole table by the amount predicted to keep the signal at
@@ -129,10 +129,10 @@ class TargetSearcher(GenerationalSearcher):
         damping: float = 0.5,
     ):
         if not isinstance(targets, (list, tuple)) or not targets:
-            raise QSearchError(f"searcher targets: option targets={targets!r} is not a list")
+            raise QSearchError(f"searcher targets: option targets={targets!r} is not a non-empty list")
         for target in targets:
-            check_option(self.name, "targets", target, float, 0 if relative else None)
-            if relative and target > 1:
+            check_option(self.name, "targets", target, float)
+            if relative and not 0 < target <= 1:
                 raise QSearchError(
                     f"searcher targets: option targets={target!r} is a fraction of the "
                     "uncompressed value: give values in (0, 1], or relative=false"

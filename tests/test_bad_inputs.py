@@ -158,6 +158,23 @@ CASES = [
         "--floor 1.5 is a fraction of the uncompressed accuracy",
     ),
     (
+        lambda w: [
+            "run",
+            *FIDELITY,
+            "--budget",
+            "2",
+            "--searcher",
+            "targets",
+            "--option",
+            "targets=[0.98,1.5]",
+        ],  # fmt: skip
+        "option targets=1.5 is a fraction of the uncompressed value",
+    ),
+    (
+        lambda w: ["run", *FIDELITY, "--budget", "2", "--searcher", "targets"],
+        "searcher targets: option metric='similarity' is not reported by the evaluator (psnr, ssim)",
+    ),
+    (
         lambda w: ["run", *FIDELITY, "--budget", "2", "--rejection-z", "-1"],
         "--rejection-z: -1 is below 0",
     ),
