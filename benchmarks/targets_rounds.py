@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from common import ROOT, record, unpacked
+from cross_fit import cell, own_saving
 from qsearch import report
-from qsearch.pareto import bootstrap_samples, interval, saving_at
 from qsearch.searcher import make_searcher
 from qsearch.space import make_space
 from qsearch.study import load_record
@@ -50,25 +50,10 @@ def replay_centres(directory: Path) -> tuple[list[list], object]:
         searcher.tell([by_key[table.key] for table in tables])
 
 
-def own_saving(ijg: pd.DataFrame, point: pd.Series, metric: str) -> tuple[float, float, float]:
-    """Bits vs the IJG curve at the table's own accuracy, with its paired bootstrap interval."""
-    figures = json.loads(point["per_image"])
-    one = [{"accuracy": figures[metric], "bytes": figures["bytes"], "pixels": figures["pixels"]}]
-
-    def statistic(ref_bpp, ref_acc, bpp, acc):
-        return saving_at(ref_bpp, ref_acc, bpp, acc, target=float(acc[0]))
-
-    draws = bootstrap_samples(report._points(ijg, metric), one, statistic)
-    value = statistic(ijg["bpp"], ijg[metric], [point["bpp"]], [point[metric]])
-    return (value, *interval(draws))
-
-
-def cell(values: tuple[float, float, float]) -> str:
-    point, low, high = values
-    if not np.isfinite(point):
-        return "outside IJG's range"
-    star = " *" if high < 0 or low > 0 else ""
-    return f"{point:+.1f}% [{low:+.1f}, {high:+.1f}]{star}"
+def judged_cell(ijg: pd.DataFrame, point: pd.Series, metric: str) -> str:
+    """One table's saving at its own accuracy, with its interval."""
+    value, draws = own_saving(ijg, point, metric)
+    return cell(value, draws) if np.isfinite(value) else "outside IJG's range"
 
 
 def main() -> None:
@@ -110,9 +95,9 @@ def report_rounds(directory: Path) -> None:
             rows.append(
                 f"| {100 * fraction:g}% | {'start' if r == 0 else r} | {gap} | "
                 f"{point['bpp']:.3f} | {point['top1']:.3f} | "
-                f"{cell(own_saving(ijg, point, 'top1'))} | "
+                f"{judged_cell(ijg, point, 'top1')} | "
                 f"{point['logprob']:.3f} | "
-                f"{cell(own_saving(ijg, point, 'logprob'))} |"
+                f"{judged_cell(ijg, point, 'logprob')} |"
             )
     where = directory.relative_to(ROOT)
     record(
