@@ -157,6 +157,8 @@ def cell(point: float, draws: np.ndarray) -> str:
     if not np.isfinite(point):
         return "not reached"
     low, high = interval(draws)
+    if not np.isfinite(low):
+        return f"{point:+.1f}% (no interval: most resamples do not reach it)"
     star = " *" if high < 0 or low > 0 else ""
     return f"{point:+.1f}% [{low:+.1f}, {high:+.1f}]{star}"
 
@@ -165,7 +167,7 @@ def images_to_settle(point: float, draws: np.ndarray, images: int = 800) -> str:
     """Judged images for the interval around ``point`` to exclude zero, were the estimate to hold
     ('-' where it already does; 'no gain' where the estimate is not a saving)."""
     low, high = interval(draws)
-    if high < 0 or low > 0:
+    if not np.isfinite(low) or high < 0 or low > 0:
         return "-"
     if point >= 0:
         return "no gain"
