@@ -87,17 +87,26 @@ def judged(
     return report._points(ijg, metric), report._points(front, metric), front
 
 
-def measures(directory, ijg: pd.DataFrame, metric: str) -> dict:
+def uncompressed(split: str) -> dict:
+    """The network's figures on the uncompressed images of ``split`` (computed once, kept beside
+    the scenario's IJG curves: every run of the scenario shares them)."""
+    path = RESULTS / "input" / "reference" / f"uncompressed_{split}.json"
+    if not path.exists():
+        path.write_text(json.dumps(evaluator("input", split).reference, indent=2))
+    return json.loads(path.read_text())
+
+
+def measures(ijg: pd.DataFrame, metric: str, split: str) -> dict:
     """BD-rates over the whole range and from IJG q50 up, and the saving at each operating
-    point (fractions of the uncompressed value on the judged split), as curve statistics."""
-    uncompressed = json.loads((directory / report.REFERENCE).read_text())["test"][metric]
+    point (fractions of the uncompressed value on the judged ``split``), as curve statistics."""
+    reference = uncompressed(split)[metric]
     floor = float(ijg.loc[ijg["quality"] == 50, metric].iloc[0])
     return {
         "BD-rate, whole range": bd_rate,
         "BD-rate, IJG q50 up": partial(bd_rate, floor=floor),
         **{
             f"saving at {100 * f:g}%": partial(
-                saving_at, target=operating_target(metric, uncompressed, f)
+                saving_at, target=operating_target(metric, reference, f)
             )
             for f in TARGETS
         },
@@ -110,10 +119,11 @@ def fold_draws(
     """Point estimate and bootstrap draws of each measure for one fold."""
     reference, front_points, front = judged(directory, ijg, metric, rank, split)
     found = {}
-    for name, statistic in measures(directory, ijg, metric).items():
+    for name, statistic in measures(ijg, metric, split).items():
         point = statistic(ijg["bpp"], ijg[metric], front["bpp"], front[metric])
         found[name] = (point, bootstrap_samples(reference, front_points, statistic, seed=seed))
-    for fraction, key in chosen_tables(directory, rank).items():
+    searched = "search" if split == "test" else "test"
+    for fraction, key in chosen_tables(directory, rank, searched).items():
         name = f"table chosen for {100 * fraction:g}%"
         found[name] = (np.nan, np.full(1, np.nan))
         if key is not None:
@@ -121,17 +131,17 @@ def fold_draws(
     return found
 
 
-def chosen_tables(directory: Path, rank: str) -> dict[float, str | None]:
+def chosen_tables(directory: Path, rank: str, searched: str) -> dict[float, str | None]:
     """For each operating point, the table a user would take from the searched images alone:
     the cheapest front table whose searched top-1 reaches that share of the searched images'
     uncompressed top-1 (None where none does). Judging it on the other split involves no
     choice there, so a dense front gains nothing from lucky points."""
-    uncompressed = json.loads((directory / report.REFERENCE).read_text())["search"]["top1"]
+    reference = uncompressed(searched)["top1"]
     trials = {t.qtable.key: t for t in load_record(directory)[0]}
     front = [trials[key] for key in front_tables(directory, rank)]
     chosen: dict[float, str | None] = {}
     for fraction in TARGETS:
-        target = operating_target("top1", uncompressed, fraction)
+        target = operating_target("top1", reference, fraction)
         reaching = [t for t in front if t.metrics["top1"] >= target]
         best = min(reaching, key=lambda t: t.metrics["bpp"]) if reaching else None
         chosen[fraction] = best.qtable.key if best is not None else None
@@ -186,10 +196,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     searched = run_directory("input", args.variant, 0, args.budget)
-    if (
-        not (searched / report.REFERENCE).exists()  # runs older than the uncompressed figures
-        or json.loads((searched / "summary.json").read_text())["trials"] < args.budget
-    ):
+    if json.loads((searched / "summary.json").read_text())["trials"] < args.budget:
         run("input", args.variant, 0, args.budget)
     folds = {
         "searched on `search`, judged on `test`": (searched, "test"),
