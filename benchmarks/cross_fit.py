@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from functools import partial
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from common import ROOT, record, unpacked
 from qsearch import report
 from qsearch.cli import main as qsearch
 from qsearch.pareto import bd_rate, bootstrap_samples, interval, non_dominated, saving_at
+from qsearch.plotting import plot_curves
 from qsearch.report import TARGETS
 from qsearch.study import load_record
 from qsearch.trial import LOWER_IS_BETTER, operating_target
@@ -184,6 +186,54 @@ def images_to_settle(point: float, draws: np.ndarray, images: int = 800) -> str:
     return f"{images * ((high - low) / 2 / abs(point)) ** 2:,.0f}"
 
 
+def export_front(directory: Path, rank: str, judged_split: str, out: Path, command: str) -> None:
+    """The fold's front (searched on ``directory``'s split, ranked by ``rank``) as cjpeg
+    ``-qtables`` files with its figures on both splits, the table to take at each operating
+    point, and a plot against IJG on the judged split."""
+    trials = {t.qtable.key: t for t in load_record(directory)[0]}
+    tables = front_tables(directory, rank)
+    scores = pd.read_csv(directory / report.TEST_SCORES).set_index("key")
+    shutil.rmtree(out, ignore_errors=True)
+    (out / "tables").mkdir(parents=True)
+    rows = []
+    for key in tables:
+        trial, judged_row = trials[key], scores.loc[key]
+        name = f"tables/trial-{trial.number:04d}.txt"
+        trial.qtable.save(
+            out / name,
+            comment=f"qsearch {command}: trial {trial.number}, {judged_split} split "
+            f"top1={judged_row['top1']:.4f} logprob={judged_row['logprob']:.4f} bpp={judged_row['bpp']:.4f}",
+        )
+        rows.append(
+            {
+                "table": name,
+                **{m: trial.metrics[m] for m in ("bpp", "top1", "logprob")},
+                **{f"{judged_split}_{m}": judged_row[m] for m in ("bpp", "top1", "logprob")},
+                "key": key,
+            }
+        )
+    front = pd.DataFrame(rows).sort_values("bpp")
+    front.to_csv(out / "front.csv", index=False)
+    searched = "search" if judged_split == "test" else "test"
+    chosen = chosen_tables(directory, rank, searched)
+    by_key = front.set_index("key")
+    pd.DataFrame(
+        [{"fraction": f, "table": by_key.loc[k, "table"] if k else None} for f, k in chosen.items()]
+    ).to_csv(out / "operating_points.csv", index=False)
+    judged_front = front.drop(columns=["bpp", "top1", "logprob"]).rename(
+        columns={f"{judged_split}_{m}": m for m in ("bpp", "top1", "logprob")}
+    )
+    plot_curves(
+        {
+            f"front on the {judged_split} split": judged_front,
+            f"IJG quality, {judged_split} split": reference_curve("input", judged_split),
+        },
+        "top1",
+        out / "front.png",
+        title=f"{command}: front chosen on the {searched} split, judged on the {judged_split} split",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variant", default="slopes-mozjpeg4")
@@ -193,6 +243,12 @@ def main() -> None:
         default="run",
         help="which tables form each fold's front: run (as the run ranked them, by its metric) "
         "or a metric, e.g. logprob (non-dominated in bpp and that metric on the searched images)",
+    )
+    parser.add_argument(
+        "--export",
+        type=Path,
+        help="write the first fold's front (tables, figures, the table for each operating point, "
+        "a plot) to this folder, e.g. benchmarks/results/best_front",
     )
     args = parser.parse_args()
     searched = run_directory("input", args.variant, 0, args.budget)
@@ -205,6 +261,9 @@ def main() -> None:
             "search",
         ),
     }
+    command = f"cross_fit.py --variant {args.variant} --budget {args.budget}" + (
+        "" if args.rank == "run" else f" --rank {args.rank}"
+    )
     rows = []
     for metric in ("top1", "logprob"):
         draws = {
@@ -240,12 +299,11 @@ def main() -> None:
         "The last column is how many judged images would make the cross-fitted interval exclude zero "
         "if the estimate held (intervals narrow as 1/sqrt(images)).\n\n"
         f"| measure | {' | '.join(folds)} | cross-fitted (800 images) | images to settle |\n"
-        "|---|---|---|---|---|\n"
-        + "\n".join(rows)
-        + f"\n\nCommand: `python benchmarks/cross_fit.py --variant {args.variant} --budget {args.budget}"
-        + ("" if args.rank == "run" else f" --rank {args.rank}")
-        + "`",
+        "|---|---|---|---|---|\n" + "\n".join(rows) + f"\n\nCommand: `python benchmarks/{command}`",
     )
+    if args.export:
+        directory, split = next(iter(folds.values()))
+        export_front(directory, args.rank, split, args.export, command)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
 import matplotlib
@@ -33,7 +32,6 @@ from qsearch.pareto import hypervolume  # noqa: E402
 from qsearch.searcher import SEARCHERS  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "search_quality"
-BEST_FRONT = ROOT / "benchmarks" / "results" / "best_front"
 OPTIONS = {"gradient": ["--option", "steps=5"], "sensitivity": ["--option", "images_used=128"]}
 VARIANTS = {
     "nsga2-logprob": ("nsga2", ["--metric", "logprob"]),
@@ -228,14 +226,6 @@ def report_results(scenario: str, baseline_results: dict[str, dict]) -> None:
         return
     plot = RESULTS / scenario / "hypervolume.png"
     plot_hypervolumes(curves, plot)
-    if best is not None and scenario == "input":
-        shutil.rmtree(BEST_FRONT, ignore_errors=True)
-        shutil.copytree(best[1] / "tables", BEST_FRONT)
-        for name in ("front.csv", "front.png", "summary.json"):
-            shutil.copy(best[1] / name, BEST_FRONT / name)
-        front_keys = pd.read_csv(best[1] / "front.csv")["key"]
-        scores = pd.read_csv(best[1] / report.TEST_SCORES)
-        scores[scores["key"].isin(front_keys)].to_csv(BEST_FRONT / report.TEST_SCORES, index=False)
     baseline_rows = [
         f"| {family} | {with_interval(result[METRIC])} | {with_interval(result['logprob'])} | "
         f"{result[METRIC].get('hypervolume')} |"
@@ -261,7 +251,6 @@ def report_results(scenario: str, baseline_results: dict[str, dict]) -> None:
         + f"\n\nHypervolume vs evaluations: `{plot.relative_to(ROOT)}`"
         + (
             f"; best front (lowest upper end of the test top-1 interval): {best[1].name} ({best[0]:+.2f}%)"
-            + (f", tables in `{BEST_FRONT.relative_to(ROOT)}`" if scenario == "input" else "")
             if best
             else ""
         )
@@ -297,5 +286,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    with unpacked(RESULTS), unpacked(BEST_FRONT):  # its own folders only: others may be running
+    with unpacked(RESULTS):  # its own folder only: others may be running
         main()

@@ -10,6 +10,7 @@ top-1 and in mean log-probability of the true class.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from pathlib import Path
 
@@ -26,10 +27,17 @@ BEST = ROOT / "benchmarks" / "results" / "best_front"
 OUT = ROOT / "benchmarks" / "results" / "transfer"
 
 
+def front_name(front_dir: Path) -> str:
+    """The cache folder of a front: its folder's name and a digest of its tables, so that a
+    front that changes (best_front is rewritten) is never served another front's scores."""
+    keys = sorted(pd.read_csv(front_dir / "front.csv")["key"])
+    return f"{front_dir.name}-{hashlib.sha256(''.join(keys).encode()).hexdigest()[:10]}"
+
+
 def score(model: str, front_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(front, IJG curve, uncompressed figures) on the test split for ``model``, cached in
-    benchmarks/results/transfer/ (a run's front in a folder named after the run)."""
-    folder = OUT if front_dir == BEST else OUT / front_dir.name
+    benchmarks/results/transfer/ (a front's scores in a folder named after it and its tables)."""
+    folder = OUT / front_name(front_dir)
     front_path, ijg_path = folder / f"{model}_front.csv", OUT / f"{model}_ijg.csv"
     reference_path = OUT / f"{model}_reference.json"
     if front_path.exists() and ijg_path.exists() and reference_path.exists():
