@@ -170,6 +170,7 @@ def export_run(directory, trials: list[Trial], objective: Objective, identity: d
         scores = pd.read_csv(scores_path).set_index("key")
         tested = front[front["key"].isin(scores.index)]
         test = scores.loc[tested["key"]].reset_index()
+        test["table"] = tested["table"].to_numpy()  # operating points on test name their table
         for column in (metric, rate, "ratio", "bytes"):
             front.loc[tested.index, f"test_{column}"] = test[column].to_numpy()
         ijg_test = pd.read_csv(ijg_test_path)

@@ -124,6 +124,28 @@ def test_a_search_on_log_probability_is_also_judged_on_top1_of_the_test_split(tm
 
 
 @pytest.mark.imagenet
+def test_operating_points_name_the_cheapest_front_table_reaching_each_target(finished_run, capsys):
+    """On the held-out split: the table named for each share of the uncompressed top-1 is the
+    cheapest front table whose held-out top-1 reaches it, and `front --target` prints it."""
+    summary = json.loads((finished_run / "summary.json").read_text())
+    front = pd.read_csv(finished_run / "front.csv")
+    uncompressed = summary["test"]["uncompressed"]
+    for point in summary["test"]["operating_points"]:
+        reaching = front[front["test_top1"] >= point["fraction"] * uncompressed]
+        if reaching.empty:
+            assert point.get("table") is None
+            continue
+        cheapest = reaching.sort_values("test_bpp").iloc[0]
+        assert point["table"] == cheapest["table"]
+        assert point["bpp"] == pytest.approx(cheapest["test_bpp"], abs=1e-4)  # summary rounds
+    fraction = summary["test"]["operating_points"][-1]["fraction"]
+    assert main(["front", str(finished_run), "--target", str(fraction)]) == 0
+    named = summary["test"]["operating_points"][-1].get("table")
+    printed = capsys.readouterr().out.strip().splitlines()[-1]
+    assert (named or "no front table reaches") in printed
+
+
+@pytest.mark.imagenet
 def test_front_tables_give_jpegs_whose_dqt_equals_the_table(finished_run, tmp_path):
     photo = read_rgb(IMAGENET_SAMPLE / split_names("test", 1)[0])
     for path in (finished_run / "tables").glob("*.txt"):
