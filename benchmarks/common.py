@@ -4,6 +4,7 @@ appending a dated, machine-stamped section to benchmarks/RESULTS.md."""
 from __future__ import annotations
 
 import datetime
+import fcntl
 import gzip
 import os
 import platform
@@ -51,17 +52,43 @@ BULKY = 100_000
 repository; a benchmark unpacks them before it resumes and packs them again when it ends."""
 
 
+_LOCKS: list = []
+
+
+@contextmanager
+def one_benchmark_at_a_time():
+    """Hold benchmarks/results for this process (re-entrant): a benchmark that packed its folders
+    while another was writing into them would gzip, and so remove, the other's open files."""
+    if _LOCKS:
+        yield
+        return
+    handle = open(RESULTS.parent / "results" / ".lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise SystemExit(
+            "another benchmark is working in benchmarks/results; wait for it to end"
+        ) from None
+    _LOCKS.append(handle)
+    try:
+        yield
+    finally:
+        _LOCKS.pop().close()
+
+
 @contextmanager
 def unpacked(folder: Path):
     """Work on a results folder with its bulky files unpacked; pack them again afterwards."""
-    for packed in sorted(folder.rglob("*.gz")):
-        with gzip.open(packed, "rb") as source, open(packed.with_suffix(""), "wb") as target:
-            shutil.copyfileobj(source, target)
-        packed.unlink()
-    try:
-        yield folder
-    finally:
-        pack(folder)
+    with one_benchmark_at_a_time():
+        for packed in sorted(folder.rglob("*.gz")):
+            with gzip.open(packed, "rb") as source, open(packed.with_suffix(""), "wb") as target:
+                shutil.copyfileobj(source, target)
+            packed.unlink()
+        try:
+            yield folder
+        finally:
+            pack(folder)
 
 
 def pack(folder: Path) -> None:
