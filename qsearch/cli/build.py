@@ -81,9 +81,10 @@ def build_networks(args, split: str | None):
             f"{option} does not go with --networks (each network declares its own inputs; "
             "several networks are never stopped early)"
         )
-    members = {}
-    for name in args.networks:
-        members[name] = classifier_evaluator(args, load_classifier(name, None, args.device), split)
+    members = {
+        name: classifier_evaluator(args, load_classifier(name, None, args.device), split)
+        for name in args.networks
+    }
     return EVALUATORS["networks"](members, args.combine)
 
 
