@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ from qsearch.pareto import bd_rate, bootstrap_samples, interval, non_dominated, 
 from qsearch.plotting import plot_curves
 from qsearch.report import TARGETS
 from qsearch.study import load_record
-from qsearch.trial import LOWER_IS_BETTER, operating_target
+from qsearch.trial import metric_sign, operating_target
 from search_quality import (
     BUDGET,
     VARIANTS,
@@ -60,14 +60,20 @@ def swapped_run(variant: str, budget: int):
     return out
 
 
+@cache
+def recorded(directory: Path) -> dict:
+    """A fold run's trials by table key, read from its journal once."""
+    return {t.qtable.key: t for t in load_record(directory)[0]}
+
+
 def front_tables(directory: Path, rank: str) -> dict:
     """The fold's front, by key: as the run exported it (``run``: ranked by its searched metric),
     or the tables non-dominated in (bpp, ``rank``) on the searched images."""
-    trials = [t for t in load_record(directory)[0] if t.state == "complete"]
+    trials = [t for t in recorded(directory).values() if t.state == "complete"]
     if rank == "run":
         keys = set(pd.read_csv(directory / "front.csv")["key"])
     else:
-        sign = -1 if rank in LOWER_IS_BETTER else 1
+        sign = metric_sign(rank)
         kept = non_dominated(
             [t.metrics["bpp"] for t in trials], [sign * t.metrics[rank] for t in trials]
         )
@@ -139,7 +145,7 @@ def chosen_tables(directory: Path, rank: str, searched: str) -> dict[float, str 
     uncompressed top-1 (None where none does). Judging it on the other split involves no
     choice there, so a dense front gains nothing from lucky points."""
     reference = uncompressed(searched)["top1"]
-    trials = {t.qtable.key: t for t in load_record(directory)[0]}
+    trials = recorded(directory)
     front = [trials[key] for key in front_tables(directory, rank)]
     chosen: dict[float, str | None] = {}
     for fraction in TARGETS:
@@ -190,7 +196,7 @@ def export_front(directory: Path, rank: str, judged_split: str, out: Path, comma
     """The fold's front (searched on ``directory``'s split, ranked by ``rank``) as cjpeg
     ``-qtables`` files with its figures on both splits, the table to take at each operating
     point, and a plot against IJG on the judged split."""
-    trials = {t.qtable.key: t for t in load_record(directory)[0]}
+    trials = recorded(directory)
     tables = front_tables(directory, rank)
     scores = pd.read_csv(directory / report.TEST_SCORES).set_index("key")
     shutil.rmtree(out, ignore_errors=True)

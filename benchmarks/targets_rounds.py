@@ -31,9 +31,9 @@ DEFAULT_RUN = RESULTS / "input" / "targets-b368-s0"
 ROUNDS_FILE = "rounds_judged.csv"
 
 
-def replay_centres(directory: Path) -> tuple[list[list], object]:
+def replay_centres(directory: Path) -> tuple[list[list], object, dict, dict]:
     """Each target's table at the start of every round (its centre), by replaying the recorded
-    trials through a fresh searcher; and the searcher itself."""
+    trials through a fresh searcher; the searcher itself, the trials by key and the identity."""
     trials, _, identity = load_record(directory)
     by_key = {t.qtable.key: t for t in trials}
     reference = json.loads((directory / report.REFERENCE).read_text())["search"]
@@ -46,7 +46,7 @@ def replay_centres(directory: Path) -> tuple[list[list], object]:
         if searcher.bases is not None:
             rounds.append([searcher.table(t) for t in range(len(searcher.targets))])
         if any(table.key not in by_key for table in tables):
-            return rounds, searcher
+            return rounds, searcher, by_key, identity
         searcher.tell([by_key[table.key] for table in tables])
 
 
@@ -66,8 +66,7 @@ def main() -> None:
 
 def report_rounds(directory: Path) -> None:
     """Replay, score the centres on the judged split (cached in the run), and record the table."""
-    rounds, searcher = replay_centres(directory)
-    identity = load_record(directory)[2]
+    rounds, searcher, searched, identity = replay_centres(directory)
     judged_split = "test" if "input-swapped" not in directory.parts else "search"
     path = directory / ROUNDS_FILE
     tables = {table.key: table for centres in rounds for table in centres}
@@ -80,7 +79,6 @@ def report_rounds(directory: Path) -> None:
         report.write_csv(known, path)
     scores = known.set_index("key")
     ijg = reference_curve("input", judged_split)
-    searched = {t.qtable.key: t for t in load_record(directory)[0]}
     rows = []
     for t, fraction in enumerate(searcher.targets):
         for r, centres in enumerate(rounds):

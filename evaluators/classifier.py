@@ -18,7 +18,7 @@ from qsearch.images import ImageSet
 from qsearch.models import Classifier
 from qsearch.pruning import Rejection
 from qsearch.qtable import QTable
-from qsearch.trial import LOWER_IS_BETTER
+from qsearch.trial import metric_sign
 
 log = logging.getLogger(__name__)
 PRECISION_TOLERANCE = (
@@ -241,7 +241,7 @@ class ClassifierEvaluator(Evaluator):
             log_probs.append(self.classifier.log_probs(next_batch(k), on_device=rejection is None))
             if rejection is not None and k + 1 < len(batches):
                 values = self._per_image(torch.cat(log_probs))[rejection.metric].numpy()
-                signed = -values if rejection.metric in LOWER_IS_BETTER else values
+                signed = metric_sign(rejection.metric) * values
                 if rejection.hopeless(rate, signed, len(self.images)):
                     pruned = True
                     break

@@ -13,7 +13,7 @@ import numpy as np
 from qsearch.errors import QSearchError
 from qsearch.evaluator import Metrics
 from qsearch.qtable import QTable
-from qsearch.trial import LOWER_IS_BETTER
+from qsearch.trial import metric_sign
 
 COMBINE = ("worst", "mean")
 
@@ -67,7 +67,7 @@ class NetworksEvaluator:
 
     def _losses(self, metric: str, results: dict) -> dict[str, float]:
         """Each network's loss in ``metric`` against its own uncompressed value (higher: worse)."""
-        sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+        sign = metric_sign(metric)
         return {
             name: sign * (self.members[name].reference[metric] - results[name][metric])
             for name in results
@@ -85,7 +85,7 @@ class NetworksEvaluator:
         metrics: Metrics = {key: first[key] for key in sizes if key in first}
         combined_per_image = {}
         for metric in self.accuracy_metrics:
-            sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+            sign = metric_sign(metric)
             losses = self._losses(metric, results)
             loss = (
                 max(losses.values()) if self.combine == "worst" else np.mean(list(losses.values()))

@@ -15,7 +15,7 @@ from qsearch.errors import QSearchError
 from qsearch.pareto import bd_rate, bootstrap_bd_rate, hypervolume, non_dominated, saving_at
 from qsearch.plotting import plot_curves
 from qsearch.qtable import IJG, QTable, TableFamily
-from qsearch.trial import Objective, Trial, operating_target
+from qsearch.trial import Objective, Trial, metric_sign, operating_target
 
 IJG_QUALITIES = tuple(range(5, 100, 5))
 TARGETS = (0.99, 0.98, 0.95, 0.90)
@@ -49,7 +49,7 @@ def rival_points(curve: pd.DataFrame, metric: str, rate: str) -> tuple:
     """A reference curve (e.g. IJG's) as early-rejection rivals: (rate, signed accuracy,
     signed per-image accuracies) per point, so a table no better than the standard tables at
     its rate stops early from the first trial on."""
-    sign = -1 if metric == "kl" else 1
+    sign = metric_sign(metric)
     return tuple(
         (float(row[rate]), sign * float(row[metric]), tuple(point["accuracy"]))
         for (_, row), point in zip(curve.iterrows(), _points(curve, metric) or [])
@@ -234,7 +234,7 @@ def _verdict(result: dict, held_out: bool) -> str:
 
 
 def _signed(values, metric: str) -> list[float]:
-    return [-v for v in values] if metric == "kl" else list(values)
+    return [metric_sign(metric) * v for v in values]
 
 
 def _points(frame: pd.DataFrame, metric: str) -> list[dict] | None:
@@ -320,7 +320,7 @@ def curve_summary(
     at the operating points users choose. ``front_points`` default to the frame's own
     ``per_image`` column."""
     front_points = front_points if front_points is not None else _points(front, metric)
-    sign = -1 if metric == "kl" else 1
+    sign = metric_sign(metric)
     accuracy, ijg_accuracy = sign * front[metric].to_numpy(), sign * ijg[metric].to_numpy()
     result: dict[str, Any] = {
         "bd_rate_vs_ijg_percent": bd_rate(ijg[rate], ijg_accuracy, front[rate], accuracy)

@@ -32,7 +32,7 @@ from qsearch.pruning import Pruner, Rejection
 from qsearch.qtable import QTable
 from qsearch.searcher import Searcher
 from qsearch.space import SPACES, SearchSpace
-from qsearch.trial import LOWER_IS_BETTER, Objective, Trial
+from qsearch.trial import Objective, Trial, metric_sign
 from qsearch.workers import worker_name
 
 log = logging.getLogger(__name__)
@@ -196,7 +196,7 @@ class Study:
         the floor of a single-objective search (a table is stopped only when it can reach neither)."""
         if self.pruner is None:
             return None
-        sign = -1.0 if self.objective.metric in LOWER_IS_BETTER else 1.0
+        sign = metric_sign(self.objective.metric)
         front = [
             (t.values[0], -t.values[1], tuple(sign * v for v in t.per_image["accuracy"]))
             for t in self.front()

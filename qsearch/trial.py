@@ -11,6 +11,13 @@ from qsearch.qtable import QTable
 
 LOWER_IS_BETTER = {"kl"}
 LOG_PROBABILITY = {"logprob"}
+
+
+def metric_sign(metric: str) -> int:
+    """+1 for a metric where higher is better, -1 where lower is (KL): multiply to compare."""
+    return -1 if metric in LOWER_IS_BETTER else 1
+
+
 """Metrics that are a mean log-probability: a share of them is a difference of logs, not a product."""
 
 
@@ -91,7 +98,7 @@ class Objective:
 
     @property
     def _sign(self) -> int:
-        return -1 if self.metric in LOWER_IS_BETTER else 1
+        return metric_sign(self.metric)
 
     def values(self, metrics: dict) -> tuple[float, float]:
         """(rate, -accuracy): both minimised, for multi-objective searchers."""

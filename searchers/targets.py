@@ -28,7 +28,7 @@ from qsearch.errors import QSearchError
 from qsearch.qtable import QTable, from_zigzag, to_zigzag
 from qsearch.searcher import GenerationalSearcher, check_option
 from qsearch.space import zigzag_bands
-from qsearch.trial import LOWER_IS_BETTER, operating_target
+from qsearch.trial import metric_sign, operating_target
 
 LEVELS_PER_OCTAVE = 8
 """Band levels are eighth-octaves: fine enough to land near a target at the high-quality end."""
@@ -129,7 +129,9 @@ class TargetSearcher(GenerationalSearcher):
         damping: float = 0.5,
     ):
         if not isinstance(targets, (list, tuple)) or not targets:
-            raise QSearchError(f"searcher targets: option targets={targets!r} is not a non-empty list")
+            raise QSearchError(
+                f"searcher targets: option targets={targets!r} is not a non-empty list"
+            )
         for target in targets:
             check_option(self.name, "targets", target, float)
             if relative and not 0 < target <= 1:
@@ -169,7 +171,7 @@ class TargetSearcher(GenerationalSearcher):
                     f"searcher targets: option {option}={name!r} is not reported by the evaluator "
                     f"({', '.join(reported) or 'none'})"
                 )
-        self._goals = [self._signed(self._metric, t) for t in self._absolute_targets()]
+        self._goals = [metric_sign(self._metric) * t for t in self._absolute_targets()]
         self.bases: np.ndarray | None = None  # (targets, 2, 64): zigzag-order start tables
         self.levels = np.zeros((len(self.targets), 2 * len(BANDS)), dtype=np.int64)
         self.signal_targets = np.zeros(len(self.targets))
@@ -185,10 +187,6 @@ class TargetSearcher(GenerationalSearcher):
             )
         uncompressed = float(reference[self._metric])
         return [operating_target(self._metric, uncompressed, t) for t in self.targets]
-
-    @staticmethod
-    def _signed(metric: str, value: float) -> float:
-        return -value if metric in LOWER_IS_BETTER else value
 
     @property
     def batch_size(self) -> int:  # type: ignore[override]
@@ -228,8 +226,8 @@ class TargetSearcher(GenerationalSearcher):
             return (np.nan, np.nan, np.nan)
         return (
             float(trial.values[0]),
-            self._signed(self._metric, float(trial.metrics[self._metric])),
-            self._signed(self._signal, float(trial.metrics[self._signal])),
+            metric_sign(self._metric) * float(trial.metrics[self._metric]),
+            metric_sign(self._signal) * float(trial.metrics[self._signal]),
         )
 
     def _learn_generation(self, generation, measured):
