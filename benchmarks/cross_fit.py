@@ -22,9 +22,9 @@ import pandas as pd
 from common import ROOT, record, unpacked
 from qsearch import report
 from qsearch.cli import main as qsearch
+from qsearch.operating import TARGETS
 from qsearch.pareto import bd_rate, bootstrap_samples, interval, non_dominated, saving_at
 from qsearch.plotting import plot_curves
-from qsearch.report import TARGETS
 from qsearch.study import load_record
 from qsearch.trial import metric_sign, operating_target
 from search_quality import (
@@ -92,7 +92,7 @@ def judged(
         report.rescore(evaluator("input", split), tables, path)
     scores = pd.read_csv(path)
     front = scores[scores["key"].isin(tables)]
-    return report._points(ijg, metric), report._points(front, metric), front
+    return report.frame_points(ijg, metric), report.frame_points(front, metric), front
 
 
 def uncompressed(split: str) -> dict:
@@ -168,7 +168,7 @@ def own_saving(
         return saving_at(ref_bpp, ref_acc, bpp, acc, target=float(acc[0]))
 
     value = statistic(ijg["bpp"], ijg[metric], [point["bpp"]], [point[metric]])
-    return value, bootstrap_samples(report._points(ijg, metric), one, statistic, seed=seed)
+    return value, bootstrap_samples(report.frame_points(ijg, metric), one, statistic, seed=seed)
 
 
 def cell(point: float, draws: np.ndarray) -> str:

@@ -19,6 +19,7 @@ from qsearch import report
 from qsearch.evaluators.classifier import ClassifierEvaluator
 from qsearch.images import load_images
 from qsearch.models import load_classifier
+from qsearch.operating import TARGETS, Curve, front_crossing, percent_cell
 from qsearch.trial import operating_target
 
 RESULTS = ROOT / "benchmarks" / "results" / "search_quality"
@@ -56,25 +57,22 @@ def curves(scenario: str) -> dict[str, pd.DataFrame]:
     return found
 
 
-def cell(point: dict) -> str:
-    if point.get("saving_percent") is None:
-        return "-"
-    low, high = point.get("ci95_low"), point.get("ci95_high")
-    interval = f" [{low:+.1f}, {high:+.1f}]" if low is not None and high is not None else ""
-    return f"{point['saving_percent']:+.1f}%{interval}{' *' if point.get('significant') else ''}"
+def crossing_cell(frame: pd.DataFrame, ijg: pd.DataFrame, metric: str, target: float) -> str:
+    """Where the front's envelope crosses ``target``, against IJG, with its interval."""
+    point = front_crossing(metric, Curve.from_frame(frame), Curve.from_frame(ijg), target)
+    return percent_cell(
+        point["front_crossing_bits_vs_ijg_percent"],
+        point.get("front_crossing_ci95_low"),
+        point.get("front_crossing_ci95_high"),
+    )
 
 
 def high_cell(summary: dict) -> str:
-    value = summary.get("bd_rate_high_accuracy_percent")
-    if value is None:
-        return "-"
-    low, high = (
+    return percent_cell(
+        summary.get("bd_rate_high_accuracy_percent"),
         summary.get("bd_rate_high_accuracy_ci95_low"),
         summary.get("bd_rate_high_accuracy_ci95_high"),
     )
-    star = " *" if low is not None and high is not None and (high < 0 or low > 0) else ""
-    interval = f" [{low:+.1f}, {high:+.1f}]" if low is not None and high is not None else ""
-    return f"{value:+.1f}%{interval}{star}"
 
 
 def main() -> None:
@@ -87,18 +85,19 @@ def main() -> None:
     for metric in METRICS:
         rows = []
         for name, frame in curves(args.scenario).items():
-            summary = report.curve_summary(
-                frame, ijg, metric, "bpp", uncompressed=reference[metric]
-            )
-            points = {p["fraction"]: p for p in summary["operating_points"]}
+            summary = report.curve_summary(frame, ijg, metric, "bpp")
             rows.append(
                 f"| {name} | "
-                + " | ".join(cell(points[f]) for f in report.TARGETS)
+                + " | ".join(
+                    crossing_cell(
+                        frame, ijg, metric, operating_target(metric, reference[metric], f)
+                    )
+                    for f in TARGETS
+                )
                 + f" | {high_cell(summary)} | {summary['bd_rate_vs_ijg_percent']:+.1f}% |"
             )
         targets = ", ".join(
-            f"{100 * f:g}%: {operating_target(metric, reference[metric], f):.4f}"
-            for f in report.TARGETS
+            f"{100 * f:g}%: {operating_target(metric, reference[metric], f):.4f}" for f in TARGETS
         )
         sections.append(
             f"**{metric}** (uncompressed {reference[metric]:.4f}; targets {targets})\n\n"
@@ -107,7 +106,8 @@ def main() -> None:
         )
     record(
         f"Operating points ({args.scenario} scenario, test split, 400 images)",
-        "Bits saved against the IJG curve at equal accuracy (negative is better), at a share of "
+        "Bits against the IJG curve where each front's envelope crosses a share of the uncompressed "
+        "accuracy (a figure of the front, not of one table; negative = fewer bits), at a share of "
         "the uncompressed accuracy (for log-probability: the network keeping that share of its "
         "probability for the true class, geometric mean), with 95% paired bootstrap intervals; "
         "* = the interval excludes zero; - = a curve does not reach that accuracy.\n\n"

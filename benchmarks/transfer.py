@@ -21,7 +21,9 @@ from qsearch import QTable
 from qsearch.evaluators.classifier import ClassifierEvaluator
 from qsearch.images import load_images
 from qsearch.models import load_classifier
+from qsearch.operating import Curve, front_crossing, percent_cell
 from qsearch.report import curve_summary, quality_curve, scored, write_csv
+from qsearch.trial import operating_target
 
 BEST = ROOT / "benchmarks" / "results" / "best_front"
 OUT = ROOT / "benchmarks" / "results" / "transfer"
@@ -63,18 +65,22 @@ def score(model: str, front_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict
 
 
 def cell(result: dict) -> str:
-    low, high = result.get("bd_rate_ci95_low"), result.get("bd_rate_ci95_high")
-    star = " *" if result.get("significant") else ""
-    return f"{result['bd_rate_vs_ijg_percent']:+.1f}% [{low:+.1f}, {high:+.1f}]{star}"
+    return percent_cell(
+        result["bd_rate_vs_ijg_percent"],
+        result.get("bd_rate_ci95_low"),
+        result.get("bd_rate_ci95_high"),
+    )
 
 
-def saving(result: dict, fraction: float) -> str:
-    """The bits saved at ``fraction`` of the uncompressed accuracy, with its interval."""
-    point = next(p for p in result["operating_points"] if p["fraction"] == fraction)
-    if point["saving_percent"] is None:
-        return "not reached"
-    star = " *" if point.get("significant") else ""
-    return f"{point['saving_percent']:+.1f}% [{point['ci95_low']:+.1f}, {point['ci95_high']:+.1f}]{star}"
+def crossing(front: pd.DataFrame, ijg: pd.DataFrame, metric: str, target: float) -> str:
+    """Where the front's envelope crosses ``target``, against IJG, with its interval."""
+    point = front_crossing(metric, Curve.from_frame(front), Curve.from_frame(ijg), target)
+    return percent_cell(
+        point["front_crossing_bits_vs_ijg_percent"],
+        point.get("front_crossing_ci95_low"),
+        point.get("front_crossing_ci95_high"),
+        missing="not reached",
+    )
 
 
 def main() -> None:
@@ -94,15 +100,17 @@ def main() -> None:
     for model in args.models:
         front, ijg, reference = score(model, front_dir)
         for metric in ("top1", "logprob"):
-            result = curve_summary(front, ijg, metric, "bpp", uncompressed=reference[metric])
+            result = curve_summary(front, ijg, metric, "bpp")
+            targets = [operating_target(metric, reference[metric], f) for f in (0.98, 0.95)]
             rows.append(
                 f"| {model} | {metric} | {reference[metric]:.3f} | {cell(result)} | "
-                f"{saving(result, 0.98)} | {saving(result, 0.95)} |"
+                + " | ".join(crossing(front, ijg, metric, t) for t in targets)
+                + " |"
             )
     where = front_dir.relative_to(ROOT) if front_dir.is_relative_to(ROOT) else front_dir
     record(
         f"Transfer: the front of `{where}` on each network (test split, 400 images)",
-        "| network | measure | uncompressed | BD-rate vs IJG | saving at 98% | saving at 95% |\n"
+        "| network | measure | uncompressed | BD-rate vs IJG | front crossing at 98% | front crossing at 95% |\n"
         "|---|---|---|---|---|---|\n"
         + "\n".join(rows)
         + "\n\n% bits vs IJG at equal accuracy; * = the 95% paired bootstrap interval excludes zero. "

@@ -82,7 +82,11 @@ class ClassifierEvaluator(Evaluator):
                 f"{images.names[worst]}: label {int(self._labels[worst])} is beyond the network's "
                 f"{self._classes} outputs; give --class-map FILE or --labels none"
             )
-        self.reference = self._mean(self._per_image(self._reference_log_probs))
+        uncompressed = self._per_image(self._reference_log_probs)
+        self.reference = self._mean(uncompressed)
+        self.reference_per_image = {
+            name: [round(float(v), 6) for v in values] for name, values in uncompressed.items()
+        }
 
     # -- forward path -------------------------------------------------------------------------
     def _forward_all(self, classifier: Classifier) -> torch.Tensor:

@@ -29,12 +29,12 @@ class NetworksEvaluator:
     def __init__(self, members: dict, combine: str = "worst"):
         """``members``: network name -> its :class:`ClassifierEvaluator` on the same images."""
         if combine not in COMBINE:
-            raise QSearchError(f"--combine {combine!r} is not one of {', '.join(COMBINE)}")
+            raise QSearchError.about(f"{{combine}} {combine!r} is not one of {', '.join(COMBINE)}")
         if not members:
-            raise QSearchError("--networks names no network")
+            raise QSearchError.about("{networks} names no network")
         names = [list(e.images.names) for e in members.values()]
         if any(n != names[0] for n in names):
-            raise QSearchError("--networks: the networks were given different images")
+            raise QSearchError.about("{networks}: the networks were given different images")
         self.members, self.combine = dict(members), combine
         self._first = next(iter(self.members.values()))
         self.images, self.settings = self._first.images, self._first.settings

@@ -43,21 +43,30 @@ class EncoderSettings:
 
 
 def encode(
-    image: np.ndarray, qtable: QTable, settings: EncoderSettings = EncoderSettings()
+    image: np.ndarray,
+    qtable: QTable,
+    settings: EncoderSettings = EncoderSettings(),
+    metadata: dict | None = None,
 ) -> bytes:
-    """One RGB uint8 image to a complete JPEG file that carries ``qtable`` in its DQT."""
-    if settings.smallest:
-        return min(
-            (
-                _encode(image, qtable, settings.subsampling, True, progressive)
-                for progressive in (False, True)
-            ),
-            key=len,
-        )
-    return _encode(image, qtable, settings.subsampling, settings.optimize, settings.progressive)
+    """One RGB uint8 image to a complete JPEG file that carries ``qtable`` in its DQT;
+    ``metadata`` (``exif``, ``icc_profile`` bytes) is written beside it, untouched."""
+    variants = (
+        [(True, False), (True, True)]
+        if settings.smallest
+        else [(settings.optimize, settings.progressive)]
+    )
+    return min(
+        (
+            _encode(image, qtable, settings.subsampling, optimize, progressive, metadata or {})
+            for optimize, progressive in variants
+        ),
+        key=len,
+    )
 
 
-def _encode(image, qtable: QTable, subsampling: str, optimize: bool, progressive: bool) -> bytes:
+def _encode(
+    image, qtable: QTable, subsampling: str, optimize: bool, progressive: bool, metadata: dict
+) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(
         buffer,
@@ -66,6 +75,7 @@ def _encode(image, qtable: QTable, subsampling: str, optimize: bool, progressive
         subsampling=subsampling,
         optimize=optimize,
         progressive=progressive,
+        **{k: v for k, v in metadata.items() if v},
     )
     return buffer.getvalue()
 

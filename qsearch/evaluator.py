@@ -49,6 +49,8 @@ class Evaluator(ABC):
     name: ClassVar[str] = ""
     accuracy_metrics: tuple[str, ...] = ()
     reference: Metrics | None = None
+    reference_per_image: dict[str, list[float]] | None = None
+    """The uncompressed figures image by image, where known (paired operating-point intervals)."""
 
     def __init__(
         self,

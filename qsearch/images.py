@@ -202,7 +202,7 @@ def discover(
     Files that are not images by their suffix (a LICENSE, notes) are never candidates.
     """
     if labels not in LABEL_RULES:
-        raise QSearchError(f"--labels {labels!r} is not one of {', '.join(LABEL_RULES)}")
+        raise QSearchError.about(f"{{labels}} {labels!r} is not one of {', '.join(LABEL_RULES)}")
     if not folder.is_dir():
         raise QSearchError(f"{folder}: not a folder")
     classes = _class_folders(folder)
@@ -214,12 +214,16 @@ def discover(
         return _folder_labels(folder, classes, class_map)
     if labels == "imagenet":
         return _imagenet_labels(folder)
-    files = sorted(
+    return Discovery(_images_under(folder), None, "none")
+
+
+def _images_under(folder: Path) -> list[Path]:
+    """Every image below ``folder``, at any depth, outside hidden folders, in sorted order."""
+    return sorted(
         p
         for p in folder.rglob("*")
         if _is_image(p) and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
-    return Discovery(files, None, "none")
 
 
 def _folder_labels(
@@ -233,8 +237,8 @@ def _folder_labels(
     if class_map is not None:
         unmapped = [c.name for c in classes if c.name not in class_map]
         if unmapped:
-            raise QSearchError(
-                f"--class-map has no entry for the class folder {unmapped[0]!r} of {folder}"
+            raise QSearchError.about(
+                f"{{class_map}} has no entry for the class folder {unmapped[0]!r} of {folder}"
             )
         index = {c.name: int(class_map[c.name]) for c in classes}
         rule = "folders (class map)"
@@ -247,7 +251,7 @@ def _folder_labels(
         )
     files, values = [], []
     for class_dir in classes:
-        members = sorted(p for p in class_dir.iterdir() if _is_image(p))
+        members = _images_under(class_dir)  # nested folders too, as torchvision's ImageFolder
         files += members
         values += [index[class_dir.name]] * len(members)
     loose = [p.name for p in folder.iterdir() if _is_image(p)]
@@ -274,9 +278,9 @@ def _imagenet_labels(folder: Path) -> Discovery:
     return Discovery(files, np.array(values, dtype=np.int64), "imagenet", left_out)
 
 
-def select_split(folder: Path, files: list[Path], labels, split_file, split: str):
-    """Keep the files that a JSON split file names under ``split``: paths relative to the
-    folder (``class/file.jpg`` in an ImageFolder) or bare file names, in the file's order."""
+def read_split(split_file, split: str) -> list[str]:
+    """The names a JSON split file lists under ``split`` (refused: a missing split, a name
+    listed twice)."""
     try:
         splits = json.loads(Path(split_file).read_text())
     except (OSError, ValueError) as error:
@@ -287,22 +291,65 @@ def select_split(folder: Path, files: list[Path], labels, split_file, split: str
     chosen_names = splits[split]
     if not isinstance(chosen_names, list) or not all(isinstance(n, str) for n in chosen_names):
         raise QSearchError(f"{split_file}: split {split!r} is not a list of file names")
-    repeated = (
-        sorted({n for n in chosen_names if chosen_names.count(n) > 1})
-        if len(set(chosen_names)) < len(chosen_names)
-        else []
-    )
+    repeated = sorted({n for n in chosen_names if chosen_names.count(n) > 1})
     if repeated:
         raise QSearchError(f"{split_file}: split {split!r} names {repeated[0]!r} more than once")
-    index = {p.name: i for i, p in enumerate(files)}
-    index.update({p.relative_to(folder).as_posix(): i for i, p in enumerate(files)})
-    missing = [name for name in chosen_names if name not in index]
-    if missing:
-        raise QSearchError(
-            f"{split_file}: split {split!r} names {len(missing)} file(s) not in {folder}, e.g. {missing[0]}"
-        )
-    chosen = [index[name] for name in chosen_names]
+    return chosen_names
+
+
+def relative_name(folder: Path, path: Path) -> str:
+    """An image's name in its set: its path below the folder (``bees/same.jpg``)."""
+    try:
+        return path.relative_to(folder).as_posix()
+    except ValueError:
+        return path.name
+
+
+def select_split(folder: Path, files: list[Path], labels, split_file, split: str):
+    """Keep the files that a JSON split file names under ``split``, in the file's order: paths
+    relative to the folder (``class/file.jpg`` in an ImageFolder), or bare file names where one
+    file has that name (a bare name shared by several files is refused, naming them)."""
+    chosen_names = read_split(split_file, split)
+    index = {relative_name(folder, p): i for i, p in enumerate(files)}
+    bare: dict[str, list[int]] = {}
+    for i, p in enumerate(files):
+        bare.setdefault(p.name, []).append(i)
+    chosen, seen = [], {}
+    for name in chosen_names:
+        if name in index:
+            position = index[name]
+        elif len(bare.get(name, [])) > 1:
+            where = ", ".join(relative_name(folder, files[i]) for i in bare[name])
+            raise QSearchError(
+                f"{split_file}: split {split!r} names {name!r}, which is several files ({where}); "
+                "name it by its path below the folder"
+            )
+        elif name in bare:
+            position = bare[name][0]
+        else:
+            missing = [n for n in chosen_names if n not in index and n not in bare]
+            raise QSearchError(
+                f"{split_file}: split {split!r} names {len(missing)} file(s) not in {folder}, "
+                f"e.g. {missing[0]}"
+            )
+        if position in seen:
+            raise QSearchError(
+                f"{split_file}: split {split!r} names {relative_name(folder, files[position])} "
+                f"twice ({seen[position]!r} and {name!r})"
+            )
+        seen[position] = name
+        chosen.append(position)
     return [files[i] for i in chosen], (None if labels is None else labels[chosen])
+
+
+def split_files(
+    folder, split_file, split: str, labels: str = "auto", class_map: dict[str, int] | None = None
+) -> list[Path]:
+    """The files a split names, resolved, without decoding any (to check splits before work)."""
+    folder = Path(folder)
+    found = discover(folder, labels, class_map)
+    files, _ = select_split(folder, found.files, found.labels, split_file, split)
+    return [p.resolve() for p in files]
 
 
 # -- decoding -----------------------------------------------------------------------------
@@ -337,6 +384,17 @@ def read_rgb(path: Path) -> np.ndarray:
     return rgb
 
 
+def read_metadata(path: Path) -> dict[str, bytes]:
+    """What a file carries besides pixels that a re-encoded copy should keep: its EXIF block
+    (orientation included) and its ICC profile, as stored."""
+    try:
+        with Image.open(path) as opened:
+            info = opened.info
+            return {"exif": info.get("exif") or b"", "icc_profile": info.get("icc_profile") or b""}
+    except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as error:
+        raise QSearchError(f"{path}: not a readable image ({error})") from None
+
+
 def load_images(
     folder,
     *,
@@ -356,9 +414,13 @@ def load_images(
     Unreadable images, and images the label rule cannot label, are skipped with a count (or
     are fatal with ``strict``)."""
     if compress_at not in COMPRESS_AT:
-        raise QSearchError(f"--compress-at {compress_at!r} is not one of {', '.join(COMPRESS_AT)}")
+        raise QSearchError.about(
+            f"{{compress_at}} {compress_at!r} is not one of {', '.join(COMPRESS_AT)}"
+        )
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise QSearchError(f"--limit {limit!r} must be a whole number of images, at least 1")
+        raise QSearchError.about(
+            f"{{limit}} {limit!r} must be a whole number of images, at least 1"
+        )
     if isinstance(folder, (list, tuple)):
         found = Discovery([Path(f) for f in folder], None, "none")
         folder = Path(folder[0]).parent
@@ -377,7 +439,7 @@ def load_images(
     files, values = found.files, found.labels
     if split_file is not None or split is not None:
         if split_file is None or split is None:
-            raise QSearchError("a split needs both --split-file and --split")
+            raise QSearchError.about("a split needs both {split_file} and {split}")
         files, values = select_split(folder, files, values, split_file, split)
     if limit is not None:
         files, values = files[:limit], (None if values is None else values[:limit])
@@ -386,12 +448,13 @@ def load_images(
 
     digests = [hashlib.sha1(path.read_bytes()).hexdigest() for path in files]
     cache = cache if cache is not None else ImageCache()
-    key = cache_key(files, digests, values, compress_at, preprocessing)
+    key = cache_key(folder, files, digests, values, compress_at, preprocessing)
     stored = cache.read(key)
     if stored is not None:
         image_set = _from_record(*stored, preprocessing)
     else:
-        image_set = _prepare(files, digests, values, compress_at, preprocessing, threads)
+        names = [relative_name(folder, path) for path in files]
+        image_set = _prepare(files, names, digests, values, compress_at, preprocessing, threads)
         image_set.label_rule = found.rule
         cache.write(key, *_to_record(image_set, folder))
     if image_set.skipped:
@@ -417,18 +480,23 @@ def load_images(
 
 
 def cache_key(
-    files: list[Path], digests: list[str], labels, compress_at: str, preprocessing: Preprocessing
+    folder: Path,
+    files: list[Path],
+    digests: list[str],
+    labels,
+    compress_at: str,
+    preprocessing: Preprocessing,
 ) -> str:
     """Everything a prepared set depends on: names, contents, labels, preprocessing, scenario."""
     digest = hashlib.sha256(f"{CACHE_VERSION}|{compress_at}|{preprocessing}".encode())
     for position, (path, content) in enumerate(zip(files, digests)):
         label = "-" if labels is None else int(labels[position])
-        digest.update(f"{path.name}|{content}|{label}\n".encode())
+        digest.update(f"{relative_name(folder, path)}|{content}|{label}\n".encode())
     return digest.hexdigest()[:32]
 
 
 def _prepare(
-    files, digests, labels, compress_at: str, preprocessing: Preprocessing, threads
+    files, names, digests, labels, compress_at: str, preprocessing: Preprocessing, threads
 ) -> ImageSet:
     def prepare(path: Path):
         try:
@@ -444,7 +512,7 @@ def _prepare(
     keep = [i for i, item in enumerate(prepared) if not isinstance(item, QSearchError)]
     images = [prepared[i][0] for i in keep]
     return ImageSet(
-        names=[files[i].name for i in keep],
+        names=[names[i] for i in keep],
         images=np.stack(images) if compress_at == "input" and images else images,
         labels=None if labels is None else labels[keep],
         source_bytes=np.array([files[i].stat().st_size for i in keep], dtype=np.int64),

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from qsearch.atomic import write_text
@@ -88,9 +89,8 @@ class Classifier:
             logits = self.module(x) if self.runner is None else self.runner(x)
         except (RuntimeError, AssertionError, ValueError) as error:
             raise QSearchError(
-                f"{self.name}: the network failed on a batch of {tuple(x.shape)} inputs "
-                f"({str(error).splitlines()[0][:100]}); was it exported for another batch or "
-                "input size?"
+                f"{self.name}: the network failed on a batch of {tuple(x.shape)} inputs; was it "
+                f"exported for another input size? ({_first_sentence(error)})"
             ) from None
         if logits.ndim != 2:
             raise QSearchError(
@@ -98,6 +98,12 @@ class Classifier:
             )
         log_probs = torch.log_softmax(logits.float(), dim=1)
         return log_probs if on_device else log_probs.cpu()
+
+
+def _first_sentence(error: Exception, limit: int = 300) -> str:
+    """The first line of an error, whole up to ``limit`` characters (never cut mid-word)."""
+    line = (str(error).splitlines() or [type(error).__name__])[0]
+    return line if len(line) <= limit else line[:limit].rsplit(" ", 1)[0] + " ..."
 
 
 def _numbers(values) -> str:
@@ -207,8 +213,6 @@ def _torchvision(arch: str, weights: Path) -> tuple[torch.nn.Module, dict]:
         raise QSearchError(f"torchvision has no architecture named {arch!r}") from None
     _apply_weights(module, _load_state_dict(weights), weights, f"torchvision/{arch}")
     return module, {
-        "mean": IMAGENET_MEAN,
-        "std": IMAGENET_STD,
         "input_size": 224,
         "crop_pct": 0.875,
     }
@@ -230,18 +234,32 @@ class _OnnxModule(torch.nn.Module):
             self.session = onnxruntime.InferenceSession(str(path), providers=providers)
         except Exception as error:  # onnxruntime raises its own exception types
             raise QSearchError(
-                f"{path}: not a loadable ONNX model ({str(error).splitlines()[0][:120]})"
+                f"{path}: not a loadable ONNX model ({_first_sentence(error)})"
             ) from None
-        self.input_name = self.session.get_inputs()[0].name
+        first = self.session.get_inputs()[0]
+        self.input_name = first.name
+        batch = first.shape[0] if first.shape else None
+        self.fixed_batch = batch if isinstance(batch, int) and batch > 0 else None
+        """A model exported for one batch size is run that many images at a time."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         inputs = x.detach().float().contiguous().cpu().numpy()
-        return torch.from_numpy(self.session.run(None, {self.input_name: inputs})[0]).to(x.device)
+        if self.fixed_batch is None:
+            return torch.from_numpy(self._run(inputs)).to(x.device)
+        size, outputs = self.fixed_batch, []
+        for start in range(0, len(inputs), size):
+            chunk = inputs[start : start + size]
+            padded = np.concatenate([chunk, np.repeat(chunk[-1:], size - len(chunk), 0)])
+            outputs.append(self._run(padded)[: len(chunk)])
+        return torch.from_numpy(np.concatenate(outputs)).to(x.device)
+
+    def _run(self, inputs):
+        return self.session.run(None, {self.input_name: inputs})[0]
 
 
 def _model_file(path: Path) -> tuple[torch.nn.Module, dict]:
-    """A TorchScript (.pt/.pth), torch.export (.pt2) or ONNX (.onnx) file; ImageNet
-    normalisation at 224 px unless the sidecar ``M.json`` or the command line says otherwise."""
+    """A TorchScript (.pt/.pth), torch.export (.pt2) or ONNX (.onnx) file; 224 px unless the
+    sidecar ``M.json`` or the command line says otherwise (its mean and std must be declared)."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".onnx":
@@ -259,11 +277,9 @@ def _model_file(path: Path) -> tuple[torch.nn.Module, dict]:
     except Exception as error:  # loaders raise many types for a damaged or foreign file
         kind = {".onnx": "ONNX", ".pt2": "torch.export"}.get(suffix, "TorchScript")
         raise QSearchError(
-            f"{path}: not a loadable {kind} file ({str(error).splitlines()[0][:120]})"
+            f"{path}: not a loadable {kind} file ({_first_sentence(error)})"
         ) from None
     return module, {
-        "mean": IMAGENET_MEAN,
-        "std": IMAGENET_STD,
         "input_size": 224,
         "crop_pct": 0.875,
         **read_sidecar(path),
@@ -356,6 +372,17 @@ def load_classifier(
         module, cfg = (_timm if family == "timm" else _torchvision)(arch, weights)
     elif Path(model).is_file():
         module, cfg = _model_file(Path(model))
+        undeclared = [
+            k
+            for k in ("mean", "std")
+            if k not in read_sidecar(Path(model)) and k not in (declared or {})
+        ]
+        if undeclared:
+            raise QSearchError.about(
+                f"{model}: its inputs are not declared (no {undeclared[0]}): a model file's "
+                f"normalisation is never assumed; give {{mean}} and {{std}}, or write "
+                f"{sidecar_path(Path(model)).name} beside it (qsearch model describe)"
+            )
     else:
         raise QSearchError(
             f"model {model!r} is neither one of {', '.join(LITE_MODELS)}, timm/ARCH, torchvision/ARCH "
@@ -363,7 +390,12 @@ def load_classifier(
         )
     cfg = {**cfg, **(declared or {})}
     source = cfg.get("file", weights if weights is not None else Path(model))
-    device = torch.device(device) if device else default_device()
+    try:
+        device = torch.device(device) if device else default_device()
+    except RuntimeError:
+        raise QSearchError.about(
+            f"{{device}} {device!r} is not a device (cpu, cuda or cuda:N)"
+        ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise QSearchError(f"--device {device}: CUDA is not available on this machine")
     module = _frozen(module, device)

@@ -64,8 +64,25 @@ def plot_curves(
     title: str = "",
     marks: list[tuple[float, float, str]] | None = None,
 ) -> Path:
-    """Save the curves as a PNG: the whole range and the high-accuracy end side by side.
-    ``marks`` are operating points (bpp, accuracy, label) to point out."""
+    """Save the curves as a PNG (see :func:`curves_figure`)."""
+    return save_figure(curves_figure(curves, metric, title, marks), path)
+
+
+def save_figure(figure: Figure, path) -> Path:
+    """Write a figure as a PNG, atomically."""
+    with atomic_write(path, "wb") as handle:
+        figure.savefig(handle, format="png")
+    return Path(path)
+
+
+def curves_figure(
+    curves: dict[str, pd.DataFrame],
+    metric: str,
+    title: str = "",
+    marks: list[tuple[float, float, str]] | None = None,
+) -> Figure:
+    """The curves, the whole range and the high-accuracy end side by side. ``marks`` are
+    operating points (bpp, accuracy, label) to point out."""
     marks = marks or []
     figure = Figure(figsize=(10.5, 4.6), dpi=120)
     whole, zoom = figure.subplots(1, 2)
@@ -84,6 +101,4 @@ def plot_curves(
     zoom.set_title("the high-accuracy end (where users choose)", fontsize=9)
     figure.suptitle(title, fontsize=9)
     figure.tight_layout()
-    with atomic_write(path, "wb") as handle:
-        figure.savefig(handle, format="png")
-    return Path(path)
+    return figure

@@ -70,21 +70,25 @@ class Rejection:
 
 
 class Pruner:
-    """The early-rejection rule of a study: the bound's width ``z`` (standard errors) and the
-    reference points every table must also beat from the first trial on (``rivals``, e.g.
-    the IJG curve: :func:`qsearch.report.rival_points`)."""
+    """The early-rejection rule of a study: the bound's width ``z`` (standard errors)."""
 
-    def __init__(self, z: float = 1.0, rivals: Sequence[Point] = ()):
+    def __init__(self, z: float = 1.0):
         if not (isinstance(z, (int, float)) and math.isfinite(z) and z >= 0):
-            raise QSearchError(f"--rejection-z {z!r} must be a number >= 0")
+            raise QSearchError.about(f"{{z}} {z!r} must be a number >= 0")
         self.z = float(z)
-        self.rivals = tuple(rivals)
 
     def bind(
-        self, metric: str, rate: str, front: Sequence[Point], floor: float | None
+        self,
+        metric: str,
+        rate: str,
+        front: Sequence[Point],
+        floor: float | None,
+        rivals: Sequence[Point] = (),
     ) -> Rejection | None:
-        """The rule for the next batch, or None while there is nothing to beat."""
-        points = tuple(front) + self.rivals
+        """The rule for the next batch: beat the current front and the ``rivals`` (reference
+        points every table must beat from the first trial on, e.g. the IJG curve:
+        :func:`qsearch.report.rival_points`), or None while there is nothing to beat."""
+        points = tuple(front) + tuple(rivals)
         return Rejection(metric, points, floor, rate, self.z) if points else None
 
     def get_params(self) -> dict:

@@ -188,10 +188,14 @@ class QTable:
                 raise QSearchError(
                     f"{source}: value {token!r} (number {len(values) + 1}) is not an integer"
                 ) from None
-        if len(values) not in (64, 128):
+        if len(values) == 64:
             raise QSearchError(
-                f"{source}: has {len(values)} values, expected 64 (one table) or 128 (luma, chroma)"
+                f"{source}: holds one table (64 values); cjpeg -qtables would use it for luma only "
+                "and keep its own chroma table, so qsearch does not guess: write it twice (luma, "
+                "then chroma) for both"
             )
+        if len(values) != 128:
+            raise QSearchError(f"{source}: has {len(values)} values, expected 128 (luma, chroma)")
         try:
             return cls.from_vector(values)
         except QSearchError as error:

@@ -77,8 +77,8 @@ class Study:
         self.evaluator = evaluator
         self.objective = objective or default_objective(evaluator)
         if self.objective.metric not in evaluator.accuracy_metrics:
-            raise QSearchError(
-                f"--metric {self.objective.metric!r} is not reported by this evaluator "
+            raise QSearchError.about(
+                f"{{metric}} {self.objective.metric!r} is not reported by this evaluator "
                 f"(choose from {', '.join(evaluator.accuracy_metrics)})"
             )
         if not isinstance(space, SearchSpace):
@@ -91,6 +91,7 @@ class Study:
         self._cache: dict[str, Trial] = {}
         self._asks: list[list[Any]] = []  # [n, told] of each ask so far; told is None until told
         self._replayed = False
+        self._rivals: tuple = ()
         self.worker = worker_name()
         self.identity = self._identity()
         self.directory = Path(directory) if directory is not None else None
@@ -169,6 +170,7 @@ class Study:
                     else optuna.trial.TrialState.PRUNED,
                     values=[trial.values[0], -trial.values[1]] if complete else None,
                     user_attrs={
+                        "number": trial.number,
                         "table": trial.qtable.to_vector().tolist(),
                         "metrics": trial.metrics,
                         "value": trial.value,
@@ -191,8 +193,8 @@ class Study:
             self._storage_study.set_user_attr(f"ask-{index:06d}", [n, told])
 
     # -- the loop ------------------------------------------------------------------------------
-    def _rejection(self) -> Rejection | None:
-        """What a new table must beat to matter: the current front and the pruner's rivals, and
+    def _rejection(self, rivals: tuple) -> Rejection | None:
+        """What a new table must beat to matter: the current front and the ``rivals``, and
         the floor of a single-objective search (a table is stopped only when it can reach neither)."""
         if self.pruner is None:
             return None
@@ -204,20 +206,23 @@ class Study:
         ]
         single = not self.searcher.multi_objective and self.objective.weight is None
         floor = self.objective.absolute_floor(self.reference) if single else None
-        return self.pruner.bind(self.objective.metric, self.objective.rate, front, floor)
+        return self.pruner.bind(self.objective.metric, self.objective.rate, front, floor, rivals)
 
     def _trial(self, qtable: QTable, metrics: dict, worker: str) -> Trial:
         per_image = metrics.pop("per_image", None)
         if per_image is not None:
-            per_image = {
+            kept = {
                 "accuracy": [round(float(v), 6) for v in per_image[self.objective.metric]],
                 "bytes": per_image["bytes"],
             }  # pixels are the image set's: kept with the IJG curve
+            if self.objective.metric != "top1" and "top1" in per_image:
+                kept["top1"] = [int(v) for v in per_image["top1"]]  # top-1 operating points
+            per_image = kept
         metrics = {
             k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in metrics.items()
         }
         return Trial(
-            number=len(self.trials),
+            number=max((t.number for t in self.trials), default=-1) + 1,
             qtable=qtable,
             metrics=metrics,
             value=self.objective.scalar(metrics, self.reference),
@@ -229,10 +234,11 @@ class Study:
         )
 
     def evaluate_batch(
-        self, tables: list[QTable], budget: int | None = None, on_record=None
+        self, tables: list[QTable], budget: int | None = None, on_record=None, rivals=None
     ) -> list[Trial]:
         """Trials of ``tables`` in order: repeated tables from the record, new ones evaluated
-        (in parallel with a pool) and recorded in the order asked, within ``budget``.
+        (in parallel with a pool) and recorded in the order asked, within ``budget``; ``rivals``
+        (default: those of the running :meth:`optimize`) are points a table must beat.
         The rejection rule is fixed for the batch, so parallel and serial runs agree."""
         new: dict[str, QTable] = {}
         told = []
@@ -242,7 +248,7 @@ class Study:
                     break
                 new[table.key] = table
             told.append(table.key)
-        rejection = self._rejection()
+        rejection = self._rejection(self._rivals if rivals is None else tuple(rivals))
         if self.pool is None:
             results = (
                 (self.evaluator.evaluate(table, rejection, per_image=True), self.worker)
@@ -316,11 +322,14 @@ class Study:
         timeout: float | None = None,
         batch_size: int | None = None,
         progress: bool = False,
+        rivals=(),
     ) -> list[Trial]:
         """Run until ``budget`` distinct tables are recorded (counting earlier sessions of the
         run) or ``timeout`` seconds of this call have passed. ``batch_size`` defaults to the
         searcher's natural batch (a generation; one for sequential searchers), raised to the
-        pool's size so that every worker has a table."""
+        pool's size so that every worker has a table. ``rivals`` are points every table must
+        beat from the first trial on, for the pruner (e.g. the IJG curve)."""
+        self._rivals = tuple(rivals)
         if budget is None and timeout is None:
             raise QSearchError("a study needs a budget (trials) or a timeout (seconds)")
         for name, value in (("budget", budget), ("batch size", batch_size)):
@@ -404,12 +413,14 @@ def recorded_asks(attrs: dict) -> list[list[Any]]:
 
 
 def recorded_trials(storage_study) -> list[Trial]:
-    """The trials of a journal, numbered in the order they were recorded."""
+    """The trials of a journal with the numbers they were recorded under (so a table file
+    named by its trial number names the same table for ever, even after a repair dropped a
+    line), in the order they were recorded."""
     states = [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED]
     frozen_trials = storage_study.get_trials(deepcopy=False, states=states)
     return [
         Trial(
-            number=number,
+            number=int(frozen.user_attrs.get("number", position)),
             qtable=QTable.from_vector(frozen.user_attrs["table"]),
             metrics=frozen.user_attrs["metrics"],
             value=frozen.user_attrs["value"],
@@ -421,7 +432,7 @@ def recorded_trials(storage_study) -> list[Trial]:
             else None,
             state="complete" if frozen.state == optuna.trial.TrialState.COMPLETE else "pruned",
         )
-        for number, frozen in enumerate(frozen_trials)
+        for position, frozen in enumerate(frozen_trials)
     ]
 
 

@@ -35,6 +35,16 @@ def operating_target(metric: str, uncompressed: float, fraction: float) -> float
     return fraction * uncompressed
 
 
+def share_of_uncompressed(metric: str, value: float, uncompressed: float) -> float:
+    """The fraction of the uncompressed accuracy that ``value`` keeps: the inverse of
+    :func:`operating_target` (``operating_target(m, u, share_of_uncompressed(m, v, u)) == v``)."""
+    if metric in LOG_PROBABILITY:
+        return math.exp(value - uncompressed)
+    if metric in LOWER_IS_BETTER:
+        return math.exp(uncompressed - value)
+    return value / uncompressed if uncompressed else float("nan")
+
+
 @dataclass(frozen=True)
 class Objective:
     """The accuracy metric on the front, and how single-objective searchers scalarise.
@@ -57,14 +67,14 @@ class Objective:
             or isinstance(self.floor, bool)
             or not math.isfinite(self.floor)
         ):
-            raise QSearchError(f"--floor {self.floor!r} is not a number")
+            raise QSearchError.about(f"{{floor}} {self.floor!r} is not a number")
         if self.relative and not 0 < self.floor <= 1:
-            raise QSearchError(
-                f"--floor {self.floor} is a fraction of the uncompressed accuracy: give a value in "
-                "(0, 1], or --absolute-floor"
+            raise QSearchError.about(
+                f"{{floor}} {self.floor} is a fraction of the uncompressed accuracy: give a value in "
+                "(0, 1], or an absolute floor ({relative})"
             )
         if self.weight is not None and not (math.isfinite(self.weight) and self.weight > 0):
-            raise QSearchError(f"--weight {self.weight} must be a number above 0")
+            raise QSearchError.about(f"{{weight}} {self.weight} must be a number above 0")
 
     def as_dict(self) -> dict:
         """Plain data for the run's record."""
@@ -125,5 +135,13 @@ class Trial:
     searcher: str = ""
     worker: str = ""
     state: str = "complete"
-    per_image: dict | None = None
+    per_image: dict | None = dataclasses.field(default=None, repr=False)
     """Image by image: the accuracy metric and bytes (paired comparisons, bootstrap)."""
+
+    def __repr__(self) -> str:
+        figures = ", ".join(
+            f"{k}={v:.4g}"
+            for k, v in self.metrics.items()
+            if isinstance(v, float) and k != "seconds"
+        )
+        return f"Trial(number={self.number}, {self.state}, {figures}, {self.qtable!r})"

@@ -69,6 +69,28 @@ def world(tmp_path_factory) -> Path:
         (root / name).write_text(text)
     (root / "map.json").write_text('{"cat": 0}')
     (root / "junk.pt").write_bytes(b"not a model")
+    (root / "one.txt").write_text(" ".join(["9"] * 64))  # one table: cjpeg reads it as luma only
+    hives = root / "hives"  # an ImageFolder with one file name in two classes and a nested folder
+    for relative, image in zip(["ants/same.jpg", "bees/same.jpg", "bees/deep/nested.jpg"], rgb):
+        (hives / relative).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).resize((64, 64)).save(hives / relative)
+    (root / "hive_splits.json").write_text(
+        json.dumps(
+            {
+                "bare": ["same.jpg"],
+                "twice": ["nested.jpg", "bees/deep/nested.jpg"],
+                "ants": ["ants/same.jpg"],
+            }
+        )
+    )
+    import torch
+
+    head = torch.nn.Sequential(
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 3)
+    )  # refused before it runs: what matters is that it declares no inputs
+    torch.jit.script(head).save(str(root / "undeclared.pt"))
+    (root / "out_full").mkdir()
+    Image.fromarray(rgb[0]).save(root / "out_full" / "0.jpg")
     return root
 
 
@@ -250,7 +272,7 @@ CASES = [
     (lambda w: ["evaluate", *FIDELITY, "--qtable", W(w, "missing.txt")], "missing.txt"),
     (
         lambda w: ["evaluate", *FIDELITY, "--qtable", W(w, "bad.txt")],
-        "bad.txt: has 3 values, expected 64",
+        "bad.txt: has 3 values, expected 128",
     ),
     (
         lambda w: ["evaluate", *FIDELITY, "--quality", "50", "--data", W(w, "nowhere")],
@@ -401,6 +423,113 @@ CASES = [
     (
         lambda w: ["compress", "--qtable", W(w, "bad.txt"), W(w, "classes"), W(w, "out")],
         "bad.txt: has 3 values",
+    ),
+    (
+        lambda w: ["compress", "--qtable", W(w, "one.txt"), W(w, "classes"), W(w, "out")],
+        "one.txt: holds one table (64 values); cjpeg -qtables would use it for luma only",
+    ),
+    (
+        lambda w: [
+            "compress",
+            "--qtable",
+            W(w, "q40.txt"),
+            W(w, "classes", "cat"),
+            W(w, "out_full"),
+        ],
+        "out_full/0.jpg: already exists (1 of the 2 targets do); give --overwrite",
+    ),
+    (
+        lambda w: ["compress", "--qtable", W(w, "q40.txt"), W(w, "classes"), "/proc/qsearch/out"],
+        "cannot write",
+    ),
+    (
+        lambda w: [
+            "evaluate",
+            *FIDELITY,
+            "--data",
+            W(w, "hives"),
+            "--split-file",
+            W(w, "hive_splits.json"),
+            "--split",
+            "bare",
+            "--quality",
+            "50",
+        ],
+        "names 'same.jpg', which is several files (ants/same.jpg, bees/same.jpg)",
+    ),
+    (
+        lambda w: [
+            "evaluate",
+            *FIDELITY,
+            "--data",
+            W(w, "hives"),
+            "--split-file",
+            W(w, "hive_splits.json"),
+            "--split",
+            "twice",
+            "--quality",
+            "50",
+        ],
+        "names bees/deep/nested.jpg twice ('nested.jpg' and 'bees/deep/nested.jpg')",
+    ),
+    (
+        lambda w: [
+            "run",
+            *FIDELITY,
+            "--data",
+            W(w, "flat"),
+            "--split-file",
+            W(w, "splits.json"),
+            "--split",
+            "a",
+            "--test-split",
+            "a",
+            "--budget",
+            "2",
+            "--out",
+            W(w, "r5"),
+        ],
+        "--test-split 'a' shares 2 of its 2 files with --split 'a'",
+    ),
+    (
+        lambda w: [
+            "run",
+            *FIDELITY,
+            "--data",
+            W(w, "flat"),
+            "--split-file",
+            W(w, "splits.json"),
+            "--split",
+            "a",
+            "--test-split",
+            "b",
+            "--budget",
+            "2",
+            "--out",
+            W(w, "r6"),
+        ],
+        "no split named 'b' (has: a, twice)",
+    ),
+    (
+        lambda w: [
+            "evaluate",
+            "--data",
+            W(w, "flat"),
+            "--model",
+            W(w, "undeclared.pt"),
+            "--quality",
+            "50",
+        ],
+        "undeclared.pt: its inputs are not declared (no mean): a model file's normalisation is "
+        "never assumed; give --mean and --std",
+    ),
+    (
+        lambda w: ["evaluate", "--data", W(w, "flat"), "--device", "foo", "--quality", "50"],
+        "--device 'foo' is not a device",
+    ),
+    (
+        lambda w: ["evaluate", "--data", "nothing", "--quality", "50"],
+        "nothing: not a folder (nothing is there)",
     ),
     (lambda w: ["front", W(w, "empty")], "empty: no qsearch run here"),
     (lambda w: ["cache", "purge"], "argument action: invalid choice: 'purge'"),

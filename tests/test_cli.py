@@ -43,8 +43,8 @@ def test_evaluate_a_table_file_on_the_embedded_default(tmp_path, capsys):
 @pytest.mark.parametrize(
     "content, message",
     [
-        ("1 2 3", "bad.txt: has 3 values, expected 64"),
-        ("0 " * 64, "bad.txt: luma table value 0 at row 0, column 0 is outside 1..255"),
+        ("1 2 3", "bad.txt: has 3 values, expected 128"),
+        ("0 " * 128, "bad.txt: luma table value 0 at row 0, column 0 is outside 1..255"),
     ],
 )
 def test_bad_table_file_is_one_line_naming_it(tmp_path, capsys, content, message):

@@ -119,10 +119,10 @@ def test_the_ijg_curve_as_rivals_prunes_from_the_first_table(images, classifier,
         make_searcher("random"),
         Objective(metric="top1"),
         tmp_path,
-        pruner=Pruner(rivals=rivals),
+        pruner=Pruner(),
     )
-    (wasteful,) = study.evaluate_batch([QTable(np.full(64, 200), np.ones(64))])
-    (standard,) = study.evaluate_batch([QTable.from_quality(75)])
+    (wasteful,) = study.evaluate_batch([QTable(np.full(64, 200), np.ones(64))], rivals=rivals)
+    (standard,) = study.evaluate_batch([QTable.from_quality(75)], rivals=rivals)
     study.close()
     assert (
         wasteful.state == "pruned" and wasteful.metrics["images"] < 100

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from qsearch import QTable
+from qsearch import QSearchError, QTable
 from qsearch.cache import ImageCache
 from qsearch.cli import main
 from qsearch.images import load_images, read_rgb
@@ -119,7 +119,7 @@ def test_the_cache_never_returns_stale_labels(folders, tmp_path):
     assert first.labels.tolist() == [0, 0, 0, 1, 1, 1]
     shutil.move(classes / "dog" / "5.png", classes / "cat" / "5.png")
     moved = load_images(classes, cache=cache)
-    assert dict(zip(moved.names, moved.labels.tolist()))["5.png"] == 0
+    assert dict(zip(moved.names, moved.labels.tolist()))["cat/5.png"] == 0
     assert len(cache.entries()) == 2
 
 
@@ -201,3 +201,111 @@ def test_compress_refuses_to_overwrite_its_sources_and_writes_nothing_then(
         == 2
     )
     assert "would both be written as" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_repair_keeps_every_trial_number_and_table_file_name(folders, tmp_path):
+    """A table a user noted by its file name names the same table after a repair."""
+    out = tmp_path / "run"
+    assert main(run_args(folders, out, "--budget", "8")) == 0
+    before = {path.name: path.read_text() for path in (out / "tables").glob("*.txt")}
+    numbers = pd.read_csv(out / "trials.csv").set_index("number")["key"].to_dict()
+    journal = out / "study.journal"
+    lines = journal.read_bytes().splitlines(keepends=True)
+    first_trial = next(i for i, line in enumerate(lines) if b'"number":0,' in line)
+    lines[first_trial] = b"{ damaged\n"
+    journal.write_bytes(b"".join(lines))
+    assert main(["repair", str(out)]) == 0
+    assert main(["front", str(out)]) == 0
+    after = pd.read_csv(out / "trials.csv").set_index("number")["key"].to_dict()
+    assert 0 not in after and all(numbers[n] == key for n, key in after.items())
+    for path in (out / "tables").glob("*.txt"):
+        assert (
+            path.name not in before
+            or before[path.name].splitlines()[1:] == path.read_text().splitlines()[1:]
+        )
+
+
+def test_nested_folders_of_an_imagefolder_class_are_found_and_named_by_their_path(folders):
+    classes = folders / "classes"
+    (classes / "dog" / "deep").mkdir()
+    shutil.copy(classes / "dog" / "3.png", classes / "dog" / "deep" / "3.png")
+    images = load_images(classes, labels="folders", cache=ImageCache(folders / "cache"))
+    assert "dog/deep/3.png" in images.names and "dog/3.png" in images.names
+    assert len(images) == 7 and list(images.labels).count(1) == 4
+
+
+def test_compress_keeps_exif_orientation_and_the_icc_profile_with_the_stored_pixels(
+    folders, tmp_path, capsys
+):
+    """Pixels are encoded as stored (as `evaluate` scores them) and the EXIF block with its
+    orientation and the ICC profile are kept, so a viewer shows the copy as the original."""
+    from PIL import ImageCms
+
+    source = tmp_path / "camera"
+    source.mkdir()
+    photo = read_rgb(photos(1)[0])[:60, :90]
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(photo).save(
+        source / "IMG_1.jpg", quality=95, exif=exif.tobytes(), icc_profile=icc
+    )
+    QTable.from_quality(50).save(tmp_path / "t.txt")
+    assert (
+        main(["compress", "--qtable", str(tmp_path / "t.txt"), str(source), str(tmp_path / "out")])
+        == 0
+    )
+    assert "kept EXIF on 1 and an ICC profile on 1" in capsys.readouterr().out
+    with Image.open(tmp_path / "out" / "IMG_1.jpg") as copy:
+        assert copy.getexif()[0x0112] == 6 and copy.info["icc_profile"] == icc
+        assert copy.size == (90, 60)  # the stored pixels, not rotated
+        assert QTable.from_pillow(copy.quantization) == QTable.from_quality(50)
+    assert (
+        main(["compress", "--qtable", str(tmp_path / "t.txt"), str(source), str(tmp_path / "out")])
+        == 2
+    )
+    assert "already exists" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "compress",
+                "--strip",
+                "--overwrite",
+                "--qtable",
+                str(tmp_path / "t.txt"),
+                str(source),
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
+    with Image.open(tmp_path / "out" / "IMG_1.jpg") as copy:
+        assert 0x0112 not in copy.getexif() and "icc_profile" not in copy.info
+
+
+def test_held_out_images_that_are_searched_images_are_refused_by_content(folders, tmp_path):
+    """The same photograph under another name in the 'held-out' set is still not held out."""
+    from qsearch import make_searcher
+    from qsearch.evaluators.fidelity import FidelityEvaluator
+    from qsearch.runs import run
+
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(folders / "flat" / f"{SYNSETS[0]}_p0.JPEG", other / "renamed.JPEG")
+    cache = ImageCache(tmp_path / "cache")
+    searched = FidelityEvaluator(load_images(folders / "flat", cache=cache))
+    held_out = FidelityEvaluator(load_images(other, labels="none", cache=cache))
+    with pytest.raises(QSearchError, match="share 1 of their 1 images with the searched ones"):
+        run(searched, make_searcher("random"), tmp_path / "r", budget=2, test_evaluator=held_out)
+    assert not (tmp_path / "r").exists()
+
+
+def test_library_errors_name_parameters_and_the_command_line_names_flags(folders, capsys):
+    from qsearch import Objective
+
+    with pytest.raises(QSearchError, match=r"^floor 1.5 is a fraction .* \(relative\)$"):
+        Objective(floor=1.5)
+    arguments = ["run", "--evaluator", "fidelity", "--metric", "psnr", "--floor", "1.5"]
+    assert main([*arguments, "--data", str(folders / "flat"), "--budget", "2"]) == 2
+    error = capsys.readouterr().err
+    assert "--floor 1.5 is a fraction" in error and "(--absolute-floor)" in error

@@ -46,19 +46,3 @@ def test_bootstrap_interval_is_paired_and_tight_for_a_uniform_gain():
     assert -10.5 < low <= high < -9.5  # paired: the same images, so no spread beyond rounding
     low, high = bootstrap_bd_rate(reference, reference, samples=200)
     assert low <= 0 <= high
-
-
-def test_operating_points_measure_a_uniform_saving_and_name_the_table():
-    """A front that needs exactly 20% fewer bits than IJG at every accuracy saves 20% at every
-    reachable target; the table named is the cheapest one reaching it."""
-    import pandas as pd
-
-    from qsearch.report import operating_points
-
-    ijg = pd.DataFrame({"bpp": [0.5, 1.0, 2.0, 4.0], "top1": [0.6, 0.75, 0.84, 0.88]})
-    front = ijg.assign(bpp=0.8 * ijg["bpp"], table=["a.txt", "b.txt", "c.txt", "d.txt"])
-    points = {p["fraction"]: p for p in operating_points(front, ijg, "top1", 0.9)}
-    assert points[0.95]["saving_percent"] == pytest.approx(-20.0)  # target 0.855
-    assert points[0.95]["table"] == "d.txt"  # the first table at or above 0.855
-    assert points[0.9]["table"] == "c.txt" and points[0.9]["bpp"] == pytest.approx(1.6)
-    assert points[0.99]["saving_percent"] is None and "table" not in points[0.99]  # 0.891

@@ -1,5 +1,7 @@
 import io
 import json
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -43,9 +45,33 @@ def test_text_and_json_round_trip(tmp_path):
         assert QTable.load(tmp_path / name) == table
 
 
-def test_one_table_means_luma_equals_chroma():
-    table = QTable.from_text("# one table\n" + " ".join(["7"] * 64))
-    assert np.array_equal(table.luma, table.chroma)
+def test_a_one_table_file_is_refused_because_cjpeg_reads_it_otherwise(tmp_path):
+    """64 values are luma only for cjpeg -qtables (its chroma slot keeps IJG's scaled table), so
+    scoring them as luma = chroma would score another table than cjpeg writes: refused."""
+    with pytest.raises(QSearchError, match="holds one table .* luma only"):
+        QTable.from_text("# one table\n" + " ".join(["7"] * 64), source="one.txt")
+    if shutil.which("cjpeg"):
+        (tmp_path / "one.txt").write_text(" ".join(["7"] * 64))
+        Image.new("RGB", (16, 16), (120, 60, 200)).save(tmp_path / "in.ppm")
+        written = subprocess.run(
+            ["cjpeg", "-qtables", str(tmp_path / "one.txt"), str(tmp_path / "in.ppm")],
+            capture_output=True,
+            check=True,
+        ).stdout
+        tables = Image.open(io.BytesIO(written)).quantization
+        assert list(tables[0]) == [7] * 64 and list(tables[1]) != [7] * 64
+
+
+def test_files_qsearch_writes_carry_both_tables(tmp_path):
+    table = QTable.from_quality(60)
+    table.save(tmp_path / "t.txt")
+    values = [
+        v
+        for line in (tmp_path / "t.txt").read_text().splitlines()
+        if not line.startswith("#")
+        for v in line.split()
+    ]
+    assert len(values) == 128 and QTable.load(tmp_path / "t.txt") == table
 
 
 def test_tables_are_immutable_and_hashable():
@@ -61,7 +87,7 @@ def test_tables_are_immutable_and_hashable():
         ([5] * 63, "has 63 values"),
         ([5] * 70 + [0] + [5] * 57, "value 0 at row 0, column 6 is outside 1..255"),
         ([5] * 64 + [5] * 9 + [256] + [5] * 54, "chroma table value 256 at row 1, column 1"),
-        ([-3] + [5] * 63, "value -3 at row 0, column 0"),
+        ([-3] + [5] * 127, "value -3 at row 0, column 0"),
     ],
 )
 def test_invalid_text_tables_name_the_value_and_position(values, message):

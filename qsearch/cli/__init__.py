@@ -282,6 +282,16 @@ def build_parser() -> Parser:
     compress.add_argument(
         "--strict", action="store_true", help="an unreadable image is fatal instead of skipped"
     )
+    compress.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace files already in DST (without it, any existing target is refused first)",
+    )
+    compress.add_argument(
+        "--strip",
+        action="store_true",
+        help="leave out EXIF and the ICC profile (kept by default, orientation tag included)",
+    )
     add_encoder_arguments(compress)
     compress.set_defaults(func=commands.cmd_compress)
 
@@ -324,6 +334,28 @@ def _log_internal_error(error: BaseException) -> Path:
     return path
 
 
+FLAGS = {
+    "floor": "--floor",
+    "relative": "--absolute-floor",
+    "weight": "--weight",
+    "metric": "--metric",
+    "z": "--rejection-z",
+    "limit": "--limit",
+    "compress_at": "--compress-at",
+    "labels": "--labels",
+    "split": "--split",
+    "split_file": "--split-file",
+    "combine": "--combine",
+    "networks": "--networks",
+    "class_map": "--class-map",
+    "budget": "--budget",
+    "mean": "--mean",
+    "std": "--std",
+    "device": "--device",
+}
+"""Library parameter -> the flag that sets it: errors name what the user typed."""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; 0 on success, 2 on a bad input, 1 on an internal error, 130 on Ctrl-C."""
     parser = build_parser()
@@ -342,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except QSearchError as error:
-        commands.print_error(str(error))
+        commands.print_error(error.spoken(FLAGS))
         return 2
     except KeyboardInterrupt:
         print("qsearch: interrupted; the same command resumes", file=sys.stderr)

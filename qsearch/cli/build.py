@@ -39,6 +39,7 @@ def build_evaluator(args, split: str | None = None):
     from qsearch.evaluator import EVALUATORS
     from qsearch.images import Preprocessing
 
+    check_images(args, split)
     if getattr(args, "networks", None):
         return build_networks(args, split)
     if args.evaluator == "networks":
@@ -86,6 +87,18 @@ def build_networks(args, split: str | None):
         for name in args.networks
     }
     return EVALUATORS["networks"](members, args.combine)
+
+
+def check_images(args, split: str | None) -> None:
+    """Refuse a missing folder or split before the network loads (which takes seconds)."""
+    from qsearch.images import read_split
+
+    if args.data is None:
+        return
+    if not args.data.exists():
+        raise QSearchError(f"{args.data}: not a folder (nothing is there)")
+    if args.split_file is not None and (split or args.split) is not None:
+        read_split(args.split_file, split or args.split)
 
 
 def load_split(args, preprocessing, split: str | None):

@@ -8,7 +8,6 @@ import logging
 import sys
 from pathlib import Path
 
-from qsearch.atomic import write_text
 from qsearch.cli.arguments import parse_options, writable_folder
 from qsearch.cli.build import (
     base_family,
@@ -16,6 +15,7 @@ from qsearch.cli.build import (
     check_family,
     encoder_settings,
     evaluator_pool,
+    read_class_map,
 )
 from qsearch.errors import QSearchError
 from qsearch.qtable import QTable
@@ -85,27 +85,49 @@ def cmd_baseline(args) -> int:
 
 
 def cmd_compress(args) -> int:
-    """Write every image of SRC as a JPEG carrying the table, never touching SRC itself."""
+    """Write every image of SRC as a JPEG carrying the table, never touching SRC itself.
+
+    Pixels are encoded as stored, as ``evaluate`` scores them (EXIF orientation is not applied
+    to them), and the EXIF block (orientation tag included) and the ICC profile are kept, so a
+    viewer shows the copy as it showed the source; ``--strip`` leaves both out."""
     from qsearch.atomic import write_bytes
     from qsearch.codec import encode
-    from qsearch.images import read_rgb
+    from qsearch.images import read_metadata, read_rgb
 
     qtable = QTable.load(args.qtable)
     settings = encoder_settings(args)
     targets = _compress_targets(args.src, args.dst)
-    written = 0
+    existing = [t for t in targets.values() if t.exists()]
+    if existing and not args.overwrite:
+        raise QSearchError(
+            f"{existing[0]}: already exists ({len(existing)} of the {len(targets)} targets do); "
+            "give --overwrite to replace them, or another destination"
+        )
+    written, kept = 0, {"exif": 0, "icc_profile": 0}
     for path, target in targets.items():
         try:
             image = read_rgb(path)
+            metadata = {} if args.strip else read_metadata(path)
         except QSearchError as error:
             if args.strict:
                 raise
             log.warning("%s", error)
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes(target, encode(image, qtable, settings))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_bytes(target, encode(image, qtable, settings, metadata))
+        except OSError as error:
+            raise QSearchError(
+                f"{target}: cannot write ({error.strerror}); {written} file(s) were written before it"
+            ) from None
         written += 1
-    print(f"wrote {written} JPEG file(s) to {args.dst} ({len(targets) - written} skipped)")
+        for key in kept:
+            kept[key] += bool(metadata.get(key))
+    print(
+        f"wrote {written} JPEG file(s) to {args.dst} ({len(targets) - written} skipped), folder "
+        f"layout kept, pixels as stored; kept EXIF on {kept['exif']} and an ICC profile on "
+        f"{kept['icc_profile']}" + (" (--strip)" if args.strip else "")
+    )
     return 0
 
 
@@ -145,11 +167,11 @@ def _compress_targets(src: Path, dst: Path) -> dict[Path, Path]:
 
 def cmd_run(args) -> int:
     """Search tables; resumable; exports the Pareto front (and re-scores it on a test split)."""
-    from qsearch import report
     from qsearch.pruning import Pruner
+    from qsearch.runs import run
     from qsearch.searcher import make_searcher
     from qsearch.space import make_space
-    from qsearch.study import Study, default_objective
+    from qsearch.study import default_objective
     from qsearch.trial import Objective
 
     if args.budget is None and args.timeout is None:
@@ -162,13 +184,14 @@ def cmd_run(args) -> int:
         "relative": not args.absolute_floor,
         "weight": args.weight,
     }
-    Objective(
-        metric=args.metric or "top1", **objective_options
-    )  # checks the floor and weight before any work
+    Objective(metric=args.metric or "top1", **objective_options)  # checked before any work
     pruner = Pruner(args.rejection_z) if args.early_rejection else None
     check_family(args.base)
     writable_folder(args.out)
+    if args.test_split:
+        check_held_out_split(args)
     evaluator = build_evaluator(args)
+    tester = build_evaluator(args, split=args.test_split) if args.test_split else None
     objective = Objective(
         metric=args.metric or default_objective(evaluator).metric, **objective_options
     )
@@ -176,131 +199,78 @@ def cmd_run(args) -> int:
         args.space or searcher.default_space, family=base_family(args.base, evaluator)
     )
     pool = evaluator_pool(args)
-    study = Study(
-        evaluator,
-        searcher,
-        objective,
-        args.out,
-        space=space,
-        seed=args.seed,
-        pruner=pruner,
-        pool=pool,
-    )
-    references = {"search": evaluator.reference or {}}
     try:
-        ijg = report.cached_frame(
-            args.out / report.IJG_SEARCH, lambda: report.quality_curve(evaluator)
+        finished = run(
+            evaluator,
+            searcher,
+            args.out,
+            objective=objective,
+            space=space,
+            seed=args.seed,
+            budget=args.budget,
+            timeout=args.timeout,
+            test_evaluator=tester,
+            pruner=pruner,
+            pool=pool,
+            tables_per_ask=args.tables_per_ask,
+            progress=not args.quiet,
         )
-        if (
-            pruner is not None
-        ):  # the IJG curve the report needs anyway: tables must beat it from the first on
-            pruner.rivals = report.rival_points(ijg, objective.metric, objective.rate)
-        study.optimize(args.budget, args.timeout, args.tables_per_ask, progress=not args.quiet)
-        if args.test_split:
-            tester = build_evaluator(args, split=args.test_split)
-            report.rescore(
-                tester,
-                {t.qtable.key: t.qtable for t in study.front()},
-                args.out / report.TEST_SCORES,
-            )
-            report.cached_frame(args.out / report.IJG_TEST, lambda: report.quality_curve(tester))
-            references["test"] = tester.reference or {}
-        write_text(args.out / report.REFERENCE, json.dumps(references, indent=2))
     finally:
-        study.close()
         if pool is not None:
             pool.shutdown()
-    return export(args.out)
+    print_run(finished)
+    return 0
+
+
+def check_held_out_split(args) -> None:
+    """Refuse, before any work, a test split missing from the split file or naming files of the
+    searched split (then its figures would not be held out)."""
+    from qsearch.images import split_files
+
+    options = dict(labels=args.labels, class_map=read_class_map(args.class_map))
+    searched = split_files(args.data, args.split_file, args.split, **options)
+    held_out = split_files(args.data, args.split_file, args.test_split, **options)
+    common = sorted(set(searched) & set(held_out))
+    if common:
+        raise QSearchError(
+            f"--test-split {args.test_split!r} shares {len(common)} of its {len(held_out)} files "
+            f"with --split {args.split!r} (e.g. {common[0].name}): its figures would not be held out"
+        )
 
 
 def cmd_front(args) -> int:
     """Re-export a run's front, tables, plot and summary from its record; with ``--target``,
     name the table to use at that share of the uncompressed accuracy and what it saves."""
-    status = export(args.run)
+    from qsearch.runs import Run
+
+    finished = Run(args.run)
+    finished.export()
+    print_run(finished)
     if args.target is not None:
-        print(operating_point_line(args.run, args.target))
-    return status
+        print(finished.describe_operating_point(args.target))
+    return 0
 
 
-def operating_point_line(directory: Path, fraction: float) -> str:
-    """The cheapest front table reaching ``fraction`` of the uncompressed accuracy, and its saving
-    against the IJG curve at equal accuracy (on the test split when the run has one)."""
-    import pandas as pd
-
-    from qsearch import report
-    from qsearch.study import load_record
-
-    _, objective, _ = load_record(directory)
-    references = (
-        json.loads((directory / report.REFERENCE).read_text())
-        if (directory / report.REFERENCE).exists()
-        else {}
-    )
-    held_out = (directory / report.TEST_SCORES).exists() and "test" in references
-    where = "test" if held_out else "search"
-    if objective.metric not in references.get(where, {}):
-        raise QSearchError(
-            f"{directory}: no uncompressed {objective.metric} recorded; rerun its qsearch run command"
-        )
-    front = pd.read_csv(directory / "front.csv")
-    if held_out:
-        front = front.assign(
-            bpp=front["test_bpp"], **{objective.metric: front[f"test_{objective.metric}"]}
-        )
-    ijg = pd.read_csv(directory / (report.IJG_TEST if held_out else report.IJG_SEARCH))
-    (point,) = report.operating_points(
-        front, ijg, objective.metric, references[where][objective.metric], fractions=(fraction,)
-    )
-    if point.get("table") is None:
-        return f"no front table reaches {100 * fraction:g}% of the uncompressed {objective.metric} ({point['target']})"
-    saving = (
-        "IJG does not reach it"
-        if point["saving_percent"] is None
-        else f"{point['saving_percent']:+.1f}% bits"
-    )
-    return (
-        f"at {100 * fraction:g}% of the uncompressed {objective.metric} ({point['target']:.4f}, {where} images): "
-        f"use {directory / point['table']} ({point['bpp']:.3f} bpp), {saving} vs the IJG curve at equal accuracy"
-    )
-
-
-def export(directory: Path) -> int:
-    """Write a run's exports and print its front and summary."""
-    import pandas as pd
-
-    from qsearch import report
-    from qsearch.study import load_record
-
-    trials, objective, identity = load_record(directory)
-    if not trials:
-        raise QSearchError(
-            f"{directory}: the run has no trials yet; run its qsearch run command first"
-        )
-    if not (directory / report.IJG_SEARCH).exists():
-        raise QSearchError(
-            f"{directory}: has no IJG reference curve yet; rerun the same qsearch run command"
-        )
-    summary = report.export_run(directory, trials, objective, identity)
-    front = pd.read_csv(directory / "front.csv")
+def print_run(finished) -> None:
+    """The front and the summary of an exported run, as ``qsearch run`` and ``front`` print them."""
+    front, metric = finished.front, finished.metric
     columns = [
         c
-        for c in (
-            "number",
-            objective.metric,
-            "bpp",
-            "ratio",
-            f"test_{objective.metric}",
-            "test_bpp",
-            "table",
-        )
+        for c in ("number", metric, "bpp", "ratio", f"test_{metric}", "test_bpp", "table")
         if c in front
     ]
     print(front[columns].to_string(index=False))
-    print(json.dumps({k: v for k, v in summary.items() if k != "identity"}, indent=2))
+    summary = {
+        k: v for k, v in finished.summary.items() if k not in ("identity", "operating_points")
+    }
+    print(json.dumps(summary, indent=2))
+    for fraction in (0.98, 0.95):
+        if metric in finished.references.get("search", {}) and metric != "kl":
+            print(finished.describe_operating_point(fraction))
     print(
-        f"wrote {directory}/trials.csv, front.csv, front.png, summary.json and {len(front)} table file(s)"
+        f"wrote {finished.directory}/trials.csv, front.csv, front.png, summary.json and "
+        f"{len(front)} table file(s)"
     )
-    return 0
 
 
 def cmd_list(args) -> int:
