@@ -23,6 +23,7 @@ import pandas as pd
 
 from common import ROOT, record, unpacked
 from qsearch import report
+from qsearch.bands import shift_bands
 from qsearch.qtable import IJG, TABLE_NAMES, QTable, TableFamily, from_zigzag, to_zigzag
 from qsearch.searchers.slopes import band_moves
 from qsearch.space import BandSpace
@@ -37,13 +38,9 @@ SAMPLES = 500
 
 def shifted(family: TableFamily, octaves: np.ndarray, name: str | None = None) -> TableFamily:
     """``family`` with each (plane, band) base moved by ``octaves[plane, band]``."""
-    bases = []
-    for plane, base in enumerate((family.luma, family.chroma)):
-        zigzag = to_zigzag(base).astype(float)
-        for band, positions in enumerate(BANDS):
-            zigzag[positions] *= 2.0 ** octaves[plane, band]
-        bases.append(from_zigzag(np.maximum(np.rint(zigzag), 1).astype(np.int64)))
-    return TableFamily(name or family.name, *bases)
+    zigzag = np.stack([to_zigzag(family.luma), to_zigzag(family.chroma)])
+    moved = shift_bands(zigzag, octaves, BANDS, high=None).astype(np.int64)
+    return TableFamily(name or family.name, from_zigzag(moved[0]), from_zigzag(moved[1]))
 
 
 def probes() -> dict[str, np.ndarray]:

@@ -111,3 +111,83 @@ def pack(folder: Path) -> None:
                     source, target
                 )  # no name or time inside: repacking gives the same bytes
             path.unlink()
+
+
+_CLASSIFIERS: dict = {}
+
+
+def classifier(model: str = "efficientnet_lite0"):
+    """One frozen network per process, shared by every evaluator a benchmark builds."""
+    from qsearch.models import load_classifier
+
+    if model not in _CLASSIFIERS:
+        _CLASSIFIERS[model] = load_classifier(model)
+    return _CLASSIFIERS[model]
+
+
+def evaluator(scenario: str, split: str, limit: int | None = None, model: str = "efficientnet_lite0"):
+    """The classifier evaluator on a split of the ImageNet sample, compressed at ``scenario``
+    (the same images, settings and identity as `qsearch run --data SAMPLE --split SPLIT`)."""
+    from qsearch.evaluators.classifier import ClassifierEvaluator
+    from qsearch.images import load_images
+
+    network = classifier(model)
+    images = load_images(
+        IMAGENET_SAMPLE,
+        split_file=SPLITS,
+        split=split,
+        compress_at=scenario,
+        preprocessing=network.preprocessing,
+        limit=limit,
+    )
+    return ClassifierEvaluator(images, network)
+
+
+def search(
+    out: Path,
+    searcher: str,
+    *,
+    budget: int,
+    seed: int = 0,
+    scenario: str = "input",
+    split: str = "search",
+    test_split: str | None = "test",
+    options: dict | None = None,
+    metric: str | None = None,
+    base: str = "ijg",
+    rejection_z: float | None = None,
+    limit: int | None = None,
+    networks: tuple[str, ...] = (),
+    combine: str = "worst",
+):
+    """A search as `qsearch run` does it, through the API (resumable in ``out``); a finished
+    run is read back as it stands (runs recorded by qsearch 0.1 cannot be resumed)."""
+    import qsearch
+    from qsearch.families import make_family
+    from qsearch.journal import load_record
+    from qsearch.runs import Run
+    from qsearch.space import make_space
+
+    if (out / "study.journal").exists() and len(load_record(out)[0]) >= budget:
+        if test_split is None or (out / "test_scores.csv").exists():
+            return Run(out)
+    made = qsearch.make_searcher(searcher, **(options or {}))
+    if networks:
+        from qsearch.evaluators.networks import NetworksEvaluator
+
+        members = {name: evaluator(scenario, split, limit, name) for name in networks}
+        searched = NetworksEvaluator(members, combine)
+    else:
+        searched = evaluator(scenario, split, limit)
+    objective = qsearch.Objective(metric=metric or "top1")
+    return qsearch.run(
+        searched,
+        made,
+        out,
+        objective=objective,
+        space=make_space(made.default_space, family=make_family(base)),
+        seed=seed,
+        budget=budget,
+        test_evaluator=evaluator(scenario, test_split, limit) if test_split else None,
+        pruner=qsearch.Pruner(rejection_z) if rejection_z is not None else None,
+    )

@@ -19,23 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common import ROOT, record, unpacked
+from common import ROOT, evaluator, record, search, unpacked
 from qsearch import report
-from qsearch.cli import main as qsearch
+from qsearch.journal import load_record
 from qsearch.operating import TARGETS
 from qsearch.pareto import bd_rate, bootstrap_samples, interval, non_dominated, saving_at
 from qsearch.plotting import plot_curves
-from qsearch.study import load_record
 from qsearch.trial import metric_sign, operating_target
-from search_quality import (
-    BUDGET,
-    VARIANTS,
-    data_arguments,
-    evaluator,
-    reference_curve,
-    run,
-    run_directory,
-)
+from search_quality import BUDGET, VARIANTS, reference_curve, run, run_directory
 
 RESULTS = ROOT / "benchmarks" / "results" / "search_quality"
 
@@ -49,14 +40,8 @@ def swapped_run(variant: str, budget: int):
         reference_curve("input", split)
         if not (out / name).exists():
             (out / name).symlink_to(Path("../../input/reference") / f"ijg_{split}.csv")
-    searcher, extra = VARIANTS.get(variant, (variant, []))
-    command = [
-        "run", *data_arguments("input"), "--split", "test", "--test-split", "search",
-        "--searcher", searcher, "--budget", str(budget), "--seed", "0", "--quiet", "--out", str(out),
-        *extra,
-    ]  # fmt: skip
-    if qsearch(command) != 0:
-        raise SystemExit(f"the swapped {variant} run failed; see above")
+    searcher, settings = VARIANTS.get(variant, (variant, {}))
+    search(out, searcher, budget=budget, split="test", test_split="search", **settings)
     return out
 
 

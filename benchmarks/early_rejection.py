@@ -14,35 +14,11 @@ import json
 
 import pandas as pd
 
-from common import IMAGENET_SAMPLE, ROOT, SPLITS, record, unpacked
-from qsearch.cli import main as qsearch
+from common import ROOT, record, search, unpacked
 
 
 def run(out, args, z: float | None) -> dict:
-    command = [
-        "run",
-        "--data",
-        str(IMAGENET_SAMPLE),
-        "--split-file",
-        str(SPLITS),
-        "--split",
-        "search",
-        "--test-split",
-        "test",
-        "--searcher",
-        args.searcher,
-        "--budget",
-        str(args.budget),
-        "--seed",
-        str(args.seed),
-        "--quiet",
-        "--out",
-        str(out),
-    ]
-    if z is not None:
-        command += ["--early-rejection", "--rejection-z", str(z)]
-    if qsearch(command) != 0:
-        raise SystemExit(f"run into {out} failed")
+    search(out, args.searcher, budget=args.budget, seed=args.seed, rejection_z=z)
     summary = json.loads((out / "summary.json").read_text())
     summary["seconds"] = float(pd.read_csv(out / "trials.csv")["seconds"].sum())
     return summary

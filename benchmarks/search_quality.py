@@ -22,26 +22,23 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from common import IMAGENET_SAMPLE, ROOT, SPLITS, record, unpacked  # noqa: E402
+from common import ROOT, evaluator, record, search, unpacked  # noqa: E402
 from qsearch import report  # noqa: E402
-from qsearch.cli import build_parser  # noqa: E402
-from qsearch.cli import main as qsearch  # noqa: E402
-from qsearch.cli.build import base_family, build_evaluator  # noqa: E402
-from qsearch.families import MOZJPEG_PRESETS  # noqa: E402
+from qsearch.families import MOZJPEG_PRESETS, make_family  # noqa: E402
 from qsearch.pareto import hypervolume  # noqa: E402
 from qsearch.searcher import SEARCHERS  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "search_quality"
-OPTIONS = {"gradient": ["--option", "steps=5"], "sensitivity": ["--option", "images_used=128"]}
+OPTIONS = {"gradient": {"steps": 5}, "sensitivity": {"images_used": 128}}
 VARIANTS = {
-    "nsga2-logprob": ("nsga2", ["--metric", "logprob"]),
-    "nsga2-mozjpeg3": ("nsga2", ["--base", "mozjpeg-3"]),
-    "slopes-mozjpeg4": ("slopes", ["--base", "mozjpeg-4"]),
+    "nsga2-logprob": ("nsga2", {"metric": "logprob"}),
+    "nsga2-mozjpeg3": ("nsga2", {"base": "mozjpeg-3"}),
+    "slopes-mozjpeg4": ("slopes", {"base": "mozjpeg-4"}),
     "sorted-high": (
         "sorted",
-        ["--option", "high=64", "--metric", "logprob", "--early-rejection"],
+        {"options": {"high": 64}, "metric": "logprob", "rejection_z": 1.0},
     ),
-    "targets": ("targets", ["--option", "metric=top1", "--option", "signal=logprob"]),
+    "targets": ("targets", {"options": {"metric": "top1", "signal": "logprob"}}),
 }
 """Runs beside the plain searchers: NSGA-II ranking by the mean log-probability of the true
 class (smooth where top-1 on 400 images is noisy), judged like every run on top-1; NSGA-II
@@ -69,16 +66,6 @@ METRIC, RATE = "top1", "bpp"
 BUDGET = 150
 
 
-def data_arguments(scenario: str) -> list[str]:
-    return ["--data", str(IMAGENET_SAMPLE), "--split-file", str(SPLITS), "--compress-at", scenario]
-
-
-def evaluator(scenario: str, split: str):
-    return build_evaluator(
-        build_parser().parse_args(["run", *data_arguments(scenario), "--split", split])
-    )
-
-
 def reference_curve(scenario: str, split: str, family: str = "ijg", fitted_on=None):
     """A family's quality sweep on ``split`` with per-image figures, computed once per scenario."""
     path = RESULTS / scenario / "reference" / f"{family}_{split}.csv"
@@ -86,7 +73,8 @@ def reference_curve(scenario: str, split: str, family: str = "ijg", fitted_on=No
 
     def compute():
         scorer = evaluator(scenario, split)
-        return report.quality_curve(scorer, base_family(family, fitted_on or scorer))
+        images = (fitted_on or scorer).images.images if family == "deepn" else None
+        return report.quality_curve(scorer, make_family(family, images))
 
     return report.cached_frame(path, compute)
 
@@ -116,28 +104,10 @@ def share_reference(out, scenario: str) -> None:
 def run(scenario: str, name: str, seed: int, budget: int) -> None:
     out = run_directory(scenario, name, seed, budget)
     share_reference(out, scenario)
-    searcher, extra = VARIANTS.get(name, (name, []))
-    command = [
-        "run",
-        *data_arguments(scenario),
-        "--split",
-        "search",
-        "--test-split",
-        "test",
-        "--searcher",
-        searcher,
-        "--budget",
-        str(budget),
-        "--seed",
-        str(seed),
-        "--quiet",
-        "--out",
-        str(out),
-        *OPTIONS.get(searcher, []),
-        *extra,
-    ]
-    if qsearch(command) != 0:
-        print(f"{name} (seed {seed}) failed; see above")
+    searcher, settings = VARIANTS.get(name, (name, {}))
+    if searcher in OPTIONS:
+        settings = {**settings, "options": OPTIONS[searcher]}
+    search(out, searcher, budget=budget, seed=seed, scenario=scenario, **settings)
 
 
 def baselines(scenario: str) -> dict[str, dict]:

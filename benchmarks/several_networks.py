@@ -14,11 +14,10 @@ import argparse
 import subprocess
 import sys
 
-from common import IMAGENET_SAMPLE, ROOT, SPLITS, unpacked
-from qsearch.cli import main as qsearch
+from common import ROOT, search, unpacked
 
 RESULTS = ROOT / "benchmarks" / "results" / "several_networks"
-NETWORKS = "efficientnet_lite0,efficientnet_lite1,efficientnet_lite2"
+NETWORKS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 
 
 def main() -> None:
@@ -28,17 +27,13 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=200)
     args = parser.parse_args()
     out = RESULTS / f"targets-{args.combine}-b{args.budget}-s0"
-    command = [
-        "run", "--data", str(IMAGENET_SAMPLE), "--split-file", str(SPLITS), "--split", "search",
-        "--limit", str(args.images), "--networks", NETWORKS, "--combine", args.combine,
-        "--searcher", "targets", "--option", "targets=[0.98,0.95]", "--option", "metric=top1",
-        "--option", "signal=logprob", "--budget", str(args.budget), "--seed", "0", "--quiet",
-        "--out", str(out),
-    ]  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
+    options = {"targets": [0.98, 0.95], "metric": "top1", "signal": "logprob"}
     with unpacked(RESULTS):
-        if qsearch(command) != 0:
-            raise SystemExit("the several-networks search failed; see above")
+        search(
+            out, "targets", budget=args.budget, test_split=None, options=options,
+            limit=args.images, networks=NETWORKS, combine=args.combine,
+        )  # fmt: skip
     transfer = ROOT / "benchmarks" / "transfer.py"
     subprocess.run([sys.executable, str(transfer), "--front", str(out)], check=True)
 

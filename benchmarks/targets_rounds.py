@@ -21,9 +21,9 @@ import pandas as pd
 from common import ROOT, record, unpacked
 from cross_fit import cell, own_saving
 from qsearch import report
+from qsearch.journal import load_record
 from qsearch.searcher import make_searcher
 from qsearch.space import make_space
-from qsearch.study import load_record
 from search_quality import evaluator, reference_curve
 
 RESULTS = ROOT / "benchmarks" / "results" / "search_quality"

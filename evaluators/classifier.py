@@ -12,7 +12,7 @@ import torch
 
 from qsearch.codec import EncoderSettings
 from qsearch.errors import QSearchError
-from qsearch.evaluator import Evaluator, Metrics
+from qsearch.evaluator import CodecEvaluator, Evaluation, Metrics
 from qsearch.forward import auto_candidates
 from qsearch.images import ImageSet
 from qsearch.models import Classifier
@@ -26,7 +26,7 @@ PRECISION_TOLERANCE = (
 )
 
 
-class ClassifierEvaluator(Evaluator):
+class ClassifierEvaluator(CodecEvaluator):
     """Accuracy of a frozen classifier (top-1/top-5, log-prob, agreement, similarity, KL) against size.
 
     Without labels: ``agreement`` is top-1 agreement with the uncompressed prediction (coarse
@@ -120,6 +120,11 @@ class ClassifierEvaluator(Evaluator):
             if shift <= PRECISION_TOLERANCE:
                 return fast, fast_log_probs
         return exact, exact_log_probs
+
+    @property
+    def network(self) -> Classifier:  # type: ignore[override]
+        """The frozen network on its chosen forward path."""
+        return self.classifier
 
     def describe(self) -> str:
         """One line for reports, with the network and its forward path."""
@@ -231,10 +236,10 @@ class ClassifierEvaluator(Evaluator):
 
     def evaluate(
         self, qtable: QTable, rejection: Rejection | None = None, per_image: bool = False
-    ) -> Metrics:
+    ) -> Evaluation:
         """Encode, decode and classify every image in batches, the codec's work overlapping the
         network's (see :meth:`_pipeline`); with ``rejection``, stop as soon as the table provably
-        cannot matter. With ``per_image``, ``metrics["per_image"]`` holds each figure image by image."""
+        cannot matter. With ``per_image``, the evaluation holds each figure image by image."""
         start = time.perf_counter()
         batches = self._batches()
         files, next_batch = self._pipeline(qtable, batches, sizes_first=rejection is not None)
@@ -254,15 +259,13 @@ class ClassifierEvaluator(Evaluator):
         metrics = self.size_metrics(sizes)
         figures = self._per_image(torch.cat(log_probs).cpu())
         metrics.update(
-            self._mean(figures),
-            images=len(figures["agreement"]),
-            pruned=pruned,
-            seconds=time.perf_counter() - start,
+            self._mean(figures), images=len(figures["agreement"]), seconds=time.perf_counter() - start
         )
+        images = None
         if per_image:  # accuracy figures of the scored images; bytes and pixels of every image
-            metrics["per_image"] = {name: values.tolist() for name, values in figures.items()}
-            metrics["per_image"].update(bytes=sizes.tolist(), pixels=self._image_pixels)
-        return metrics
+            images = {name: values.tolist() for name, values in figures.items()}
+            images.update(bytes=sizes.tolist(), pixels=self._image_pixels)
+        return Evaluation(metrics, images, pruned)
 
     def close(self) -> None:
         """Stop the prefetch thread, the codec's threads and any encoder processes."""

@@ -11,14 +11,14 @@ import time
 import numpy as np
 
 from qsearch.errors import QSearchError
-from qsearch.evaluator import Metrics
+from qsearch.evaluator import Evaluation, Evaluator, Metrics
 from qsearch.qtable import QTable
 from qsearch.trial import metric_sign
 
 COMBINE = ("worst", "mean")
 
 
-class NetworksEvaluator:
+class NetworksEvaluator(Evaluator):
     """Accuracy figures combined over networks as the mean uncompressed value minus the worst
     (or mean) loss, so that fractions of the uncompressed value keep their meaning; each
     network's own figures are kept as ``METRIC@NETWORK``. Bits are counted on the first
@@ -73,7 +73,7 @@ class NetworksEvaluator:
             for name in results
         }
 
-    def evaluate(self, qtable: QTable, rejection=None, per_image: bool = False) -> Metrics:
+    def evaluate(self, qtable: QTable, rejection=None, per_image: bool = False) -> Evaluation:
         """Every network's figures, and their combination under the plain metric names."""
         start = time.perf_counter()
         results = {
@@ -96,20 +96,21 @@ class NetworksEvaluator:
         for name, result in results.items():
             for key in (*self.accuracy_metrics, "bpp"):
                 metrics[f"{key}@{name}"] = result[key]
-        metrics.update(pruned=False, seconds=time.perf_counter() - start)
+        metrics.update(seconds=time.perf_counter() - start)
+        images = None
         if per_image:
-            metrics["per_image"] = {
+            images = {
                 **combined_per_image,
-                "bytes": first["per_image"]["bytes"],
-                "pixels": first["per_image"]["pixels"],
+                "bytes": first.per_image["bytes"],
+                "pixels": first.per_image["pixels"],
             }
-        return metrics
+        return Evaluation(metrics, images)
 
     def _per_image(self, metric: str, results: dict, losses: dict) -> list[float]:
         """Image by image, figures whose mean is the combined figure (for paired bootstraps):
         with ``mean``, the networks' mean; with ``worst``, the worst network's, shifted by the
         gap between the mean uncompressed value and its own."""
-        per_network = {n: np.asarray(r["per_image"][metric], float) for n, r in results.items()}
+        per_network = {n: np.asarray(r.per_image[metric], float) for n, r in results.items()}
         if self.combine == "mean":
             return np.mean(list(per_network.values()), axis=0).tolist()
         worst = max(losses, key=losses.__getitem__)

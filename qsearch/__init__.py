@@ -20,6 +20,8 @@ _EXPORTS = {
     "Objective": "qsearch.trial",
     "Trial": "qsearch.trial",
     "Pruner": "qsearch.pruning",
+    "Run": "qsearch.runs",
+    "run": "qsearch.runs",
     "Searcher": "qsearch.searcher",
     "Evaluator": "qsearch.evaluator",
     "SearchSpace": "qsearch.space",
@@ -34,12 +36,14 @@ __all__ = [
     "Pruner",
     "QSearchError",
     "QTable",
+    "Run",
     "SearchSpace",
     "Searcher",
     "Study",
     "Trial",
     "make_searcher",
     "make_space",
+    "run",
 ]
 
 if TYPE_CHECKING:
@@ -48,6 +52,7 @@ if TYPE_CHECKING:
     from qsearch.evaluator import Evaluator
     from qsearch.pruning import Pruner
     from qsearch.qtable import QTable
+    from qsearch.runs import Run, run
     from qsearch.searcher import Searcher, make_searcher
     from qsearch.space import SearchSpace, make_space
     from qsearch.study import Study

@@ -8,7 +8,9 @@ Implementations live in ``qsearch.evaluators`` and register through the
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -23,34 +25,69 @@ Metrics = dict[str, Any]
 EVALUATORS = Registry("qsearch.evaluators")
 
 
-@runtime_checkable
-class StudyEvaluator(Protocol):
-    """What a :class:`qsearch.study.Study` reads from an evaluator, and nothing more."""
+@dataclass(frozen=True)
+class Evaluation(Mapping):
+    """What one evaluation measured: its figures (a read-only mapping: ``evaluation["bpp"]``),
+    and apart from them the per-image figures when asked for and whether it stopped early."""
 
-    accuracy_metrics: tuple[str, ...]
-    """Names of the accuracy figures ``evaluate`` reports (the front's metric is one of them)."""
-    reference: Metrics | None
-    """The same figures on the uncompressed images (for relative floors), or None."""
+    metrics: Metrics
+    per_image: dict[str, list] | None = field(default=None, repr=False)
+    """Image by image: every accuracy figure, ``bytes`` and ``pixels`` (paired bootstraps)."""
+    pruned: bool = False
+    """Stopped early by a rejection rule: the accuracy figures cover the images scored."""
 
-    def evaluate(
-        self, qtable: QTable, rejection: Rejection | None = None, per_image: bool = False
-    ) -> Metrics:
-        """Metrics of one table (see :meth:`Evaluator.evaluate`)."""
-        ...
+    def __getitem__(self, key: str) -> Any:
+        return self.metrics[key]
 
-    def identity(self) -> dict[str, str]:
-        """Everything that decides the evaluator's numbers, for the run's identity."""
-        ...
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.metrics)
+
+    def __len__(self) -> int:
+        return len(self.metrics)
 
 
 class Evaluator(ABC):
-    """Scores one table on a fixed image set with a real codec; subclasses add the figures."""
+    """The one evaluator contract: score one table on a fixed image set.
+
+    Attributes a study and searchers read: ``images`` (the :class:`ImageSet` scored),
+    ``accuracy_metrics`` (the accuracy figures ``evaluate`` reports), ``reference`` (the same
+    figures on the uncompressed images, or None) and ``reference_per_image``, ``settings`` (the
+    encoder settings) and ``network`` (the frozen classifier, for searchers that declare
+    ``needs_network``; None where there is none)."""
 
     name: ClassVar[str] = ""
     accuracy_metrics: tuple[str, ...] = ()
     reference: Metrics | None = None
     reference_per_image: dict[str, list[float]] | None = None
     """The uncompressed figures image by image, where known (paired operating-point intervals)."""
+    network: Any = None
+    images: ImageSet
+    settings: EncoderSettings
+
+    @abstractmethod
+    def evaluate(
+        self, qtable: QTable, rejection: Rejection | None = None, per_image: bool = False
+    ) -> Evaluation:
+        """The figures of ``qtable``. Evaluators that can stop early honour ``rejection`` (and
+        say ``pruned``, with the figures of the images they scored); with ``per_image`` they
+        add the per-image figures."""
+
+    @abstractmethod
+    def identity(self) -> dict[str, str]:
+        """Everything that decides this evaluator's numbers, one readable value per setting, so
+        that a run resumed on other images, labels or settings is refused (and says which)."""
+
+    def describe(self) -> str:
+        """One line for reports: evaluator, image count, encoder settings."""
+        return f"{self.name}, {len(self.images)} images, {self.settings.describe()}"
+
+    def close(self) -> None:
+        """Release what the evaluator holds (threads, processes)."""
+
+
+class CodecEvaluator(Evaluator):
+    """An evaluator that encodes the images itself with the real codec: subclasses add the
+    accuracy figures."""
 
     def __init__(
         self,
@@ -76,17 +113,12 @@ class Evaluator(ABC):
         return self.codec.encode_all(self.images.images, qtable)
 
     @property
-    def settings(self) -> EncoderSettings:
+    def settings(self) -> EncoderSettings:  # type: ignore[override]
         """The encoder settings every table is compared under."""
         return self.codec.settings
 
-    def describe(self) -> str:
-        """One line for reports: evaluator, image count, encoder settings."""
-        return f"{self.name}, {len(self.images)} images, {self.settings.describe()}"
-
     def identity(self) -> dict[str, str]:
-        """Everything that decides this evaluator's numbers, one readable value per setting, so
-        that a run resumed on other images, labels or settings is refused (and says which)."""
+        """The images, their labels, their preparation and the encoder settings."""
         return {
             "evaluator": self.name,
             **self.images.identity(),
@@ -106,14 +138,6 @@ class Evaluator(ABC):
             metrics["source_ratio"] = float(self.images.source_bytes.sum()) / total
         return metrics
 
-    @abstractmethod
-    def evaluate(
-        self, qtable: QTable, rejection: Rejection | None = None, per_image: bool = False
-    ) -> Metrics:
-        """Metrics of ``qtable``. Evaluators that can stop early honour ``rejection`` and then
-        report ``pruned: True`` with the figures of the images they scored; with ``per_image``
-        they add ``per_image`` figures (accuracy figures, bytes, pixels) image by image."""
-
     def close(self) -> None:
         """Release the codec's threads and any encoder processes."""
         self.codec.close()
@@ -121,4 +145,4 @@ class Evaluator(ABC):
             self._processes.close()
 
 
-__all__ = ["EVALUATORS", "Evaluator", "Metrics", "StudyEvaluator"]
+__all__ = ["EVALUATORS", "CodecEvaluator", "Evaluation", "Evaluator", "Metrics"]

@@ -314,7 +314,8 @@ def select_split(folder: Path, files: list[Path], labels, split_file, split: str
     bare: dict[str, list[int]] = {}
     for i, p in enumerate(files):
         bare.setdefault(p.name, []).append(i)
-    chosen, seen = [], {}
+    chosen: list[int] = []
+    seen: dict[int, str] = {}
     for name in chosen_names:
         if name in index:
             position = index[name]

@@ -212,7 +212,9 @@ def _torchvision(arch: str, weights: Path) -> tuple[torch.nn.Module, dict]:
     except ValueError:
         raise QSearchError(f"torchvision has no architecture named {arch!r}") from None
     _apply_weights(module, _load_state_dict(weights), weights, f"torchvision/{arch}")
-    return module, {
+    return module, {  # torchvision's ImageNet recipes all normalise so
+        "mean": IMAGENET_MEAN,
+        "std": IMAGENET_STD,
         "input_size": 224,
         "crop_pct": 0.875,
     }

@@ -194,9 +194,10 @@ def share_interval(
 ) -> tuple[float, float]:
     """95% bootstrap interval over images of the share of the uncompressed figure a table keeps
     (paired with the uncompressed figures image by image where they are known)."""
-    values = np.asarray(values, float)
-    paired = uncompressed_per_image is not None and metric in uncompressed_per_image
-    reference = np.asarray(uncompressed_per_image[metric], float) if paired else None
+    values = np.asarray(values, dtype=np.float64)
+    reference = None
+    if uncompressed_per_image is not None and metric in uncompressed_per_image:
+        reference = np.asarray(uncompressed_per_image[metric], dtype=np.float64)
     rng = np.random.default_rng(0)
     draws = np.empty(500)
     for k in range(len(draws)):

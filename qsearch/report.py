@@ -30,9 +30,10 @@ IJG_SEARCH, IJG_TEST, TEST_SCORES, REFERENCE = (
 
 def scored(evaluator, qtable: QTable) -> dict:
     """Metrics with the per-image figures as one JSON column (for paired bootstraps)."""
-    metrics = evaluator.evaluate(qtable, per_image=True)
-    if "per_image" in metrics:
-        metrics["per_image"] = json.dumps(metrics["per_image"])
+    evaluation = evaluator.evaluate(qtable, per_image=True)
+    metrics = dict(evaluation)
+    if evaluation.per_image is not None:
+        metrics["per_image"] = json.dumps(evaluation.per_image)
     return metrics
 
 
@@ -153,7 +154,7 @@ def frame_figures(frame: pd.DataFrame) -> list[dict] | None:
 def frame_points(frame: pd.DataFrame, metric: str) -> list[dict] | None:
     """Per-image curve points of a frame (accuracy signed higher-is-better), or None."""
     figures = frame_figures(frame)
-    if figures is None:
+    if figures is None or any(metric not in f for f in figures):
         return None
     return [
         {"accuracy": _signed(f[metric], metric), "bytes": f["bytes"], "pixels": f["pixels"]}

@@ -19,10 +19,11 @@ import pandas as pd
 from qsearch import report
 from qsearch.atomic import write_text
 from qsearch.errors import QSearchError
+from qsearch.journal import load_record
 from qsearch.operating import TARGETS, Curve, ImageSide, describe, operating_points
 from qsearch.pareto import non_dominated
 from qsearch.plotting import curves_figure, save_figure
-from qsearch.study import Study, load_record
+from qsearch.study import Study
 from qsearch.trial import Objective
 
 
@@ -162,14 +163,12 @@ class Run:
         if split == "search":
             by_key = {t.qtable.key: t for t in self.trials}
             pixels = report.frame_figures(self.ijg)
-            figures = None
-            if pixels is not None:
-                figures = [
-                    search_figures(by_key[k], self.metric, pixels[0]["pixels"])
-                    for k in self.front["key"]
-                ]
-                figures = None if any(f is None for f in figures) else figures
-            front = Curve(self.front, figures)
+            found = [
+                search_figures(by_key[k], self.metric, pixels[0]["pixels"]) if pixels else None
+                for k in self.front["key"]
+            ]
+            known = [f for f in found if f is not None]
+            front = Curve(self.front, known if len(known) == len(found) else None)
             return ImageSide(front, Curve.from_frame(self.ijg), uncompressed, per_image)
         if not self.held_out:
             raise QSearchError(f"{self.directory}: the run has no held-out split")

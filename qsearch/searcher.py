@@ -51,7 +51,13 @@ class Searcher(ABC):
 
     # -- binding -----------------------------------------------------------------------
     def setup(self, space: SearchSpace, evaluator: Any = None, seed: int | None = None) -> Searcher:
-        """Bind to the space the study searches and the evaluator that scores the tables."""
+        """Bind to the space the study searches and the evaluator that scores the tables (an
+        :class:`qsearch.evaluator.Evaluator`; one with a ``network`` where ``needs_network``)."""
+        if self.needs_network and (evaluator is None or evaluator.network is None):
+            raise QSearchError(
+                f"searcher {self.name} learns from the network: use an evaluator with one "
+                "(the classifier evaluator)"
+            )
         self.space = space
         self.evaluator = evaluator
         self.seed = seed

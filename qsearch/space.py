@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from qsearch.bands import shift_bands, zigzag_bands
 from qsearch.qtable import IJG, QTable, TableFamily, from_zigzag, to_zigzag
 from qsearch.registry import Registry
 
@@ -95,18 +96,6 @@ class QualitySpace(SearchSpace):
         return np.array([int(distance.argmin()) + 1])
 
 
-def zigzag_bands(count: int) -> list[np.ndarray]:
-    """Zigzag positions grouped into ``count`` frequency bands of whole anti-diagonals,
-    narrow at low frequencies, where the eye and the network are most sensitive."""
-    diagonal = np.array([r + c for r in range(8) for c in range(8)])[
-        to_zigzag(np.arange(64).reshape(8, 8))
-    ]
-    edges = np.unique(np.round(15 * (np.arange(count + 1) / count) ** 1.5).astype(int))
-    return [
-        np.flatnonzero((diagonal >= lo) & (diagonal < hi)) for lo, hi in zip(edges[:-1], edges[1:])
-    ]
-
-
 @SPACES.register()
 class BandSpace(SearchSpace):
     """Frequency-shaped family: per zigzag band, a log-scale of the family's quality-50 tables,
@@ -125,18 +114,11 @@ class BandSpace(SearchSpace):
         self.low, self.high = np.full(self.dim, -span), np.full(self.dim, span)
         self._base = np.stack([to_zigzag(family.luma), to_zigzag(family.chroma)]).astype(np.float64)
 
-    def _log_scale(self, x: np.ndarray) -> np.ndarray:
-        per_position = np.zeros((2, 64))
-        for table in range(2):
-            for b, band in enumerate(self.bands):
-                per_position[table, band] = x[table * len(self.bands) + b]
-        return per_position / self.steps_per_octave
-
     def _steps(self, base: np.ndarray, level) -> np.ndarray:
         return np.clip(np.rint(base * 2.0 ** (np.asarray(level) / self.steps_per_octave)), 1, 255)
 
     def _to_qtable(self, x):
-        zigzag = self._steps(self._base, self._log_scale(x) * self.steps_per_octave)
+        zigzag = shift_bands(self._base, np.asarray(x) / self.steps_per_octave, self.bands)
         return QTable(from_zigzag(zigzag[0]), from_zigzag(zigzag[1]))
 
     def from_qtable(self, qtable):

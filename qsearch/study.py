@@ -1,32 +1,25 @@
 """A study runs a searcher against an evaluator: ask, evaluate (serving repeated tables from
 the record), record each trial durably the moment it finishes, tell, until the budget is spent.
 
-With a run directory the record is an optuna journal (append-only, one line per trial,
-readable by optuna-dashboard) and it is the run's single source of truth: it holds the run's
-identity (everything that decides its numbers), every trial, and the size of every ask. A
-resumed study rebuilds its searcher by replaying the recorded asks and tells with the same
-seed, the recorded tables served from the record, so the same call after Ctrl-C, a crash or
-``kill -9`` continues exactly where the run stopped and nothing is evaluated twice. Nothing
-in a run folder is ever unpickled.
+With a run directory the record is a :class:`qsearch.journal.Journal`. A resumed study
+rebuilds its searcher by replaying the recorded asks and tells with the same seed, the recorded
+tables served from the record, so the same call after Ctrl-C, a crash or ``kill -9`` continues
+exactly where the run stopped and nothing is evaluated twice.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import optuna
-from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend
 
-from qsearch.atomic import write_bytes
 from qsearch.errors import QSearchError
+from qsearch.evaluator import Evaluation
+from qsearch.journal import Journal
 from qsearch.pareto import non_dominated
 from qsearch.pruning import Pruner, Rejection
 from qsearch.qtable import QTable
@@ -37,7 +30,6 @@ from qsearch.workers import worker_name
 
 log = logging.getLogger(__name__)
 
-JOURNAL, LOCK, LEGACY_CHECKPOINT = "study.journal", ".lock", "searcher.pkl"
 STALL_LIMIT = 50  # consecutive asks with nothing new: the searcher has exhausted its space
 
 
@@ -95,7 +87,7 @@ class Study:
         self.worker = worker_name()
         self.identity = self._identity()
         self.directory = Path(directory) if directory is not None else None
-        self._storage_study: Any = None
+        self.journal: Journal | None = None
         if directory is not None:
             self._open_record(Path(directory))
 
@@ -116,72 +108,22 @@ class Study:
 
     # -- durable record ----------------------------------------------------------------------
     def _open_record(self, directory: Path) -> None:
-        self.directory = directory
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            self._lock = open(self.directory / LOCK, "a+")
-        except OSError as error:
-            raise QSearchError(
-                f"{self.directory}: cannot write the run here ({error.strerror})"
-            ) from None
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise QSearchError(
-                f"{self.directory}: another qsearch process is writing this run"
-            ) from None
-        self._storage_study = open_journal(self.directory, create=True)
-        attrs = self._storage_study.user_attrs
-        recorded = attrs.get("identity")
-        if recorded is None and "signature" not in attrs:
-            self._storage_study.set_user_attr("identity", self.identity)
-            self._storage_study.set_user_attr("objective", self.objective.as_dict())
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                self._storage_study.set_metric_names([self.objective.rate, self.objective.metric])
-        elif recorded is None:
-            log.warning(
-                "%s was recorded before runs kept their identity: its settings are taken to be the "
-                "ones given now, and recorded",
-                self.directory,
-            )
-            self._storage_study.set_user_attr("identity", self.identity)
-        else:
-            check_identity(self.directory, recorded, self.identity)
-        for trial in recorded_trials(self._storage_study):
+        self.journal = Journal(directory, self.identity, self.objective)
+        for trial in self.journal.trials():
             self._remember(trial)
-        self._asks = recorded_asks(attrs)
-        if (self.directory / LEGACY_CHECKPOINT).exists():
-            log.warning(
-                "%s: ignoring %s (never loaded: the searcher is rebuilt by replaying the journal)",
-                self.directory,
-                LEGACY_CHECKPOINT,
+        self._asks = self.journal.asks()
+        if self.trials and not self._asks:
+            self.journal.close()
+            raise QSearchError(
+                f"{directory}: recorded by qsearch 0.1, before runs kept their asks: it can be "
+                "read and exported (qsearch front), not resumed; use a new --out"
             )
         if self.trials:
-            log.info("resuming %s with %d recorded trials", self.directory, len(self.trials))
+            log.info("resuming %s with %d recorded trials", directory, len(self.trials))
 
     def _record(self, trial: Trial) -> None:
-        if self._storage_study is not None:
-            complete = trial.state == "complete"
-            self._storage_study.add_trial(
-                optuna.trial.create_trial(
-                    state=optuna.trial.TrialState.COMPLETE
-                    if complete
-                    else optuna.trial.TrialState.PRUNED,
-                    values=[trial.values[0], -trial.values[1]] if complete else None,
-                    user_attrs={
-                        "number": trial.number,
-                        "table": trial.qtable.to_vector().tolist(),
-                        "metrics": trial.metrics,
-                        "value": trial.value,
-                        "values": list(trial.values),
-                        "searcher": trial.searcher,
-                        "worker": trial.worker,
-                        "key": trial.qtable.key,
-                        "per_image": trial.per_image,
-                    },
-                )
-            )
+        if self.journal is not None:
+            self.journal.add(trial)
         self._remember(trial)
 
     def _remember(self, trial: Trial) -> None:
@@ -189,8 +131,8 @@ class Study:
         self._cache[trial.qtable.key] = trial
 
     def _record_ask(self, index: int, n: int, told: int | None) -> None:
-        if self._storage_study is not None:
-            self._storage_study.set_user_attr(f"ask-{index:06d}", [n, told])
+        if self.journal is not None:
+            self.journal.record_ask(index, n, told)
 
     # -- the loop ------------------------------------------------------------------------------
     def _rejection(self, rivals: tuple) -> Rejection | None:
@@ -208,8 +150,10 @@ class Study:
         floor = self.objective.absolute_floor(self.reference) if single else None
         return self.pruner.bind(self.objective.metric, self.objective.rate, front, floor, rivals)
 
-    def _trial(self, qtable: QTable, metrics: dict, worker: str) -> Trial:
-        per_image = metrics.pop("per_image", None)
+    def _trial(self, qtable: QTable, evaluation: Evaluation, worker: str) -> Trial:
+        per_image = evaluation.per_image
+        if per_image is not None and self.objective.metric not in per_image:
+            per_image = None  # e.g. PSNR: one figure over all pixels, no paired comparisons
         if per_image is not None:
             kept = {
                 "accuracy": [round(float(v), 6) for v in per_image[self.objective.metric]],
@@ -219,7 +163,8 @@ class Study:
                 kept["top1"] = [int(v) for v in per_image["top1"]]  # top-1 operating points
             per_image = kept
         metrics = {
-            k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in metrics.items()
+            k: (float(v) if isinstance(v, (float, np.floating)) else v)
+            for k, v in evaluation.items()
         }
         return Trial(
             number=max((t.number for t in self.trials), default=-1) + 1,
@@ -229,7 +174,7 @@ class Study:
             values=self.objective.values(metrics),
             searcher=self.searcher.name,
             worker=worker,
-            state="pruned" if metrics.pop("pruned", False) else "complete",
+            state="pruned" if evaluation.pruned else "complete",
             per_image=per_image,
         )
 
@@ -256,8 +201,8 @@ class Study:
             )
         else:
             results = self.pool.map(list(new.values()), rejection)
-        for table, (metrics, worker) in zip(new.values(), results):
-            self._record(self._trial(table, metrics, worker))
+        for table, (evaluation, worker) in zip(new.values(), results):
+            self._record(self._trial(table, evaluation, worker))
             if on_record is not None:
                 on_record()
         return [self._cache[key] for key in told]
@@ -291,30 +236,12 @@ class Study:
         return [self._cache[t.key] for t in tables]
 
     def _replay(self, budget: int | None) -> None:
-        """Rebuild the searcher's state from the record: the recorded asks and tells, in order
-        (a run recorded before asks were kept is replayed in natural batches)."""
+        """Rebuild the searcher's state from the record: the recorded asks and tells, in order."""
         if self._replayed:
             return
         self._replayed = True
         for index, (n, _) in enumerate(list(self._asks)):
             self._step(n, budget, index=index)
-        if not self._asks and self.trials:
-            log.warning(
-                "%s: replaying %d trials recorded before asks were kept",
-                self.directory,
-                len(self.trials),
-            )
-            told_keys: set[str] = set()
-            while len(told_keys) < len(self._cache):
-                tables = self.searcher.ask(self.searcher.batch_size)
-                if not tables or any(t.key not in self._cache for t in tables):
-                    raise QSearchError(
-                        f"{self.directory}: cannot replay this old run exactly; use a new --out"
-                    )
-                self._asks.append([len(tables), len(tables)])
-                self._record_ask(len(self._asks) - 1, len(tables), len(tables))
-                told_keys.update(t.key for t in tables)
-                self.searcher.tell([self._cache[t.key] for t in tables])
 
     def optimize(
         self,
@@ -388,123 +315,8 @@ class Study:
 
     def close(self) -> None:
         """Release the run's lock."""
-        if self.directory is not None:
-            self._lock.close()
-
-
-def check_identity(directory: Path, recorded: dict[str, str], current: dict[str, str]) -> None:
-    """Refuse to resume a run with anything that decides its numbers changed, naming each change."""
-    changed = [
-        f"{key}: {recorded.get(key, 'unset')} -> {current.get(key, 'unset')}"
-        for key in sorted(set(recorded) | set(current))
-        if recorded.get(key) != current.get(key)
-    ]
-    if changed:
-        raise QSearchError(
-            f"{directory}: was started with other settings ({'; '.join(changed)}); "
-            "use a new --out or the original settings"
-        )
-
-
-def recorded_asks(attrs: dict) -> list[list[Any]]:
-    """[n, told] of each recorded ask, in order."""
-    keys = sorted(k for k in attrs if k.startswith("ask-"))
-    return [list(attrs[k]) for k in keys]
-
-
-def recorded_trials(storage_study) -> list[Trial]:
-    """The trials of a journal with the numbers they were recorded under (so a table file
-    named by its trial number names the same table for ever, even after a repair dropped a
-    line), in the order they were recorded."""
-    states = [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED]
-    frozen_trials = storage_study.get_trials(deepcopy=False, states=states)
-    return [
-        Trial(
-            number=int(frozen.user_attrs.get("number", position)),
-            qtable=QTable.from_vector(frozen.user_attrs["table"]),
-            metrics=frozen.user_attrs["metrics"],
-            value=frozen.user_attrs["value"],
-            values=tuple(frozen.user_attrs["values"]),
-            searcher=frozen.user_attrs["searcher"],
-            worker=frozen.user_attrs["worker"],
-            per_image=frozen.user_attrs.get("per_image")
-            if isinstance(frozen.user_attrs.get("per_image"), dict)
-            else None,
-            state="complete" if frozen.state == optuna.trial.TrialState.COMPLETE else "pruned",
-        )
-        for position, frozen in enumerate(frozen_trials)
-    ]
-
-
-def open_journal(directory: Path, create: bool = False):
-    """The optuna study of a run's journal, after checking every line: a torn last line (a
-    kill mid-write) is dropped, a damaged line elsewhere is one error naming it."""
-    journal = Path(directory) / JOURNAL
-    if not create and not journal.exists():
-        raise QSearchError(f"{directory}: no qsearch run here ({JOURNAL} missing)")
-    _drop_torn_last_line(journal)
-    damaged = damaged_lines(journal)
-    if damaged:
-        raise QSearchError(
-            f"{journal}: line {damaged[0]} is damaged; `qsearch repair {directory}` keeps every "
-            "intact trial"
-        )
-    optuna.logging.set_verbosity(
-        optuna.logging.WARNING
-    )  # its INFO lines are about its own bookkeeping
-    storage = JournalStorage(JournalFileBackend(str(journal)))
-    try:
-        if create and not any(s.study_name == "qsearch" for s in storage.get_all_studies()):
-            return optuna.create_study(
-                study_name="qsearch", storage=storage, directions=["minimize", "maximize"]
-            )
-        return optuna.load_study(study_name="qsearch", storage=storage)
-    except (KeyError, ValueError, TypeError) as error:
-        raise QSearchError(f"{journal}: not a qsearch journal ({error})") from None
-
-
-def load_record(directory) -> tuple[list[Trial], Objective, dict]:
-    """Trials, objective and identity of a run directory, read-only (no lock, no searcher)."""
-    storage_study = open_journal(Path(directory))
-    attrs = storage_study.user_attrs
-    if "objective" not in attrs:
-        raise QSearchError(
-            f"{directory}: the run has no recorded objective yet; rerun its qsearch run command"
-        )
-    identity = attrs.get("identity") or attrs.get("signature", {})
-    return recorded_trials(storage_study), Objective.from_dict(attrs["objective"]), identity
-
-
-def damaged_lines(journal: Path) -> list[int]:
-    """Numbers (from 1) of the journal lines that are not JSON objects."""
-    if not journal.exists():
-        return []
-    bad = []
-    with journal.open("rb") as handle:
-        for number, line in enumerate(handle, 1):
-            try:
-                if not isinstance(json.loads(line), dict):
-                    bad.append(number)
-            except ValueError:
-                bad.append(number)
-    return bad
-
-
-def repair_journal(directory: Path) -> tuple[int, int]:
-    """Drop the damaged lines of a run's journal, keeping the original beside it as
-    ``study.journal.damaged``; returns (lines dropped, trials kept)."""
-    journal = Path(directory) / JOURNAL
-    if not journal.exists():
-        raise QSearchError(f"{directory}: no qsearch run here ({JOURNAL} missing)")
-    _drop_torn_last_line(journal)
-    bad = set(damaged_lines(journal))
-    lines = journal.read_bytes().splitlines(keepends=True)
-    if bad:
-        journal.with_name(JOURNAL + ".damaged").write_bytes(b"".join(lines))
-        write_bytes(
-            journal, b"".join(line for number, line in enumerate(lines, 1) if number not in bad)
-        )
-    return len(bad), len(recorded_trials(open_journal(Path(directory))))
+        if self.journal is not None:
+            self.journal.close()
 
 
 def _progress_bar(budget, done):
@@ -513,14 +325,4 @@ def _progress_bar(budget, done):
     return tqdm(total=budget, initial=done, unit="trial", desc="search", dynamic_ncols=True)
 
 
-def _drop_torn_last_line(journal: Path) -> None:
-    """A kill during a write can leave half a line; optuna would refuse the journal after it."""
-    if not journal.exists() or journal.stat().st_size == 0:
-        return
-    data = journal.read_bytes()
-    if not data.endswith(b"\n"):
-        with journal.open("r+b") as handle:
-            handle.truncate(data.rfind(b"\n") + 1)
-
-
-__all__ = ["Study", "default_objective", "load_record", "repair_journal"]
+__all__ = ["Study", "default_objective"]

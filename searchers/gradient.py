@@ -23,14 +23,7 @@ class _NetworkSearcher(Searcher):
     default_space = "full"
 
     def _setup(self):
-        classifier, images = (
-            getattr(self.evaluator, "classifier", None),
-            getattr(self.evaluator, "images", None),
-        )
-        if classifier is None or images is None:
-            raise QSearchError(
-                f"searcher {self.name} learns from the network: use the classifier evaluator"
-            )
+        classifier, images = self.evaluator.network, self.evaluator.images  # needs_network
         self._seed = 0 if self.seed is None else self.seed
         self._device = classifier.device
         self._module = classifier.module

@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from qsearch.bands import RATIO_LIMITS, probe_directions, slope_ratios
 from qsearch.errors import QSearchError
 from qsearch.qtable import quality_scale
 from qsearch.searcher import GenerationalSearcher, check_option
 from qsearch.space import BandSpace
-
-RATIO_LIMITS = (0.25, 4.0)
-"""A round moves a band by at most one octave, whatever noise says."""
 
 
 def band_moves(ratios: np.ndarray, shares: np.ndarray) -> np.ndarray:
@@ -76,18 +74,12 @@ class SlopeSearcher(GenerationalSearcher):
         """The common level shift that libjpeg's scaling for ``quality`` applies to the base tables."""
         return int(round(np.log2(quality_scale(quality) / 100) * self.space.steps_per_octave))
 
-    def _directions(self) -> np.ndarray:
-        """Each band alone, then every band together (the whole table)."""
-        return np.vstack(
-            [np.eye(self.space.dim, dtype=np.int64), np.ones((1, self.space.dim), dtype=np.int64)]
-        )
-
     def _new_generation(self):
         ones = np.ones(self.space.dim, dtype=np.int64)
         probes = [
             self.center + anchor * ones + sign * self.probe * direction
             for anchor in self._anchor_levels
-            for direction in self._directions()
+            for direction in probe_directions(self.space.dim)
             for sign in (-1, 1)
         ]
         return np.stack([self.center + level * ones for level in self._sweep_levels] + probes)
@@ -100,11 +92,7 @@ class SlopeSearcher(GenerationalSearcher):
         probes = measured[len(self._sweep_levels) :].reshape(
             len(self._anchor_levels), self.space.dim + 1, 2, 2
         )
-        rate = probes[:, :, 0, 0] - probes[:, :, 1, 0]  # finer (level -probe) minus coarser
-        gain = probes[:, :, 0, 1] - probes[:, :, 1, 1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            slopes = gain / rate
-            ratios, shares = slopes[:, :-1] / slopes[:, -1:], rate[:, :-1] / rate[:, -1:]
+        ratios, shares = slope_ratios(probes[:, :, 0], probes[:, :, 1])  # finer, coarser
         octaves = band_moves(ratios, shares)
         self.center = self.space.clip(
             self.center + np.rint(octaves * self.space.steps_per_octave).astype(np.int64)

@@ -24,17 +24,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from qsearch.bands import RATIO_LIMITS, probe_directions, shift_bands, slope_ratios, zigzag_bands
 from qsearch.errors import QSearchError
 from qsearch.qtable import QTable, from_zigzag, to_zigzag
 from qsearch.searcher import GenerationalSearcher, check_option
-from qsearch.space import zigzag_bands
 from qsearch.trial import metric_sign, operating_target
 
 LEVELS_PER_OCTAVE = 8
 """Band levels are eighth-octaves: fine enough to land near a target at the high-quality end."""
 BANDS = zigzag_bands(6)
-RATIO_LIMITS = (0.25, 4.0)
-"""A round moves a band by at most ``damping`` x 2 octaves, whatever noise says."""
 SHRINK_SHARE = 0.05
 """A band's log slope ratio is shrunk towards 0 by share / (share + this), its share being the
 part of the whole table's bits that its probe moved: the accuracy a small band's probe moves is
@@ -84,10 +82,9 @@ def equal_slope_step(
     finer, coarser = np.asarray(finer, dtype=float), np.asarray(coarser, dtype=float)
     rate, gain = finer[:, 0] - coarser[:, 0], finer[:, 1] - coarser[:, 1]
     whole_rate, whole_gain = rate[-1], gain[-1]
+    ratio, share = slope_ratios(finer, coarser)
     with np.errstate(divide="ignore", invalid="ignore"):
         whole_slope = whole_gain / whole_rate
-        ratio = (gain[:-1] / rate[:-1]) / whole_slope
-        share = rate[:-1] / whole_rate
     usable = np.isfinite(ratio) & (rate[:-1] > 0) & (whole_rate > 0) & (whole_gain > 0)
     share = np.where(usable, share, 0.0)
     log_ratio = np.where(usable, np.log2(np.clip(np.where(usable, ratio, 1.0), *RATIO_LIMITS)), 0.0)
@@ -157,11 +154,11 @@ class TargetSearcher(GenerationalSearcher):
         from qsearch.families import make_family
 
         super()._setup()
-        images = getattr(getattr(self.evaluator, "images", None), "images", None)
+        images = self.evaluator.images.images if self.evaluator is not None else None
         self._families = [make_family(name, images) for name in self.families]
         if self.space.family.name not in self.families:  # the run's --base joins the candidates
             self._families.insert(0, self.space.family)
-        reported = tuple(getattr(self.evaluator, "accuracy_metrics", ()))
+        reported = self.evaluator.accuracy_metrics if self.evaluator is not None else ()
         labelled = "top1" in reported and "logprob" in reported
         self._metric = self.metric or ("top1" if labelled else "similarity")
         self._signal = self.signal or ("logprob" if labelled else "similarity")
@@ -179,7 +176,7 @@ class TargetSearcher(GenerationalSearcher):
     def _absolute_targets(self) -> list[float]:
         if not self.relative:
             return [float(t) for t in self.targets]
-        reference = getattr(self.evaluator, "reference", None) or {}
+        reference = (self.evaluator.reference if self.evaluator is not None else None) or {}
         if self._metric not in reference:
             raise QSearchError(
                 f"searcher targets: relative targets need the uncompressed {self._metric}, which "
@@ -196,17 +193,8 @@ class TargetSearcher(GenerationalSearcher):
     def table(self, target: int, levels=None) -> QTable:
         """Target ``target``'s table at ``levels`` (its current levels by default)."""
         levels = self.levels[target] if levels is None else np.asarray(levels)
-        zigzag = np.array(self.bases[target], dtype=np.float64)
-        for plane in range(2):
-            for b, band in enumerate(BANDS):
-                zigzag[plane, band] *= 2.0 ** (levels[plane * len(BANDS) + b] / LEVELS_PER_OCTAVE)
-        zigzag = np.clip(np.rint(zigzag), 1, 255)
+        zigzag = shift_bands(self.bases[target], levels / LEVELS_PER_OCTAVE, BANDS)
         return QTable(from_zigzag(zigzag[0]), from_zigzag(zigzag[1]))
-
-    def _directions(self) -> np.ndarray:
-        """Each band alone, then every band together (the whole table)."""
-        dim = 2 * len(BANDS)
-        return np.vstack([np.eye(dim, dtype=np.int64), np.ones((1, dim), dtype=np.int64)])
 
     def _new_generation(self) -> np.ndarray:
         if self.bases is None:
@@ -216,7 +204,7 @@ class TargetSearcher(GenerationalSearcher):
             tables = [self.table(t) for t in targets] + [
                 self.table(t, self.levels[t] + sign * self.probe * direction)
                 for t in targets
-                for direction in self._directions()
+                for direction in probe_directions(2 * len(BANDS))
                 for sign in (-1, 1)
             ]
         return np.stack([self.space.from_qtable(table) for table in tables])

@@ -11,7 +11,8 @@ from qsearch import EncoderSettings, QTable
 from qsearch.evaluators.classifier import ClassifierEvaluator
 from qsearch.evaluators.fidelity import FidelityEvaluator
 from qsearch.images import load_images
-from realdata import IMAGENET_SAMPLE, SPLITS, split_names
+from qsearch.testing import EvaluatorSuite, photographs_evaluator
+from realdata import IMAGENET_SAMPLE, SPLITS, photos, split_names
 
 COUNT = 60
 
@@ -79,7 +80,7 @@ def test_coarser_tables_cost_accuracy_and_save_bits(evaluator):
 @pytest.mark.imagenet
 def test_results_are_deterministic(evaluator):
     table = QTable.from_quality(35)
-    first, second = evaluator.evaluate(table), evaluator.evaluate(table)
+    first, second = dict(evaluator.evaluate(table)), dict(evaluator.evaluate(table))
     first.pop("seconds"), second.pop("seconds")
     assert first == second
 
@@ -127,5 +128,19 @@ def test_encoding_in_processes_gives_identical_files_and_figures(classifier):
         on_threads.evaluate(table, per_image=True),
         in_processes.evaluate(table, per_image=True),
     )
-    assert processes["per_image"] == threads["per_image"]
+    assert processes.per_image == threads.per_image
     in_processes.close()
+
+
+class TestTheFidelityEvaluatorPassesTheSuite(EvaluatorSuite):
+    @pytest.fixture
+    def evaluator(self):
+        return photographs_evaluator()
+
+
+class TestTheClassifierEvaluatorPassesTheSuite(EvaluatorSuite):
+    @pytest.fixture
+    def evaluator(self, classifier):
+        return ClassifierEvaluator(
+            load_images(photos(6), preprocessing=classifier.preprocessing), classifier
+        )

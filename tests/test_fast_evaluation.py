@@ -72,14 +72,14 @@ def test_hopeless_tables_stop_early_and_good_ones_do_not(images, classifier):
     hopeless = evaluator.evaluate(
         QTable.from_quality(10), Rejection("top1", front=((0.2, 1.0, perfect),))
     )
-    assert hopeless["pruned"] and hopeless["images"] < 100 and hopeless["bytes"] > 0
+    assert hopeless.pruned and hopeless["images"] < 100 and hopeless["bytes"] > 0
     full = evaluator.evaluate(QTable.from_quality(10))
-    assert hopeless["bpp"] == full["bpp"] and not full["pruned"] and full["images"] == 100
+    assert hopeless["bpp"] == full["bpp"] and not full.pruned and full["images"] == 100
     poor = tuple([1.0] * 30 + [0.0] * 70)
     promising = evaluator.evaluate(
         QTable.from_quality(90), Rejection("top1", front=((0.2, 0.3, poor),))
     )
-    assert not promising["pruned"] and promising["images"] == 100
+    assert not promising.pruned and promising["images"] == 100
 
 
 @pytest.mark.imagenet

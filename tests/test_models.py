@@ -48,5 +48,8 @@ def test_torchscript_file(tmp_path):
         torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 10)
     ).eval()
     torch.jit.trace(module, torch.rand(1, 3, 224, 224)).save(str(tmp_path / "tiny.pt"))
-    loaded = load_classifier(str(tmp_path / "tiny.pt"), device="cpu")
+    with pytest.raises(QSearchError, match="tiny.pt: its inputs are not declared"):
+        load_classifier(str(tmp_path / "tiny.pt"), device="cpu")  # normalisation never assumed
+    declared = {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}
+    loaded = load_classifier(str(tmp_path / "tiny.pt"), device="cpu", declared=declared)
     assert loaded.log_probs(torch.zeros(2, 224, 224, 3, dtype=torch.uint8).numpy()).shape == (2, 10)

@@ -46,7 +46,7 @@ def test_figures_combine_each_networks_own_against_its_own_uncompressed(members,
         for name in members:
             assert together[f"{metric}@{name}"] == alone[name][metric]
         # the per-image figures average to the combined one (paired bootstraps stay consistent)
-        assert np.mean(together["per_image"][metric]) == pytest.approx(together[metric], abs=1e-6)
+        assert np.mean(together.per_image[metric]) == pytest.approx(together[metric], abs=1e-6)
     # bits are counted on the first network's inputs (224 px), not the second's (240 px)
     assert together["bpp"] == alone["efficientnet_lite0"]["bpp"]
     assert together["bpp@efficientnet_lite1"] == alone["efficientnet_lite1"]["bpp"]

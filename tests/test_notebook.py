@@ -1,16 +1,22 @@
-"""The example notebook runs end to end (documentation examples are tests)."""
+"""The example notebook runs a search through the public API and gets what `qsearch run` with
+the same arguments on the same images writes (documentation examples are tests)."""
 
+import json
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 from nbclient import NotebookClient
+
+from qsearch.cli import main
+from qsearch.samples import sample_photos
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "quickstart.ipynb"
 
 
 @pytest.mark.slow
-def test_example_notebook_executes(tmp_path):
+def test_the_notebook_gets_what_the_command_line_writes(tmp_path):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(
         notebook,
@@ -20,4 +26,23 @@ def test_example_notebook_executes(tmp_path):
     ).execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
-    assert any("BD-rate vs IJG" in o.get("text", "") for o in outputs)
+    texts = "".join(o.get("text", "") for o in outputs)
+    assert (
+        "BD-rate vs IJG from quality 50 up, held out" in texts
+        and "at 95% of the uncompressed" in texts
+    )
+    assert any("image/png" in o.get("data", {}) for o in outputs)  # the plot
+
+    folder = sample_photos()[0].parent
+    cli = tmp_path / "cli"
+    arguments = ["run", "--data", str(folder), "--split-file", str(tmp_path / "splits.json")]
+    arguments += ["--split", "search", "--test-split", "test", "--labels", "none"]
+    arguments += ["--searcher", "nsga2", "--option", "pop_size=6", "--metric", "similarity"]
+    arguments += ["--space", "bands", "--seed", "0", "--budget", "12", "--quiet", "--out", str(cli)]
+    assert main(arguments) == 0
+    from_notebook = json.loads((tmp_path / "runs" / "notebook" / "summary.json").read_text())
+    from_cli = json.loads((cli / "summary.json").read_text())
+    assert from_notebook == from_cli  # figures, operating points and identity alike
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "runs" / "notebook" / "front.csv"), pd.read_csv(cli / "front.csv")
+    )

@@ -1,15 +1,19 @@
 """A third-party searcher, in a package of its own registered through the ``qsearch.searchers``
-entry-point group, runs from the command line like a built-in one."""
+entry-point group, passes the plugin authors' conformance suite (qsearch.testing) and runs
+from the command line like a built-in one."""
 
 from __future__ import annotations
 
 import importlib
 import json
 import textwrap
+import types
 
 import pandas as pd
+import pytest
 
 from qsearch.cli import main
+from qsearch.testing import SearcherSetting, SearcherSuite
 from realdata import PSNR_RUN
 
 PLUGIN = '''
@@ -24,6 +28,7 @@ class CoarseFirst(Searcher):
 
     name = "coarse-first"
     default_space = "quality"
+    state_attributes = ("next",)
 
     def __init__(self, step: int = 7):
         check_option(self.name, "step", step, int, 1, 50)
@@ -37,6 +42,28 @@ class CoarseFirst(Searcher):
         self.next = qualities[-1] + self.step
         return np.array([[q] for q in qualities])
 '''
+
+
+def plugin():
+    """The plugin's module, as its author's own tests import it."""
+    module = types.ModuleType("qsearch_extra")
+    exec(textwrap.dedent(PLUGIN), module.__dict__)
+    return module
+
+
+class TestTheThirdPartySearcherPassesTheSuite(SearcherSuite):
+    @pytest.fixture
+    def searcher_setting(self):
+        searcher_class = plugin().CoarseFirst
+        return SearcherSetting(lambda: searcher_class(step=3))
+
+
+def test_the_suite_catches_state_a_searcher_does_not_declare():
+    """Without ``state_attributes`` its position in the sweep is lost on a state round trip."""
+    forgetful = type("Forgetful", (plugin().CoarseFirst,), {"state_attributes": ()})
+    suite = SearcherSuite()
+    with pytest.raises(AssertionError):
+        suite.test_state_round_trips(SearcherSetting(lambda: forgetful(step=3)))
 
 
 def test_a_searcher_registered_by_another_package_runs_from_the_cli(tmp_path, monkeypatch, capsys):

@@ -6,16 +6,15 @@ import numpy as np
 import pytest
 
 from qsearch.evaluators.classifier import ClassifierEvaluator
-from qsearch.evaluators.fidelity import FidelityEvaluator
 from qsearch.images import load_images
 from qsearch.searcher import SEARCHERS, make_searcher
 from qsearch.space import SPACES
 from qsearch.study import Study
+from qsearch.testing import PSNR, SearcherSetting, SearcherSuite, photographs_evaluator
 from qsearch.trial import Objective
 from realdata import BUILT_IN_SEARCHERS, photos
 
 NAMES = [name for name, _ in SEARCHERS.items()]
-PSNR = Objective(metric="psnr", floor=30.0, relative=False)
 PSNR_TARGETS = {
     "targets": (36.0, 31.0),
     "metric": "psnr",
@@ -30,7 +29,7 @@ SIMILARITY = Objective(metric="similarity", floor=0.9)
 
 @pytest.fixture(scope="module")
 def fidelity():
-    return FidelityEvaluator(load_images(photos(3)))
+    return photographs_evaluator()
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +41,9 @@ def network(classifier):
 
 
 @pytest.fixture
-def setting(fidelity, network):
-    """(evaluator, objective, options) for a searcher: small settings, the network where it learns from one."""
+def setting(network):
+    """name -> the suite's setting for a built-in searcher: small options, the network where it
+    learns from one, else the fidelity evaluator on three photographs."""
 
     def for_searcher(name):
         options = {"pop_size": 6} if name in ("ga", "de", "nsga2") else {}
@@ -51,28 +51,21 @@ def setting(fidelity, network):
             options = PSNR_TARGETS
         if SEARCHERS[name].needs_network:
             options = {"batch": 4, **({"steps": 1} if name == "gradient" else {"images_used": 8})}
-            return network, SIMILARITY, options
-        return fidelity, PSNR, options
+            return SearcherSetting(lambda: make_searcher(name, **options), network, SIMILARITY)
+        return SearcherSetting(lambda: make_searcher(name, **options), photographs_evaluator())
 
     return for_searcher
 
 
-def run(setting, name, budget, seed=3, directory=None):
-    evaluator, objective, options = setting(name)
-    study = Study(evaluator, make_searcher(name, **options), objective, directory, seed=seed)
-    study.optimize(budget)
-    study.close()
-    return study
+class TestEveryRegisteredSearcher(SearcherSuite):
+    """The plugin authors' suite (qsearch.testing), on every searcher qsearch registers."""
+
+    @pytest.fixture(params=NAMES)
+    def searcher_setting(self, request, setting):
+        return setting(request.param)
 
 
-def bound(setting, name, seed):
-    evaluator, _, options = setting(name)
-    searcher = make_searcher(name, **options)
-    return searcher.setup(SPACES[searcher.default_space](), evaluator, seed)
-
-
-def keys(study):
-    return [t.qtable.key for t in study.trials]
+run, bound = SearcherSuite.run, SearcherSuite.bound
 
 
 def test_every_searcher_is_registered():
@@ -80,63 +73,12 @@ def test_every_searcher_is_registered():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_proposals_are_valid_tables_inside_the_space(name, setting):
-    searcher = bound(setting, name, 0)
-    tables = searcher.ask(5)
-    assert 1 <= len(tables) <= 5
-    for table in tables:
-        assert searcher.space.contains(table)
-        assert table.to_vector().dtype.kind == "i"
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_seeded_runs_are_reproducible_and_distinct(setting, name):
-    first, second = run(setting, name, 14), run(setting, name, 14)
-    assert keys(first) == keys(second)
-    assert len(set(keys(first))) == 14  # repeated tables are never counted twice
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_state_round_trips(setting, name):
-    searcher = run(setting, name, 9).searcher
-    clone = bound(setting, name, 99)
-    clone.load_state_dict(searcher.state_dict())
-    assert [t.key for t in clone.ask(4)] == [t.key for t in searcher.ask(4)]
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_resumed_run_equals_uninterrupted(setting, name, tmp_path):
-    """Resumed by replaying the journal: no searcher state is stored beside it."""
-    uninterrupted = run(setting, name, 16)
-    run(setting, name, 7, directory=tmp_path)
-    assert not [p for p in tmp_path.iterdir() if p.suffix in (".pkl", ".pickle")]
-    resumed = run(setting, name, 16, directory=tmp_path)
-    assert keys(resumed) == keys(uninterrupted)
-    assert [t.number for t in resumed.trials] == list(range(16))
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_a_run_resumed_twice_mid_batch_equals_uninterrupted(setting, name, tmp_path):
-    uninterrupted = run(setting, name, 15)
-    for budget in (3, 8, 15):
-        resumed = run(setting, name, budget, directory=tmp_path)
-    assert keys(resumed) == keys(uninterrupted)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_options_are_reported_for_the_run_identity(name):
-    searcher = make_searcher(name)
-    params = searcher.get_params()
-    assert make_searcher(name, **params).get_params() == params
-
-
-@pytest.mark.parametrize("name", NAMES)
 def test_multi_objective_capability_is_as_declared(setting, name):
-    searcher = bound(setting, name, 0)
+    searcher = bound(setting(name), 0)
     assert searcher.multi_objective == (name in ("nsga2", "slopes", "targets"))
     if hasattr(searcher, "algorithm"):
-        evaluator, objective, options = setting(name)
-        run_study = Study(evaluator, make_searcher(name, **options), objective)
+        chosen = setting(name)
+        run_study = Study(chosen.evaluator, chosen.make(), chosen.objective)
         run_study.optimize(18)
         assert run_study.searcher.algorithm.pop.get("F").shape[1] == (
             2 if searcher.multi_objective else 1
@@ -145,7 +87,7 @@ def test_multi_objective_capability_is_as_declared(setting, name):
 
 def test_single_objective_searchers_improve_on_their_start(setting):
     for name in ("mcmc", "ga", "bayes"):
-        study = run(setting, name, 30)
+        study = run(setting(name), 30)
         values = [t.value for t in study.trials]
         assert min(values[10:]) <= min(values[:5]), name
 

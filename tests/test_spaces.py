@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 from qsearch import QTable
+from qsearch.bands import zigzag_bands
 from qsearch.qtable import to_zigzag
-from qsearch.space import SPACES, BandSpace, MonotoneSpace, zigzag_bands
+from qsearch.space import SPACES, BandSpace, MonotoneSpace
 
 
 @pytest.mark.parametrize("name", [name for name, _ in SPACES.items()])

@@ -14,10 +14,11 @@ import pytest
 from qsearch import QSearchError, QTable
 from qsearch.evaluators.fidelity import FidelityEvaluator
 from qsearch.images import load_images
+from qsearch.journal import JOURNAL, load_record, repair_journal
 from qsearch.pruning import Pruner
 from qsearch.searcher import Searcher, make_searcher
 from qsearch.space import QualitySpace
-from qsearch.study import JOURNAL, Study, load_record, repair_journal
+from qsearch.study import Study
 from qsearch.trial import Objective
 from realdata import PSNR_RUN, photos
 
@@ -221,3 +222,19 @@ def test_other_images_are_refused_on_resume(evaluator, tmp_path):
         QSearchError, match="images: 3 images, sha256 [0-9a-f]+ -> 3 images, sha256"
     ):
         Study(other, make_searcher("random"), OBJECTIVE, tmp_path)
+
+
+def test_a_run_recorded_before_asks_and_identity_is_read_but_not_resumed(evaluator, tmp_path):
+    """Legacy run folders are handled by the record, not the loop: readable, not resumable."""
+    study = Study(evaluator, make_searcher("ga", pop_size=4), OBJECTIVE, tmp_path)
+    study.optimize(budget=4)
+    study.close()
+    journal = tmp_path / JOURNAL
+    lines = [line for line in journal.read_text().splitlines(keepends=True) if '"ask-0' not in line]
+    journal.write_text("".join(lines))
+    with pytest.raises(QSearchError, match="before runs kept their asks: it can be read"):
+        Study(evaluator, make_searcher("ga", pop_size=4), OBJECTIVE, tmp_path)
+    journal.write_text("".join(lines).replace('"identity"', '"signature"'))
+    assert len(load_record(tmp_path)[0]) == 4
+    with pytest.raises(QSearchError, match="before runs kept their identity"):
+        Study(evaluator, make_searcher("ga", pop_size=4), OBJECTIVE, tmp_path)

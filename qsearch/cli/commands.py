@@ -39,7 +39,7 @@ def cmd_evaluate(args) -> int:
         QTable.from_quality(args.quality) if args.quality is not None else QTable.load(args.qtable)
     )
     evaluator = build_evaluator(args)
-    metrics = evaluator.evaluate(qtable)
+    metrics = dict(evaluator.evaluate(qtable))
     print(json.dumps(metrics) if args.json else format_metrics(metrics))
     return 0
 
@@ -330,7 +330,7 @@ def cmd_cache(args) -> int:
 
 def cmd_repair(args) -> int:
     """Drop the damaged lines of a run's journal, keeping every intact trial."""
-    from qsearch.study import repair_journal
+    from qsearch.journal import repair_journal
 
     dropped, kept = repair_journal(args.run)
     print(

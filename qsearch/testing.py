@@ -1,0 +1,177 @@
+"""Conformance suites for plugin authors, as optuna ships ``optuna.testing.pytest_samplers``:
+every searcher and every evaluator registered with qsearch, built in or third-party, must pass
+them. Subclass a suite in your tests and override its fixture::
+
+    from qsearch.testing import SearcherSuite
+
+    class TestMySearcher(SearcherSuite):
+        @pytest.fixture
+        def searcher_setting(self):
+            return SearcherSetting(lambda: MySearcher(step=3))
+
+The suites run real parts: the real libjpeg-turbo codec on the photographs scikit-image ships
+(the fidelity evaluator unless a setting names another), never a stand-in. Needs pytest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pytest
+
+from qsearch.evaluator import Evaluation, Evaluator
+from qsearch.qtable import QTable
+from qsearch.searcher import Searcher
+from qsearch.space import SPACES
+from qsearch.study import Study
+from qsearch.trial import Objective
+
+PSNR = Objective(metric="psnr", floor=30.0, relative=False)
+"""The objective of the default setting: minimise bpp above 30 dB PSNR."""
+
+
+@cache
+def photographs_evaluator(count: int = 3) -> Evaluator:
+    """The fidelity evaluator (real codec, PSNR and SSIM) on ``count`` bundled photographs."""
+    from qsearch.evaluators.fidelity import FidelityEvaluator
+    from qsearch.images import load_images
+    from qsearch.samples import sample_photos
+
+    return FidelityEvaluator(load_images(sample_photos()[:count]))
+
+
+@dataclass
+class SearcherSetting:
+    """How the suite builds the searcher under test and what it scores tables with."""
+
+    make: Callable[[], Searcher]
+    """A new, configured searcher each call (the suite binds it)."""
+    evaluator: Any = field(default_factory=photographs_evaluator)
+    objective: Objective = PSNR
+
+
+class SearcherSuite:
+    """The searcher contract: valid tables inside the space, seeded runs reproducible and
+    distinct, state that round-trips, a run resumed by replaying its journal equal to an
+    uninterrupted one (also when cut mid-batch), options that rebuild the same searcher."""
+
+    @pytest.fixture
+    def searcher_setting(self) -> SearcherSetting:
+        """Override: the searcher under test (and, if it needs one, its evaluator)."""
+        raise NotImplementedError("override the searcher_setting fixture")
+
+    # -- helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def run(setting: SearcherSetting, budget: int, seed: int = 3, directory=None) -> Study:
+        """A study of ``budget`` tables (recorded in ``directory`` when given)."""
+        study = Study(setting.evaluator, setting.make(), setting.objective, directory, seed=seed)
+        study.optimize(budget)
+        study.close()
+        return study
+
+    @staticmethod
+    def bound(setting: SearcherSetting, seed: int) -> Searcher:
+        """A searcher bound to its default space, the setting's evaluator and ``seed``."""
+        searcher = setting.make()
+        return searcher.setup(SPACES[searcher.default_space](), setting.evaluator, seed)
+
+    @staticmethod
+    def keys(study: Study) -> list[str]:
+        """The tables a study evaluated, in order."""
+        return [t.qtable.key for t in study.trials]
+
+    # -- the contract ---------------------------------------------------------------------------
+    def test_proposals_are_valid_tables_inside_the_space(self, searcher_setting):
+        searcher = self.bound(searcher_setting, 0)
+        tables = searcher.ask(5)
+        assert 1 <= len(tables) <= 5
+        for table in tables:
+            assert searcher.space.contains(table)
+            assert table.to_vector().dtype.kind == "i"
+
+    def test_seeded_runs_are_reproducible_and_distinct(self, searcher_setting):
+        first, second = self.run(searcher_setting, 14), self.run(searcher_setting, 14)
+        assert self.keys(first) == self.keys(second)
+        assert len(set(self.keys(first))) == 14  # repeated tables are never counted twice
+
+    def test_state_round_trips(self, searcher_setting):
+        searcher = self.run(searcher_setting, 9).searcher
+        clone = self.bound(searcher_setting, 99)
+        clone.load_state_dict(searcher.state_dict())
+        assert [t.key for t in clone.ask(4)] == [t.key for t in searcher.ask(4)]
+
+    def test_resumed_run_equals_uninterrupted(self, searcher_setting, tmp_path):
+        """Resumed by replaying the journal: no searcher state is stored beside it."""
+        uninterrupted = self.run(searcher_setting, 16)
+        self.run(searcher_setting, 7, directory=tmp_path)
+        assert not [p for p in tmp_path.iterdir() if p.suffix in (".pkl", ".pickle")]
+        resumed = self.run(searcher_setting, 16, directory=tmp_path)
+        assert self.keys(resumed) == self.keys(uninterrupted)
+        assert [t.number for t in resumed.trials] == list(range(16))
+
+    def test_a_run_resumed_twice_mid_batch_equals_uninterrupted(self, searcher_setting, tmp_path):
+        uninterrupted = self.run(searcher_setting, 15)
+        for budget in (3, 8, 15):
+            resumed = self.run(searcher_setting, budget, directory=tmp_path)
+        assert self.keys(resumed) == self.keys(uninterrupted)
+
+    def test_options_are_reported_for_the_run_identity(self, searcher_setting):
+        searcher = searcher_setting.make()
+        params = searcher.get_params()
+        assert type(searcher)(**params).get_params() == params
+
+
+class EvaluatorSuite:
+    """The evaluator contract: an :class:`Evaluation` whose accuracy figures are the ones
+    declared, sizes that are the files' (bytes, bpp over the images' pixels, ratio), fewer bytes
+    at a coarser table, per-image bytes and pixels (and any accuracy figure kept per image
+    averaging to the figure), the same figures for the same table, an identity of strings."""
+
+    @pytest.fixture
+    def evaluator(self) -> Evaluator:
+        """Override: the evaluator under test."""
+        raise NotImplementedError("override the evaluator fixture")
+
+    def test_an_evaluation_reports_its_declared_figures_and_sizes(self, evaluator):
+        evaluation = evaluator.evaluate(QTable.from_quality(50))
+        assert isinstance(evaluation, Evaluation) and not evaluation.pruned
+        assert set(evaluator.accuracy_metrics) <= set(evaluation)
+        assert all(np.isfinite(evaluation[m]) for m in evaluator.accuracy_metrics)
+        pixels = evaluator.images.pixels
+        assert evaluation["bpp"] == 8 * evaluation["bytes"] / pixels
+        assert evaluation["ratio"] == 3 * pixels / evaluation["bytes"]
+
+    def test_a_coarser_table_gives_fewer_bytes(self, evaluator):
+        fine, coarse = (evaluator.evaluate(QTable.from_quality(q)) for q in (90, 10))
+        assert coarse["bytes"] < fine["bytes"]
+
+    def test_per_image_figures_average_to_the_figures(self, evaluator):
+        evaluation = evaluator.evaluate(QTable.from_quality(40), per_image=True)
+        figures = evaluation.per_image
+        assert figures is not None, "per_image=True must give at least bytes and pixels per image"
+        assert sum(figures["bytes"]) == evaluation["bytes"]
+        assert sum(figures["pixels"]) == evaluator.images.pixels
+        for metric in evaluator.accuracy_metrics:
+            if metric in figures:
+                assert np.mean(figures[metric]) == pytest.approx(evaluation[metric], abs=1e-5)
+
+    def test_the_same_table_gives_the_same_figures(self, evaluator):
+        table = QTable.from_quality(60)
+        first, second = evaluator.evaluate(table), evaluator.evaluate(table)
+        assert {k: v for k, v in first.items() if k != "seconds"} == {
+            k: v for k, v in second.items() if k != "seconds"
+        }
+
+    def test_identity_is_plain_strings(self, evaluator):
+        identity = evaluator.identity()
+        assert identity and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in identity.items()
+        )
+        assert identity == evaluator.identity()
+
+
+__all__ = ["EvaluatorSuite", "SearcherSetting", "SearcherSuite", "photographs_evaluator"]
