@@ -422,6 +422,26 @@ def load_images(
         raise QSearchError.about(
             f"{{limit}} {limit!r} must be a whole number of images, at least 1"
         )
+    folder, found = _found(folder, labels, class_map, strict)
+    files, values = found.files, found.labels
+    if split_file is not None or split is not None:
+        if split_file is None or split is None:
+            raise QSearchError.about("a split needs both {split_file} and {split}")
+        files, values = select_split(folder, files, values, split_file, split)
+    if limit is not None:
+        files, values = files[:limit], (None if values is None else values[:limit])
+    if not files:
+        raise QSearchError(f"{folder}: no image files found")
+    image_set = _prepared(
+        folder, files, values, found.rule, compress_at, preprocessing, cache, threads
+    )
+    _report(image_set, folder, len(files), strict, preprocessing)
+    return image_set
+
+
+def _found(folder, labels: str, class_map, strict: bool) -> tuple[Path, Discovery]:
+    """Step one: the candidate files and their labels (what the label rule leaves out warned
+    about, or fatal with ``strict``)."""
     if isinstance(folder, (list, tuple)):
         found = Discovery([Path(f) for f in folder], None, "none")
         folder = Path(folder[0]).parent
@@ -437,39 +457,50 @@ def load_images(
             found.rule,
             found.left_out[0],
         )
-    files, values = found.files, found.labels
-    if split_file is not None or split is not None:
-        if split_file is None or split is None:
-            raise QSearchError.about("a split needs both {split_file} and {split}")
-        files, values = select_split(folder, files, values, split_file, split)
-    if limit is not None:
-        files, values = files[:limit], (None if values is None else values[:limit])
-    if not files:
-        raise QSearchError(f"{folder}: no image files found")
+    return folder, found
 
+
+def _prepared(
+    folder: Path,
+    files: list[Path],
+    values,
+    rule: str,
+    compress_at: str,
+    preprocessing: Preprocessing,
+    cache: ImageCache | None,
+    threads: int | None,
+) -> ImageSet:
+    """Step two: the files decoded and prepared, from the cache when seen before."""
     digests = [hashlib.sha1(path.read_bytes()).hexdigest() for path in files]
     cache = cache if cache is not None else ImageCache()
     key = cache_key(folder, files, digests, values, compress_at, preprocessing)
     stored = cache.read(key)
     if stored is not None:
-        image_set = _from_record(*stored, preprocessing)
-    else:
-        names = [relative_name(folder, path) for path in files]
-        image_set = _prepare(files, names, digests, values, compress_at, preprocessing, threads)
-        image_set.label_rule = found.rule
-        cache.write(key, *_to_record(image_set, folder))
+        return _from_record(*stored, preprocessing)
+    names = [relative_name(folder, path) for path in files]
+    image_set = _prepare(files, names, digests, values, compress_at, preprocessing, threads)
+    image_set.label_rule = rule
+    cache.write(key, *_to_record(image_set, folder))
+    return image_set
+
+
+def _report(
+    image_set: ImageSet, folder: Path, candidates: int, strict: bool, preprocessing
+) -> None:
+    """Step three: unreadable images skipped with a count (fatal with ``strict``), none left
+    refused, upscaled ones noted."""
     if image_set.skipped:
         if strict:
             raise QSearchError(image_set.skipped[0])
         log.warning(
             "skipped %d unreadable image(s) of %d, first: %s",
             len(image_set.skipped),
-            len(files),
+            candidates,
             image_set.skipped[0],
         )
     if not len(image_set):
         raise QSearchError(
-            f"{folder}: none of its {len(files)} files is a readable image ({image_set.skipped[0]})"
+            f"{folder}: none of its {candidates} files is a readable image ({image_set.skipped[0]})"
         )
     if image_set.upscaled:
         log.info(
@@ -477,7 +508,6 @@ def load_images(
             image_set.upscaled,
             preprocessing.input_size,
         )
-    return image_set
 
 
 def cache_key(

@@ -78,6 +78,14 @@ class Journal:
         attrs = self._study.user_attrs
         return [list(attrs[k]) for k in sorted(k for k in attrs if k.startswith("ask-"))]
 
+    def before_asks(self) -> bool:
+        """Whether the run was recorded by qsearch 0.1, which kept neither asks nor trial
+        numbers (such a run cannot be replayed exactly)."""
+        if self.asks():
+            return False
+        frozen = self._study.get_trials(deepcopy=False)
+        return bool(frozen) and not any("number" in t.user_attrs for t in frozen)
+
     def add(self, trial: Trial) -> None:
         """Append one trial, flushed before this returns."""
         complete = trial.state == "complete"

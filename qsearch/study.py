@@ -112,7 +112,7 @@ class Study:
         for trial in self.journal.trials():
             self._remember(trial)
         self._asks = self.journal.asks()
-        if self.trials and not self._asks:
+        if self.journal.before_asks():
             self.journal.close()
             raise QSearchError(
                 f"{directory}: recorded by qsearch 0.1, before runs kept their asks: it can be "

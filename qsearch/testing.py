@@ -86,6 +86,7 @@ class SearcherSuite:
 
     # -- the contract ---------------------------------------------------------------------------
     def test_proposals_are_valid_tables_inside_the_space(self, searcher_setting):
+        """Every proposal is an integer table the space contains."""
         searcher = self.bound(searcher_setting, 0)
         tables = searcher.ask(5)
         assert 1 <= len(tables) <= 5
@@ -94,11 +95,13 @@ class SearcherSuite:
             assert table.to_vector().dtype.kind == "i"
 
     def test_seeded_runs_are_reproducible_and_distinct(self, searcher_setting):
+        """The same seed gives the same tables; a study never counts a table twice."""
         first, second = self.run(searcher_setting, 14), self.run(searcher_setting, 14)
         assert self.keys(first) == self.keys(second)
         assert len(set(self.keys(first))) == 14  # repeated tables are never counted twice
 
     def test_state_round_trips(self, searcher_setting):
+        """A copied state proposes what the original proposes next."""
         searcher = self.run(searcher_setting, 9).searcher
         clone = self.bound(searcher_setting, 99)
         clone.load_state_dict(searcher.state_dict())
@@ -114,12 +117,14 @@ class SearcherSuite:
         assert [t.number for t in resumed.trials] == list(range(16))
 
     def test_a_run_resumed_twice_mid_batch_equals_uninterrupted(self, searcher_setting, tmp_path):
+        """Cut twice in mid-batch and resumed, a run ends with the uninterrupted run's tables."""
         uninterrupted = self.run(searcher_setting, 15)
         for budget in (3, 8, 15):
             resumed = self.run(searcher_setting, budget, directory=tmp_path)
         assert self.keys(resumed) == self.keys(uninterrupted)
 
     def test_options_are_reported_for_the_run_identity(self, searcher_setting):
+        """``get_params`` rebuilds a searcher with the same options."""
         searcher = searcher_setting.make()
         params = searcher.get_params()
         assert type(searcher)(**params).get_params() == params
@@ -137,6 +142,7 @@ class EvaluatorSuite:
         raise NotImplementedError("override the evaluator fixture")
 
     def test_an_evaluation_reports_its_declared_figures_and_sizes(self, evaluator):
+        """The declared figures, finite; bpp and ratio are the files' bytes over the pixels."""
         evaluation = evaluator.evaluate(QTable.from_quality(50))
         assert isinstance(evaluation, Evaluation) and not evaluation.pruned
         assert set(evaluator.accuracy_metrics) <= set(evaluation)
@@ -146,10 +152,12 @@ class EvaluatorSuite:
         assert evaluation["ratio"] == 3 * pixels / evaluation["bytes"]
 
     def test_a_coarser_table_gives_fewer_bytes(self, evaluator):
+        """IJG quality 10 writes fewer bytes than quality 90."""
         fine, coarse = (evaluator.evaluate(QTable.from_quality(q)) for q in (90, 10))
         assert coarse["bytes"] < fine["bytes"]
 
     def test_per_image_figures_average_to_the_figures(self, evaluator):
+        """Per-image bytes and pixels add up; a figure kept per image averages to the figure."""
         evaluation = evaluator.evaluate(QTable.from_quality(40), per_image=True)
         figures = evaluation.per_image
         assert figures is not None, "per_image=True must give at least bytes and pixels per image"
@@ -160,6 +168,7 @@ class EvaluatorSuite:
                 assert np.mean(figures[metric]) == pytest.approx(evaluation[metric], abs=1e-5)
 
     def test_the_same_table_gives_the_same_figures(self, evaluator):
+        """Deterministic: the same table twice gives the same figures (time aside)."""
         table = QTable.from_quality(60)
         first, second = evaluator.evaluate(table), evaluator.evaluate(table)
         assert {k: v for k, v in first.items() if k != "seconds"} == {
@@ -167,6 +176,7 @@ class EvaluatorSuite:
         }
 
     def test_identity_is_plain_strings(self, evaluator):
+        """The identity is a stable mapping of strings (recorded in every run)."""
         identity = evaluator.identity()
         assert identity and all(
             isinstance(k, str) and isinstance(v, str) for k, v in identity.items()

@@ -231,6 +231,7 @@ def test_a_run_recorded_before_asks_and_identity_is_read_but_not_resumed(evaluat
     study.close()
     journal = tmp_path / JOURNAL
     lines = [line for line in journal.read_text().splitlines(keepends=True) if '"ask-0' not in line]
+    lines = [re.sub(r'"number":\d+,', "", line) for line in lines]  # as qsearch 0.1 wrote them
     journal.write_text("".join(lines))
     with pytest.raises(QSearchError, match="before runs kept their asks: it can be read"):
         Study(evaluator, make_searcher("ga", pop_size=4), OBJECTIVE, tmp_path)
