@@ -125,9 +125,16 @@ def classifier(model: str = "efficientnet_lite0"):
     return _CLASSIFIERS[model]
 
 
-def evaluator(scenario: str, split: str, limit: int | None = None, model: str = "efficientnet_lite0"):
+def evaluator(
+    scenario: str,
+    split: str,
+    limit: int | None = None,
+    model: str = "efficientnet_lite0",
+    codec: str = "jpeg",
+):
     """The classifier evaluator on a split of the ImageNet sample, compressed at ``scenario``
     (the same images, settings and identity as `qsearch run --data SAMPLE --split SPLIT`)."""
+    from qsearch.codec import EncoderSettings
     from qsearch.evaluators.classifier import ClassifierEvaluator
     from qsearch.images import load_images
 
@@ -140,7 +147,7 @@ def evaluator(scenario: str, split: str, limit: int | None = None, model: str = 
         preprocessing=network.preprocessing,
         limit=limit,
     )
-    return ClassifierEvaluator(images, network)
+    return ClassifierEvaluator(images, network, EncoderSettings(codec=codec))
 
 
 def search(
@@ -159,6 +166,7 @@ def search(
     limit: int | None = None,
     networks: tuple[str, ...] = (),
     combine: str = "worst",
+    codec: str = "jpeg",
 ):
     """A search as `qsearch run` does it, through the API (resumable in ``out``); a finished
     run is read back as it stands (runs recorded by qsearch 0.1 cannot be resumed)."""
@@ -178,7 +186,7 @@ def search(
         members = {name: evaluator(scenario, split, limit, name) for name in networks}
         searched = NetworksEvaluator(members, combine)
     else:
-        searched = evaluator(scenario, split, limit)
+        searched = evaluator(scenario, split, limit, codec=codec)
     objective = qsearch.Objective(metric=metric or "top1")
     return qsearch.run(
         searched,
@@ -188,6 +196,6 @@ def search(
         space=make_space(made.default_space, family=make_family(base)),
         seed=seed,
         budget=budget,
-        test_evaluator=evaluator(scenario, test_split, limit) if test_split else None,
+        test_evaluator=evaluator(scenario, test_split, limit, codec=codec) if test_split else None,
         pruner=qsearch.Pruner(rejection_z) if rejection_z is not None else None,
     )

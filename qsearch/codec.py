@@ -1,17 +1,17 @@
-"""The real libjpeg-turbo codec: encode through Pillow with the table written into the file,
-decode with simplejpeg; whole image sets run across threads (both release the GIL)."""
+"""The real codecs: libjpeg-turbo by default (encoded through Pillow with the table written into
+the file, decoded with simplejpeg), or another encoder of :mod:`qsearch.encoders`; whole image
+sets run across threads (the libraries release the GIL)."""
 
 from __future__ import annotations
 
-import io
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-import simplejpeg
-from PIL import Image
 
+from qsearch.encoders import ENCODERS, decode_jpeg, get_encoder
 from qsearch.errors import QSearchError
 from qsearch.qtable import QTable
 
@@ -20,71 +20,72 @@ SUBSAMPLINGS = ("4:2:0", "4:2:2", "4:4:4")
 
 @dataclass(frozen=True)
 class EncoderSettings:
-    """Lossless encoder choices; tables are only ever compared under identical settings.
-    ``smallest`` writes both an optimised baseline and a progressive file and keeps the
-    smaller (the decoded pixels are the same): progressive wins on larger files, baseline on
-    small ones, where the extra scans' headers outweigh what they save."""
+    """The encoder and its lossless choices; tables are only ever compared under identical
+    settings. ``codec`` names the encoder (:data:`qsearch.encoders.ENCODERS`: libjpeg-turbo
+    ``jpeg`` by default). ``smallest`` writes both an optimised baseline and a progressive file
+    and keeps the smaller (the decoded pixels are the same): progressive wins on larger files,
+    baseline on small ones, where the extra scans' headers outweigh what they save."""
 
     subsampling: str = "4:2:0"
     optimize: bool = False
     progressive: bool = False
     smallest: bool = False
+    codec: str = "jpeg"
 
     def __post_init__(self):
         if self.subsampling not in SUBSAMPLINGS:
             raise QSearchError(
                 f"subsampling {self.subsampling!r} is not one of {', '.join(SUBSAMPLINGS)}"
             )
+        encoder = get_encoder(self.codec)
+        for option in ("optimize", "progressive", "smallest"):
+            if getattr(self, option) and option not in encoder.lossless_options:
+                raise QSearchError.about(
+                    f"{{{option}}} does not go with {{codec}} {self.codec} "
+                    f"({self.codec} takes: {', '.join(encoder.lossless_options) or 'none of them'})"
+                )
+        if self.subsampling != "4:2:0" and not encoder.subsampling:
+            raise QSearchError.about(
+                f"{{subsampling}} {self.subsampling} does not go with {{codec}} {self.codec}, "
+                "which chooses its own chroma sampling"
+            )
+
+    @property
+    def encoder(self):
+        """The :class:`qsearch.encoders.Encoder` these settings name."""
+        return ENCODERS[self.codec]
 
     def describe(self) -> str:
-        """One line: subsampling and the lossless options on."""
+        """One line: the codec and its version (unless libjpeg-turbo), subsampling and the
+        lossless options on."""
         extras = [name for name in ("optimize", "progressive", "smallest") if getattr(self, name)]
-        return "+".join([self.subsampling, *extras])
+        sampling = self.subsampling if self.encoder.subsampling else "its own chroma sampling"
+        line = "+".join([sampling, *extras])
+        return line if self.codec == "jpeg" else f"{self.encoder.version()}, {line}"
 
 
 def encode(
     image: np.ndarray,
-    qtable: QTable,
+    setting,
     settings: EncoderSettings = EncoderSettings(),
     metadata: dict | None = None,
 ) -> bytes:
-    """One RGB uint8 image to a complete JPEG file that carries ``qtable`` in its DQT;
+    """One RGB uint8 image to a complete file: with a table codec, a JPEG that carries
+    ``setting`` (a QTable) in its DQT; with a quality codec, ``setting`` is its quality.
     ``metadata`` (``exif``, ``icc_profile`` bytes) is written beside it, untouched."""
-    variants = (
-        [(True, False), (True, True)]
-        if settings.smallest
-        else [(settings.optimize, settings.progressive)]
-    )
-    return min(
-        (
-            _encode(image, qtable, settings.subsampling, optimize, progressive, metadata or {})
-            for optimize, progressive in variants
-        ),
-        key=len,
-    )
+    encoder = settings.encoder
+    if isinstance(setting, QTable) != encoder.takes_tables:
+        wanted = "a quantization table" if encoder.takes_tables else "a quality"
+        raise QSearchError(f"codec {settings.codec} takes {wanted}, not {setting!r}")
+    return encoder.encode(image, setting, settings, metadata)
 
 
-def _encode(
-    image, qtable: QTable, subsampling: str, optimize: bool, progressive: bool, metadata: dict
-) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(
-        buffer,
-        "JPEG",
-        qtables=qtable.to_pillow(),
-        subsampling=subsampling,
-        optimize=optimize,
-        progressive=progressive,
-        **{k: v for k, v in metadata.items() if v},
-    )
-    return buffer.getvalue()
-
-
-def decode(data: bytes, out: np.ndarray | None = None) -> np.ndarray:
-    """Decode to RGB uint8 with libjpeg-turbo's accurate DCT and fancy upsampling."""
-    return simplejpeg.decode_jpeg(
-        data, colorspace="RGB", fastdct=False, fastupsample=False, buffer=out
-    )
+def decode(data: bytes, out: np.ndarray | None = None, settings=None) -> np.ndarray:
+    """Decode to RGB uint8 with the format's reference decoder (JPEG: libjpeg-turbo's accurate
+    DCT and fancy upsampling, whatever wrote the file)."""
+    if settings is None or settings.codec == "jpeg":
+        return decode_jpeg(data, out)
+    return settings.encoder.decode(data, out)
 
 
 class Codec:
@@ -94,6 +95,7 @@ class Codec:
         self.settings = settings
         self.threads = threads or os.cpu_count() or 1
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="qsearch-codec")
+        self.encode_seconds = float("nan")
 
     def _chunks(self, count: int) -> list[range]:
         step = max(1, -(-count // (4 * self.threads)))
@@ -102,15 +104,19 @@ class Codec:
     def _map(self, work, count: int) -> None:
         list(self._pool.map(work, self._chunks(count)))
 
-    def encode_all(self, images, qtable: QTable) -> list[bytes]:
-        """Every image's complete JPEG file: sizes first, the cheap half of an evaluation."""
+    def encode_all(self, images, setting) -> list[bytes]:
+        """Every image's complete file (``setting``: a table, or a quality codec's quality):
+        sizes first, the cheap half of an evaluation. Its wall time is kept in
+        :attr:`encode_seconds` (encoders compared by speed, measured in the same run)."""
         files: list[bytes] = [b""] * len(images)
 
         def work(indices):
             for i in indices:
-                files[i] = encode(images[i], qtable, self.settings)
+                files[i] = encode(images[i], setting, self.settings)
 
+        start = time.perf_counter()
         self._map(work, len(images))
+        self.encode_seconds = time.perf_counter() - start
         return files
 
     def decode_all(
@@ -132,18 +138,17 @@ class Codec:
         def work(indices):
             for k in indices:
                 if shape is not None and transform is None:
-                    decode(files[k], out=decoded[k])
+                    decode(files[k], decoded[k], self.settings)
                 else:
-                    decoded[k] = (
-                        decode(files[k]) if transform is None else transform(decode(files[k]))
-                    )
+                    image = decode(files[k], settings=self.settings)
+                    decoded[k] = image if transform is None else transform(image)
 
         self._map(work, len(files))
         return decoded
 
-    def roundtrip(self, images, qtable: QTable, transform=None):
+    def roundtrip(self, images, setting, transform=None):
         """Encode then decode every image; returns (decoded images, bytes per image)."""
-        files = self.encode_all(images, qtable)
+        files = self.encode_all(images, setting)
         shape = images.shape[1:] if isinstance(images, np.ndarray) else None
         decoded = self.decode_all(files, shape, transform)
         return decoded, np.array([len(f) for f in files], dtype=np.int64)

@@ -32,13 +32,13 @@ def _attach(
     )
 
 
-def _encode_range(start: int, stop: int, table: list[int], decoding: bool) -> list[bytes]:
+def _encode_range(start: int, stop: int, setting, decoding: bool) -> list[bytes]:
     images, decoded, settings = _shared["images"], _shared["decoded"], _shared["settings"]
-    qtable = QTable.from_vector(table)
-    files = [encode(images[i], qtable, settings) for i in range(start, stop)]
+    setting = QTable.from_vector(setting) if isinstance(setting, list) else setting
+    files = [encode(images[i], setting, settings) for i in range(start, stop)]
     if decoding:
         for i, data in zip(range(start, stop), files):
-            decode(data, out=decoded[i])
+            decode(data, decoded[i], settings)
     return files
 
 
@@ -67,8 +67,8 @@ class ProcessEncoder:
             (start, min(start + step, self.count)) for start in range(0, self.count, step)
         ]
 
-    def _chunks(self, qtable: QTable, decoding: bool) -> Iterator[list[bytes]]:
-        table = qtable.to_vector().tolist()
+    def _chunks(self, setting, decoding: bool) -> Iterator[list[bytes]]:
+        table = setting.to_vector().tolist() if isinstance(setting, QTable) else setting
         return self._pool.map(
             _encode_range, *zip(*[(a, b, table, decoding) for a, b in self._ranges])
         )

@@ -106,11 +106,21 @@ class CodecEvaluator(Evaluator):
         if encoder_processes > 1 and isinstance(images.images, np.ndarray):
             self._processes = ProcessEncoder(images.images, settings, encoder_processes)
 
-    def encode_all(self, qtable: QTable) -> list[bytes]:
-        """Every image's complete JPEG file with ``qtable``, in order."""
+    def use_encoder(self, settings: EncoderSettings) -> None:
+        """Encode with other settings from now on (a baseline's codec ladder on one network and
+        one image set; a run never changes its encoder)."""
+        if settings == self.codec.settings:
+            return
+        self._close_encoder()
+        self.codec = Codec(settings, self.codec.threads)
+        if self.encoder_processes and isinstance(self.images.images, np.ndarray):
+            self._processes = ProcessEncoder(self.images.images, settings, self.encoder_processes)
+
+    def encode_all(self, setting) -> list[bytes]:
+        """Every image's complete file with ``setting`` (a table, or a quality codec's quality)."""
         if self._processes is not None:
-            return self._processes.encode_all(qtable)
-        return self.codec.encode_all(self.images.images, qtable)
+            return self._processes.encode_all(setting)
+        return self.codec.encode_all(self.images.images, setting)
 
     @property
     def settings(self) -> EncoderSettings:  # type: ignore[override]
@@ -126,7 +136,8 @@ class CodecEvaluator(Evaluator):
         }
 
     def size_metrics(self, sizes: np.ndarray) -> Metrics:
-        """bytes, bpp over the compressed pixels, and ratio to raw RGB (and to the source files)."""
+        """bytes, bpp over the compressed pixels, and ratio to raw RGB (and to the source files),
+        and the encoder's milliseconds per image (threads; not measured in worker processes)."""
         total = int(sizes.sum())
         metrics = {
             "bytes": total,
@@ -134,15 +145,21 @@ class CodecEvaluator(Evaluator):
             "ratio": 3.0 * self._pixels / total,
             "images": len(sizes),
         }
+        if self._processes is None:
+            metrics["encode_ms_per_image"] = 1000 * self.codec.encode_seconds / len(sizes)
         if self.images.compress_at == "source":
             metrics["source_ratio"] = float(self.images.source_bytes.sum()) / total
         return metrics
 
     def close(self) -> None:
         """Release the codec's threads and any encoder processes."""
+        self._close_encoder()
+
+    def _close_encoder(self) -> None:
         self.codec.close()
         if self._processes is not None:
             self._processes.close()
+            self._processes = None
 
 
 __all__ = ["EVALUATORS", "CodecEvaluator", "Evaluation", "Evaluator", "Metrics"]

@@ -168,14 +168,25 @@ def judge(
         result["share_ci95_low"], result["share_ci95_high"] = share_interval(
             metric, figures[metric], judged.uncompressed_per_image, judged.uncompressed[metric]
         )
-    sign, ijg = metric_sign(metric), judged.ijg.frame
-    result["bits_vs_ijg_percent"] = _own_saving(
-        ijg["bpp"], sign * ijg[metric], [float(judged_row["bpp"])], [sign * value]
-    )
-    ijg_points, points = judged.ijg.points(metric), judged.front.points(metric)
+    result.update(own_bits(metric, judged.ijg, judged.front, position))
+    return result
+
+
+def own_bits(metric: str, ijg: Curve, tables: Curve, position: int) -> dict:
+    """One table's bits against the IJG curve interpolated at the table's own accuracy
+    (``bits_vs_ijg_percent``, negative = fewer), with its paired bootstrap interval."""
+    sign, row = metric_sign(metric), tables.frame.iloc[position]
+    result: dict = {
+        "bits_vs_ijg_percent": _own_saving(
+            ijg.frame["bpp"],
+            sign * ijg.frame[metric],
+            [float(row["bpp"])],
+            [sign * float(row[metric])],
+        )
+    }
+    ijg_points, points = ijg.points(metric), tables.points(metric)
     if ijg_points is not None and points is not None:
-        draws = bootstrap_samples(ijg_points, [points[position]], _own_saving)
-        low, high = interval(draws)
+        low, high = interval(bootstrap_samples(ijg_points, [points[position]], _own_saving))
         result.update(
             bits_vs_ijg_ci95_low=low,
             bits_vs_ijg_ci95_high=high,

@@ -25,7 +25,7 @@ def _is_front(label: str) -> bool:
     return "quality" not in label.lower()
 
 
-def _draw(axes, curves: dict[str, pd.DataFrame], metric: str, marks) -> None:
+def _draw(axes, curves: dict[str, pd.DataFrame], metric: str, marks, levels=()) -> None:
     for label, frame in curves.items():
         frame = frame.sort_values("bpp")
         if _is_front(label):
@@ -44,6 +44,8 @@ def _draw(axes, curves: dict[str, pd.DataFrame], metric: str, marks) -> None:
                 label=label,
                 linewidth=1.0,
             )
+    for level in levels:
+        axes.axhline(level, linestyle=":", color="gray", linewidth=0.8)
     for bpp, accuracy, text in marks:
         axes.plot([bpp], [accuracy], marker="*", markersize=9, color="black", linestyle="none")
         axes.annotate(
@@ -63,9 +65,10 @@ def plot_curves(
     path,
     title: str = "",
     marks: list[tuple[float, float, str]] | None = None,
+    levels: list[float] = (),  # type: ignore[assignment]
 ) -> Path:
     """Save the curves as a PNG (see :func:`curves_figure`)."""
-    return save_figure(curves_figure(curves, metric, title, marks), path)
+    return save_figure(curves_figure(curves, metric, title, marks, levels), path)
 
 
 def save_figure(figure: Figure, path) -> Path:
@@ -80,20 +83,22 @@ def curves_figure(
     metric: str,
     title: str = "",
     marks: list[tuple[float, float, str]] | None = None,
+    levels: list[float] = (),  # type: ignore[assignment]
 ) -> Figure:
     """The curves, the whole range and the high-accuracy end side by side. ``marks`` are
-    operating points (bpp, accuracy, label) to point out."""
+    operating points (bpp, accuracy, label) to point out; ``levels`` accuracies drawn dotted
+    (operating targets)."""
     marks = marks or []
     figure = Figure(figsize=(10.5, 4.6), dpi=120)
     whole, zoom = figure.subplots(1, 2)
-    _draw(whole, curves, metric, marks)
+    _draw(whole, curves, metric, marks, levels)
     whole.set_ylabel(metric)
     whole.set_title("whole range", fontsize=9)
     whole.legend(fontsize=8, loc="lower right")
     values = pd.concat([frame[metric] for frame in curves.values()]).dropna()
     top, bottom = float(values.max()), float(values.min())
     low = top - ZOOM_SHARE * (top - bottom) if top > bottom else bottom - 0.01
-    _draw(zoom, curves, metric, marks)
+    _draw(zoom, curves, metric, marks, levels)
     reaching = pd.concat([frame.loc[frame[metric] >= low, "bpp"] for frame in curves.values()])
     if len(reaching):
         zoom.set_xlim(float(reaching.min()) / 1.15, float(reaching.max()) * 1.15)

@@ -48,12 +48,12 @@ def quality_curve(
     family, the reference curve every front is measured against."""
     rows = [
         {"quality": q, **scored(evaluator, family.at(q))}
-        for q in _progress(qualities, label or f"{family} quality sweep", progress)
+        for q in progress_bar(qualities, label or f"{family} quality sweep", progress)
     ]
     return pd.DataFrame(rows)
 
 
-def _progress(items, label: str, shown: bool):
+def progress_bar(items, label: str, shown: bool):
     """``items`` with a progress bar (count, rate and time left) when ``shown``."""
     if not shown:
         return items
@@ -113,7 +113,7 @@ def rescore(
     known = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["key"])
     missing = [key for key in tables if key not in set(known["key"])]
     if missing:
-        keys = _progress(missing, "front on the held-out images", progress)
+        keys = progress_bar(missing, "front on the held-out images", progress)
         fresh = pd.DataFrame([{"key": key, **scored(evaluator, tables[key])} for key in keys])
         known = pd.concat([known, fresh], ignore_index=True) if len(known) else fresh
         write_csv(known, path)

@@ -43,6 +43,8 @@ def test_the_notebook_gets_what_the_command_line_writes(tmp_path):
     from_notebook = json.loads((tmp_path / "runs" / "notebook" / "summary.json").read_text())
     from_cli = json.loads((cli / "summary.json").read_text())
     assert from_notebook == from_cli  # figures, operating points and identity alike
+    timings = ["seconds", "encode_ms_per_image", "worker"]
     pd.testing.assert_frame_equal(
-        pd.read_csv(tmp_path / "runs" / "notebook" / "front.csv"), pd.read_csv(cli / "front.csv")
+        pd.read_csv(tmp_path / "runs" / "notebook" / "front.csv").drop(columns=timings),
+        pd.read_csv(cli / "front.csv").drop(columns=timings),
     )

@@ -41,6 +41,12 @@ def add_encoder_arguments(parser) -> None:
     encoder.add_argument("--optimize", action="store_true", help="optimised Huffman tables")
     encoder.add_argument("--progressive", action="store_true", help="progressive files")
     encoder.add_argument("--smallest", action="store_true", help=SMALLEST_HELP)
+    encoder.add_argument(
+        "--codec",
+        default="jpeg",
+        help="encoder: jpeg (libjpeg-turbo, default), mozjpeg (trellis, takes tables), jpegli, "
+        "webp, avif, jxl (a quality each); baseline takes a comma list (the codec ladder)",
+    )
 
 
 def add_data_arguments(parser) -> None:
@@ -352,6 +358,11 @@ FLAGS = {
     "mean": "--mean",
     "std": "--std",
     "device": "--device",
+    "codec": "--codec",
+    "optimize": "--optimize",
+    "progressive": "--progressive",
+    "smallest": "--smallest",
+    "subsampling": "--subsampling",
 }
 """Library parameter -> the flag that sets it: errors name what the user typed."""
 

@@ -12,9 +12,21 @@ from qsearch.codec import EncoderSettings
 from qsearch.errors import QSearchError
 
 
-def encoder_settings(args) -> EncoderSettings:
-    """The lossless encoder settings every table is compared under."""
-    return EncoderSettings(args.subsampling, args.optimize, args.progressive, args.smallest)
+def encoder_settings(args, codec: str | None = None) -> EncoderSettings:
+    """The encoder and its lossless settings every table is compared under (``codec``: one of
+    a baseline's list, default ``--codec``)."""
+    codec = codec or args.codec
+    if "," in codec:
+        raise QSearchError(f"--codec {codec}: one codec here (a list is for qsearch baseline)")
+    return EncoderSettings(args.subsampling, args.optimize, args.progressive, args.smallest, codec)
+
+
+def codecs(args) -> list[str]:
+    """The codecs a baseline sweeps, each checked (known, installed) before any work."""
+    names = [name.strip() for name in args.codec.split(",") if name.strip()]
+    for name in names:
+        encoder_settings(args, name)
+    return names
 
 
 def read_class_map(path: Path | None) -> dict[str, int] | None:
@@ -34,35 +46,37 @@ def read_class_map(path: Path | None) -> dict[str, int] | None:
     return mapping
 
 
-def build_evaluator(args, split: str | None = None):
-    """The evaluator the arguments describe, on ``split`` (default ``args.split``)."""
+def build_evaluator(args, split: str | None = None, codec: str | None = None):
+    """The evaluator the arguments describe, on ``split`` (default ``args.split``), encoding
+    with ``codec`` (default ``--codec``)."""
     from qsearch.evaluator import EVALUATORS
     from qsearch.images import Preprocessing
 
     check_images(args, split)
+    settings = encoder_settings(args, codec)  # checked before the network loads
     if getattr(args, "networks", None):
         return build_networks(args, split)
     if args.evaluator == "networks":
         raise QSearchError("--evaluator networks needs --networks A,B (the networks to judge with)")
     evaluator_class = EVALUATORS[args.evaluator]
     if evaluator_class.name != "classifier":
-        return evaluator_class(load_split(args, Preprocessing(), split), encoder_settings(args))
+        return evaluator_class(load_split(args, Preprocessing(), split), settings)
     from qsearch.models import load_classifier
 
     classifier = load_classifier(
         args.model, args.weights, args.device, declared=declared_preprocessing(args)
     )
-    return classifier_evaluator(args, classifier, split)
+    return classifier_evaluator(args, classifier, split, settings)
 
 
-def classifier_evaluator(args, classifier, split: str | None):
+def classifier_evaluator(args, classifier, split: str | None, settings=None):
     """The classifier evaluator of one network on the images it prepares."""
     from qsearch.evaluator import EVALUATORS
 
     return EVALUATORS["classifier"](
         load_split(args, classifier.preprocessing, split),
         classifier,
-        encoder_settings(args),
+        settings or encoder_settings(args),
         batch_size=args.batch_size,
         forward=args.forward,
     )

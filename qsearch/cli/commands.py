@@ -13,12 +13,14 @@ from qsearch.cli.build import (
     base_family,
     build_evaluator,
     check_family,
+    codecs,
     encoder_settings,
     evaluator_pool,
     read_class_map,
 )
 from qsearch.errors import QSearchError
 from qsearch.qtable import QTable
+from qsearch.trial import operating_target
 
 log = logging.getLogger("qsearch")
 
@@ -32,23 +34,30 @@ def format_metrics(metrics: dict) -> str:
 
 
 def cmd_evaluate(args) -> int:
-    """Score one table (an IJG quality or a table file) on the images."""
+    """Score one table (an IJG quality or a table file), or a quality codec at a quality."""
     if (args.quality is None) == (args.qtable is None):
         raise QSearchError("give exactly one of --quality Q or --qtable FILE")
-    qtable = (
-        QTable.from_quality(args.quality) if args.quality is not None else QTable.load(args.qtable)
+    settings = encoder_settings(args)
+    if not settings.encoder.takes_tables and args.qtable is not None:
+        raise QSearchError(f"--codec {args.codec} takes a quality (--quality Q), not a table")
+    setting = (
+        QTable.load(args.qtable)
+        if args.qtable is not None
+        else QTable.from_quality(args.quality)
+        if settings.encoder.takes_tables
+        else args.quality
     )
     evaluator = build_evaluator(args)
-    metrics = dict(evaluator.evaluate(qtable))
+    metrics = dict(evaluator.evaluate(setting))
     print(json.dumps(metrics) if args.json else format_metrics(metrics))
     return 0
 
 
 def cmd_baseline(args) -> int:
-    """Quality sweeps of table families: one CSV per family and one plot."""
-    import pandas as pd
-    from tqdm import tqdm
-
+    """Quality sweeps on the same images: of table families under each table codec, of each
+    quality codec on its own scale; one CSV each, one plot, and the ladder against IJG."""
+    from qsearch import ladder
+    from qsearch.atomic import write_text
     from qsearch.plotting import plot_curves
     from qsearch.report import write_csv
     from qsearch.study import default_objective
@@ -56,31 +65,40 @@ def cmd_baseline(args) -> int:
     writable_folder(args.out)
     for spec in args.base:
         check_family(spec)
-    evaluator = build_evaluator(args)
+    names = codecs(args)
+    evaluator = build_evaluator(args, codec="jpeg")
     metric = default_objective(evaluator).metric
     args.out.mkdir(parents=True, exist_ok=True)
-    curves = {}
-    for spec in args.base:
-        family = base_family(spec, evaluator)
-        rows = [
-            {"quality": q, **evaluator.evaluate(family.at(q))}
-            for q in tqdm(
-                args.qualities, desc=f"{family} quality sweep", unit="table", disable=args.quiet
-            )
-        ]
-        frame = pd.DataFrame(rows)
-        write_csv(frame, args.out / f"{family}.csv")
-        curves[f"{family} quality {min(args.qualities)}..{max(args.qualities)}"] = frame
-        print(f"{family}:\n{frame[['quality', metric, 'bpp', 'ratio']].to_string(index=False)}")
+    swept = {}
+    for name in dict.fromkeys(["jpeg", *names]):  # IJG under libjpeg-turbo: the reference
+        settings = encoder_settings(args, name)
+        families = args.base if name in names else ["ijg"]
+        for spec in families if settings.encoder.takes_tables else [None]:
+            family = base_family(spec, evaluator) if spec is not None else None
+            frame = ladder.sweep(evaluator, settings, args.qualities, family, not args.quiet)
+            stem = (str(family) if name == "jpeg" else f"{name}-{family}") if family else name
+            write_csv(frame, args.out / f"{stem}.csv")
+            swept[stem] = frame
+            print(f"{stem}:\n{frame[['quality', metric, 'bpp', 'ratio']].to_string(index=False)}")
+    measured = ["top1", "logprob"] if "top1" in evaluator.accuracy_metrics else [metric]
+    table = ladder.ladder(swept, swept["ijg"], measured, evaluator.reference)
+    text = ladder.markdown(table)
+    write_csv(table, args.out / "ladder.csv")
+    write_text(args.out / "ladder.md", text + "\n")
+    print(text)
+    targets = [operating_target(metric, evaluator.reference[metric], f) for f in (0.98, 0.95)]
     plot_curves(
-        curves,
+        {
+            f"{stem} quality {min(args.qualities)}..{max(args.qualities)}": f
+            for stem, f in swept.items()
+        },
         metric,
         args.out / "baseline.png",
-        title=f"{metric} vs bpp on {len(evaluator.images)} images, {evaluator.settings.describe()}",
+        title=f"{metric} vs bpp on {len(evaluator.images)} images; dotted: 98% and 95% of the "
+        f"uncompressed {metric}",
+        levels=targets,
     )
-    print(
-        f"wrote {', '.join(f'{args.out}/{name.split()[0]}.csv' for name in curves)} and {args.out / 'baseline.png'}"
-    )
+    print(f"wrote {len(swept)} CSV file(s), ladder.md, ladder.csv and baseline.png in {args.out}")
     return 0
 
 
@@ -178,6 +196,11 @@ def cmd_run(args) -> int:
         raise QSearchError("give --budget N (trials) and/or --timeout SECONDS")
     if args.test_split and not args.split_file:
         raise QSearchError("--test-split needs --split-file")
+    if not encoder_settings(args).encoder.takes_tables:
+        raise QSearchError(
+            f"--codec {args.codec} takes a quality, not a table: tables are searched under jpeg "
+            "or mozjpeg (qsearch baseline --codec sweeps the others)"
+        )
     searcher = make_searcher(args.searcher, **parse_options(args.option))
     objective_options = {
         "floor": args.floor,
@@ -274,7 +297,8 @@ def print_run(finished) -> None:
 
 
 def cmd_list(args) -> int:
-    """Every searcher, evaluator and search space, with what it is."""
+    """Every searcher, evaluator, search space and codec, with what it is."""
+    from qsearch.encoders import ENCODERS
     from qsearch.evaluator import EVALUATORS
     from qsearch.searcher import SEARCHERS
     from qsearch.space import SPACES
@@ -287,6 +311,15 @@ def cmd_list(args) -> int:
         print(f"{title}:")
         for name, description in registry.describe():
             print(f"  {name:<12} {description}")
+    print("codecs (--codec):")
+    for name, encoder in ENCODERS.items():
+        try:
+            encoder.available()
+            state = encoder.version()
+        except QSearchError as error:
+            state = str(error)
+        kind = "a table" if encoder.takes_tables else "a quality"
+        print(f"  {name:<12} takes {kind}; {state}")
     return 0
 
 

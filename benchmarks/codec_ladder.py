@@ -1,0 +1,188 @@
+"""The codec ladder on the 400 test images: every encoder a user could pick instead of a table
+(mozjpeg's trellis, jpegli, WebP, AVIF, JPEG XL), swept over its quality scale, against
+libjpeg-turbo's IJG curve, by EfficientNet-Lite0's top-1 and log-probability; the best front's
+tables (searched on the other split) under libjpeg-turbo and under mozjpeg's trellis; a front
+searched under trellis; lossless settings on top; encode time per image measured in this run.
+
+    python benchmarks/codec_ladder.py [--search-budget 62]
+
+Resumable: every curve and every re-scored front is kept in benchmarks/results/codec_ladder/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import pandas as pd
+
+from common import ROOT, evaluator, record, search, unpacked
+from qsearch import report
+from qsearch.codec import EncoderSettings
+from qsearch.families import make_family
+from qsearch.ladder import ladder, markdown, sweep
+from qsearch.operating import Curve, own_bits, percent_cell
+from qsearch.qtable import QTable
+
+RESULTS = ROOT / "benchmarks" / "results" / "codec_ladder"
+REFERENCE = ROOT / "benchmarks" / "results" / "search_quality" / "input" / "reference"
+BEST = ROOT / "benchmarks" / "results" / "best_front"
+QUALITIES = tuple(range(5, 100, 5))
+LADDER = {
+    "mozjpeg trellis, IJG tables": ("mozjpeg", "ijg"),
+    "mozjpeg trellis, mozjpeg preset 3 tables": ("mozjpeg", "mozjpeg-3"),
+    "jpegli": ("jpegli", None),
+    "WebP": ("webp", None),
+    "AVIF": ("avif", None),
+    "JPEG XL": ("jxl", None),
+}
+"""Curve name -> (codec, table family or None for a quality codec)."""
+MEASURES = ("top1", "logprob")
+ENCODINGS = {
+    "libjpeg-turbo": EncoderSettings(),
+    "mozjpeg trellis": EncoderSettings(codec="mozjpeg"),
+    "libjpeg-turbo smallest": EncoderSettings(smallest=True),
+    "mozjpeg trellis smallest": EncoderSettings(codec="mozjpeg", smallest=True),
+}
+"""How the best front's tables are encoded (its tables unchanged)."""
+
+
+def reference(name: str) -> pd.DataFrame:
+    """A sweep search_quality keeps (gzipped at rest; read as it is, never repacked here)."""
+    path = REFERENCE / name
+    return pd.read_csv(path if path.exists() else path.with_name(name + ".gz"))
+
+
+def stem(name: str) -> str:
+    return name.lower().replace(",", "").replace(" ", "-")
+
+
+def curves(scorer) -> dict[str, pd.DataFrame]:
+    """libjpeg-turbo's IJG and mozjpeg-preset-3 sweeps (kept by search_quality) and each
+    codec's own sweep on the test split, computed once."""
+    found = {
+        "libjpeg-turbo, IJG tables (reference)": reference("ijg_test.csv"),
+        "libjpeg-turbo, mozjpeg preset 3 tables": reference("mozjpeg-3_test.csv"),
+    }
+    for name, (codec, family) in LADDER.items():
+        settings = EncoderSettings(codec=codec)
+        tables = make_family(family) if family else None
+        found[name] = report.cached_frame(
+            RESULTS / f"{stem(name)}.csv",
+            lambda s=settings, t=tables: sweep(scorer, s, QUALITIES, t, progress=True),
+        )
+    return found
+
+
+def best_front_under(scorer, name: str, settings: EncoderSettings) -> pd.DataFrame:
+    """The best front's tables on the test split under ``settings``, kept once."""
+    tables = pd.read_csv(BEST / "front.csv")["table"]
+
+    def compute():
+        scorer.use_encoder(settings)
+        rows = [{"table": t, **report.scored(scorer, QTable.load(BEST / t))} for t in tables]
+        return pd.DataFrame(rows)
+
+    return report.cached_frame(RESULTS / f"best-front-{stem(name)}.csv", compute)
+
+
+def chosen_table_cells(front: pd.DataFrame, ijg: pd.DataFrame, uncompressed: dict) -> dict:
+    """The tables best_front names for 98% and 95% of top-1 (chosen on the search split), judged
+    here at their own accuracy: their bits against IJG and the share of top-1 they keep."""
+    chosen = pd.read_csv(BEST / "operating_points.csv").set_index("fraction")["table"]
+    tables = Curve.from_frame(front)
+    found = {}
+    for fraction in (0.98, 0.95):
+        position = int(np.flatnonzero((front["table"] == chosen[fraction]).to_numpy())[0])
+        bits = own_bits("top1", Curve.from_frame(ijg), tables, position)
+        share = front["top1"].iloc[position] / uncompressed["top1"]
+        found[fraction] = (
+            percent_cell(
+                bits["bits_vs_ijg_percent"],
+                bits.get("bits_vs_ijg_ci95_low"),
+                bits.get("bits_vs_ijg_ci95_high"),
+            )
+            + f" (keeps {100 * share:.1f}% of top-1)"
+        )
+    return found
+
+
+def speeds() -> str:
+    """Encode milliseconds per image of each codec at quality 50 (IJG tables for the table
+    codecs), one after another in this process on the same 400 test images."""
+    scorer = evaluator("input", "test")
+    images = scorer.images.images
+    rows = []
+    for codec in ("jpeg", "mozjpeg", "jpegli", "webp", "avif", "jxl"):
+        settings = EncoderSettings(codec=codec)
+        scorer.use_encoder(settings)
+        setting = QTable.from_quality(50) if settings.encoder.takes_tables else 50
+        scorer.codec.encode_all(images[:20], setting)  # warm-up
+        start = time.perf_counter()
+        scorer.codec.encode_all(images, setting)
+        seconds = time.perf_counter() - start
+        rows.append(f"{codec} {1000 * seconds / len(images):.2f}")
+    return "; ".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--search-budget", type=int, default=62, help="0: no trellis search")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    scorer = evaluator("input", "test")
+    uncompressed = json.loads((REFERENCE / "uncompressed_test.json").read_text())
+    found = curves(scorer)
+    ijg = found["libjpeg-turbo, IJG tables (reference)"]
+    for name, settings in ENCODINGS.items():
+        found[f"best front's tables, {name}"] = best_front_under(scorer, name, settings)
+    if args.search_budget:
+        for codec in ("mozjpeg", "jpeg"):
+            out = RESULTS / f"slopes-mozjpeg4-{codec}-b{args.search_budget}"
+            run = search(out, "slopes", budget=args.search_budget, base="mozjpeg-4", codec=codec)
+            tables = {t.qtable.key: t.qtable for t in run.trials}
+            front_keys = list(run.front["key"])
+            trellis = evaluator("input", "test", codec="mozjpeg")
+            path = RESULTS / f"slopes-front-searched-under-{codec}-encoded-with-trellis.csv"
+            scored = report.rescore(trellis, {k: tables[k] for k in front_keys}, path)
+            under = "trellis" if codec == "mozjpeg" else "libjpeg-turbo"
+            name = f"slopes front searched under {under}, encoded with trellis"
+            found[name] = scored[scored["key"].isin(front_keys)]
+    table = ladder(found, ijg, MEASURES, uncompressed)
+    chosen = {
+        name: chosen_table_cells(found[f"best front's tables, {name}"], ijg, uncompressed)
+        for name in (
+            "libjpeg-turbo",
+            "mozjpeg trellis",
+            "libjpeg-turbo smallest",
+            "mozjpeg trellis smallest",
+        )
+    }
+    chosen_text = "\n".join(
+        f"| {name} | {cells[0.98]} | {cells[0.95]} |" for name, cells in chosen.items()
+    )
+    record(
+        "Codec ladder (input scenario, test split, 400 images, EfficientNet-Lite0)",
+        "Each codec swept over its own quality scale (5..95) on the 400 test images; % bits against "
+        "libjpeg-turbo with the IJG tables at equal accuracy (negative = fewer bits), 95% paired "
+        "bootstrap intervals over images, * = the interval excludes zero. 'at X%': where the curve "
+        "crosses X% of the uncompressed accuracy (top-1 0.885; log-probability: the network keeping "
+        "X% of its probability for the true class). The best front's tables were searched on the "
+        "other split (`best_front`); 'smallest' = per image the smaller of optimised baseline and "
+        "progressive (same pixels). Encode ms per image: median over the sweep, 2 threads.\n\n"
+        + markdown(table)
+        + "\n\nThe tables best_front names for 98% / 95% of top-1 (chosen on the search split), "
+        "judged here at their own accuracy (bits vs IJG at that accuracy, and the share of the "
+        "uncompressed top-1 they keep):\n\n| encoder | table for 98% | table for 95% |\n|---|---|---|\n"
+        + chosen_text
+        + f"\n\nEncode ms per image at quality 50, one codec after another in this run: {speeds()}."
+        + f"\n\nCommand: `python benchmarks/codec_ladder.py --search-budget {args.search_budget}`",
+    )
+
+
+if __name__ == "__main__":
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with unpacked(RESULTS):
+        main()

@@ -1,0 +1,247 @@
+"""The encoders a user could pick: libjpeg-turbo with a table (the default, and the encoder
+tables are searched under), mozjpeg's trellis quantisation with a table, jpegli, WebP, AVIF and
+JPEG XL at a quality. Each writes the complete file its library writes; each file is decoded by
+its format's reference decoder in this process (JPEG files by libjpeg-turbo, whatever wrote
+them, so every JPEG is judged on the pixels a stock decoder shows).
+
+Chosen packages: ``jpeglib`` (ships libjpeg builds, mozjpeg 4.0.3 among them, and takes custom
+tables and trellis flags), ``pyjpegli`` (Google's jpegli), Pillow's own WebP and AVIF (libwebp,
+libavif in its wheels) and ``pillow-jxl-plugin`` (libjxl through Pillow's API, so JPEG XL is read
+and written like the other Pillow formats; imagecodecs would bring 60 other codecs along).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from importlib import metadata
+
+import numpy as np
+import simplejpeg
+from PIL import Image, features
+
+from qsearch.errors import QSearchError
+from qsearch.qtable import QTable
+
+EXTRA = "pip install 'qsearch[codecs]'"
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """One encoder: ``takes_tables`` (a QTable) or a quality (an int on its own scale)."""
+
+    name: str
+    takes_tables: bool
+    lossless_options: tuple[str, ...] = ()
+    """Which of optimize, progressive, smallest it honours."""
+    subsampling: bool = False
+    """Whether it honours the chroma subsampling setting (else it decides its own)."""
+
+    def version(self) -> str:
+        """Library and version, for the run's identity."""
+        raise NotImplementedError
+
+    def available(self) -> None:
+        """Refuse, in one line saying what to install, when the package is missing."""
+
+    def encode(self, image: np.ndarray, setting, settings, metadata: dict | None = None) -> bytes:
+        """One RGB uint8 image as a complete file (``metadata``: EXIF and ICC bytes to keep,
+        where the format carries them)."""
+        raise NotImplementedError
+
+    def decode(self, data: bytes, out: np.ndarray | None = None) -> np.ndarray:
+        """Decode with the format's reference decoder, RGB uint8."""
+        if out is None:
+            with Image.open(io.BytesIO(data)) as opened:
+                return np.asarray(opened.convert("RGB"))
+        out[...] = self.decode(data)
+        return out
+
+
+def decode_jpeg(data: bytes, out: np.ndarray | None = None) -> np.ndarray:
+    """libjpeg-turbo's accurate DCT and fancy upsampling (what stock decoders show)."""
+    return simplejpeg.decode_jpeg(
+        data, colorspace="RGB", fastdct=False, fastupsample=False, buffer=out
+    )
+
+
+class LibjpegTurbo(Encoder):
+    """libjpeg-turbo through Pillow, the table written into the file."""
+
+    def version(self) -> str:
+        return f"libjpeg-turbo {features.version('libjpeg_turbo') or features.version('jpg')}"
+
+    def encode(self, image, setting, settings, metadata=None) -> bytes:
+        variants = (
+            [(True, False), (True, True)]
+            if settings.smallest
+            else [(settings.optimize, settings.progressive)]
+        )
+        return min(
+            (
+                _pillow_jpeg(image, setting, settings.subsampling, o, p, metadata)
+                for o, p in variants
+            ),
+            key=len,
+        )
+
+    def decode(self, data, out=None):
+        return decode_jpeg(data, out)
+
+
+def _pillow_jpeg(image, qtable: QTable, subsampling, optimize, progressive, metadata) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(
+        buffer,
+        "JPEG",
+        qtables=qtable.to_pillow(),
+        subsampling=subsampling,
+        optimize=optimize,
+        progressive=progressive,
+        **{k: v for k, v in (metadata or {}).items() if v},
+    )
+    return buffer.getvalue()
+
+
+SAMPLING = {"4:2:0": ((2, 2), (1, 1), (1, 1)), "4:2:2": ((2, 1), (1, 1), (1, 1)),
+            "4:4:4": ((1, 1), (1, 1), (1, 1))}  # fmt: skip
+
+
+class MozJPEG(Encoder):
+    """mozjpeg 4.0.3 (through jpeglib) with trellis quantisation of AC and DC coefficients
+    under the given table, optimised Huffman tables (mozjpeg always optimises), baseline scans
+    unless ``progressive`` (mozjpeg's own scan optimisation). The table in the file is the
+    table given; baseline JPEG, read by every decoder."""
+
+    BUILD = "mozjpeg403"
+    _lock = threading.Lock()
+    _local = threading.local()
+    _chosen: list[bool] = []
+
+    def available(self) -> None:
+        try:
+            import jpeglib  # noqa: F401
+        except ImportError:
+            raise QSearchError(f"codec mozjpeg needs the jpeglib package: {EXTRA}") from None
+
+    def version(self) -> str:
+        return f"mozjpeg 4.0.3 (jpeglib {metadata.version('jpeglib')}), trellis"
+
+    def encode(self, image, setting, settings, metadata=None) -> bytes:
+        import jpeglib
+
+        with self._lock:  # the library build is process-wide state of jpeglib: chosen once
+            if not self._chosen:
+                jpeglib.version.set(self.BUILD)
+                self._chosen.append(True)
+        scans = [False, True] if settings.smallest else [settings.progressive]
+        files = [self._write(jpeglib, image, setting, settings.subsampling, p) for p in scans]
+        return min(files, key=len)
+
+    def _write(self, jpeglib, image, qtable: QTable, subsampling: str, progressive: bool) -> bytes:
+        path = getattr(self._local, "path", None)
+        if path is None:
+            handle, path = tempfile.mkstemp(suffix=".jpg", dir=_scratch())
+            os.close(handle)
+            self._local.path = path
+        picture = jpeglib.from_spatial(np.ascontiguousarray(image))
+        picture.samp_factor = np.array(SAMPLING[subsampling])
+        flags = ["+TRELLIS_QUANT", "+TRELLIS_QUANT_DC", "+OPTIMIZE_CODING"]
+        flags.append("+PROGRESSIVE_MODE" if progressive else "-PROGRESSIVE_MODE")
+        tables = np.stack([qtable.luma, qtable.chroma]).astype(np.uint16)
+        picture.write_spatial(path, qt=tables, flags=flags)
+        with open(path, "rb") as written:
+            return written.read()
+
+    def decode(self, data, out=None):
+        return decode_jpeg(data, out)
+
+
+def _scratch() -> str:
+    """A folder for the files jpeglib can only write to a path (memory-backed where possible)."""
+    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None  # type: ignore[return-value]
+
+
+class Jpegli(Encoder):
+    """Google's jpegli at a quality (its adaptive quantisation chooses the tables)."""
+
+    def available(self) -> None:
+        try:
+            import pyjpegli  # noqa: F401
+        except ImportError:
+            raise QSearchError(f"codec jpegli needs the pyjpegli package: {EXTRA}") from None
+
+    def version(self) -> str:
+        return f"jpegli (pyjpegli {metadata.version('pyjpegli')})"
+
+    def encode(self, image, setting, settings, metadata=None) -> bytes:
+        import pyjpegli
+
+        height, width = image.shape[:2]
+        return pyjpegli.encode(np.ascontiguousarray(image).tobytes(), width, height, int(setting))
+
+    def decode(self, data, out=None):
+        return decode_jpeg(data, out)
+
+
+class PillowFormat(Encoder):
+    """WebP, AVIF or JPEG XL through Pillow at a quality (each library's own speed default)."""
+
+    FORMATS = {"webp": "WEBP", "avif": "AVIF", "jxl": "JXL"}
+
+    def available(self) -> None:
+        if self.name == "jxl":
+            try:
+                import pillow_jxl  # noqa: F401
+            except ImportError:
+                raise QSearchError(
+                    f"codec jxl needs the pillow-jxl-plugin package: {EXTRA}"
+                ) from None
+        elif not features.check(self.name):
+            raise QSearchError(f"codec {self.name}: this Pillow has no {self.name} support")
+
+    def version(self) -> str:
+        if self.name == "jxl":
+            return f"libjxl (pillow-jxl-plugin {metadata.version('pillow-jxl-plugin')})"
+        return f"lib{self.name} {features.version(self.name)}"
+
+    def encode(self, image, setting, settings, metadata=None) -> bytes:
+        if self.name == "jxl":
+            import pillow_jxl  # noqa: F401  (registers the format)
+        options = {"subsampling": settings.subsampling} if self.subsampling else {}
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(
+            buffer, self.FORMATS[self.name], quality=int(setting), **options
+        )
+        return buffer.getvalue()
+
+    def decode(self, data, out=None):
+        if self.name == "jxl":
+            import pillow_jxl  # noqa: F401
+        return super().decode(data, out)
+
+
+ENCODERS: dict[str, Encoder] = {
+    "jpeg": LibjpegTurbo("jpeg", True, ("optimize", "progressive", "smallest"), True),
+    "mozjpeg": MozJPEG("mozjpeg", True, ("progressive", "smallest"), True),
+    "jpegli": Jpegli("jpegli", False),
+    "webp": PillowFormat("webp", False),
+    "avif": PillowFormat("avif", False, subsampling=True),
+    "jxl": PillowFormat("jxl", False),
+}
+"""Every codec by its ``--codec`` name."""
+
+
+def get_encoder(name: str) -> Encoder:
+    """The encoder of ``name``, refused in one line when unknown or not installed."""
+    if name not in ENCODERS:
+        raise QSearchError.about(f"{{codec}} {name!r} is not one of {', '.join(ENCODERS)}")
+    found = ENCODERS[name]
+    found.available()
+    return found
+
+
+__all__ = ["ENCODERS", "Encoder", "decode_jpeg", "get_encoder"]

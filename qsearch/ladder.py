@@ -1,0 +1,80 @@
+"""The codec ladder: every encoder a user could pick, swept over its quality scale on the same
+images and judged by the same network and measures as tables: BD-rate against libjpeg-turbo's
+IJG curve over the whole range and from IJG quality 50 up, and the bits where each curve
+crosses 99/98/95/90% of the uncompressed accuracy, each with its paired bootstrap interval, and
+the encoder's time per image measured in the same run.
+
+A codec's curve is its own quality sweep, not a choice among tables, so where it crosses a
+target is a figure of that codec at that accuracy (no table is picked on the judged images).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from qsearch import report
+from qsearch.operating import TARGETS, Curve, front_crossing, percent_cell
+from qsearch.qtable import TableFamily
+from qsearch.trial import operating_target
+
+
+def sweep(evaluator, settings, qualities, family: TableFamily | None, progress: bool = False):
+    """``evaluator``'s images encoded by ``settings``' codec at each quality of its own scale
+    (a table codec: ``family``'s tables at that quality), with per-image figures."""
+    evaluator.use_encoder(settings)
+    label = f"{settings.codec}" + (f" with {family} tables" if family is not None else "")
+    rows = [
+        {"quality": q, **report.scored(evaluator, family.at(q) if family is not None else q)}
+        for q in report.progress_bar(qualities, label, progress)
+    ]
+    return pd.DataFrame(rows)
+
+
+def ladder(
+    curves: dict[str, pd.DataFrame], ijg: pd.DataFrame, metrics, uncompressed: dict
+) -> pd.DataFrame:
+    """One row per (curve, metric): BD-rates and crossings against ``ijg`` with intervals."""
+    rows = []
+    for name, frame in curves.items():
+        for metric in metrics:
+            summary = report.curve_summary(frame, ijg, metric, "bpp")
+            row = {
+                "codec": name,
+                "metric": metric,
+                "bd_rate": percent_cell(
+                    summary["bd_rate_vs_ijg_percent"],
+                    summary.get("bd_rate_ci95_low"),
+                    summary.get("bd_rate_ci95_high"),
+                ),
+                "bd_rate_q50_up": percent_cell(
+                    summary.get("bd_rate_high_accuracy_percent"),
+                    summary.get("bd_rate_high_accuracy_ci95_low"),
+                    summary.get("bd_rate_high_accuracy_ci95_high"),
+                ),
+            }
+            for fraction in TARGETS:
+                target = operating_target(metric, uncompressed[metric], fraction)
+                point = front_crossing(
+                    metric, Curve.from_frame(frame), Curve.from_frame(ijg), target
+                )
+                row[f"at {100 * fraction:g}%"] = percent_cell(
+                    point["front_crossing_bits_vs_ijg_percent"],
+                    point.get("front_crossing_ci95_low"),
+                    point.get("front_crossing_ci95_high"),
+                    missing="not reached",
+                )
+            if "encode_ms_per_image" in frame:
+                row["encode ms/image"] = round(float(frame["encode_ms_per_image"].median()), 2)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """The ladder as a markdown table."""
+    header = "| " + " | ".join(table.columns) + " |"
+    rule = "|" + "---|" * len(table.columns)
+    lines = ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join([header, rule, *lines])
+
+
+__all__ = ["ladder", "markdown", "sweep"]
