@@ -80,7 +80,12 @@ def cmd_baseline(args) -> int:
             write_csv(frame, args.out / f"{stem}.csv")
             swept[stem] = frame
             print(f"{stem}:\n{frame[['quality', metric, 'bpp', 'ratio']].to_string(index=False)}")
-    measured = ["top1", "logprob"] if "top1" in evaluator.accuracy_metrics else [metric]
+    reported = evaluator.accuracy_metrics
+    measured = (
+        ["top1", "logprob"]
+        if "top1" in reported
+        else [m for m in ("similarity",) if m in reported] or [metric]
+    )
     table = ladder.ladder(swept, swept["ijg"], measured, evaluator.reference)
     text = ladder.markdown(table)
     write_csv(table, args.out / "ladder.csv")
