@@ -74,8 +74,8 @@ FAMILY_NAMES = ("ijg", *(f"mozjpeg-{i}" for i in range(MOZJPEG_PRESETS)), "deepn
 
 
 def make_family(spec: str, images=None) -> TableFamily:
-    """``ijg``, ``mozjpeg-N``, ``deepn`` (fitted to ``images``), or a table file used as the
-    quality-50 bases."""
+    """``ijg``, ``mozjpeg-N``, ``deepn`` (fitted to ``images``), or a table file or a JPEG file
+    whose tables are used as the quality-50 bases (so quality 50 gives them back exactly)."""
     if spec == "ijg":
         return IJG
     if spec.startswith("mozjpeg-") and spec[len("mozjpeg-") :].isdigit():
@@ -85,6 +85,11 @@ def make_family(spec: str, images=None) -> TableFamily:
             raise QSearchError("the deepn base is fitted to images: give the search images")
         return deepn(images)
     path = Path(spec)
+    if path.is_file() and path.suffix.lower() in (".jpg", ".jpeg", ".jpe", ".jfif"):
+        from qsearch.inspection import read_tables
+
+        table = read_tables(path)  # the tables a camera or a pipeline already writes
+        return TableFamily(path.stem, table.luma, table.chroma)
     if path.is_file():
         table = QTable.load(path)
         return TableFamily(path.stem, table.luma, table.chroma)

@@ -301,6 +301,39 @@ def build_parser() -> Parser:
     add_encoder_arguments(compress)
     compress.set_defaults(func=commands.cmd_compress)
 
+    export = commands_.add_parser(
+        "export", help="write a table in the form an encoder takes it (cjpeg, Pillow, C, ...)"
+    )
+    export.add_argument("source", type=Path, help="a run folder (with --target) or a table file")
+    export.add_argument(
+        "--target",
+        type=number(above=0),
+        metavar="FRACTION",
+        help="with a run: the table chosen for this share of the uncompressed accuracy (e.g. 0.98)",
+    )
+    export.add_argument("--metric", help="with a run: the accuracy the target is a share of")
+    export.add_argument(
+        "--confident",
+        action="store_true",
+        help="with a run: the table reaching the target with 95%% confidence on the searched images",
+    )
+    export.add_argument(
+        "--format",
+        required=True,
+        choices=("cjpeg", "json", "pillow", "imagemagick", "c", "dqt", "numpy"),
+        help="cjpeg -qtables text, JSON, a Pillow qtables= literal, ImageMagick's q-table XML, a "
+        "C header (natural and zigzag), a minimal JPEG carrying the DQT (nvJPEG), a .npy pair",
+    )
+    export.add_argument("--out", type=Path, required=True, help="the file to write")
+    export.set_defaults(func=commands.cmd_export)
+
+    inspect = commands_.add_parser(
+        "inspect",
+        help="the tables of a JPEG file or of every JPEG in a folder, nearest IJG quality",
+    )
+    inspect.add_argument("path", type=Path, help="a JPEG file or a folder of them")
+    inspect.set_defaults(func=commands.cmd_inspect)
+
     model = commands_.add_parser(
         "model", help="describe a model file's inputs in the sidecar qsearch reads (M.json)"
     )

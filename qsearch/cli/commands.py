@@ -301,6 +301,68 @@ def print_run(finished) -> None:
     )
 
 
+def cmd_export(args) -> int:
+    """Write a run's chosen table (or a table file) in the form an encoder takes it, saying where
+    it comes from in the file where the format has room."""
+    from qsearch.exports import export
+
+    if (args.source / "study.journal").exists():
+        table, note = _chosen_table(args)
+    elif args.target is not None or args.confident:
+        raise QSearchError(f"{args.source}: --target and --confident go with a run folder")
+    else:
+        table, note = QTable.load(args.source), f"qsearch table from {args.source}"
+    if args.out.resolve() == args.source.resolve():
+        raise QSearchError(f"{args.out}: would overwrite its source; choose another --out")
+    path = export(table, args.format, args.out, note)
+    print(f"wrote {path} ({args.format}): {note.splitlines()[0]}")
+    return 0
+
+
+def _chosen_table(args) -> tuple[QTable, str]:
+    """The table a run chose for ``--target`` and the lines saying what it is and does."""
+    from qsearch.runs import Run
+
+    if args.target is None:
+        raise QSearchError(f"{args.source}: a run holds many tables; give --target (e.g. 0.98)")
+    finished = Run(args.source)
+    point = finished.operating_point(args.target, args.metric)
+    rule = "confident_table" if args.confident else "table"
+    chosen = point[rule]
+    if chosen is None:
+        raise QSearchError(
+            f"{args.source}: no front table reaches {100 * args.target:g}% of the uncompressed "
+            f"{point['metric']} on the searched images"
+            + (" with 95% confidence" if args.confident else "")
+        )
+    from qsearch.operating import describe
+
+    note = (
+        f"qsearch run {finished.directory.resolve()}, {chosen['file']} (trial {chosen['number']}), "
+        f"chosen for {100 * args.target:g}% of the uncompressed {point['metric']}\n"
+        f"{describe(point, rule)}\nencoder settings: {finished.settings}"
+    )
+    return QTable.load(finished.directory / chosen["file"]), note
+
+
+def cmd_inspect(args) -> int:
+    """The tables of a JPEG file or of every JPEG in a folder, grouped, with the nearest IJG
+    quality of each and the error of that estimate."""
+    from qsearch.inspection import inspect_files, nearest_quality
+
+    groups = inspect_files(args.path)
+    count = sum(map(len, groups.values()))
+    print(f"{args.path}: {count} JPEG file(s), {len(groups)} distinct set(s) of tables")
+    for tables, files in sorted(groups.items(), key=lambda item: len(item[1]), reverse=True):
+        kind = "luma only (grayscale)" if len(tables) == 1 else f"{len(tables)} tables"
+        estimate = nearest_quality(tables).describe()
+        print(f"\n{len(files)} file(s), {kind}, e.g. {files[0]}: {estimate}")
+        for slot, values in enumerate(tables):
+            rows = (" ".join(f"{v:3d}" for v in values[i : i + 8]) for i in range(0, 64, 8))
+            print(f"# slot {slot}\n" + "\n".join(rows))
+    return 0
+
+
 def cmd_list(args) -> int:
     """Every searcher, evaluator, search space and codec, with what it is."""
     from qsearch.encoders import ENCODERS
