@@ -19,7 +19,7 @@ from qsearch import report
 from qsearch.evaluators.classifier import ClassifierEvaluator
 from qsearch.images import load_images
 from qsearch.models import load_classifier
-from qsearch.operating import TARGETS, Curve, front_crossing, percent_cell
+from qsearch.operating import TARGETS, crossing_cell, percent_cell
 from qsearch.trial import operating_target
 
 RESULTS = ROOT / "benchmarks" / "results" / "search_quality"
@@ -55,16 +55,6 @@ def curves(scenario: str) -> dict[str, pd.DataFrame]:
         if path.stem != "ijg_test":
             found[f"{path.stem.removesuffix('_test')} sweep"] = pd.read_csv(path)
     return found
-
-
-def crossing_cell(frame: pd.DataFrame, ijg: pd.DataFrame, metric: str, target: float) -> str:
-    """Where the front's envelope crosses ``target``, against IJG, with its interval."""
-    point = front_crossing(metric, Curve.from_frame(frame), Curve.from_frame(ijg), target)
-    return percent_cell(
-        point["front_crossing_bits_vs_ijg_percent"],
-        point.get("front_crossing_ci95_low"),
-        point.get("front_crossing_ci95_high"),
-    )
 
 
 def high_cell(summary: dict) -> str:

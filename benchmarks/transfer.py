@@ -21,7 +21,7 @@ from qsearch import QTable
 from qsearch.evaluators.classifier import ClassifierEvaluator
 from qsearch.images import load_images
 from qsearch.models import load_classifier
-from qsearch.operating import Curve, front_crossing, percent_cell
+from qsearch.operating import crossing_cell, percent_cell
 from qsearch.report import curve_summary, quality_curve, scored, write_csv
 from qsearch.trial import operating_target
 
@@ -72,17 +72,6 @@ def cell(result: dict) -> str:
     )
 
 
-def crossing(front: pd.DataFrame, ijg: pd.DataFrame, metric: str, target: float) -> str:
-    """Where the front's envelope crosses ``target``, against IJG, with its interval."""
-    point = front_crossing(metric, Curve.from_frame(front), Curve.from_frame(ijg), target)
-    return percent_cell(
-        point["front_crossing_bits_vs_ijg_percent"],
-        point.get("front_crossing_ci95_low"),
-        point.get("front_crossing_ci95_high"),
-        missing="not reached",
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -104,7 +93,7 @@ def main() -> None:
             targets = [operating_target(metric, reference[metric], f) for f in (0.98, 0.95)]
             rows.append(
                 f"| {model} | {metric} | {reference[metric]:.3f} | {cell(result)} | "
-                + " | ".join(crossing(front, ijg, metric, t) for t in targets)
+                + " | ".join(crossing_cell(front, ijg, metric, t, "not reached") for t in targets)
                 + " |"
             )
     where = front_dir.relative_to(ROOT) if front_dir.is_relative_to(ROOT) else front_dir

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from qsearch import report
-from qsearch.operating import TARGETS, Curve, front_crossing, percent_cell
+from qsearch.operating import TARGETS, crossing_cell, percent_cell
 from qsearch.qtable import TableFamily
 from qsearch.trial import operating_target
 
@@ -54,14 +54,8 @@ def ladder(
             }
             for fraction in TARGETS:
                 target = operating_target(metric, uncompressed[metric], fraction)
-                point = front_crossing(
-                    metric, Curve.from_frame(frame), Curve.from_frame(ijg), target
-                )
-                row[f"at {100 * fraction:g}%"] = percent_cell(
-                    point["front_crossing_bits_vs_ijg_percent"],
-                    point.get("front_crossing_ci95_low"),
-                    point.get("front_crossing_ci95_high"),
-                    missing="not reached",
+                row[f"at {100 * fraction:g}%"] = crossing_cell(
+                    frame, ijg, metric, target, "not reached"
                 )
             if "encode_ms_per_image" in frame:
                 row["encode ms/image"] = round(float(frame["encode_ms_per_image"].median()), 2)

@@ -283,3 +283,17 @@ def percent_cell(value, low=None, high=None, missing: str = "-") -> str:
     if low is not None and high is not None and low == low and high == high:
         text += f" [{low:+.1f}, {high:+.1f}]" + (" *" if high < 0 or low > 0 else "")
     return text
+
+
+def crossing_cell(
+    front: pd.DataFrame, ijg: pd.DataFrame, metric: str, target: float, missing: str = "-"
+) -> str:
+    """:func:`front_crossing` of two frames (per-image figures in their ``per_image`` column),
+    formatted by :func:`percent_cell`."""
+    point = front_crossing(metric, Curve.from_frame(front), Curve.from_frame(ijg), target)
+    return percent_cell(
+        point["front_crossing_bits_vs_ijg_percent"],
+        point.get("front_crossing_ci95_low"),
+        point.get("front_crossing_ci95_high"),
+        missing=missing,
+    )
