@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from qsearch.codec import EncoderSettings
 from qsearch.errors import QSearchError
@@ -99,7 +100,8 @@ class ClassifierEvaluator(CodecEvaluator):
             return chosen, self._forward_all(chosen)
         exact = classifier.with_forward("fp32")
         exact_log_probs = self._forward_all(exact)
-        for path in auto_candidates(classifier.device):
+        candidates = auto_candidates(classifier.device)
+        for path in tqdm(candidates, desc="timing forward paths", unit="path", disable=None):
             try:
                 fast = classifier.with_forward(path)
             except QSearchError as error:
@@ -259,7 +261,9 @@ class ClassifierEvaluator(CodecEvaluator):
         metrics = self.size_metrics(sizes)
         figures = self._per_image(torch.cat(log_probs).cpu())
         metrics.update(
-            self._mean(figures), images=len(figures["agreement"]), seconds=time.perf_counter() - start
+            self._mean(figures),
+            images=len(figures["agreement"]),
+            seconds=time.perf_counter() - start,
         )
         images = None
         if per_image:  # accuracy figures of the scored images; bytes and pixels of every image

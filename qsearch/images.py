@@ -539,7 +539,12 @@ def _prepare(
         ) < preprocessing.input_size
 
     with ThreadPoolExecutor(threads or os.cpu_count()) as pool:
-        prepared = list(pool.map(prepare, files))
+        from tqdm import tqdm  # a bar on a terminal only (disable=None): decoding takes a while
+
+        mapped = pool.map(prepare, files)
+        prepared = list(
+            tqdm(mapped, total=len(files), desc="preparing images", unit="image", disable=None)
+        )
     keep = [i for i, item in enumerate(prepared) if not isinstance(item, QSearchError)]
     images = [prepared[i][0] for i in keep]
     return ImageSet(
