@@ -249,3 +249,22 @@ def test_model_describe_writes_the_sidecar_it_uses(task, tmp_path, capsys):
         == 0
     )
     assert json.loads((tmp_path / "net.pt.json").read_text()) == DECLARED
+
+
+def test_an_onnx_model_exported_for_one_batch_size_is_run_that_many_at_a_time(
+    task, tmp_path, capsys
+):
+    """17 images through a model fixed at batch 4: the last batch padded, the figures those of
+    the model with a dynamic batch."""
+    model = tmp_path / "fixed.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            task["network"], torch.zeros(4, 3, 224, 224), str(model),
+            input_names=["x"], output_names=["y"], dynamo=False,
+        )  # fmt: skip
+    (tmp_path / "fixed.onnx.json").write_text(json.dumps(DECLARED))
+    fixed = evaluate(task, str(model), capsys)
+    dynamic = evaluate(task, str(task["root"] / "models" / "colour.onnx"), capsys)
+    assert fixed["top1"] == dynamic["top1"]
+    assert fixed["logprob"] == pytest.approx(dynamic["logprob"], abs=1e-4)

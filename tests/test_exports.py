@@ -141,7 +141,9 @@ def test_export_of_a_run_names_the_chosen_table_and_its_figures(tmp_path, capsys
     assert main(["export", str(run), "--format", "c", "--out", str(tmp_path / "t.h")]) == 2
     assert "give --target" in capsys.readouterr().err
     out = tmp_path / "t.txt"
-    assert main(["export", str(run), "--target", "0.5", "--format", "cjpeg", "--out", str(out)]) == 0
+    assert (
+        main(["export", str(run), "--target", "0.5", "--format", "cjpeg", "--out", str(out)]) == 0
+    )
     from qsearch.runs import Run
 
     named = Run(run).operating_point(0.5)["table"]

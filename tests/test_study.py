@@ -81,6 +81,20 @@ def test_trials_record_searcher_worker_and_metrics(evaluator):
     assert trial.qtable == QTable.from_quality(5) and trial.metrics["bpp"] > 0
 
 
+def test_a_front_prints_one_short_line_per_trial(tmp_path, classifier):
+    """In a notebook, study.front() shows figures, not pages of per-image arrays."""
+    from qsearch.evaluators.classifier import ClassifierEvaluator
+
+    images = load_images(photos(4), preprocessing=classifier.preprocessing)
+    study = Study(
+        ClassifierEvaluator(images, classifier), make_searcher("quality"), Objective("similarity")
+    )
+    study.optimize(budget=2)
+    assert study.trials[0].per_image is not None
+    for line in map(repr, study.front()):
+        assert len(line) < 400 and "similarity=" in line and "[" not in line
+
+
 def run_command(out, budget):
     return [
         sys.executable,
