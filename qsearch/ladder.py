@@ -52,7 +52,7 @@ def ladder(
                     summary.get("bd_rate_high_accuracy_ci95_high"),
                 ),
             }
-            for fraction in TARGETS:
+            for fraction in TARGETS if metric in uncompressed else ():  # PSNR has none
                 target = operating_target(metric, uncompressed[metric], fraction)
                 row[f"at {100 * fraction:g}%"] = crossing_cell(
                     frame, ijg, metric, target, "not reached"

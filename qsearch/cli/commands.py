@@ -86,12 +86,17 @@ def cmd_baseline(args) -> int:
         if "top1" in reported
         else [m for m in ("similarity",) if m in reported] or [metric]
     )
-    table = ladder.ladder(swept, swept["ijg"], measured, evaluator.reference)
+    uncompressed = evaluator.reference or {}
+    table = ladder.ladder(swept, swept["ijg"], measured, uncompressed)
     text = ladder.markdown(table)
     write_csv(table, args.out / "ladder.csv")
     write_text(args.out / "ladder.md", text + "\n")
     print(text)
-    targets = [operating_target(metric, evaluator.reference[metric], f) for f in (0.98, 0.95)]
+    targets = [
+        operating_target(metric, uncompressed[metric], f)
+        for f in (0.98, 0.95)
+        if metric in uncompressed
+    ]
     plot_curves(
         {
             f"{stem} quality {min(args.qualities)}..{max(args.qualities)}": f
@@ -99,8 +104,8 @@ def cmd_baseline(args) -> int:
         },
         metric,
         args.out / "baseline.png",
-        title=f"{metric} vs bpp on {len(evaluator.images)} images; dotted: 98% and 95% of the "
-        f"uncompressed {metric}",
+        title=f"{metric} vs bpp on {len(evaluator.images)} images"
+        + (f"; dotted: 98% and 95% of the uncompressed {metric}" if targets else ""),
         levels=targets,
     )
     print(f"wrote {len(swept)} CSV file(s), ladder.md, ladder.csv and baseline.png in {args.out}")
