@@ -206,6 +206,8 @@ def cmd_run(args) -> int:
         raise QSearchError("give --budget N (trials) and/or --timeout SECONDS")
     if args.test_split and not args.split_file:
         raise QSearchError("--test-split needs --split-file")
+    if args.test_split and args.data is None:
+        raise QSearchError("--test-split needs --data (the bundled photographs have no splits)")
     if not encoder_settings(args).encoder.takes_tables:
         raise QSearchError(
             f"--codec {args.codec} takes a quality, not a table: tables are searched under jpeg "
