@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,6 +28,7 @@ from qsearch.ladder import ladder, markdown, sweep
 from qsearch.operating import Curve, own_bits, percent_cell
 from qsearch.plotting import plot_curves
 from qsearch.qtable import QTable
+from qsearch.runs import Run
 
 RESULTS = ROOT / "benchmarks" / "results" / "codec_ladder"
 REFERENCE = ROOT / "benchmarks" / "results" / "search_quality" / "input" / "reference"
@@ -109,6 +112,42 @@ def chosen_table_cells(front: pd.DataFrame, ijg: pd.DataFrame, uncompressed: dic
     return found
 
 
+def searched_fronts(budget: int) -> dict[str, pd.DataFrame]:
+    """`slopes` from mozjpeg preset 4, ``budget`` evaluations on the search split, searched under
+    trellis (run here) and under libjpeg-turbo (the first ``budget`` trials of search_quality's
+    run: slopes is deterministic, so they are that run), each front (by top-1 on the searched
+    images) encoded with trellis on the test split."""
+    from held_out_operating_points import readable_copy
+
+    from qsearch.pareto import non_dominated
+
+    trellis_run = search(
+        RESULTS / f"slopes-mozjpeg4-trellis-b{budget}", "slopes", budget=budget,
+        base="mozjpeg-4", codec="mozjpeg", test_split=None,
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as scratch:
+        turbo_run = Run(
+            readable_copy(
+                ROOT / "benchmarks/results/search_quality/input/slopes-mozjpeg4-s0", Path(scratch)
+            )
+        )
+        sources = {"trellis": trellis_run.trials, "libjpeg-turbo": turbo_run.trials[:budget]}
+    trellis = evaluator("input", "test", codec="mozjpeg")
+    found = {}
+    for under, trials in sources.items():
+        complete = [t for t in trials if t.state == "complete"]
+        kept = non_dominated(
+            [t.metrics["bpp"] for t in complete], [t.metrics["top1"] for t in complete]
+        )
+        tables = {complete[i].qtable.key: complete[i].qtable for i in kept}
+        path = RESULTS / f"slopes-searched-under-{stem(under)}-b{budget}-trellis-test.csv"
+        scores = report.rescore(trellis, tables, path, progress=True)
+        found[f"slopes front searched under {under}, encoded with trellis"] = scores[
+            scores["key"].isin(tables)
+        ]
+    return found
+
+
 def speeds() -> str:
     """Encode milliseconds per image of each codec at quality 50 (IJG tables for the table
     codecs), one after another in this process on the same 400 test images."""
@@ -144,17 +183,7 @@ def main() -> None:
     for name, settings in ENCODINGS.items():
         found[f"best front's tables, {name}"] = best_front_under(scorer, name, settings)
     if args.search_budget:
-        for codec in ("mozjpeg", "jpeg"):
-            out = RESULTS / f"slopes-mozjpeg4-{codec}-b{args.search_budget}"
-            run = search(out, "slopes", budget=args.search_budget, base="mozjpeg-4", codec=codec)
-            tables = {t.qtable.key: t.qtable for t in run.trials}
-            front_keys = list(run.front["key"])
-            trellis = evaluator("input", "test", codec="mozjpeg")
-            path = RESULTS / f"slopes-front-searched-under-{codec}-encoded-with-trellis.csv"
-            scored = report.rescore(trellis, {k: tables[k] for k in front_keys}, path)
-            under = "trellis" if codec == "mozjpeg" else "libjpeg-turbo"
-            name = f"slopes front searched under {under}, encoded with trellis"
-            found[name] = scored[scored["key"].isin(front_keys)]
+        found.update(searched_fronts(args.search_budget))
     table = ladder(found, ijg, MEASURES, uncompressed)
     plot_curves(
         {
