@@ -12,7 +12,9 @@ Resumable: every curve and every re-scored front is kept in benchmarks/results/c
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -28,7 +30,6 @@ from qsearch.ladder import ladder, markdown, sweep
 from qsearch.operating import Curve, own_bits, percent_cell
 from qsearch.plotting import plot_curves
 from qsearch.qtable import QTable
-from qsearch.runs import Run
 
 RESULTS = ROOT / "benchmarks" / "results" / "codec_ladder"
 REFERENCE = ROOT / "benchmarks" / "results" / "search_quality" / "input" / "reference"
@@ -145,21 +146,21 @@ def searched_fronts(budget: int) -> dict[str, pd.DataFrame]:
     trellis (run here) and under libjpeg-turbo (the first ``budget`` trials of search_quality's
     run: slopes is deterministic, so they are that run), each front (by top-1 on the searched
     images) encoded with trellis on the test split."""
-    from held_out_operating_points import readable_copy
-
+    from qsearch.journal import load_record
     from qsearch.pareto import non_dominated
 
     trellis_run = search(
         RESULTS / f"slopes-mozjpeg4-trellis-b{budget}", "slopes", budget=budget,
         base="mozjpeg-4", codec="mozjpeg", test_split=None,
     )  # fmt: skip
-    with tempfile.TemporaryDirectory() as scratch:
-        turbo_run = Run(
-            readable_copy(
-                ROOT / "benchmarks/results/search_quality/input/slopes-mozjpeg4-s0", Path(scratch)
-            )
+    with tempfile.TemporaryDirectory() as scratch:  # its journal only, read from a copy
+        packed = (
+            ROOT / "benchmarks/results/search_quality/input/slopes-mozjpeg4-s0/study.journal.gz"
         )
-        sources = {"trellis": trellis_run.trials, "libjpeg-turbo": turbo_run.trials[:budget]}
+        with gzip.open(packed, "rb") as source, open(Path(scratch) / "study.journal", "wb") as copy:
+            shutil.copyfileobj(source, copy)
+        turbo_trials = load_record(scratch)[0]
+    sources = {"trellis": trellis_run.trials, "libjpeg-turbo": turbo_trials[:budget]}
     trellis = evaluator("input", "test", codec="mozjpeg")
     found = {}
     for under, trials in sources.items():
