@@ -150,7 +150,7 @@ def searched_fronts(budget: int) -> dict[str, pd.DataFrame]:
     from qsearch.pareto import non_dominated
 
     trellis_run = search(
-        RESULTS / f"slopes-mozjpeg4-trellis-b{budget}", "slopes", budget=budget,
+        RESULTS / "slopes-mozjpeg4-trellis", "slopes", budget=budget,
         base="mozjpeg-4", codec="mozjpeg", test_split=None,
     )  # fmt: skip
     with tempfile.TemporaryDirectory() as scratch:  # its journal only, read from a copy
