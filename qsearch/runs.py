@@ -118,6 +118,7 @@ class Run:
         self.held_out = scores.exists() and ijg_test.exists() and "test" in self.references
         self.test_scores = pd.read_csv(scores) if self.held_out else None
         self.ijg_test = pd.read_csv(ijg_test) if self.held_out else None
+        self._sides: dict[str, ImageSide] = {}
 
     @property
     def metric(self) -> str:
@@ -157,7 +158,12 @@ class Run:
         return rows.assign(table=front["table"].to_numpy(), number=front["number"].to_numpy())
 
     def side(self, split: str = "search") -> ImageSide:
-        """The front, the IJG curve and the uncompressed figures on one image set."""
+        """The front, the IJG curve and the uncompressed figures on one image set (read once)."""
+        if split not in self._sides:
+            self._sides[split] = self._side(split)
+        return self._sides[split]
+
+    def _side(self, split: str) -> ImageSide:
         per_image = self.references.get("per_image", {}).get(split)
         uncompressed = self.references.get(split, {})
         if split == "search":

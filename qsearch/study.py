@@ -84,6 +84,7 @@ class Study:
         self._asks: list[list[Any]] = []  # [n, told] of each ask so far; told is None until told
         self._replayed = False
         self._rivals: tuple = ()
+        self._next_number = 0
         self.worker = worker_name()
         self.identity = self._identity()
         self.directory = Path(directory) if directory is not None else None
@@ -129,6 +130,7 @@ class Study:
     def _remember(self, trial: Trial) -> None:
         self.trials.append(trial)
         self._cache[trial.qtable.key] = trial
+        self._next_number = max(self._next_number, trial.number + 1)  # past a repaired gap too
 
     def _record_ask(self, index: int, n: int, told: int | None) -> None:
         if self.journal is not None:
@@ -167,7 +169,7 @@ class Study:
             for k, v in evaluation.items()
         }
         return Trial(
-            number=max((t.number for t in self.trials), default=-1) + 1,
+            number=self._next_number,
             qtable=qtable,
             metrics=metrics,
             value=self.objective.scalar(metrics, self.reference),
