@@ -112,14 +112,15 @@ SAMPLING = {"4:2:0": ((2, 2), (1, 1), (1, 1)), "4:2:2": ((2, 1), (1, 1), (1, 1))
 
 class MozJPEG(Encoder):
     """mozjpeg 4.0.3 (through jpeglib) with trellis quantisation of AC and DC coefficients
-    under the given table, optimised Huffman tables (mozjpeg always optimises), baseline scans
-    unless ``progressive`` (mozjpeg's own scan optimisation). The table in the file is the
-    table given; baseline JPEG, read by every decoder."""
+    under the given table and optimised Huffman tables. mozjpeg always writes its own
+    progressive scan script (jpeglib cannot clear it), so a baseline file is the same quantised
+    coefficients written losslessly by libjpeg-turbo as one sequential scan with optimised
+    Huffman tables (the decoded pixels are identical); ``progressive`` keeps mozjpeg's own
+    scans. The table in the file is the table given."""
 
     BUILD = "mozjpeg403"
+    BASELINE_WRITER = "turbo210"
     _lock = threading.Lock()
-    _local = threading.local()
-    _chosen: list[bool] = []
 
     def available(self) -> None:
         try:
@@ -128,41 +129,62 @@ class MozJPEG(Encoder):
             raise QSearchError(f"codec mozjpeg needs the jpeglib package: {EXTRA}") from None
 
     def version(self) -> str:
-        return f"mozjpeg 4.0.3 (jpeglib {metadata.version('jpeglib')}), trellis"
+        return f"mozjpeg 4.0.3 (jpeglib {metadata.version('jpeglib')}), trellis, baseline files written by libjpeg-turbo"
 
     def encode(self, image, setting, settings, metadata=None) -> bytes:
+        scans = [False, True] if settings.smallest else [settings.progressive]
+        with self._lock:  # jpeglib's library build is process-wide state
+            files = [self._write(image, setting, settings.subsampling, p) for p in scans]
+        return with_metadata(min(files, key=len), metadata)
+
+    def _write(self, image, qtable: QTable, subsampling: str, progressive: bool) -> bytes:
         import jpeglib
 
-        with self._lock:  # the library build is process-wide state of jpeglib: chosen once
-            if not self._chosen:
-                jpeglib.version.set(self.BUILD)
-                self._chosen.append(True)
-        scans = [False, True] if settings.smallest else [settings.progressive]
-        files = [self._write(jpeglib, image, setting, settings.subsampling, p) for p in scans]
-        return min(files, key=len)
-
-    def _write(self, jpeglib, image, qtable: QTable, subsampling: str, progressive: bool) -> bytes:
-        path = getattr(self._local, "path", None)
-        if path is None:
-            handle, path = tempfile.mkstemp(suffix=".jpg", dir=_scratch())
-            os.close(handle)
-            self._local.path = path
-        picture = jpeglib.from_spatial(np.ascontiguousarray(image))
-        picture.samp_factor = np.array(SAMPLING[subsampling])
-        flags = ["+TRELLIS_QUANT", "+TRELLIS_QUANT_DC", "+OPTIMIZE_CODING"]
-        flags.append("+PROGRESSIVE_MODE" if progressive else "-PROGRESSIVE_MODE")
-        tables = np.stack([qtable.luma, qtable.chroma]).astype(np.uint16)
-        picture.write_spatial(path, qt=tables, flags=flags)
-        with open(path, "rb") as written:
-            return written.read()
+        handle, path = tempfile.mkstemp(suffix=".jpg", dir=_scratch())
+        os.close(handle)
+        try:
+            jpeglib.version.set(self.BUILD)
+            picture = jpeglib.from_spatial(np.ascontiguousarray(image))
+            picture.samp_factor = np.array(SAMPLING[subsampling])
+            tables = np.stack([qtable.luma, qtable.chroma]).astype(np.uint16)
+            flags = ["+TRELLIS_QUANT", "+TRELLIS_QUANT_DC", "+OPTIMIZE_CODING"]
+            picture.write_spatial(path, qt=tables, flags=flags)
+            if not progressive:
+                with jpeglib.version(self.BASELINE_WRITER):
+                    jpeglib.read_dct(path).write_dct(path, flags=["+OPTIMIZE_CODING"])
+            with open(path, "rb") as written:
+                return written.read()
+        finally:
+            os.unlink(path)
 
     def decode(self, data, out=None):
         return decode_jpeg(data, out)
 
 
-def _scratch() -> str:
+def with_metadata(jpeg: bytes, metadata: dict | None) -> bytes:
+    """``jpeg`` with an EXIF (APP1) and an ICC (APP2, chunked as the ICC spec says) segment
+    after its SOI marker, for encoders that cannot write them themselves."""
+    exif = (metadata or {}).get("exif") or b""
+    icc = (metadata or {}).get("icc_profile") or b""
+    segments = []
+    if exif:
+        body = exif if exif.startswith(b"Exif\x00\x00") else b"Exif\x00\x00" + exif
+        segments.append(_segment(0xE1, body))
+    chunks = [icc[i : i + 65519] for i in range(0, len(icc), 65519)]
+    for number, chunk in enumerate(chunks, 1):
+        segments.append(_segment(0xE2, b"ICC_PROFILE\x00" + bytes([number, len(chunks)]) + chunk))
+    return jpeg[:2] + b"".join(segments) + jpeg[2:]
+
+
+def _segment(marker: int, body: bytes) -> bytes:
+    if len(body) + 2 > 0xFFFF:
+        raise QSearchError(f"a metadata segment of {len(body)} bytes does not fit in a JPEG marker")
+    return bytes([0xFF, marker]) + (len(body) + 2).to_bytes(2, "big") + body
+
+
+def _scratch() -> str | None:
     """A folder for the files jpeglib can only write to a path (memory-backed where possible)."""
-    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None  # type: ignore[return-value]
+    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
 
 class Jpegli(Encoder):
@@ -244,4 +266,4 @@ def get_encoder(name: str) -> Encoder:
     return found
 
 
-__all__ = ["ENCODERS", "Encoder", "decode_jpeg", "get_encoder"]
+__all__ = ["ENCODERS", "Encoder", "decode_jpeg", "get_encoder", "with_metadata"]

@@ -51,6 +51,44 @@ def test_a_table_codec_writes_the_table_it_was_given(photo, codec):
     assert QTable.from_pillow(Image.open(io.BytesIO(data)).quantization) == table
 
 
+def frame_markers(data: bytes) -> tuple[set[int], int]:
+    """The start-of-frame markers (0xC0 baseline, 0xC2 progressive) and the scan count."""
+    reader = io.BytesIO(data)
+    reader.read(2)
+    frames, scans = set(), 0
+    while (marker := reader.read(2)) and marker[1] != 0xD9:
+        length = int.from_bytes(reader.read(2), "big")
+        if 0xC0 <= marker[1] <= 0xC2:
+            frames.add(marker[1])
+        if marker[1] == 0xDA:  # the entropy-coded data follows: skip to the next marker
+            scans += 1
+            rest = reader.read()
+            position = next(
+                i for i in range(len(rest) - 1)
+                if rest[i] == 0xFF and rest[i + 1] not in (0, *range(0xD0, 0xD8))
+            )
+            reader = io.BytesIO(rest[position:])
+        else:
+            reader.read(length - 2)
+    return frames, scans
+
+
+@pytest.mark.parametrize("codec", ["jpeg", "mozjpeg"])
+def test_a_table_codec_writes_baseline_unless_asked_for_progressive_with_the_same_pixels(
+    photo, codec
+):
+    table = QTable.from_quality(60)
+    optimized = {"optimize": True} if codec == "jpeg" else {}  # mozjpeg always optimises
+    baseline = encode(photo, table, EncoderSettings(codec=codec, **optimized))
+    progressive = encode(photo, table, EncoderSettings(codec=codec, progressive=True))
+    assert frame_markers(baseline) == ({0xC0}, 1)
+    frames, scans = frame_markers(progressive)
+    assert frames == {0xC2} and scans > 1
+    assert np.array_equal(decode(baseline), decode(progressive))
+    smallest = encode(photo, table, EncoderSettings(codec=codec, smallest=True))
+    assert len(smallest) == min(len(baseline), len(progressive))
+
+
 def test_trellis_spends_fewer_bytes_than_libjpeg_turbo_with_the_same_table(photo):
     table = QTable.from_quality(75)
     turbo = encode(photo, table, EncoderSettings(optimize=True))

@@ -234,8 +234,9 @@ def test_nested_folders_of_an_imagefolder_class_are_found_and_named_by_their_pat
     assert len(images) == 7 and list(images.labels).count(1) == 4
 
 
+@pytest.mark.parametrize("codec", ["jpeg", "mozjpeg"])
 def test_compress_keeps_exif_orientation_and_the_icc_profile_with_the_stored_pixels(
-    folders, tmp_path, capsys
+    folders, tmp_path, capsys, codec
 ):
     """Pixels are encoded as stored (as `evaluate` scores them) and the EXIF block with its
     orientation and the ICC profile are kept, so a viewer shows the copy as the original."""
@@ -252,7 +253,10 @@ def test_compress_keeps_exif_orientation_and_the_icc_profile_with_the_stored_pix
     )
     QTable.from_quality(50).save(tmp_path / "t.txt")
     assert (
-        main(["compress", "--qtable", str(tmp_path / "t.txt"), str(source), str(tmp_path / "out")])
+        main(
+            ["compress", "--codec", codec, "--qtable", str(tmp_path / "t.txt"), str(source),
+             str(tmp_path / "out")]
+        )
         == 0
     )
     assert "kept EXIF on 1 and an ICC profile on 1" in capsys.readouterr().out
