@@ -35,19 +35,25 @@ RESULTS = ROOT / "benchmarks" / "results" / "codec_ladder"
 REFERENCE = ROOT / "benchmarks" / "results" / "search_quality" / "input" / "reference"
 BEST = ROOT / "benchmarks" / "results" / "best_front"
 QUALITIES = tuple(range(5, 100, 5))
+MOZJPEG = EncoderSettings(codec="mozjpeg")
+MOZJPEG_PROGRESSIVE = EncoderSettings(codec="mozjpeg", progressive=True)
 LADDER = {
-    "mozjpeg trellis, IJG tables": ("mozjpeg", "ijg"),
-    "mozjpeg trellis, mozjpeg preset 3 tables": ("mozjpeg", "mozjpeg-3"),
-    "jpegli": ("jpegli", None),
-    "WebP": ("webp", None),
-    "AVIF": ("avif", None),
-    "JPEG XL": ("jxl", None),
+    "mozjpeg trellis, IJG tables": (MOZJPEG, "ijg"),
+    "mozjpeg trellis, mozjpeg preset 3 tables": (MOZJPEG, "mozjpeg-3"),
+    "mozjpeg trellis progressive, IJG tables": (MOZJPEG_PROGRESSIVE, "ijg"),
+    "mozjpeg trellis progressive, mozjpeg preset 3 tables": (MOZJPEG_PROGRESSIVE, "mozjpeg-3"),
+    "jpegli": (EncoderSettings(codec="jpegli"), None),
+    "WebP": (EncoderSettings(codec="webp"), None),
+    "AVIF": (EncoderSettings(codec="avif"), None),
+    "JPEG XL": (EncoderSettings(codec="jxl"), None),
 }
-"""Curve name -> (codec, table family or None for a quality codec)."""
+"""Curve name -> (encoder settings, table family or None for a quality codec). mozjpeg writes
+baseline files unless asked for progressive ones; both are rows."""
 MEASURES = ("top1", "logprob")
 ENCODINGS = {
     "libjpeg-turbo": EncoderSettings(),
-    "mozjpeg trellis": EncoderSettings(codec="mozjpeg"),
+    "mozjpeg trellis": MOZJPEG,
+    "mozjpeg trellis progressive": MOZJPEG_PROGRESSIVE,
 }
 """How the best front's tables are encoded (its tables unchanged); lossless settings on top
 (``--smallest``) are added by :func:`lossless_on_top`."""
@@ -70,8 +76,7 @@ def curves(scorer) -> dict[str, pd.DataFrame]:
         "libjpeg-turbo, IJG tables (reference)": reference("ijg_test.csv"),
         "libjpeg-turbo, mozjpeg preset 3 tables": reference("mozjpeg-3_test.csv"),
     }
-    for name, (codec, family) in LADDER.items():
-        settings = EncoderSettings(codec=codec)
+    for name, (settings, family) in LADDER.items():
         tables = make_family(family) if family else None
         found[name] = report.cached_frame(
             RESULTS / f"{stem(name)}.csv",
