@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 
 from common import ROOT, record, unpacked
-from qsearch import report
-from qsearch.bands import shift_bands
-from qsearch.qtable import IJG, TABLE_NAMES, QTable, TableFamily, from_zigzag, to_zigzag
+from qsearch.report.curves import cached_frame, curve_summary, quality_curve, scored
+from qsearch.search.space import BandSpace
 from qsearch.searchers.slopes import band_moves
-from qsearch.space import BandSpace
+from qsearch.tables.bands import shift_bands
+from qsearch.tables.qtable import IJG, TABLE_NAMES, QTable, TableFamily, from_zigzag, to_zigzag
 from search_quality import evaluator, reference_curve, with_interval
 
 RESULTS = ROOT / "benchmarks" / "results" / "band_slopes"
@@ -74,7 +74,7 @@ def measurements(scorer, family: TableFamily, step: int, qualities) -> pd.DataFr
                     "step": step,
                     "quality": quality,
                     "probe": name,
-                    **report.scored(scorer, shifted(family, octaves).at(quality)),
+                    **scored(scorer, shifted(family, octaves).at(quality)),
                 }
             )
             pd.concat([done, pd.DataFrame(rows)]).to_csv(path, index=False)
@@ -141,12 +141,12 @@ def equalised(family: TableFamily, table: pd.DataFrame, step: int) -> TableFamil
 
 def against_ijg(split: str, family: TableFamily, metric: str) -> str:
     """The family's quality sweep on ``split`` against the IJG curve, BD-rate in ``metric``."""
-    curve = report.cached_frame(
+    curve = cached_frame(
         RESULTS / f"{family.name}_{split}.csv",
-        lambda: report.quality_curve(evaluator("input", split), family),
+        lambda: quality_curve(evaluator("input", split), family),
     )
     return with_interval(
-        report.curve_summary(curve, reference_curve("input", split), metric, "bpp")
+        curve_summary(curve, reference_curve("input", split), metric, "bpp")
     )
 
 

@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 
 from common import ROOT, evaluator, record, search, unpacked
-from qsearch import report
-from qsearch.codec import Codec, EncoderSettings
-from qsearch.families import make_family
-from qsearch.ladder import ladder, markdown, sweep
-from qsearch.operating import Curve, own_bits, percent_cell
-from qsearch.plotting import plot_curves
-from qsearch.qtable import QTable
+from qsearch.codecs.codec import Codec, EncoderSettings
+from qsearch.report.curves import cached_frame, rescore, scored
+from qsearch.report.ladder import ladder, markdown, sweep
+from qsearch.report.operating import Curve, own_bits, percent_cell
+from qsearch.report.plots import plot_curves
+from qsearch.tables.families import make_family
+from qsearch.tables.qtable import QTable
 
 RESULTS = ROOT / "benchmarks" / "results" / "codec_ladder"
 REFERENCE = ROOT / "benchmarks" / "results" / "search_quality" / "input" / "reference"
@@ -78,7 +78,7 @@ def curves(scorer) -> dict[str, pd.DataFrame]:
     }
     for name, (settings, family) in LADDER.items():
         tables = make_family(family) if family else None
-        found[name] = report.cached_frame(
+        found[name] = cached_frame(
             RESULTS / f"{stem(name)}.csv",
             lambda s=settings, t=tables: sweep(scorer, s, QUALITIES, t, progress=True),
         )
@@ -91,10 +91,10 @@ def best_front_under(scorer, name: str, settings: EncoderSettings) -> pd.DataFra
 
     def compute():
         scorer.use_encoder(settings)
-        rows = [{"table": t, **report.scored(scorer, QTable.load(BEST / t))} for t in tables]
+        rows = [{"table": t, **scored(scorer, QTable.load(BEST / t))} for t in tables]
         return pd.DataFrame(rows)
 
-    return report.cached_frame(RESULTS / f"best-front-{stem(name)}.csv", compute)
+    return cached_frame(RESULTS / f"best-front-{stem(name)}.csv", compute)
 
 
 def chosen_table_cells(front: pd.DataFrame, ijg: pd.DataFrame, uncompressed: dict) -> dict:
@@ -143,7 +143,7 @@ def lossless_on_top(scorer, plain: pd.DataFrame, settings: EncoderSettings) -> p
         return pd.DataFrame(rows)
 
     scorer.use_encoder(EncoderSettings())
-    return report.cached_frame(RESULTS / "best-front-libjpeg-turbo-smallest.csv", compute)
+    return cached_frame(RESULTS / "best-front-libjpeg-turbo-smallest.csv", compute)
 
 
 def searched_fronts(budget: int) -> dict[str, pd.DataFrame]:
@@ -151,8 +151,8 @@ def searched_fronts(budget: int) -> dict[str, pd.DataFrame]:
     trellis (run here) and under libjpeg-turbo (the first ``budget`` trials of search_quality's
     run: slopes is deterministic, so they are that run), each front (by top-1 on the searched
     images) encoded with trellis on the test split."""
-    from qsearch.journal import load_record
-    from qsearch.pareto import non_dominated
+    from qsearch.report.pareto import non_dominated
+    from qsearch.search.journal import load_record
 
     trellis_run = search(
         RESULTS / "slopes-mozjpeg4-trellis", "slopes", budget=budget,
@@ -175,7 +175,7 @@ def searched_fronts(budget: int) -> dict[str, pd.DataFrame]:
         )
         tables = {complete[i].qtable.key: complete[i].qtable for i in kept}
         path = RESULTS / f"slopes-searched-under-{stem(under)}-b{budget}-trellis-test.csv"
-        scores = report.rescore(trellis, tables, path, progress=True)
+        scores = rescore(trellis, tables, path, progress=True)
         found[f"slopes front searched under {under}, encoded with trellis"] = scores[
             scores["key"].isin(tables)
         ]

@@ -134,7 +134,7 @@ def evaluator(
 ):
     """The classifier evaluator on a split of the ImageNet sample, compressed at ``scenario``
     (the same images, settings and identity as `qsearch run --data SAMPLE --split SPLIT`)."""
-    from qsearch.codec import EncoderSettings
+    from qsearch.codecs.codec import EncoderSettings
     from qsearch.evaluators.classifier import ClassifierEvaluator
     from qsearch.images import load_images
 
@@ -171,10 +171,10 @@ def search(
     """A search as `qsearch run` does it, through the API (resumable in ``out``); a finished
     run is read back as it stands (runs recorded by qsearch 0.1 cannot be resumed)."""
     import qsearch
-    from qsearch.families import make_family
-    from qsearch.journal import load_record
-    from qsearch.runs import Run
-    from qsearch.space import make_space
+    from qsearch.report.runs import Run
+    from qsearch.search.journal import load_record
+    from qsearch.search.space import make_space
+    from qsearch.tables.families import make_family
 
     if (out / "study.journal").exists() and len(load_record(out)[0]) >= budget:
         if test_split is None or (out / "test_scores.csv").exists():

@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 
 from common import ROOT, evaluator, record, search, unpacked
-from qsearch import report
-from qsearch.journal import load_record
-from qsearch.operating import TARGETS
-from qsearch.pareto import bd_rate, bootstrap_samples, interval, non_dominated, saving_at
-from qsearch.plotting import plot_curves
-from qsearch.trial import metric_sign, operating_target
+from qsearch.report.curves import IJG_SEARCH, IJG_TEST, TEST_SCORES, frame_points, rescore
+from qsearch.report.operating import TARGETS
+from qsearch.report.pareto import bd_rate, bootstrap_samples, interval, non_dominated, saving_at
+from qsearch.report.plots import plot_curves
+from qsearch.search.journal import load_record
+from qsearch.search.trial import metric_sign, operating_target
 from search_quality import BUDGET, VARIANTS, reference_curve, run, run_directory
 
 RESULTS = ROOT / "benchmarks" / "results" / "search_quality"
@@ -36,7 +36,7 @@ def swapped_run(variant: str, budget: int):
     the scenario's IJG curves (computed once) linked in for its two splits."""
     out = run_directory("input-swapped", variant, 0, budget)
     out.mkdir(parents=True, exist_ok=True)
-    for split, name in (("test", report.IJG_SEARCH), ("search", report.IJG_TEST)):
+    for split, name in (("test", IJG_SEARCH), ("search", IJG_TEST)):
         reference_curve("input", split)
         if not (out / name).exists():
             (out / name).symlink_to(Path("../../input/reference") / f"ijg_{split}.csv")
@@ -71,13 +71,13 @@ def judged(
 ) -> tuple[list[dict], list[dict], pd.DataFrame]:
     """(IJG points, front points, front frame) on ``split``, the split the fold's tables were not
     chosen on; front tables not yet scored there are scored and kept with the run's scores."""
-    tables, path = front_tables(directory, rank), directory / report.TEST_SCORES
+    tables, path = front_tables(directory, rank), directory / TEST_SCORES
     scored_keys = set(pd.read_csv(path, usecols=["key"])["key"])
     if set(tables) - scored_keys:
-        report.rescore(evaluator("input", split), tables, path)
+        rescore(evaluator("input", split), tables, path)
     scores = pd.read_csv(path)
     front = scores[scores["key"].isin(tables)]
-    return report.frame_points(ijg, metric), report.frame_points(front, metric), front
+    return frame_points(ijg, metric), frame_points(front, metric), front
 
 
 def uncompressed(split: str) -> dict:
@@ -153,7 +153,7 @@ def own_saving(
         return saving_at(ref_bpp, ref_acc, bpp, acc, target=float(acc[0]))
 
     value = statistic(ijg["bpp"], ijg[metric], [point["bpp"]], [point[metric]])
-    return value, bootstrap_samples(report.frame_points(ijg, metric), one, statistic, seed=seed)
+    return value, bootstrap_samples(frame_points(ijg, metric), one, statistic, seed=seed)
 
 
 def cell(point: float, draws: np.ndarray) -> str:
@@ -183,7 +183,7 @@ def export_front(directory: Path, rank: str, judged_split: str, out: Path, comma
     point, and a plot against IJG on the judged split."""
     trials = recorded(directory)
     tables = front_tables(directory, rank)
-    scores = pd.read_csv(directory / report.TEST_SCORES).set_index("key")
+    scores = pd.read_csv(directory / TEST_SCORES).set_index("key")
     shutil.rmtree(out, ignore_errors=True)
     (out / "tables").mkdir(parents=True)
     rows = []

@@ -18,12 +18,12 @@ from pathlib import Path
 import torch
 
 from qsearch import QTable
-from qsearch.codec import Codec, decode, encode
+from qsearch.codecs.codec import Codec, decode, encode
 from qsearch.evaluators.classifier import ClassifierEvaluator
 from qsearch.images import load_images
 from qsearch.models import load_classifier
-from qsearch.searcher import make_searcher
-from qsearch.space import SPACES
+from qsearch.search.searcher import make_searcher
+from qsearch.search.space import SPACES
 
 
 def seconds(work, repeats: int) -> float:

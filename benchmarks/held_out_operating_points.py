@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 
 from common import ROOT, record
-from qsearch.operating import TARGETS
-from qsearch.runs import Run
+from qsearch.report.operating import TARGETS
+from qsearch.report.runs import Run
 
 DEFAULT = ROOT / "benchmarks" / "results" / "search_quality" / "input" / "targets-b368-s0"
 

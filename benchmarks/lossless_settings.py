@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from common import record
-from qsearch.codec import EncoderSettings, decode, encode
-from qsearch.pareto import bd_rate, bootstrap_bd_rate
-from qsearch.qtable import IJG, QTable
+from qsearch.codecs.codec import EncoderSettings, decode, encode
+from qsearch.report.pareto import bd_rate, bootstrap_bd_rate
+from qsearch.tables.qtable import IJG, QTable
 from search_quality import BEST_FRONT, METRIC, RESULTS, evaluator
 
 SETTINGS = {

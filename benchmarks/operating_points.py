@@ -15,12 +15,12 @@ import json
 import pandas as pd
 
 from common import IMAGENET_SAMPLE, ROOT, SPLITS, record, unpacked
-from qsearch import report
 from qsearch.evaluators.classifier import ClassifierEvaluator
 from qsearch.images import load_images
 from qsearch.models import load_classifier
-from qsearch.operating import TARGETS, crossing_cell, percent_cell
-from qsearch.trial import operating_target
+from qsearch.report.curves import TEST_SCORES, curve_summary
+from qsearch.report.operating import TARGETS, crossing_cell, percent_cell
+from qsearch.search.trial import operating_target
 
 RESULTS = ROOT / "benchmarks" / "results" / "search_quality"
 METRICS = ("top1", "logprob")
@@ -46,10 +46,10 @@ def curves(scenario: str) -> dict[str, pd.DataFrame]:
     """Each searched front re-scored on the test split, and each baseline family's sweep."""
     found = {}
     for run in sorted(
-        p for p in (RESULTS / scenario).iterdir() if (p / report.TEST_SCORES).exists()
+        p for p in (RESULTS / scenario).iterdir() if (p / TEST_SCORES).exists()
     ):
         front = pd.read_csv(run / "front.csv")
-        scores = pd.read_csv(run / report.TEST_SCORES).set_index("key")
+        scores = pd.read_csv(run / TEST_SCORES).set_index("key")
         found[run.name] = scores.loc[front["key"][front["key"].isin(scores.index)]].reset_index()
     for path in sorted((RESULTS / scenario / "reference").glob("*_test.csv")):
         if path.stem != "ijg_test":
@@ -75,7 +75,7 @@ def main() -> None:
     for metric in METRICS:
         rows = []
         for name, frame in curves(args.scenario).items():
-            summary = report.curve_summary(frame, ijg, metric, "bpp")
+            summary = curve_summary(frame, ijg, metric, "bpp")
             rows.append(
                 f"| {name} | "
                 + " | ".join(

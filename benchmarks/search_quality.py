@@ -23,10 +23,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from common import ROOT, evaluator, record, search, unpacked  # noqa: E402
-from qsearch import report  # noqa: E402
-from qsearch.families import MOZJPEG_PRESETS, make_family  # noqa: E402
-from qsearch.pareto import hypervolume  # noqa: E402
-from qsearch.searcher import SEARCHERS  # noqa: E402
+from qsearch.report.curves import (
+    IJG_SEARCH,
+    IJG_TEST,
+    TEST_SCORES,
+    cached_frame,
+    curve_summary,
+    quality_curve,
+)
+from qsearch.report.pareto import hypervolume  # noqa: E402
+from qsearch.search.searcher import SEARCHERS  # noqa: E402
+from qsearch.tables.families import MOZJPEG_PRESETS, make_family  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "search_quality"
 OPTIONS = {"gradient": {"steps": 5}, "sensitivity": {"images_used": 128}}
@@ -74,9 +81,9 @@ def reference_curve(scenario: str, split: str, family: str = "ijg", fitted_on=No
     def compute():
         scorer = evaluator(scenario, split)
         images = (fitted_on or scorer).images.images if family == "deepn" else None
-        return report.quality_curve(scorer, make_family(family, images))
+        return quality_curve(scorer, make_family(family, images))
 
-    return report.cached_frame(path, compute)
+    return cached_frame(path, compute)
 
 
 def run_directory(scenario: str, searcher: str, seed: int, budget: int):
@@ -91,12 +98,12 @@ def share_reference(out, scenario: str) -> None:
     """Link a run to the scenario's per-image IJG curves (one copy for all runs), and drop test
     scores kept without per-image figures (older runs), so that every row gets its interval."""
     out.mkdir(parents=True, exist_ok=True)
-    for split, name in (("search", report.IJG_SEARCH), ("test", report.IJG_TEST)):
+    for split, name in (("search", IJG_SEARCH), ("test", IJG_TEST)):
         reference_curve(scenario, split)
         link = out / name
         link.unlink(missing_ok=True)
         link.symlink_to(Path("..") / "reference" / f"ijg_{split}.csv")
-    scores = out / report.TEST_SCORES
+    scores = out / TEST_SCORES
     if scores.exists() and "per_image" not in pd.read_csv(scores, nrows=1):
         scores.unlink()
 
@@ -121,18 +128,18 @@ def baselines(scenario: str) -> dict[str, dict]:
             fitted_on = evaluator(scenario, "search")
         curve = reference_curve(scenario, "test", family, fitted_on if family == "deepn" else None)
         results[family] = {
-            metric: report.curve_summary(curve, ijg, metric, RATE) for metric in (METRIC, "logprob")
+            metric: curve_summary(curve, ijg, metric, RATE) for metric in (METRIC, "logprob")
         }
     return results
 
 
 def in_log_probability(directory: Path, scenario: str) -> dict | None:
     """The front's tables on the test split against the IJG curve, in mean log-probability."""
-    scores = pd.read_csv(directory / report.TEST_SCORES)
+    scores = pd.read_csv(directory / TEST_SCORES)
     front = scores[scores["key"].isin(pd.read_csv(directory / "front.csv")["key"])]
     if "logprob" not in front or front.empty:
         return None
-    return report.curve_summary(front, reference_curve(scenario, "test"), "logprob", RATE)
+    return curve_summary(front, reference_curve(scenario, "test"), "logprob", RATE)
 
 
 def hypervolume_curve(trials: pd.DataFrame, metric: str) -> list[float]:

@@ -20,10 +20,10 @@ import pandas as pd
 
 from common import ROOT, record, unpacked
 from cross_fit import cell, own_saving
-from qsearch import report
-from qsearch.journal import load_record
-from qsearch.searcher import make_searcher
-from qsearch.space import make_space
+from qsearch.report.curves import REFERENCE, scored, write_csv
+from qsearch.search.journal import load_record
+from qsearch.search.searcher import make_searcher
+from qsearch.search.space import make_space
 from search_quality import evaluator, reference_curve
 
 RESULTS = ROOT / "benchmarks" / "results" / "search_quality"
@@ -36,7 +36,7 @@ def replay_centres(directory: Path) -> tuple[list[list], object, dict, dict]:
     trials through a fresh searcher; the searcher itself, the trials by key and the identity."""
     trials, _, identity = load_record(directory)
     by_key = {t.qtable.key: t for t in trials}
-    reference = json.loads((directory / report.REFERENCE).read_text())["search"]
+    reference = json.loads((directory / REFERENCE).read_text())["search"]
     bound_to = SimpleNamespace(accuracy_metrics=tuple(reference), reference=reference, images=None)
     searcher = make_searcher(identity["searcher"], **json.loads(identity["options"]))
     searcher.setup(make_space("full"), bound_to, int(identity["seed"]))
@@ -74,9 +74,9 @@ def report_rounds(directory: Path) -> None:
     missing = [key for key in tables if key not in set(known["key"])]
     if missing:
         scorer = evaluator("input", judged_split)
-        fresh = pd.DataFrame([{"key": k, **report.scored(scorer, tables[k])} for k in missing])
+        fresh = pd.DataFrame([{"key": k, **scored(scorer, tables[k])} for k in missing])
         known = pd.concat([known, fresh], ignore_index=True) if len(known) else fresh
-        report.write_csv(known, path)
+        write_csv(known, path)
     scores = known.set_index("key")
     ijg = reference_curve("input", judged_split)
     rows = []

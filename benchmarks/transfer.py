@@ -21,9 +21,9 @@ from qsearch import QTable
 from qsearch.evaluators.classifier import ClassifierEvaluator
 from qsearch.images import load_images
 from qsearch.models import load_classifier
-from qsearch.operating import crossing_cell, percent_cell
-from qsearch.report import curve_summary, quality_curve, scored, write_csv
-from qsearch.trial import operating_target
+from qsearch.report.curves import curve_summary, quality_curve, scored, write_csv
+from qsearch.report.operating import crossing_cell, percent_cell
+from qsearch.search.trial import operating_target
 
 BEST = ROOT / "benchmarks" / "results" / "best_front"
 OUT = ROOT / "benchmarks" / "results" / "transfer"

@@ -11,15 +11,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from qsearch.codec import EncoderSettings
+from qsearch.codecs.codec import EncoderSettings
 from qsearch.errors import QSearchError
-from qsearch.evaluator import CodecEvaluator, Evaluation, Metrics
-from qsearch.forward import auto_candidates
 from qsearch.images import ImageSet
 from qsearch.models import Classifier
-from qsearch.pruning import Rejection
-from qsearch.qtable import QTable
-from qsearch.trial import metric_sign
+from qsearch.models.forward import auto_candidates
+from qsearch.search.evaluator import CodecEvaluator, Evaluation, Metrics
+from qsearch.search.pruning import Rejection
+from qsearch.search.trial import metric_sign
+from qsearch.tables.qtable import QTable
 
 log = logging.getLogger(__name__)
 PRECISION_TOLERANCE = (
@@ -47,7 +47,7 @@ class ClassifierEvaluator(CodecEvaluator):
         forward: str = "auto",
         encoder_processes: int | str = "auto",
     ):
-        """``forward="auto"`` takes the fastest forward path of this device (qsearch.forward)
+        """``forward="auto"`` takes the fastest forward path of this device (qsearch.models.forward)
         whose top-1 on the uncompressed images (or, without labels, its agreement with fp32)
         stays within half a point of eager fp32; ``"fp32"`` forces the exact path.
         ``encoder_processes="auto"`` encodes in worker processes on a CUDA machine of 8 cores or

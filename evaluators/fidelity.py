@@ -7,8 +7,8 @@ import time
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from qsearch.evaluator import CodecEvaluator, Evaluation
-from qsearch.qtable import QTable
+from qsearch.search.evaluator import CodecEvaluator, Evaluation
+from qsearch.tables.qtable import QTable
 
 
 class FidelityEvaluator(CodecEvaluator):

@@ -11,9 +11,9 @@ import time
 import numpy as np
 
 from qsearch.errors import QSearchError
-from qsearch.evaluator import Evaluation, Evaluator, Metrics
-from qsearch.qtable import QTable
-from qsearch.trial import metric_sign
+from qsearch.search.evaluator import Evaluation, Evaluator, Metrics
+from qsearch.search.trial import metric_sign
+from qsearch.tables.qtable import QTable
 
 COMBINE = ("worst", "mean")
 

@@ -12,21 +12,21 @@ from typing import TYPE_CHECKING
 __version__ = "0.2.0"
 
 _EXPORTS = {
-    "Codec": "qsearch.codec",
-    "EncoderSettings": "qsearch.codec",
+    "Codec": "qsearch.codecs.codec",
+    "EncoderSettings": "qsearch.codecs.codec",
     "QSearchError": "qsearch.errors",
-    "QTable": "qsearch.qtable",
-    "Study": "qsearch.study",
-    "Objective": "qsearch.trial",
-    "Trial": "qsearch.trial",
-    "Pruner": "qsearch.pruning",
-    "Run": "qsearch.runs",
-    "run": "qsearch.runs",
-    "Searcher": "qsearch.searcher",
-    "Evaluator": "qsearch.evaluator",
-    "SearchSpace": "qsearch.space",
-    "make_searcher": "qsearch.searcher",
-    "make_space": "qsearch.space",
+    "QTable": "qsearch.tables.qtable",
+    "Study": "qsearch.search.study",
+    "Objective": "qsearch.search.trial",
+    "Trial": "qsearch.search.trial",
+    "Pruner": "qsearch.search.pruning",
+    "Run": "qsearch.report.runs",
+    "run": "qsearch.report.runs",
+    "Searcher": "qsearch.search.searcher",
+    "Evaluator": "qsearch.search.evaluator",
+    "SearchSpace": "qsearch.search.space",
+    "make_searcher": "qsearch.search.searcher",
+    "make_space": "qsearch.search.space",
 }
 __all__ = [
     "Codec",
@@ -47,16 +47,16 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from qsearch.codec import Codec, EncoderSettings
+    from qsearch.codecs.codec import Codec, EncoderSettings
     from qsearch.errors import QSearchError
-    from qsearch.evaluator import Evaluator
-    from qsearch.pruning import Pruner
-    from qsearch.qtable import QTable
-    from qsearch.runs import Run, run
-    from qsearch.searcher import Searcher, make_searcher
-    from qsearch.space import SearchSpace, make_space
-    from qsearch.study import Study
-    from qsearch.trial import Objective, Trial
+    from qsearch.report.runs import Run, run
+    from qsearch.search.evaluator import Evaluator
+    from qsearch.search.pruning import Pruner
+    from qsearch.search.searcher import Searcher, make_searcher
+    from qsearch.search.space import SearchSpace, make_space
+    from qsearch.search.study import Study
+    from qsearch.search.trial import Objective, Trial
+    from qsearch.tables.qtable import QTable
 
 
 def __getattr__(name: str):

@@ -28,3 +28,9 @@ class QSearchError(Exception):
         if self.template is None:
             return str(self)
         return _FIELD.sub(lambda m: names.get(m.group(1), m.group(1)), self.template)
+
+
+def first_sentence(error: Exception, limit: int = 300) -> str:
+    """The first line of an error, whole up to ``limit`` characters (never cut mid-word)."""
+    line = (str(error).splitlines() or [type(error).__name__])[0]
+    return line if len(line) <= limit else line[:limit].rsplit(" ", 1)[0] + " ..."

@@ -23,12 +23,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qsearch.evaluator import Evaluation, Evaluator
-from qsearch.qtable import QTable
-from qsearch.searcher import Searcher
-from qsearch.space import SPACES
-from qsearch.study import Study
-from qsearch.trial import Objective
+from qsearch.search.evaluator import Evaluation, Evaluator
+from qsearch.search.searcher import Searcher
+from qsearch.search.space import SPACES
+from qsearch.search.study import Study
+from qsearch.search.trial import Objective
+from qsearch.tables.qtable import QTable
 
 PSNR = Objective(metric="psnr", floor=30.0, relative=False)
 """The objective of the default setting: minimise bpp above 30 dB PSNR."""
@@ -39,7 +39,7 @@ def photographs_evaluator(count: int = 3) -> Evaluator:
     """The fidelity evaluator (real codec, PSNR and SSIM) on ``count`` bundled photographs."""
     from qsearch.evaluators.fidelity import FidelityEvaluator
     from qsearch.images import load_images
-    from qsearch.samples import sample_photos
+    from qsearch.images.samples import sample_photos
 
     return FidelityEvaluator(load_images(sample_photos()[:count]))
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from qsearch.codec import EncoderSettings, decode, encode
-from qsearch.qtable import QTable
+from qsearch.codecs.codec import EncoderSettings, decode, encode
+from qsearch.tables.qtable import QTable
 
 
 class JPEG:

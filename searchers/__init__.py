@@ -1,2 +1,2 @@
 """Searcher implementations, registered under the ``qsearch.searchers`` entry-point group
-(see setup.cfg); the contract is :mod:`qsearch.searcher`."""
+(see setup.cfg); the contract is :mod:`qsearch.search.searcher`."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from qsearch.searcher import Searcher, check_option
-from qsearch.space import MonotoneSpace
+from qsearch.search.searcher import Searcher, check_option
+from qsearch.search.space import MonotoneSpace
 
 
 class RandomSearcher(Searcher):

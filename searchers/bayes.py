@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import optuna
 
-from qsearch.searcher import Searcher, check_option
+from qsearch.search.searcher import Searcher, check_option
 
 
 class BayesSearcher(Searcher):

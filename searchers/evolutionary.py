@@ -1,6 +1,6 @@
 """pymoo's genetic algorithm, differential evolution and NSGA-II behind ask/tell.
 
-pymoo works generation by generation (qsearch.searcher.GenerationalSearcher hands a
+pymoo works generation by generation (qsearch.search.searcher.GenerationalSearcher hands a
 generation out in slices). The space rounds and clips pymoo's proposals, and pymoo is told
 the integer points actually evaluated. Algorithms are configured in ``__init__`` and built
 in ``_setup``, as pymoo binds an algorithm to its problem in ``setup``.
@@ -20,7 +20,7 @@ from pymoo.operators.crossover.sbx import SBX
 from pymoo.operators.mutation.pm import PM
 from pymoo.problems.static import StaticProblem
 
-from qsearch.searcher import GenerationalSearcher, check_option
+from qsearch.search.searcher import GenerationalSearcher, check_option
 
 
 def initial_population(space, rng, size: int, seed_family: bool) -> np.ndarray:

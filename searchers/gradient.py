@@ -1,5 +1,5 @@
 """Searchers that learn from the network's gradients through a differentiable JPEG
-(qsearch.diffjpeg) placed in front of the frozen classifier. They propose tables; the study
+(qsearch.codecs.diffjpeg) placed in front of the frozen classifier. They propose tables; the study
 scores every proposal with the real libjpeg evaluator, and only real scores enter the front.
 """
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from qsearch import diffjpeg
+from qsearch.codecs import diffjpeg
 from qsearch.errors import QSearchError
-from qsearch.qtable import IJG_CHROMA, IJG_LUMA, QTable, quality_scale, scale_table
-from qsearch.searcher import Searcher, check_option
+from qsearch.search.searcher import Searcher, check_option
 from qsearch.searchers.baselines import sweep_order
+from qsearch.tables.qtable import IJG_CHROMA, IJG_LUMA, QTable, quality_scale, scale_table
 
 
 class _NetworkSearcher(Searcher):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qsearch.searcher import Searcher, check_option
+from qsearch.search.searcher import Searcher, check_option
 
 
 class MCMCSearcher(Searcher):

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from qsearch.bands import RATIO_LIMITS, probe_directions, slope_ratios
 from qsearch.errors import QSearchError
-from qsearch.qtable import quality_scale
-from qsearch.searcher import GenerationalSearcher, check_option
-from qsearch.space import BandSpace
+from qsearch.search.searcher import GenerationalSearcher, check_option
+from qsearch.search.space import BandSpace
+from qsearch.tables.bands import RATIO_LIMITS, probe_directions, slope_ratios
+from qsearch.tables.qtable import quality_scale
 
 
 def band_moves(ratios: np.ndarray, shares: np.ndarray) -> np.ndarray:

@@ -24,11 +24,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from qsearch.bands import RATIO_LIMITS, probe_directions, shift_bands, slope_ratios, zigzag_bands
 from qsearch.errors import QSearchError
-from qsearch.qtable import QTable, from_zigzag, to_zigzag
-from qsearch.searcher import GenerationalSearcher, check_option
-from qsearch.trial import metric_sign, operating_target
+from qsearch.search.searcher import GenerationalSearcher, check_option
+from qsearch.search.trial import metric_sign, operating_target
+from qsearch.tables.bands import (
+    RATIO_LIMITS,
+    probe_directions,
+    shift_bands,
+    slope_ratios,
+    zigzag_bands,
+)
+from qsearch.tables.qtable import QTable, from_zigzag, to_zigzag
 
 LEVELS_PER_OCTAVE = 8
 """Band levels are eighth-octaves: fine enough to land near a target at the high-quality end."""
@@ -151,7 +157,7 @@ class TargetSearcher(GenerationalSearcher):
         self.probe, self.damping = probe, damping
 
     def _setup(self):
-        from qsearch.families import make_family
+        from qsearch.tables.families import make_family
 
         super()._setup()
         images = self.evaluator.images.images if self.evaluator is not None else None

@@ -33,7 +33,7 @@ def split_names(split: str, count: int) -> list[str]:
 
 def photos(count: int | None = None) -> list[Path]:
     """Real photographs shipped by scikit-image (a dependency): present in every clone."""
-    from qsearch.samples import sample_photos
+    from qsearch.images.samples import sample_photos
 
     return sample_photos()[:count]
 

@@ -593,9 +593,9 @@ def test_a_mistyped_metric_leaves_the_run_folder_usable(world, tmp_path, capsys)
 def test_a_front_of_a_run_without_trials_is_one_line(world, tmp_path, capsys):
     from qsearch.evaluators.fidelity import FidelityEvaluator
     from qsearch.images import load_images
-    from qsearch.searcher import make_searcher
-    from qsearch.study import Study
-    from qsearch.trial import Objective
+    from qsearch.search.searcher import make_searcher
+    from qsearch.search.study import Study
+    from qsearch.search.trial import Objective
 
     Study(
         FidelityEvaluator(load_images(photos(2))),

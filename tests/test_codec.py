@@ -5,9 +5,9 @@ import pytest
 from PIL import Image
 
 from qsearch import Codec, EncoderSettings, QSearchError, QTable
-from qsearch.codec import decode, encode
+from qsearch.codecs.codec import decode, encode
 from qsearch.images import read_rgb
-from qsearch.qtable import ZIGZAG
+from qsearch.tables.qtable import ZIGZAG
 from realdata import photos
 
 

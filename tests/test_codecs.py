@@ -14,8 +14,8 @@ from PIL import Image
 
 from qsearch import QSearchError, QTable
 from qsearch.cli import main
-from qsearch.codec import EncoderSettings, decode, encode
-from qsearch.encoders import ENCODERS
+from qsearch.codecs.codec import EncoderSettings, decode, encode
+from qsearch.codecs.encoders import ENCODERS
 from qsearch.images import read_rgb
 from realdata import photos
 

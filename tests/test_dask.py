@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from qsearch.cli import main
-from qsearch.journal import JOURNAL
+from qsearch.search.journal import JOURNAL
 from realdata import PSNR_RUN
 
 DASK = str(Path(sys.executable).parent / "dask")

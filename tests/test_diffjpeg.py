@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 import torch
 
-from qsearch import Codec, QTable, diffjpeg
+from qsearch import Codec, QTable
+from qsearch.codecs import diffjpeg
 from qsearch.images import load_images
-from qsearch.space import BandSpace
+from qsearch.search.space import BandSpace
 from realdata import IMAGENET_SAMPLE, SPLITS
 
 

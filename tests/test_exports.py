@@ -18,11 +18,11 @@ from PIL import Image
 
 from qsearch import QTable
 from qsearch.cli import main
-from qsearch.exports import FORMATS, export
-from qsearch.families import make_family
 from qsearch.images import read_rgb
-from qsearch.inspection import nearest_quality, read_tables
-from qsearch.qtable import to_zigzag
+from qsearch.tables.exports import FORMATS, export
+from qsearch.tables.families import make_family
+from qsearch.tables.inspection import nearest_quality, read_tables
+from qsearch.tables.qtable import to_zigzag
 from qsearch.transforms import JPEG
 from realdata import IMAGENET_SAMPLE, PSNR_RUN, photos, sample_args, split_names
 
@@ -144,7 +144,7 @@ def test_export_of_a_run_names_the_chosen_table_and_its_figures(tmp_path, capsys
     assert (
         main(["export", str(run), "--target", "0.5", "--format", "cjpeg", "--out", str(out)]) == 0
     )
-    from qsearch.runs import Run
+    from qsearch.report.runs import Run
 
     named = Run(run).operating_point(0.5)["table"]
     text = out.read_text()
@@ -183,7 +183,7 @@ def test_a_search_starts_from_the_tables_of_a_users_jpeg(tmp_path):
 def test_the_transform_is_the_encoder_qsearch_scores_with_in_every_layout():
     photo = read_rgb(photos(1)[0])[:80, :120]
     transform = JPEG(TABLE)
-    from qsearch.codec import decode, encode
+    from qsearch.codecs.codec import decode, encode
 
     expected = decode(encode(photo, TABLE))
     assert np.array_equal(transform(photo), expected)

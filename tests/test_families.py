@@ -9,9 +9,9 @@ from scipy.stats import spearmanr
 from test_codec import parse_jpeg
 
 from qsearch import QSearchError, QTable
-from qsearch.families import IJG, coefficient_spread, deepn, make_family, mozjpeg
 from qsearch.images import load_images, read_rgb
-from qsearch.space import BandSpace, QualitySpace
+from qsearch.search.space import BandSpace, QualitySpace
+from qsearch.tables.families import IJG, coefficient_spread, deepn, make_family, mozjpeg
 from realdata import IMAGENET_SAMPLE, SPLITS, split_names
 
 SHARED_PRESETS = IMAGENET_SAMPLE.parent / "mozjpeg-qtables.json"

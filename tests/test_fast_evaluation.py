@@ -8,11 +8,11 @@ import pytest
 from qsearch import QTable
 from qsearch.evaluators.classifier import ClassifierEvaluator
 from qsearch.images import load_images
-from qsearch.pruning import Pruner, Rejection
-from qsearch.searcher import make_searcher
-from qsearch.study import Study
-from qsearch.trial import Objective
-from qsearch.workers import process_pool, worker_name
+from qsearch.search.pruning import Pruner, Rejection
+from qsearch.search.searcher import make_searcher
+from qsearch.search.study import Study
+from qsearch.search.trial import Objective
+from qsearch.search.workers import process_pool, worker_name
 from realdata import IMAGENET_SAMPLE, SPLITS
 
 
@@ -107,7 +107,7 @@ def test_pruned_trials_are_recorded_but_never_on_the_front(images, classifier, t
 
 @pytest.mark.imagenet
 def test_the_ijg_curve_as_rivals_prunes_from_the_first_table(images, classifier, tmp_path):
-    from qsearch.report import quality_curve, rival_points
+    from qsearch.report.curves import quality_curve, rival_points
 
     evaluator = ClassifierEvaluator(images, classifier)
     rivals = rival_points(quality_curve(evaluator, qualities=(30, 60, 90)), "top1", "bpp")

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from qsearch import QSearchError
-from qsearch import images as images_module
 from qsearch.images import imagenet_synsets, load_images, read_rgb
+from qsearch.images import loading as images_module
 from realdata import IMAGENET_SAMPLE, SPLITS, split_names
 
 

@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 
 from qsearch import QSearchError, QTable
-from qsearch.cache import ImageCache
 from qsearch.cli import main
 from qsearch.images import load_images, read_rgb
+from qsearch.images.cache import ImageCache
 from realdata import PSNR_RUN, photos
 
 SYNSETS = ["n01440764", "n01443537", "n01484850", "n01491361", "n01494475", "n01496331"]
@@ -291,7 +291,7 @@ def test_held_out_images_that_are_searched_images_are_refused_by_content(folders
     """The same photograph under another name in the 'held-out' set is still not held out."""
     from qsearch import make_searcher
     from qsearch.evaluators.fidelity import FidelityEvaluator
-    from qsearch.runs import run
+    from qsearch.report.runs import run
 
     other = tmp_path / "other"
     other.mkdir()

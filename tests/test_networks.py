@@ -10,7 +10,7 @@ from qsearch.evaluators.classifier import ClassifierEvaluator
 from qsearch.evaluators.networks import NetworksEvaluator
 from qsearch.images import load_images
 from qsearch.models import load_classifier
-from qsearch.qtable import QTable
+from qsearch.tables.qtable import QTable
 from realdata import photos
 
 METRICS = ("agreement", "similarity", "kl")

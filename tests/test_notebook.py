@@ -10,7 +10,7 @@ import pytest
 from nbclient import NotebookClient
 
 from qsearch.cli import main
-from qsearch.samples import sample_photos
+from qsearch.images.samples import sample_photos
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "quickstart.ipynb"
 

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qsearch.operating import Curve, ImageSide, describe, operating_points
-from qsearch.trial import operating_target, share_of_uncompressed
+from qsearch.report.operating import Curve, ImageSide, describe, operating_points
+from qsearch.search.trial import operating_target, share_of_uncompressed
 
 PIXELS = 100 * 100
 IMAGES = 400

@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from qsearch.pareto import bd_rate, bootstrap_bd_rate, hypervolume, non_dominated, upper_envelope
+from qsearch.report.pareto import (
+    bd_rate,
+    bootstrap_bd_rate,
+    hypervolume,
+    non_dominated,
+    upper_envelope,
+)
 
 
 def test_non_dominated_keeps_only_points_nothing_beats():

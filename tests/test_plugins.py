@@ -20,7 +20,7 @@ PLUGIN = '''
 """A tiny third-party searcher: the IJG tables, coarsest first."""
 import numpy as np
 
-from qsearch.searcher import Searcher, check_option
+from qsearch.search.searcher import Searcher, check_option
 
 
 class CoarseFirst(Searcher):

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from qsearch import QSearchError, QTable
-from qsearch.qtable import IJG_LUMA, ZIGZAG, from_zigzag, to_zigzag
+from qsearch.tables.qtable import IJG_LUMA, ZIGZAG, from_zigzag, to_zigzag
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ from test_codec import parse_jpeg
 
 from qsearch import QTable
 from qsearch.cli import main
-from qsearch.codec import encode
+from qsearch.codecs.codec import encode
 from qsearch.images import read_rgb
-from qsearch.searcher import SEARCHERS
+from qsearch.search.searcher import SEARCHERS
 from realdata import BUILT_IN_SEARCHERS, IMAGENET_SAMPLE, sample_args, split_names
 
 pytestmark = pytest.mark.slow
@@ -213,7 +213,7 @@ def test_bad_run_inputs_are_one_line(tmp_path, capsys):
 
 @pytest.mark.imagenet
 def test_base_family_drives_the_sweep_and_is_part_of_the_run_settings(tmp_path, capsys):
-    from qsearch.families import mozjpeg
+    from qsearch.tables.families import mozjpeg
 
     args = [
         "run",

@@ -7,11 +7,11 @@ import pytest
 
 from qsearch.evaluators.classifier import ClassifierEvaluator
 from qsearch.images import load_images
-from qsearch.searcher import SEARCHERS, make_searcher
-from qsearch.space import SPACES
-from qsearch.study import Study
+from qsearch.search.searcher import SEARCHERS, make_searcher
+from qsearch.search.space import SPACES
+from qsearch.search.study import Study
+from qsearch.search.trial import Objective
 from qsearch.testing import PSNR, SearcherSetting, SearcherSuite, photographs_evaluator
-from qsearch.trial import Objective
 from realdata import BUILT_IN_SEARCHERS, photos
 
 NAMES = [name for name, _ in SEARCHERS.items()]
@@ -231,6 +231,6 @@ def test_targets_start_from_the_family_cheapest_at_the_signal_level_the_families
     # -0.95 is reached by family 0 at q70 + 0.125 x 20 (2.0 -> 4.0 bpp: 2.19) and by family 1
     # at q50 + 0.25 x 20 (1.5 -> 2.5 bpp: 1.70): family 1 (mozjpeg-3) at quality 55
     start = searcher.table(0, np.zeros_like(searcher.levels[0]))
-    from qsearch.families import mozjpeg
+    from qsearch.tables.families import mozjpeg
 
     assert start == mozjpeg(3).at(55)

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from qsearch import QTable
-from qsearch.bands import zigzag_bands
-from qsearch.qtable import to_zigzag
-from qsearch.space import SPACES, BandSpace, MonotoneSpace
+from qsearch.search.space import SPACES, BandSpace, MonotoneSpace
+from qsearch.tables.bands import zigzag_bands
+from qsearch.tables.qtable import to_zigzag
 
 
 @pytest.mark.parametrize("name", [name for name, _ in SPACES.items()])

@@ -14,12 +14,12 @@ import pytest
 from qsearch import QSearchError, QTable
 from qsearch.evaluators.fidelity import FidelityEvaluator
 from qsearch.images import load_images
-from qsearch.journal import JOURNAL, load_record, repair_journal
-from qsearch.pruning import Pruner
-from qsearch.searcher import Searcher, make_searcher
-from qsearch.space import QualitySpace
-from qsearch.study import Study
-from qsearch.trial import Objective
+from qsearch.search.journal import JOURNAL, load_record, repair_journal
+from qsearch.search.pruning import Pruner
+from qsearch.search.searcher import Searcher, make_searcher
+from qsearch.search.space import QualitySpace
+from qsearch.search.study import Study
+from qsearch.search.trial import Objective
 from realdata import PSNR_RUN, photos
 
 OBJECTIVE = Objective(metric="psnr", floor=30.0, relative=False)

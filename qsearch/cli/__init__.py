@@ -15,7 +15,7 @@ from pathlib import Path
 from qsearch import __version__
 from qsearch.cli import commands
 from qsearch.cli.arguments import Parser, apply_config, names_list, number, triple, whole
-from qsearch.codec import SUBSAMPLINGS
+from qsearch.codecs.codec import SUBSAMPLINGS
 from qsearch.errors import QSearchError
 from qsearch.images import COMPRESS_AT, INTERPOLATIONS, LABEL_RULES
 

@@ -8,7 +8,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from qsearch.codec import EncoderSettings
+from qsearch.codecs.codec import EncoderSettings
 from qsearch.errors import QSearchError
 
 
@@ -49,8 +49,8 @@ def read_class_map(path: Path | None) -> dict[str, int] | None:
 def build_evaluator(args, split: str | None = None, codec: str | None = None):
     """The evaluator the arguments describe, on ``split`` (default ``args.split``), encoding
     with ``codec`` (default ``--codec``)."""
-    from qsearch.evaluator import EVALUATORS
     from qsearch.images import Preprocessing
+    from qsearch.search.evaluator import EVALUATORS
 
     check_images(args, split)
     settings = encoder_settings(args, codec)  # checked before the network loads
@@ -71,7 +71,7 @@ def build_evaluator(args, split: str | None = None, codec: str | None = None):
 
 def classifier_evaluator(args, classifier, split: str | None, settings=None):
     """The classifier evaluator of one network on the images it prepares."""
-    from qsearch.evaluator import EVALUATORS
+    from qsearch.search.evaluator import EVALUATORS
 
     return EVALUATORS["classifier"](
         load_split(args, classifier.preprocessing, split),
@@ -85,8 +85,8 @@ def classifier_evaluator(args, classifier, split: str | None, settings=None):
 def build_networks(args, split: str | None):
     """Several networks judging every table together (``--networks A,B --combine worst``);
     each declares its own inputs (its defaults or the sidecar beside its model file)."""
-    from qsearch.evaluator import EVALUATORS
     from qsearch.models import load_classifier
+    from qsearch.search.evaluator import EVALUATORS
 
     given = [f"--{k.replace('_', '-')}" for k in ("model", "weights") if getattr(args, k, None)]
     given += [f"--{k.replace('_', '-')}" for k in declared_preprocessing(args)]
@@ -120,7 +120,7 @@ def load_split(args, preprocessing, split: str | None):
     from qsearch.images import load_images
 
     if args.data is None:
-        from qsearch.samples import sample_photos
+        from qsearch.images.samples import sample_photos
 
         source, split_file, split = sample_photos(), None, None
     else:
@@ -155,7 +155,7 @@ def declared_preprocessing(args) -> dict:
 
 def check_family(spec: str) -> None:
     """Refuse an unknown ``--base`` before any work (``deepn`` is fitted later, to the images)."""
-    from qsearch.families import make_family
+    from qsearch.tables.families import make_family
 
     if spec != "deepn":
         make_family(spec)
@@ -163,14 +163,14 @@ def check_family(spec: str) -> None:
 
 def base_family(spec: str, evaluator):
     """The table family ``--base`` names; ``deepn`` is fitted to the evaluator's (search) images."""
-    from qsearch.families import make_family
+    from qsearch.tables.families import make_family
 
     return make_family(spec, evaluator.images.images if spec == "deepn" else None)
 
 
 def evaluator_pool(args):
     """Where a run's evaluations go besides this process: a Dask cluster or local processes."""
-    from qsearch import workers
+    from qsearch.search import workers
 
     factory = partial(build_evaluator, args)
     if args.dask_scheduler:

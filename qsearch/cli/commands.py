@@ -19,8 +19,8 @@ from qsearch.cli.build import (
     read_class_map,
 )
 from qsearch.errors import QSearchError
-from qsearch.qtable import QTable
-from qsearch.trial import operating_target
+from qsearch.search.trial import operating_target
+from qsearch.tables.qtable import QTable
 
 log = logging.getLogger("qsearch")
 
@@ -56,11 +56,11 @@ def cmd_evaluate(args) -> int:
 def cmd_baseline(args) -> int:
     """Quality sweeps on the same images: of table families under each table codec, of each
     quality codec on its own scale; one CSV each, one plot, and the ladder against IJG."""
-    from qsearch import ladder
     from qsearch.atomic import write_text
-    from qsearch.plotting import plot_curves
-    from qsearch.report import write_csv
-    from qsearch.study import default_objective
+    from qsearch.report import ladder
+    from qsearch.report.curves import write_csv
+    from qsearch.report.plots import plot_curves
+    from qsearch.search.study import default_objective
 
     writable_folder(args.out)
     for spec in args.base:
@@ -119,7 +119,7 @@ def cmd_compress(args) -> int:
     to them), and the EXIF block (orientation tag included) and the ICC profile are kept, so a
     viewer shows the copy as it showed the source; ``--strip`` leaves both out."""
     from qsearch.atomic import write_bytes
-    from qsearch.codec import encode
+    from qsearch.codecs.codec import encode
     from qsearch.images import read_metadata, read_rgb
 
     qtable = QTable.load(args.qtable)
@@ -195,12 +195,12 @@ def _compress_targets(src: Path, dst: Path) -> dict[Path, Path]:
 
 def cmd_run(args) -> int:
     """Search tables; resumable; exports the Pareto front (and re-scores it on a test split)."""
-    from qsearch.pruning import Pruner
-    from qsearch.runs import run
-    from qsearch.searcher import make_searcher
-    from qsearch.space import make_space
-    from qsearch.study import default_objective
-    from qsearch.trial import Objective
+    from qsearch.report.runs import run
+    from qsearch.search.pruning import Pruner
+    from qsearch.search.searcher import make_searcher
+    from qsearch.search.space import make_space
+    from qsearch.search.study import default_objective
+    from qsearch.search.trial import Objective
 
     if args.budget is None and args.timeout is None:
         raise QSearchError("give --budget N (trials) and/or --timeout SECONDS")
@@ -276,7 +276,7 @@ def check_held_out_split(args) -> None:
 def cmd_front(args) -> int:
     """Re-export a run's front, tables, plot and summary from its record; with ``--target``,
     name the table to use at that share of the uncompressed accuracy and what it saves."""
-    from qsearch.runs import Run
+    from qsearch.report.runs import Run
 
     finished = Run(args.run)
     finished.export()
@@ -311,7 +311,7 @@ def print_run(finished) -> None:
 def cmd_export(args) -> int:
     """Write a run's chosen table (or a table file) in the form an encoder takes it, saying where
     it comes from in the file where the format has room."""
-    from qsearch.exports import export
+    from qsearch.tables.exports import export
 
     if (args.source / "study.journal").exists():
         table, note = _chosen_table(args)
@@ -328,7 +328,7 @@ def cmd_export(args) -> int:
 
 def _chosen_table(args) -> tuple[QTable, str]:
     """The table a run chose for ``--target`` and the lines saying what it is and does."""
-    from qsearch.runs import Run
+    from qsearch.report.runs import Run
 
     if args.target is None:
         raise QSearchError(f"{args.source}: a run holds many tables; give --target (e.g. 0.98)")
@@ -342,7 +342,7 @@ def _chosen_table(args) -> tuple[QTable, str]:
             f"{point['metric']} on the searched images"
             + (" with 95% confidence" if args.confident else "")
         )
-    from qsearch.operating import describe
+    from qsearch.report.operating import describe
 
     note = (
         f"qsearch run {finished.directory.resolve()}, {chosen['file']} (trial {chosen['number']}), "
@@ -355,7 +355,7 @@ def _chosen_table(args) -> tuple[QTable, str]:
 def cmd_inspect(args) -> int:
     """The tables of a JPEG file or of every JPEG in a folder, grouped, with the nearest IJG
     quality of each and the error of that estimate."""
-    from qsearch.inspection import inspect_files, nearest_quality
+    from qsearch.tables.inspection import inspect_files, nearest_quality
 
     groups = inspect_files(args.path)
     count = sum(map(len, groups.values()))
@@ -372,10 +372,10 @@ def cmd_inspect(args) -> int:
 
 def cmd_list(args) -> int:
     """Every searcher, evaluator, search space and codec, with what it is."""
-    from qsearch.encoders import ENCODERS
-    from qsearch.evaluator import EVALUATORS
-    from qsearch.searcher import SEARCHERS
-    from qsearch.space import SPACES
+    from qsearch.codecs.encoders import ENCODERS
+    from qsearch.search.evaluator import EVALUATORS
+    from qsearch.search.searcher import SEARCHERS
+    from qsearch.search.space import SPACES
 
     for title, registry in (
         ("searchers", SEARCHERS),
@@ -414,7 +414,7 @@ def cmd_model(args) -> int:
 
 def cmd_cache(args) -> int:
     """Show or empty the prepared-image cache."""
-    from qsearch.cache import ImageCache
+    from qsearch.images.cache import ImageCache
 
     cache = ImageCache()
     if args.action == "clear":
@@ -437,7 +437,7 @@ def cmd_cache(args) -> int:
 
 def cmd_repair(args) -> int:
     """Drop the damaged lines of a run's journal, keeping every intact trial."""
-    from qsearch.journal import repair_journal
+    from qsearch.search.journal import repair_journal
 
     dropped, kept = repair_journal(args.run)
     print(

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 
 from qsearch.errors import QSearchError
-from qsearch.qtable import QTable
+from qsearch.tables.qtable import QTable
 
 LOWER_IS_BETTER = {"kl"}
 LOG_PROBABILITY = {"logprob"}

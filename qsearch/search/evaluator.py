@@ -14,12 +14,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from qsearch.codec import Codec, EncoderSettings
-from qsearch.encoding import ProcessEncoder
+from qsearch.codecs.codec import Codec, EncoderSettings
+from qsearch.codecs.pool import ProcessEncoder
 from qsearch.images import ImageSet
-from qsearch.pruning import Rejection
-from qsearch.qtable import QTable
 from qsearch.registry import Registry
+from qsearch.search.pruning import Rejection
+from qsearch.tables.qtable import QTable
 
 Metrics = dict[str, Any]
 EVALUATORS = Registry("qsearch.evaluators")

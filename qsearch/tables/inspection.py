@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from qsearch.errors import QSearchError
-from qsearch.qtable import IJG, QTable
+from qsearch.tables.qtable import IJG, QTable
 
 JPEG_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif"}
 

@@ -1,7 +1,7 @@
 """A study runs a searcher against an evaluator: ask, evaluate (serving repeated tables from
 the record), record each trial durably the moment it finishes, tell, until the budget is spent.
 
-With a run directory the record is a :class:`qsearch.journal.Journal`. A resumed study
+With a run directory the record is a :class:`qsearch.search.journal.Journal`. A resumed study
 rebuilds its searcher by replaying the recorded asks and tells with the same seed, the recorded
 tables served from the record, so the same call after Ctrl-C, a crash or ``kill -9`` continues
 exactly where the run stopped and nothing is evaluated twice.
@@ -18,15 +18,15 @@ from typing import Any
 import numpy as np
 
 from qsearch.errors import QSearchError
-from qsearch.evaluator import Evaluation
-from qsearch.journal import Journal
-from qsearch.pareto import non_dominated
-from qsearch.pruning import Pruner, Rejection
-from qsearch.qtable import QTable
-from qsearch.searcher import Searcher
-from qsearch.space import SPACES, SearchSpace
-from qsearch.trial import Objective, Trial, metric_sign
-from qsearch.workers import worker_name
+from qsearch.report.pareto import non_dominated
+from qsearch.search.evaluator import Evaluation
+from qsearch.search.journal import Journal
+from qsearch.search.pruning import Pruner, Rejection
+from qsearch.search.searcher import Searcher
+from qsearch.search.space import SPACES, SearchSpace
+from qsearch.search.trial import Objective, Trial, metric_sign
+from qsearch.search.workers import worker_name
+from qsearch.tables.qtable import QTable
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class Study:
 
     The study binds ``searcher`` to ``space`` (a :class:`SearchSpace`, a space name, or the
     searcher's default), the evaluator and ``seed``; ``pruner`` (a :class:`Pruner`) lets
-    evaluators stop hopeless tables early; ``pool`` (a :class:`qsearch.workers.EvaluatorPool`:
+    evaluators stop hopeless tables early; ``pool`` (a :class:`qsearch.search.workers.EvaluatorPool`:
     local processes or a Dask cluster) evaluates each batch in parallel.
     """
 

@@ -4,7 +4,7 @@ A searcher is configured in ``__init__`` (its options, stored under the same nam
 ``get_params`` reports for the run's identity) and bound by the study with
 ``setup(space, evaluator, seed)``; subclasses implement the internal hooks ``_setup``,
 ``_propose`` and ``_learn``. A resumed study rebuilds a searcher's state by replaying the
-recorded asks and tells through these hooks with the same seed (:mod:`qsearch.study`), so no
+recorded asks and tells through these hooks with the same seed (:mod:`qsearch.search.study`), so no
 state is ever stored beside the record. Implementations live in ``qsearch.searchers`` and
 register through the ``qsearch.searchers`` entry-point group.
 """
@@ -21,10 +21,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from qsearch.errors import QSearchError
-from qsearch.qtable import QTable
 from qsearch.registry import Registry
-from qsearch.space import SearchSpace
-from qsearch.trial import Trial
+from qsearch.search.space import SearchSpace
+from qsearch.search.trial import Trial
+from qsearch.tables.qtable import QTable
 
 SEARCHERS = Registry("qsearch.searchers")
 
@@ -52,7 +52,7 @@ class Searcher(ABC):
     # -- binding -----------------------------------------------------------------------
     def setup(self, space: SearchSpace, evaluator: Any = None, seed: int | None = None) -> Searcher:
         """Bind to the space the study searches and the evaluator that scores the tables (an
-        :class:`qsearch.evaluator.Evaluator`; one with a ``network`` where ``needs_network``)."""
+        :class:`qsearch.search.evaluator.Evaluator`; one with a ``network`` where ``needs_network``)."""
         if self.needs_network and (evaluator is None or evaluator.network is None):
             raise QSearchError(
                 f"searcher {self.name} learns from the network: use an evaluator with one "

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from qsearch.codec import EncoderSettings, decode, encode
-from qsearch.qtable import QTable
+from qsearch.codecs.codec import EncoderSettings, decode, encode
+from qsearch.tables.qtable import QTable
 
 _shared: dict[str, Any] = {}
 

@@ -23,8 +23,8 @@ from optuna.storages.journal import JournalFileBackend
 
 from qsearch.atomic import write_bytes
 from qsearch.errors import QSearchError
-from qsearch.qtable import QTable
-from qsearch.trial import Objective, Trial
+from qsearch.search.trial import Objective, Trial
+from qsearch.tables.qtable import QTable
 
 JOURNAL, LOCK = "study.journal", ".lock"
 

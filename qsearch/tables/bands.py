@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qsearch.qtable import to_zigzag
+from qsearch.tables.qtable import to_zigzag
 
 RATIO_LIMITS = (0.25, 4.0)
 """Slope ratios are clipped here before a move: a round moves a band a bounded amount,

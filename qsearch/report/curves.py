@@ -1,6 +1,6 @@
 """The figures of a run's files: IJG reference curves, tables re-scored on other images, the
 trials as a frame, and a curve's summary against IJG (BD-rates with paired intervals,
-hypervolumes). :mod:`qsearch.runs` writes them into a run folder."""
+hypervolumes). :mod:`qsearch.report.runs` writes them into a run folder."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Any
 import pandas as pd
 
 from qsearch.atomic import atomic_write
-from qsearch.pareto import bd_rate, bootstrap_bd_rate, hypervolume
-from qsearch.qtable import IJG, QTable, TableFamily
-from qsearch.trial import Trial, metric_sign
+from qsearch.report.pareto import bd_rate, bootstrap_bd_rate, hypervolume
+from qsearch.search.trial import Trial, metric_sign
+from qsearch.tables.qtable import IJG, QTable, TableFamily
 
 IJG_QUALITIES = tuple(range(5, 100, 5))
 MIN_IMAGES_TO_JUDGE = 100

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from qsearch.atomic import write_bytes, write_text
-from qsearch.qtable import TABLE_NAMES, QTable, to_zigzag
+from qsearch.tables.qtable import TABLE_NAMES, QTable, to_zigzag
 
 
 def _comment_lines(note: str, prefix: str) -> list[str]:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from qsearch import report
-from qsearch.operating import TARGETS, crossing_cell, percent_cell
-from qsearch.qtable import TableFamily
-from qsearch.trial import operating_target
+from qsearch.report.curves import curve_summary, progress_bar, scored
+from qsearch.report.operating import TARGETS, crossing_cell, percent_cell
+from qsearch.search.trial import operating_target
+from qsearch.tables.qtable import TableFamily
 
 
 def sweep(evaluator, settings, qualities, family: TableFamily | None, progress: bool = False):
@@ -24,8 +24,8 @@ def sweep(evaluator, settings, qualities, family: TableFamily | None, progress: 
     evaluator.use_encoder(settings)
     label = f"{settings.codec}" + (f" with {family} tables" if family is not None else "")
     rows = [
-        {"quality": q, **report.scored(evaluator, family.at(q) if family is not None else q)}
-        for q in report.progress_bar(qualities, label, progress)
+        {"quality": q, **scored(evaluator, family.at(q) if family is not None else q)}
+        for q in progress_bar(qualities, label, progress)
     ]
     return pd.DataFrame(rows)
 
@@ -37,7 +37,7 @@ def ladder(
     rows = []
     for name, frame in curves.items():
         for metric in metrics:
-            summary = report.curve_summary(frame, ijg, metric, "bpp")
+            summary = curve_summary(frame, ijg, metric, "bpp")
             row = {
                 "codec": name,
                 "metric": metric,

@@ -29,8 +29,8 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from qsearch.pareto import bootstrap_samples, interval, saving_at
-from qsearch.trial import metric_sign, operating_target, share_of_uncompressed
+from qsearch.report.pareto import bootstrap_samples, interval, saving_at
+from qsearch.search.trial import metric_sign, operating_target, share_of_uncompressed
 
 TARGETS = (0.99, 0.98, 0.95, 0.90)
 """Operating points: fractions of the uncompressed accuracy that users accept."""

@@ -8,9 +8,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from qsearch.bands import shift_bands, zigzag_bands
-from qsearch.qtable import IJG, QTable, TableFamily, from_zigzag, to_zigzag
 from qsearch.registry import Registry
+from qsearch.tables.bands import shift_bands, zigzag_bands
+from qsearch.tables.qtable import IJG, QTable, TableFamily, from_zigzag, to_zigzag
 
 SPACES = Registry("qsearch.spaces")
 

@@ -1,5 +1,5 @@
 """The real codecs: libjpeg-turbo by default (encoded through Pillow with the table written into
-the file, decoded with simplejpeg), or another encoder of :mod:`qsearch.encoders`; whole image
+the file, decoded with simplejpeg), or another encoder of :mod:`qsearch.codecs.encoders`; whole image
 sets run across threads (the libraries release the GIL)."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qsearch.encoders import ENCODERS, decode_jpeg, get_encoder
+from qsearch.codecs.encoders import ENCODERS, decode_jpeg, get_encoder
 from qsearch.errors import QSearchError
-from qsearch.qtable import QTable
+from qsearch.tables.qtable import QTable
 
 SUBSAMPLINGS = ("4:2:0", "4:2:2", "4:4:4")
 
@@ -21,7 +21,7 @@ SUBSAMPLINGS = ("4:2:0", "4:2:2", "4:4:4")
 @dataclass(frozen=True)
 class EncoderSettings:
     """The encoder and its lossless choices; tables are only ever compared under identical
-    settings. ``codec`` names the encoder (:data:`qsearch.encoders.ENCODERS`: libjpeg-turbo
+    settings. ``codec`` names the encoder (:data:`qsearch.codecs.encoders.ENCODERS`: libjpeg-turbo
     ``jpeg`` by default). ``smallest`` writes both an optimised baseline and a progressive file
     and keeps the smaller (the decoded pixels are the same): progressive wins on larger files,
     baseline on small ones, where the extra scans' headers outweigh what they save."""
@@ -52,7 +52,7 @@ class EncoderSettings:
 
     @property
     def encoder(self):
-        """The :class:`qsearch.encoders.Encoder` these settings name."""
+        """The :class:`qsearch.codecs.encoders.Encoder` these settings name."""
         return ENCODERS[self.codec]
 
     def describe(self) -> str:

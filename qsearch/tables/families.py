@@ -1,4 +1,4 @@
-"""Table families (:class:`qsearch.qtable.TableFamily`) beyond IJG's. They are the
+"""Table families (:class:`qsearch.tables.qtable.TableFamily`) beyond IJG's. They are the
 baselines every front is compared with (IJG Annex K, mozjpeg's nine cjpeg presets, a
 DeepN-JPEG-style table fitted to the images' DCT statistics) and the starting points that
 spaces and searchers build on (``qsearch run --base``).
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from qsearch.errors import QSearchError
-from qsearch.qtable import IJG, IJG_CHROMA, IJG_LUMA, QTable, TableFamily
+from qsearch.tables.qtable import IJG, IJG_CHROMA, IJG_LUMA, QTable, TableFamily
 
 
 def _mozjpeg_presets() -> list[dict]:
@@ -40,7 +40,7 @@ def coefficient_spread(images) -> np.ndarray:
     chroma after 4:2:0): shape (2, 8, 8). Images are cropped to multiples of 16 pixels."""
     import torch
 
-    from qsearch import diffjpeg
+    from qsearch.codecs import diffjpeg
 
     sums, squares, counts = np.zeros((2, 8, 8)), np.zeros((2, 8, 8)), np.zeros(2)
     for image in images:
@@ -86,7 +86,7 @@ def make_family(spec: str, images=None) -> TableFamily:
         return deepn(images)
     path = Path(spec)
     if path.is_file() and path.suffix.lower() in (".jpg", ".jpeg", ".jpe", ".jfif"):
-        from qsearch.inspection import read_tables
+        from qsearch.tables.inspection import read_tables
 
         table = read_tables(path)  # the tables a camera or a pipeline already writes
         return TableFamily(path.stem, table.luma, table.chroma)

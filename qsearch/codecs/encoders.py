@@ -24,7 +24,7 @@ import simplejpeg
 from PIL import Image, features
 
 from qsearch.errors import QSearchError
-from qsearch.qtable import QTable
+from qsearch.tables.qtable import QTable
 
 EXTRA = "pip install 'qsearch[codecs]'"
 
@@ -129,7 +129,8 @@ class MozJPEG(Encoder):
             raise QSearchError(f"codec mozjpeg needs the jpeglib package: {EXTRA}") from None
 
     def version(self) -> str:
-        return f"mozjpeg 4.0.3 (jpeglib {metadata.version('jpeglib')}), trellis, baseline files written by libjpeg-turbo"
+        jpeglib = metadata.version("jpeglib")
+        return f"mozjpeg 4.0.3 (jpeglib {jpeglib}), trellis, baseline files written by libjpeg-turbo"
 
     def encode(self, image, setting, settings, metadata=None) -> bytes:
         scans = [False, True] if settings.smallest else [settings.progressive]

@@ -87,7 +87,7 @@ class Pruner:
     ) -> Rejection | None:
         """The rule for the next batch: beat the current front and the ``rivals`` (reference
         points every table must beat from the first trial on, e.g. the IJG curve:
-        :func:`qsearch.report.rival_points`), or None while there is nothing to beat."""
+        :func:`qsearch.report.curves.rival_points`), or None while there is nothing to beat."""
         points = tuple(front) + tuple(rivals)
         return Rejection(metric, points, floor, rate, self.z) if points else None
 

@@ -14,7 +14,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from qsearch.qtable import QTable
+from qsearch.tables.qtable import QTable
 
 ROUNDINGS = ("hard", "ste", "soft")
 

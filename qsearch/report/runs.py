@@ -16,15 +16,29 @@ from pathlib import Path
 
 import pandas as pd
 
-from qsearch import report
 from qsearch.atomic import write_text
 from qsearch.errors import QSearchError
-from qsearch.journal import load_record
-from qsearch.operating import TARGETS, Curve, ImageSide, describe, operating_points
-from qsearch.pareto import non_dominated
-from qsearch.plotting import curves_figure, save_figure
-from qsearch.study import Study
-from qsearch.trial import Objective
+from qsearch.report.curves import (
+    IJG_SEARCH,
+    IJG_TEST,
+    REFERENCE,
+    TEST_SCORES,
+    cached_frame,
+    curve_summary,
+    frame_figures,
+    quality_curve,
+    rescore,
+    rival_points,
+    trials_frame,
+    verdict,
+    write_csv,
+)
+from qsearch.report.operating import TARGETS, Curve, ImageSide, describe, operating_points
+from qsearch.report.pareto import non_dominated
+from qsearch.report.plots import curves_figure, save_figure
+from qsearch.search.journal import load_record
+from qsearch.search.study import Study
+from qsearch.search.trial import Objective
 
 
 def run(
@@ -53,33 +67,33 @@ def run(
         evaluator, searcher, objective, directory, space=space, seed=seed, pruner=pruner, pool=pool
     )
     try:
-        ijg = report.cached_frame(
-            directory / report.IJG_SEARCH,
-            lambda: report.quality_curve(
+        ijg = cached_frame(
+            directory / IJG_SEARCH,
+            lambda: quality_curve(
                 evaluator, progress=progress, label="IJG, searched images"
             ),
         )
-        rivals = report.rival_points(ijg, study.objective.metric, study.objective.rate)
+        rivals = rival_points(ijg, study.objective.metric, study.objective.rate)
         study.optimize(budget, timeout, tables_per_ask, progress=progress, rivals=rivals)
         references = {"search": evaluator.reference or {}}
         per_image = {"search": getattr(evaluator, "reference_per_image", None)}
         if test_evaluator is not None:
-            report.rescore(
+            rescore(
                 test_evaluator,
                 {t.qtable.key: t.qtable for t in study.front()},
-                directory / report.TEST_SCORES,
+                directory / TEST_SCORES,
                 progress=progress,
             )
-            report.cached_frame(
-                directory / report.IJG_TEST,
-                lambda: report.quality_curve(
+            cached_frame(
+                directory / IJG_TEST,
+                lambda: quality_curve(
                     test_evaluator, progress=progress, label="IJG, held-out images"
                 ),
             )
             references["test"] = test_evaluator.reference or {}
             per_image["test"] = getattr(test_evaluator, "reference_per_image", None)
         references["per_image"] = {k: v for k, v in per_image.items() if v is not None}
-        write_text(directory / report.REFERENCE, json.dumps(references))
+        write_text(directory / REFERENCE, json.dumps(references))
     finally:
         study.close()
     finished = Run(directory)
@@ -107,14 +121,14 @@ class Run:
         self.trials, self.objective, self.identity = load_record(self.directory)
         if not self.trials:
             raise QSearchError(f"{self.directory}: the run has no trials yet; run its search first")
-        if not (self.directory / report.IJG_SEARCH).exists():
+        if not (self.directory / IJG_SEARCH).exists():
             raise QSearchError(
                 f"{self.directory}: has no IJG reference curve yet; resume the same search"
             )
-        self.ijg = pd.read_csv(self.directory / report.IJG_SEARCH)
-        path = self.directory / report.REFERENCE
+        self.ijg = pd.read_csv(self.directory / IJG_SEARCH)
+        path = self.directory / REFERENCE
         self.references = json.loads(path.read_text()) if path.exists() else {}
-        scores, ijg_test = self.directory / report.TEST_SCORES, self.directory / report.IJG_TEST
+        scores, ijg_test = self.directory / TEST_SCORES, self.directory / IJG_TEST
         self.held_out = scores.exists() and ijg_test.exists() and "test" in self.references
         self.test_scores = pd.read_csv(scores) if self.held_out else None
         self.ijg_test = pd.read_csv(ijg_test) if self.held_out else None
@@ -136,7 +150,7 @@ class Run:
             [t.metrics[self.objective.rate] for t in complete],
             [self.objective.accuracy(t.metrics) for t in complete],
         )
-        front = report.trials_frame([complete[i] for i in kept])
+        front = trials_frame([complete[i] for i in kept])
         front = front.sort_values([self.objective.rate, "number"]).reset_index(drop=True)
         front["table"] = [table_file(n) for n in front["number"]]
         if self.held_out:
@@ -168,7 +182,7 @@ class Run:
         uncompressed = self.references.get(split, {})
         if split == "search":
             by_key = {t.qtable.key: t for t in self.trials}
-            pixels = report.frame_figures(self.ijg)
+            pixels = frame_figures(self.ijg)
             found = [
                 search_figures(by_key[k], self.metric, pixels[0]["pixels"]) if pixels else None
                 for k in self.front["key"]
@@ -194,7 +208,7 @@ class Run:
         hypervolumes of the front on ``split`` against IJG on the same images."""
         metric = metric or self.metric
         side = self.side(split)
-        return report.curve_summary(
+        return curve_summary(
             side.front.frame,
             side.ijg.frame,
             metric,
@@ -222,7 +236,7 @@ class Run:
 
     def operating_points(self, metric: str | None = None, fractions=TARGETS) -> list[dict]:
         """For each fraction of the uncompressed ``metric``: the tables chosen on the searched
-        images and judged on the held-out ones (:mod:`qsearch.operating`)."""
+        images and judged on the held-out ones (:mod:`qsearch.report.operating`)."""
         metric = metric or self.metric
         searched = self.side("search")
         if metric not in searched.uncompressed or metric == "kl":
@@ -322,16 +336,16 @@ class Run:
         title = (
             f"{summary['searcher']} on {summary['space']}, {self.settings}; {self.metric} on "
             f"{images} images\n"
-            + report.verdict(summary.get("test", summary["search"]), self.held_out)
+            + verdict(summary.get("test", summary["search"]), self.held_out)
         )
         return curves_figure(curves, self.metric, title=title, marks=marks)
 
     def export(self) -> dict:
         """Write trials.csv, front.csv, one cjpeg table file per front table, front.png and
         summary.json (each atomically); returns the summary."""
-        report.write_csv(report.trials_frame(self.trials), self.directory / "trials.csv")
+        write_csv(trials_frame(self.trials), self.directory / "trials.csv")
         self._write_tables()
-        report.write_csv(self.front, self.directory / "front.csv")
+        write_csv(self.front, self.directory / "front.csv")
         save_figure(self.plot(), self.directory / "front.png")
         write_text(self.directory / "summary.json", json.dumps(self.summary, indent=2))
         return self.summary

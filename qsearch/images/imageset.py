@@ -1,0 +1,130 @@
+"""A prepared image set and the preprocessing that turns a stored image into a network input."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from qsearch.errors import QSearchError
+
+COMPRESS_AT = ("input", "source")
+
+INTERPOLATIONS = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a source image becomes a network input: resize the short side, centre-crop."""
+
+    input_size: int = 224
+    resize_size: int = 256
+    interpolation: str = "bicubic"
+
+    def __post_init__(self):
+        if self.interpolation not in INTERPOLATIONS:
+            raise QSearchError(
+                f"interpolation {self.interpolation!r} is not one of {', '.join(INTERPOLATIONS)}"
+            )
+        if not 8 <= self.input_size <= self.resize_size:
+            raise QSearchError(
+                f"input size {self.input_size} must be at least 8 and at most the resize size "
+                f"{self.resize_size}"
+            )
+
+    def describe(self) -> str:
+        """One line: resize, crop and filter."""
+        return (
+            f"short side {self.resize_size} ({self.interpolation}), centre crop {self.input_size}"
+        )
+
+    def __call__(self, image: Image.Image | np.ndarray) -> np.ndarray:
+        """Resize the short side, then centre-crop: (S, S, 3) uint8."""
+        if isinstance(image, np.ndarray):
+            image = Image.fromarray(image)
+        width, height = image.size
+        scale = self.resize_size / min(width, height)
+        size = (
+            max(self.input_size, round(width * scale)),
+            max(self.input_size, round(height * scale)),
+        )
+        image = image.resize(size, INTERPOLATIONS[self.interpolation])
+        left, top = (size[0] - self.input_size) // 2, (size[1] - self.input_size) // 2
+        return np.asarray(image.crop((left, top, left + self.input_size, top + self.input_size)))
+
+
+@dataclass
+class ImageSet:
+    """Prepared originals, ready for an evaluator.
+
+    ``images`` is what gets compressed: a stacked (N, S, S, 3) uint8 array of network-sized
+    crops when ``compress_at == "input"``, a list of stored-resolution images when
+    ``"source"``. ``labels`` holds class indices, or is None for unlabeled folders.
+    """
+
+    names: list[str]
+    images: np.ndarray | list[np.ndarray]
+    labels: np.ndarray | None
+    source_bytes: np.ndarray
+    compress_at: str
+    preprocessing: Preprocessing
+    skipped: list[str] = field(default_factory=list)
+    upscaled: int = 0
+    digests: list[str] = field(default_factory=list)
+    """sha1 of each file's bytes: which images these are, whatever their names."""
+    label_rule: str = "none"
+    """How the labels were read: none, imagenet (file names), folders (class subfolders)."""
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def pixels(self) -> int:
+        """Pixels of all images as compressed (bpp is over these)."""
+        return int(sum(image.shape[0] * image.shape[1] for image in self.images))
+
+    def network_inputs(self) -> np.ndarray:
+        """The uncompressed network inputs, (N, S, S, 3) uint8."""
+        if isinstance(self.images, np.ndarray):
+            return self.images
+        return np.stack([self.preprocessing(image) for image in self.images])
+
+    def subset(self, indices) -> ImageSet:
+        """The images at ``indices``, with their labels and provenance."""
+        indices = list(indices)
+        images = (
+            self.images[indices]
+            if isinstance(self.images, np.ndarray)
+            else [self.images[i] for i in indices]
+        )
+        return ImageSet(
+            [self.names[i] for i in indices],
+            images,
+            None if self.labels is None else self.labels[indices],
+            self.source_bytes[indices],
+            self.compress_at,
+            self.preprocessing,
+            digests=[self.digests[i] for i in indices] if self.digests else [],
+            label_rule=self.label_rule,
+        )
+
+    def identity(self) -> dict[str, str]:
+        """Which images (names and contents), which labels, and how they are prepared."""
+        contents = hashlib.sha256(
+            "\n".join(f"{n} {d}" for n, d in zip(self.names, self.digests)).encode()
+        )
+        labels = (
+            "none"
+            if self.labels is None
+            else (
+                f"{self.label_rule}, sha256 {hashlib.sha256(self.labels.astype(np.int64).tobytes()).hexdigest()[:16]}"
+            )
+        )
+        return {
+            "images": f"{len(self)} images, sha256 {contents.hexdigest()[:16]}",
+            "labels": labels,
+            "compress_at": self.compress_at,
+            "preprocessing": self.preprocessing.describe(),
+        }

@@ -1,0 +1,78 @@
+"""Split files: the images a JSON file names under a split, by path below the folder or by
+bare name where that names one file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from qsearch.errors import QSearchError
+from qsearch.images.discovery import discover
+from qsearch.images.files import relative_name
+
+
+def read_split(split_file, split: str) -> list[str]:
+    """The names a JSON split file lists under ``split`` (refused: a missing split, a name
+    listed twice)."""
+    try:
+        splits = json.loads(Path(split_file).read_text())
+    except (OSError, ValueError) as error:
+        raise QSearchError(f"{split_file}: cannot read split file ({error})") from None
+    if not isinstance(splits, dict) or split not in splits:
+        names = ", ".join(splits) if isinstance(splits, dict) else "none"
+        raise QSearchError(f"{split_file}: no split named {split!r} (has: {names})")
+    chosen_names = splits[split]
+    if not isinstance(chosen_names, list) or not all(isinstance(n, str) for n in chosen_names):
+        raise QSearchError(f"{split_file}: split {split!r} is not a list of file names")
+    repeated = sorted({n for n in chosen_names if chosen_names.count(n) > 1})
+    if repeated:
+        raise QSearchError(f"{split_file}: split {split!r} names {repeated[0]!r} more than once")
+    return chosen_names
+
+
+def select_split(folder: Path, files: list[Path], labels, split_file, split: str):
+    """Keep the files that a JSON split file names under ``split``, in the file's order: paths
+    relative to the folder (``class/file.jpg`` in an ImageFolder), or bare file names where one
+    file has that name (a bare name shared by several files is refused, naming them)."""
+    chosen_names = read_split(split_file, split)
+    index = {relative_name(folder, p): i for i, p in enumerate(files)}
+    bare: dict[str, list[int]] = {}
+    for i, p in enumerate(files):
+        bare.setdefault(p.name, []).append(i)
+    chosen: list[int] = []
+    seen: dict[int, str] = {}
+    for name in chosen_names:
+        if name in index:
+            position = index[name]
+        elif len(bare.get(name, [])) > 1:
+            where = ", ".join(relative_name(folder, files[i]) for i in bare[name])
+            raise QSearchError(
+                f"{split_file}: split {split!r} names {name!r}, which is several files ({where}); "
+                "name it by its path below the folder"
+            )
+        elif name in bare:
+            position = bare[name][0]
+        else:
+            missing = [n for n in chosen_names if n not in index and n not in bare]
+            raise QSearchError(
+                f"{split_file}: split {split!r} names {len(missing)} file(s) not in {folder}, "
+                f"e.g. {missing[0]}"
+            )
+        if position in seen:
+            raise QSearchError(
+                f"{split_file}: split {split!r} names {relative_name(folder, files[position])} "
+                f"twice ({seen[position]!r} and {name!r})"
+            )
+        seen[position] = name
+        chosen.append(position)
+    return [files[i] for i in chosen], (None if labels is None else labels[chosen])
+
+
+def split_files(
+    folder, split_file, split: str, labels: str = "auto", class_map: dict[str, int] | None = None
+) -> list[Path]:
+    """The files a split names, resolved, without decoding any (to check splits before work)."""
+    folder = Path(folder)
+    found = discover(folder, labels, class_map)
+    files, _ = select_split(folder, found.files, found.labels, split_file, split)
+    return [p.resolve() for p in files]

@@ -1,0 +1,202 @@
+"""A frozen classifier in eval mode with its input normalisation and geometry, and how to load
+one: the embedded EfficientNet-Lite0 default, a torchvision or timm architecture with a local
+weights file, or a model file."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from qsearch.errors import QSearchError, first_sentence
+from qsearch.images import Preprocessing
+from qsearch.models.forward import build_runner
+from qsearch.models.sidecar import read_sidecar, sidecar_path
+from qsearch.models.sources import (
+    LITE_MODELS,
+    OnnxModule,
+    efficientnet_lite,
+    model_file,
+    timm_model,
+    torchvision_model,
+)
+
+DEFAULT_MODEL = "efficientnet_lite0"
+
+
+@dataclass
+class Classifier:
+    """A frozen network in eval mode with its input normalisation and geometry."""
+
+    name: str
+    module: torch.nn.Module
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    preprocessing: Preprocessing
+    device: torch.device
+    forward: str = "fp32"
+    runner: Callable[[torch.Tensor], torch.Tensor] | None = None
+    weights_digest: str = ""
+    """sha256 of the file the weights came from: which network this is, whatever its name."""
+    fixed_forward: bool = False
+    """The model file brings its own runtime (ONNX): no other forward path applies."""
+
+    def describe(self) -> str:
+        """One line: name, forward path, device."""
+        return f"{self.name}, forward {self.forward} on {self.device.type}"
+
+    def identity(self) -> dict[str, str]:
+        """What decides this network's outputs: the model and its weights, its normalisation."""
+        return {
+            "model": f"{self.name}, weights sha256 {self.weights_digest[:16]}",
+            "normalisation": f"mean {_numbers(self.mean)}, std {_numbers(self.std)}",
+        }
+
+    def with_forward(self, path: str) -> Classifier:
+        """A copy that runs its forward pass the ``path`` way (see qsearch.models.forward)."""
+        if self.fixed_forward:
+            if path not in ("fp32", "auto"):
+                raise QSearchError(
+                    f"{self.name} runs in ONNX Runtime: --forward {path} does not apply"
+                )
+            return self
+        example = torch.zeros(
+            1, 3, self.preprocessing.input_size, self.preprocessing.input_size, device=self.device
+        )
+        return dataclasses.replace(
+            self, forward=path, runner=build_runner(self.module, path, example)
+        )
+
+    def to_input(self, batch_uint8) -> torch.Tensor:
+        """(N, H, W, 3) uint8 array to a normalised float tensor (channels-last memory)."""
+        batch = (
+            batch_uint8 if isinstance(batch_uint8, torch.Tensor) else torch.from_numpy(batch_uint8)
+        )
+        x = batch.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
+        scale = torch.tensor([1 / (255 * s) for s in self.std], device=self.device).view(1, 3, 1, 1)
+        shift = torch.tensor(
+            [-m / s for m, s in zip(self.mean, self.std)], device=self.device
+        ).view(1, 3, 1, 1)
+        return x * scale + shift
+
+    @torch.inference_mode()
+    def log_probs(self, batch_uint8, on_device: bool = False) -> torch.Tensor:
+        """Log-probabilities of a (N, H, W, 3) uint8 batch, on the CPU (or left on the network's
+        device with ``on_device``, so that a GPU runs on while the caller prepares the next batch)."""
+        x = self.to_input(batch_uint8)
+        try:
+            logits = self.module(x) if self.runner is None else self.runner(x)
+        except (RuntimeError, AssertionError, ValueError) as error:
+            raise QSearchError(
+                f"{self.name}: the network failed on a batch of {tuple(x.shape)} inputs; was it "
+                f"exported for another input size? ({first_sentence(error)})"
+            ) from None
+        if logits.ndim != 2:
+            raise QSearchError(
+                f"{self.name}: the network returned shape {tuple(logits.shape)}, not (batch, classes)"
+            )
+        log_probs = torch.log_softmax(logits.float(), dim=1)
+        return log_probs if on_device else log_probs.cpu()
+
+
+def _numbers(values) -> str:
+    return ",".join(f"{v:g}" for v in values)
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def default_device() -> torch.device:
+    """CUDA when present, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_classifier(
+    model: str | None = None, weights=None, device=None, declared: dict | None = None
+) -> Classifier:
+    """Load a frozen classifier.
+
+    ``model`` is ``efficientnet_lite0`` (the default, embedded), ``efficientnet_lite1`` or
+    ``efficientnet_lite2`` (the ``lite`` extra), ``timm/ARCH`` or ``torchvision/ARCH`` (with
+    ``weights``, a local state-dict file), or the path of a model file: TorchScript, a
+    ``torch.export`` program (``.pt2``) or ONNX, whose inputs a sidecar ``M.json`` declares.
+    ``declared`` (mean, std, input_size, resize, interpolation) overrides any of it.
+    """
+    model = model or DEFAULT_MODEL
+    weights = Path(weights) if weights else None
+    if model in LITE_MODELS:
+        module, cfg = efficientnet_lite(LITE_MODELS[model])
+    elif model.startswith(("timm/", "torchvision/")):
+        family, arch = model.split("/", 1)
+        if weights is None:
+            raise QSearchError(f"model {model} needs --weights FILE (no downloads at run time)")
+        module, cfg = (timm_model if family == "timm" else torchvision_model)(arch, weights)
+    elif Path(model).is_file():
+        module, cfg = model_file(Path(model))
+        undeclared = [
+            k
+            for k in ("mean", "std")
+            if k not in read_sidecar(Path(model)) and k not in (declared or {})
+        ]
+        if undeclared:
+            raise QSearchError.about(
+                f"{model}: its inputs are not declared (no {undeclared[0]}): a model file's "
+                f"normalisation is never assumed; give {{mean}} and {{std}}, or write "
+                f"{sidecar_path(Path(model)).name} beside it (qsearch model describe)"
+            )
+    else:
+        raise QSearchError(
+            f"model {model!r} is neither one of {', '.join(LITE_MODELS)}, timm/ARCH, torchvision/ARCH "
+            "nor a model file"
+        )
+    cfg = {**cfg, **(declared or {})}
+    source = cfg.get("file", weights if weights is not None else Path(model))
+    try:
+        device = torch.device(device) if device else default_device()
+    except RuntimeError:
+        raise QSearchError.about(
+            f"{{device}} {device!r} is not a device (cpu, cuda or cuda:N)"
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise QSearchError(f"--device {device}: CUDA is not available on this machine")
+    module = _frozen(module, device)
+    size = int(cfg["input_size"])
+    resize = int(cfg.get("resize") or round(size / cfg["crop_pct"]))
+    preprocessing = Preprocessing(size, resize, cfg.get("interpolation", "bicubic"))
+    return Classifier(
+        model,
+        module,
+        tuple(cfg["mean"]),
+        tuple(cfg["std"]),
+        preprocessing,
+        device,
+        weights_digest=file_digest(source),
+        fixed_forward=isinstance(module, OnnxModule),
+    )
+
+
+def _frozen(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """Inference mode on ``device``, channels-last where the module allows, no gradients kept."""
+    try:
+        module = module.eval()
+    except (NotImplementedError, RuntimeError):  # torch.export modules refuse train/eval switches
+        pass
+    if not isinstance(module, OnnxModule):
+        module = module.to(device)
+        try:
+            module = module.to(memory_format=torch.channels_last)
+        except (RuntimeError, TypeError):
+            pass
+    for parameter in module.parameters():
+        parameter.requires_grad_(False)
+    return module

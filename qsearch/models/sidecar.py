@@ -1,0 +1,78 @@
+"""A model file's input declaration, ``M.json`` beside ``M``: mean, std, input size, resize
+and interpolation, checked key by key, never guessed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qsearch.atomic import write_text
+from qsearch.errors import QSearchError
+
+if TYPE_CHECKING:
+    from qsearch.models.classifier import Classifier
+
+
+SIDECAR_KEYS = {"mean", "std", "input_size", "resize", "interpolation"}
+
+
+def sidecar_path(model_file: Path) -> Path:
+    """Where a model file's input declaration lives: ``M.json`` beside ``M``."""
+    return model_file.with_name(model_file.name + ".json")
+
+
+def read_sidecar(model_file: Path) -> dict:
+    """The input declaration beside a model file, checked key by key (empty when absent)."""
+    path = sidecar_path(model_file)
+    if not path.exists():
+        return {}
+    try:
+        declared = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise QSearchError(f"{path}: not a readable JSON file ({error})") from None
+    if not isinstance(declared, dict):
+        raise QSearchError(
+            f"{path}: must be a JSON object with keys {', '.join(sorted(SIDECAR_KEYS))}"
+        )
+    unknown = sorted(set(declared) - SIDECAR_KEYS)
+    if unknown:
+        raise QSearchError(
+            f"{path}: unknown key {unknown[0]!r} (keys: {', '.join(sorted(SIDECAR_KEYS))})"
+        )
+    for key in ("mean", "std"):
+        if key in declared and not (
+            isinstance(declared[key], list)
+            and len(declared[key]) == 3
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in declared[key])
+        ):
+            raise QSearchError(f"{path}: {key} must be three numbers [R, G, B]")
+    for key in ("input_size", "resize"):
+        if key in declared and (
+            not isinstance(declared[key], int)
+            or isinstance(declared[key], bool)
+            or declared[key] < 8
+        ):
+            raise QSearchError(f"{path}: {key} must be a whole number of pixels, at least 8")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in declared.items()}
+
+
+def write_sidecar(model_file: Path, classifier: Classifier) -> Path:
+    """Write the input declaration a classifier uses beside its model file."""
+    path = sidecar_path(model_file)
+    pre = classifier.preprocessing
+    write_text(
+        path,
+        json.dumps(
+            {
+                "mean": list(classifier.mean),
+                "std": list(classifier.std),
+                "input_size": pre.input_size,
+                "resize": pre.resize_size,
+                "interpolation": pre.interpolation,
+            },
+            indent=2,
+        )
+        + "\n",
+    )
+    return path

