@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from common import ROOT, record, unpacked
-from qsearch.report.curves import cached_frame, curve_summary, quality_curve, scored
+from qsearch.report.curves import cached_frame, curve_summary, scored, sweep
 from qsearch.search.space import BandSpace
 from qsearch.searchers.slopes import band_moves
 from qsearch.tables.bands import shift_bands
@@ -143,7 +143,7 @@ def against_ijg(split: str, family: TableFamily, metric: str) -> str:
     """The family's quality sweep on ``split`` against the IJG curve, BD-rate in ``metric``."""
     curve = cached_frame(
         RESULTS / f"{family.name}_{split}.csv",
-        lambda: quality_curve(evaluator("input", split), family),
+        lambda: sweep(evaluator("input", split), family),
     )
     return with_interval(
         curve_summary(curve, reference_curve("input", split), metric, "bpp")

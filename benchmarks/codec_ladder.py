@@ -24,8 +24,8 @@ import pandas as pd
 
 from common import ROOT, evaluator, record, search, unpacked
 from qsearch.codecs.codec import Codec, EncoderSettings
-from qsearch.report.curves import cached_frame, rescore, scored
-from qsearch.report.ladder import ladder, markdown, sweep
+from qsearch.report.curves import cached_frame, rescore, scored, sweep
+from qsearch.report.ladder import ladder, markdown
 from qsearch.report.operating import Curve, own_bits, percent_cell
 from qsearch.report.plots import plot_curves
 from qsearch.tables.families import make_family
@@ -80,7 +80,7 @@ def curves(scorer) -> dict[str, pd.DataFrame]:
         tables = make_family(family) if family else None
         found[name] = cached_frame(
             RESULTS / f"{stem(name)}.csv",
-            lambda s=settings, t=tables: sweep(scorer, s, QUALITIES, t, progress=True),
+            lambda s=settings, t=tables: sweep(scorer, t, QUALITIES, settings=s, progress=True),
         )
     return found
 

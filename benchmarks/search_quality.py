@@ -29,7 +29,7 @@ from qsearch.report.curves import (
     TEST_SCORES,
     cached_frame,
     curve_summary,
-    quality_curve,
+    sweep,
 )
 from qsearch.report.pareto import hypervolume  # noqa: E402
 from qsearch.search.searcher import SEARCHERS  # noqa: E402
@@ -81,7 +81,7 @@ def reference_curve(scenario: str, split: str, family: str = "ijg", fitted_on=No
     def compute():
         scorer = evaluator(scenario, split)
         images = (fitted_on or scorer).images.images if family == "deepn" else None
-        return quality_curve(scorer, make_family(family, images))
+        return sweep(scorer, make_family(family, images))
 
     return cached_frame(path, compute)
 

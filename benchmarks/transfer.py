@@ -21,7 +21,7 @@ from qsearch import QTable
 from qsearch.evaluators.classifier import ClassifierEvaluator
 from qsearch.images import load_images
 from qsearch.models import load_classifier
-from qsearch.report.curves import curve_summary, quality_curve, scored, write_csv
+from qsearch.report.curves import curve_summary, scored, sweep, write_csv
 from qsearch.report.operating import crossing_cell, percent_cell
 from qsearch.search.trial import operating_target
 
@@ -59,7 +59,7 @@ def score(model: str, front_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict
         )
         write_csv(front, front_path)
     if not ijg_path.exists():
-        write_csv(quality_curve(evaluator), ijg_path)
+        write_csv(sweep(evaluator), ijg_path)
     evaluator.close()
     return pd.read_csv(front_path), pd.read_csv(ijg_path), evaluator.reference
 

@@ -27,8 +27,12 @@ _EXPORTS = {
     "SearchSpace": "qsearch.search.space",
     "make_searcher": "qsearch.search.searcher",
     "make_space": "qsearch.search.space",
+    "Baseline": "qsearch.report.baseline",
+    "baseline": "qsearch.report.baseline",
+    "compress": "qsearch.codecs.compress",
 }
 __all__ = [
+    "Baseline",
     "Codec",
     "EncoderSettings",
     "Evaluator",
@@ -41,6 +45,8 @@ __all__ = [
     "Searcher",
     "Study",
     "Trial",
+    "baseline",
+    "compress",
     "make_searcher",
     "make_space",
     "run",
@@ -48,6 +54,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from qsearch.codecs.codec import Codec, EncoderSettings
+    from qsearch.codecs.compress import compress
+    from qsearch.report.baseline import Baseline, baseline
     from qsearch.errors import QSearchError
     from qsearch.report.runs import Run, run
     from qsearch.search.evaluator import Evaluator

@@ -622,26 +622,10 @@ def test_an_unusable_cache_folder_degrades_to_no_cache_with_one_warning(
 
 
 def test_an_internal_error_is_one_line_with_the_log_path(world, monkeypatch, capsys):
-    from qsearch.cli import commands
+    from qsearch.cli import listing
 
-    monkeypatch.setattr(commands, "cmd_list", lambda args: {}["boom"])
-    monkeypatch.setattr("qsearch.cli.commands.cmd_list", commands.cmd_list)
-    from qsearch.cli import build_parser
-
-    parser = build_parser()
-    monkeypatch.setattr("qsearch.cli.build_parser", lambda: _with_list(parser, commands.cmd_list))
+    monkeypatch.setattr(listing, "run", lambda args: {}["boom"])
     assert main(["list"]) == 1
     error = capsys.readouterr().err.strip()
     assert error.startswith("qsearch: internal error: KeyError") and "traceback in" in error
     assert "Traceback" in Path(error.split("traceback in ")[1].rstrip(")")).read_text()
-
-
-def _with_list(parser, func):
-    for action in parser._actions:
-        if (
-            hasattr(action, "choices")
-            and isinstance(action.choices, dict)
-            and "list" in action.choices
-        ):
-            action.choices["list"].set_defaults(func=func)
-    return parser

@@ -107,10 +107,10 @@ def test_pruned_trials_are_recorded_but_never_on_the_front(images, classifier, t
 
 @pytest.mark.imagenet
 def test_the_ijg_curve_as_rivals_prunes_from_the_first_table(images, classifier, tmp_path):
-    from qsearch.report.curves import quality_curve, rival_points
+    from qsearch.report.curves import rival_points, sweep
 
     evaluator = ClassifierEvaluator(images, classifier)
-    rivals = rival_points(quality_curve(evaluator, qualities=(30, 60, 90)), "top1", "bpp")
+    rivals = rival_points(sweep(evaluator, qualities=(30, 60, 90)), "top1", "bpp")
     assert [point[0] for point in rivals] == sorted(point[0] for point in rivals) and len(
         rivals[0][2]
     ) == 100

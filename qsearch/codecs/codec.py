@@ -4,6 +4,7 @@ sets run across threads (the libraries release the GIL)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +50,10 @@ class EncoderSettings:
                 f"{{subsampling}} {self.subsampling} does not go with {{codec}} {self.codec}, "
                 "which chooses its own chroma sampling"
             )
+
+    def with_codec(self, codec: str) -> EncoderSettings:
+        """The same lossless choices under another codec (refused where it cannot honour them)."""
+        return dataclasses.replace(self, codec=codec)
 
     @property
     def encoder(self):

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from qsearch.atomic import atomic_write
+from qsearch.codecs.codec import EncoderSettings
 from qsearch.report.pareto import bd_rate, bootstrap_bd_rate, hypervolume
 from qsearch.search.trial import Trial, metric_sign
 from qsearch.tables.qtable import IJG, QTable, TableFamily
@@ -37,18 +38,28 @@ def scored(evaluator, qtable: QTable) -> dict:
     return metrics
 
 
-def quality_curve(
+def sweep(
     evaluator,
-    family: TableFamily = IJG,
+    family: TableFamily | None = IJG,
     qualities=IJG_QUALITIES,
+    *,
+    settings: EncoderSettings | None = None,
     progress: bool = False,
     label: str | None = None,
 ) -> pd.DataFrame:
-    """A table family over a quality sweep, same images and settings; with the default IJG
-    family, the reference curve every front is measured against."""
+    """One row per quality, with per-image figures, on the same images: ``family``'s table at
+    each quality, or (``family=None``) a quality codec at each quality of its own scale. With
+    the defaults, the IJG reference curve every front is measured against. ``settings``
+    switches the evaluator's encoder first (it stays switched)."""
+    if settings is not None:
+        evaluator.use_encoder(settings)
+    codec = settings.codec if settings is not None else None
+    label = label or " ".join(
+        part for part in (codec, f"{family} tables" if family is not None else None) if part
+    )
     rows = [
-        {"quality": q, **scored(evaluator, family.at(q))}
-        for q in progress_bar(qualities, label or f"{family} quality sweep", progress)
+        {"quality": q, **scored(evaluator, family.at(q) if family is not None else q)}
+        for q in progress_bar(qualities, label or "quality sweep", progress)
     ]
     return pd.DataFrame(rows)
 

@@ -12,22 +12,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from qsearch.report.curves import curve_summary, progress_bar, scored
+from qsearch.report.curves import curve_summary
 from qsearch.report.operating import TARGETS, crossing_cell, percent_cell
 from qsearch.search.trial import operating_target
-from qsearch.tables.qtable import TableFamily
-
-
-def sweep(evaluator, settings, qualities, family: TableFamily | None, progress: bool = False):
-    """``evaluator``'s images encoded by ``settings``' codec at each quality of its own scale
-    (a table codec: ``family``'s tables at that quality), with per-image figures."""
-    evaluator.use_encoder(settings)
-    label = f"{settings.codec}" + (f" with {family} tables" if family is not None else "")
-    rows = [
-        {"quality": q, **scored(evaluator, family.at(q) if family is not None else q)}
-        for q in progress_bar(qualities, label, progress)
-    ]
-    return pd.DataFrame(rows)
 
 
 def ladder(
@@ -71,4 +58,4 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join([header, rule, *lines])
 
 
-__all__ = ["ladder", "markdown", "sweep"]
+__all__ = ["ladder", "markdown"]

@@ -26,9 +26,9 @@ from qsearch.report.curves import (
     cached_frame,
     curve_summary,
     frame_figures,
-    quality_curve,
     rescore,
     rival_points,
+    sweep,
     trials_frame,
     verdict,
     write_csv,
@@ -69,9 +69,7 @@ def run(
     try:
         ijg = cached_frame(
             directory / IJG_SEARCH,
-            lambda: quality_curve(
-                evaluator, progress=progress, label="IJG, searched images"
-            ),
+            lambda: sweep(evaluator, progress=progress, label="IJG, searched images"),
         )
         rivals = rival_points(ijg, study.objective.metric, study.objective.rate)
         study.optimize(budget, timeout, tables_per_ask, progress=progress, rivals=rivals)
@@ -86,9 +84,7 @@ def run(
             )
             cached_frame(
                 directory / IJG_TEST,
-                lambda: quality_curve(
-                    test_evaluator, progress=progress, label="IJG, held-out images"
-                ),
+                lambda: sweep(test_evaluator, progress=progress, label="IJG, held-out images"),
             )
             references["test"] = test_evaluator.reference or {}
             per_image["test"] = getattr(test_evaluator, "reference_per_image", None)

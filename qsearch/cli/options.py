@@ -1,0 +1,133 @@
+"""The argument groups several commands share: images and labels, the network and its inputs,
+and the encoder settings every table is compared under."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qsearch.cli.arguments import names_list, triple, whole
+from qsearch.codecs.codec import SUBSAMPLINGS
+from qsearch.images import COMPRESS_AT, INTERPOLATIONS, LABEL_RULES
+
+DEFAULT_QUALITIES = list(range(5, 100, 5))
+SMALLEST_HELP = (
+    "per image, the smaller of an optimised baseline and a progressive file (same pixels)"
+)
+FAMILY_HELP = (
+    "ijg (default), mozjpeg-0..8 (mozjpeg's cjpeg -quant-table presets), deepn (fitted to the "
+    "images' DCT statistics) or a table file"
+)
+
+
+def add_encoder_arguments(parser) -> None:
+    """Lossless encoder settings, identical for every table compared."""
+    encoder = parser.add_argument_group("encoder settings (identical for every table compared)")
+    encoder.add_argument(
+        "--subsampling",
+        choices=SUBSAMPLINGS,
+        default="4:2:0",
+        help="chroma subsampling (default 4:2:0)",
+    )
+    encoder.add_argument("--optimize", action="store_true", help="optimised Huffman tables")
+    encoder.add_argument("--progressive", action="store_true", help="progressive files")
+    encoder.add_argument("--smallest", action="store_true", help=SMALLEST_HELP)
+    encoder.add_argument(
+        "--codec",
+        default="jpeg",
+        help="encoder: jpeg (libjpeg-turbo, default), mozjpeg (trellis, takes tables), jpegli, "
+        "webp, avif, jxl (a quality each); baseline takes a comma list (the codec ladder)",
+    )
+
+
+def add_data_arguments(parser) -> None:
+    """Images, labels, the network and how it wants its inputs."""
+    group = parser.add_argument_group("images")
+    group.add_argument(
+        "--data",
+        type=Path,
+        help="image folder (default: the photographs bundled with scikit-image)",
+    )
+    group.add_argument("--split-file", type=Path, help="JSON file of named lists of image names")
+    group.add_argument("--split", help="which list of --split-file to use")
+    group.add_argument("--limit", type=whole(1), help="use only the first N images")
+    group.add_argument(
+        "--labels",
+        choices=LABEL_RULES,
+        default="auto",
+        help="where labels come from: folders (one subfolder per class), imagenet (nSYNSET_* "
+        "file names), none, or auto (folders if there are subfolders, imagenet if most "
+        "files are so named, else none); the rule used is printed and recorded",
+    )
+    group.add_argument(
+        "--class-map",
+        type=Path,
+        metavar="FILE",
+        help="JSON object class-folder -> network output index, for folders ordered otherwise",
+    )
+    group.add_argument(
+        "--compress-at",
+        choices=COMPRESS_AT,
+        default="input",
+        help="compress the network-sized crop (input, default) or the stored image (source)",
+    )
+    group.add_argument(
+        "--strict",
+        action="store_true",
+        help="an unreadable or unlabelable image is fatal instead of skipped",
+    )
+    model = parser.add_argument_group("network")
+    model.add_argument(
+        "--evaluator",
+        default="classifier",
+        help="classifier (a frozen network, default) or fidelity (PSNR/SSIM, no network)",
+    )
+    model.add_argument(
+        "--model",
+        help="efficientnet_lite0 (default), efficientnet_lite1/2 (extra packages), "
+        "timm/ARCH or torchvision/ARCH with --weights, or a model file "
+        "(TorchScript .pt, torch.export .pt2, ONNX .onnx) with an optional M.json",
+    )
+    model.add_argument(
+        "--weights", type=Path, help="state-dict file for a timm/ARCH or torchvision/ARCH model"
+    )
+    model.add_argument(
+        "--networks",
+        type=names_list,
+        help="judge every table on several networks at once, e.g. "
+        "efficientnet_lite0,efficientnet_lite1 (each with its own inputs; replaces --model)",
+    )
+    model.add_argument(
+        "--combine",
+        choices=("worst", "mean"),
+        default="worst",
+        help="with --networks: a table keeps the mean uncompressed accuracy minus the worst "
+        "(default) or the mean of the networks' losses",
+    )
+    model.add_argument(
+        "--mean", type=triple, help="input normalisation mean R,G,B in 0..1 (overrides M.json)"
+    )
+    model.add_argument(
+        "--std", type=triple, help="input normalisation std R,G,B in 0..1 (overrides M.json)"
+    )
+    model.add_argument(
+        "--input-size", type=whole(8), help="network input side in pixels (overrides M.json)"
+    )
+    model.add_argument(
+        "--resize", type=whole(8), help="short side before the centre crop (overrides M.json)"
+    )
+    model.add_argument(
+        "--interpolation", choices=tuple(INTERPOLATIONS), help="resize filter (overrides M.json)"
+    )
+    model.add_argument(
+        "--device", help="torch device, e.g. cpu or cuda:1 (default: cuda when present, else cpu)"
+    )
+    model.add_argument(
+        "--batch-size", type=whole(1), default=50, help="images per forward pass (default 50)"
+    )
+    model.add_argument(
+        "--forward",
+        default="auto",
+        choices=("auto", "fp32", "onnx", "bf16", "fp16", "compile", "compile-bf16"),
+        help="forward path: auto (fastest within half a point of fp32 top-1, default), fp32 (exact)",
+    )
+    add_encoder_arguments(parser)

@@ -1,0 +1,186 @@
+"""``qsearch run``: search tables, resumably, and export the front (:func:`qsearch.report.runs.run`)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from qsearch.cli.arguments import number, parse_options, whole, writable_folder
+from qsearch.cli.build import (
+    base_family,
+    build_evaluator,
+    check_family,
+    encoder_settings,
+    evaluator_pool,
+    read_class_map,
+)
+from qsearch.cli.front import print_run
+from qsearch.cli.options import (
+    FAMILY_HELP,
+    add_data_arguments,
+)
+from qsearch.errors import QSearchError
+
+log = logging.getLogger("qsearch")
+
+NAME = "run"
+HELP = "search tables; resumable; exports the Pareto front"
+
+
+def add_arguments(parser) -> None:
+    """The arguments of ``qsearch run``."""
+    parser.add_argument(
+        "--config", type=Path, help="TOML file of these options (command-line options win)"
+    )
+    add_data_arguments(parser)
+    search = parser.add_argument_group("search")
+    search.add_argument("--searcher", default="nsga2", help="see `qsearch list` (default nsga2)")
+    search.add_argument(
+        "--space", help="search space: bands, full, quality, monotone (default: the searcher's own)"
+    )
+    search.add_argument(
+        "--base",
+        default="ijg",
+        metavar="FAMILY",
+        help="tables the space is built around and searches start from: " + FAMILY_HELP,
+    )
+    search.add_argument(
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="searcher option, repeatable (values parse as JSON: pop_size=30, anchors=[50,85])",
+    )
+    search.add_argument(
+        "--budget", type=whole(1), help="distinct tables to evaluate, counting earlier sessions"
+    )
+    search.add_argument("--timeout", type=number(above=0), help="seconds for this session")
+    search.add_argument("--seed", type=whole(0), default=0, help="random seed (default 0)")
+    search.add_argument(
+        "--tables-per-ask",
+        type=whole(1),
+        help="tables per ask (default: the searcher's natural batch)",
+    )
+    search.add_argument(
+        "--metric", help="accuracy metric of the front (default top1, or agreement without labels)"
+    )
+    search.add_argument(
+        "--floor",
+        type=number(),
+        default=0.95,
+        help="single-objective: accuracy floor, a fraction of the uncompressed value (default 0.95)",
+    )
+    search.add_argument(
+        "--absolute-floor", action="store_true", help="--floor is an absolute accuracy"
+    )
+    search.add_argument(
+        "--weight", type=number(above=0), help="single-objective: minimise bpp - WEIGHT x accuracy"
+    )
+    search.add_argument(
+        "--early-rejection",
+        action="store_true",
+        help="stop a table once a confidence bound shows it cannot enter the front or beat the "
+        "IJG curve (see benchmarks/RESULTS.md for the forward passes it saves)",
+    )
+    search.add_argument(
+        "--rejection-z",
+        type=number(low=0),
+        default=1.0,
+        metavar="Z",
+        help="width of the early-rejection bound in standard errors (default 1.0; larger is stricter)",
+    )
+    search.add_argument(
+        "--workers",
+        type=whole(1),
+        default=1,
+        help="evaluate a batch's tables in N worker processes, each loading the model once",
+    )
+    search.add_argument(
+        "--dask-scheduler",
+        metavar="ADDRESS",
+        help="evaluate on the workers of this Dask scheduler (e.g. tcp://10.0.0.5:8786)",
+    )
+    search.add_argument("--test-split", help="re-score the front on this split of --split-file")
+    search.add_argument(
+        "--out", type=Path, default=Path("runs/latest"), help="run folder (resumes if present)"
+    )
+    search.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args) -> int:
+    """Search tables; resumable; exports the Pareto front (and re-scores it on a test split)."""
+    from qsearch.report.runs import run
+    from qsearch.search.pruning import Pruner
+    from qsearch.search.searcher import make_searcher
+    from qsearch.search.space import make_space
+    from qsearch.search.study import default_objective
+    from qsearch.search.trial import Objective
+
+    if args.budget is None and args.timeout is None:
+        raise QSearchError("give --budget N (trials) and/or --timeout SECONDS")
+    if args.test_split and not args.split_file:
+        raise QSearchError("--test-split needs --split-file")
+    if args.test_split and args.data is None:
+        raise QSearchError("--test-split needs --data (the bundled photographs have no splits)")
+    if not encoder_settings(args).encoder.takes_tables:
+        raise QSearchError(
+            f"--codec {args.codec} takes a quality, not a table: tables are searched under jpeg "
+            "or mozjpeg (qsearch baseline --codec sweeps the others)"
+        )
+    searcher = make_searcher(args.searcher, **parse_options(args.option))
+    objective_options = {
+        "floor": args.floor,
+        "relative": not args.absolute_floor,
+        "weight": args.weight,
+    }
+    Objective(metric=args.metric or "top1", **objective_options)  # checked before any work
+    pruner = Pruner(args.rejection_z) if args.early_rejection else None
+    check_family(args.base)
+    writable_folder(args.out)
+    if args.test_split:
+        check_held_out_split(args)
+    evaluator = build_evaluator(args)
+    tester = build_evaluator(args, split=args.test_split) if args.test_split else None
+    objective = Objective(
+        metric=args.metric or default_objective(evaluator).metric, **objective_options
+    )
+    space = make_space(
+        args.space or searcher.default_space, family=base_family(args.base, evaluator)
+    )
+    pool = evaluator_pool(args)
+    try:
+        finished = run(
+            evaluator,
+            searcher,
+            args.out,
+            objective=objective,
+            space=space,
+            seed=args.seed,
+            budget=args.budget,
+            timeout=args.timeout,
+            test_evaluator=tester,
+            pruner=pruner,
+            pool=pool,
+            tables_per_ask=args.tables_per_ask,
+            progress=not args.quiet,
+        )
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    print_run(finished)
+    return 0
+
+
+def check_held_out_split(args) -> None:
+    """Refuse, before any work, a test split missing from the split file or naming files of the
+    searched split (then its figures would not be held out)."""
+    from qsearch.images import split_files
+
+    options = dict(labels=args.labels, class_map=read_class_map(args.class_map))
+    searched = split_files(args.data, args.split_file, args.split, **options)
+    held_out = split_files(args.data, args.split_file, args.test_split, **options)
+    common = sorted(set(searched) & set(held_out))
+    if common:
+        raise QSearchError(
+            f"--test-split {args.test_split!r} shares {len(common)} of its {len(held_out)} files "
+            f"with --split {args.split!r} (e.g. {common[0].name}): its figures would not be held out"
+        )

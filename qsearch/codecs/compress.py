@@ -1,0 +1,122 @@
+"""Applying a table to files: every image of a file or folder written as a JPEG carrying the
+table, never into the source, with the folder layout kept. Pixels are encoded as stored, as
+``evaluate`` scores them (EXIF orientation is not applied to them), and the EXIF block
+(orientation tag included) and ICC profile are kept, so a viewer shows the copy as it showed
+the source. ``qsearch compress`` is this function."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from qsearch.atomic import write_bytes
+from qsearch.codecs.codec import EncoderSettings, encode
+from qsearch.errors import QSearchError
+from qsearch.tables.qtable import QTable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Compressed:
+    """What :func:`compress` wrote: the files, those skipped (unreadable), and on how many
+    files the EXIF block and the ICC profile were kept."""
+
+    written: list[Path]
+    skipped: list[str]
+    kept_exif: int
+    kept_icc: int
+
+
+def compress(
+    qtable: QTable,
+    source: Path | str,
+    destination: Path | str,
+    *,
+    settings: EncoderSettings | None = None,
+    strip: bool = False,
+    strict: bool = False,
+    overwrite: bool = False,
+) -> Compressed:
+    """Write every image of ``source`` (a file or a folder, never modified) below
+    ``destination`` as ``NAME.jpg`` carrying ``qtable``. Everything is checked before the
+    first file is written: a destination inside the source, two sources landing on one file,
+    existing targets (unless ``overwrite``). ``strip`` leaves out EXIF and ICC; ``strict``
+    makes an unreadable image fatal instead of skipped."""
+    from qsearch.images import read_metadata, read_rgb
+
+    settings = settings or EncoderSettings()
+    if not settings.encoder.takes_tables:
+        raise QSearchError.about(f"{{codec}} {settings.codec} takes a quality, not a table")
+    targets = compress_targets(Path(source), Path(destination))
+    existing = [t for t in targets.values() if t.exists()]
+    if existing and not overwrite:
+        raise QSearchError.about(
+            f"{existing[0]}: already exists ({len(existing)} of the {len(targets)} targets do); "
+            "give {overwrite} to replace them, or another destination"
+        )
+    done = Compressed([], [], 0, 0)
+    for path, target in targets.items():
+        try:
+            image = read_rgb(path)
+            metadata = {} if strip else read_metadata(path)
+        except QSearchError as error:
+            if strict:
+                raise
+            log.warning("%s", error)
+            done.skipped.append(str(error))
+            continue
+        _write(target, encode(image, qtable, settings, metadata), len(done.written))
+        done.written.append(target)
+        done.kept_exif += bool(metadata.get("exif"))
+        done.kept_icc += bool(metadata.get("icc_profile"))
+    return done
+
+
+def _write(target: Path, data: bytes, before: int) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes(target, data)
+    except OSError as error:
+        raise QSearchError(
+            f"{target}: cannot write ({error.strerror}); {before} file(s) were written before it"
+        ) from None
+
+
+def compress_targets(source: Path, destination: Path) -> dict[Path, Path]:
+    """Source file -> destination file; refuses (before anything is written) a destination that
+    is or lies inside the source, and two sources that would land on one file."""
+    if not source.exists():
+        raise QSearchError(f"{source}: no such file or folder")
+    root, resolved = source.resolve(), destination.resolve()
+    if source.is_dir() and (resolved == root or root in resolved.parents):
+        raise QSearchError(
+            f"{destination}: the destination is inside the source folder {source}; "
+            "choose another folder"
+        )
+    if destination.exists() and not destination.is_dir():
+        raise QSearchError(f"{destination}: the destination is a file, not a folder")
+    files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
+    if not files:
+        raise QSearchError(f"{source}: no files to compress")
+    targets: dict[Path, Path] = {}
+    claimed: dict[Path, Path] = {}
+    for path in files:
+        relative = path.relative_to(source) if source.is_dir() else Path(path.name)
+        target = (destination / relative).with_suffix(".jpg")
+        if target.resolve() in claimed:
+            raise QSearchError(
+                f"{path} and {claimed[target.resolve()]} would both be written as {target}; "
+                "rename one of them"
+            )
+        if target.resolve() == path.resolve():
+            raise QSearchError(
+                f"{target}: writing it would overwrite its own source; choose another folder"
+            )
+        claimed[target.resolve()] = path
+        targets[path] = target
+    return targets
+
+
+__all__ = ["Compressed", "compress", "compress_targets"]

@@ -1,0 +1,133 @@
+"""What a user could do without searching, on their own images: table families swept over
+quality under each table codec, each quality codec swept on its own scale, and the codec
+ladder against libjpeg-turbo's IJG curve, which is always swept since every figure is
+measured against it. ``qsearch baseline`` is this function and :meth:`Baseline.write`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from qsearch.atomic import write_text
+from qsearch.codecs.codec import EncoderSettings
+from qsearch.errors import QSearchError
+from qsearch.report.curves import IJG_QUALITIES, sweep, write_csv
+from qsearch.report.ladder import ladder, markdown
+from qsearch.report.plots import plot_curves
+from qsearch.search.trial import operating_target
+from qsearch.tables.families import make_family
+from qsearch.tables.qtable import TableFamily
+
+MANIFEST = "baseline.json"
+"""The file that marks a folder as a baseline's: only such a folder (or an empty one) is
+written into."""
+
+
+@dataclass
+class Baseline:
+    """The sweeps (one frame per curve, named ``ijg``, ``mozjpeg-3``, ``mozjpeg-ijg``, ``webp``,
+    ...) and the ladder of every curve against ``ijg``, judged by ``metrics``."""
+
+    sweeps: dict[str, pd.DataFrame]
+    ladder: pd.DataFrame
+    metric: str
+    """The accuracy figure plotted (the evaluator's default objective)."""
+    uncompressed: dict = field(default_factory=dict)
+    images: int = 0
+
+    def write(self, folder: Path | str) -> list[Path]:
+        """One CSV per curve, ``ladder.csv``, ``ladder.md``, ``baseline.png`` and the manifest;
+        returns the files written."""
+        folder = Path(folder)
+        check_baseline_folder(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, frame in self.sweeps.items():
+            write_csv(frame, folder / f"{name}.csv")
+            written.append(folder / f"{name}.csv")
+        write_csv(self.ladder, folder / "ladder.csv")
+        write_text(folder / "ladder.md", markdown(self.ladder) + "\n")
+        self._plot(folder / "baseline.png")
+        write_text(folder / MANIFEST, json.dumps({"curves": list(self.sweeps)}, indent=2) + "\n")
+        return [*written, *(folder / n for n in ("ladder.csv", "ladder.md", "baseline.png"))]
+
+    def _plot(self, path: Path) -> None:
+        targets = [
+            operating_target(self.metric, self.uncompressed[self.metric], fraction)
+            for fraction in (0.98, 0.95)
+            if self.metric in self.uncompressed
+        ]
+        plot_curves(
+            {f"{name} quality sweep": frame for name, frame in self.sweeps.items()},
+            self.metric,
+            path,
+            title=f"{self.metric} vs bpp on {self.images} images"
+            + (f"; dotted: 98% and 95% of the uncompressed {self.metric}" if targets else ""),
+            levels=targets,
+        )
+
+
+def check_baseline_folder(folder: Path) -> None:
+    """Refuse a folder that holds anything but an earlier baseline (a user's files are never
+    overwritten)."""
+    if folder.exists() and not folder.is_dir():
+        raise QSearchError.about(f"{{out}} {folder}: a file, not a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / MANIFEST).exists():
+        raise QSearchError.about(
+            f"{{out}} {folder}: holds files that no qsearch baseline wrote; choose an empty or "
+            "new folder"
+        )
+
+
+def baseline(
+    evaluator,
+    *,
+    families: Sequence[str | TableFamily] = ("ijg",),
+    codecs: Sequence[str] = ("jpeg",),
+    qualities: Sequence[int] = IJG_QUALITIES,
+    settings: EncoderSettings | None = None,
+    progress: bool = False,
+) -> Baseline:
+    """Sweep ``families`` under each table codec of ``codecs`` and each quality codec on its
+    own scale, on ``evaluator``'s images, with the lossless ``settings`` (subsampling,
+    optimize, ...) given; IJG under libjpeg-turbo is always swept, as the reference."""
+    from qsearch.search.study import default_objective
+
+    settings = settings or EncoderSettings()
+    encoders = {name: settings.with_codec(name) for name in dict.fromkeys(["jpeg", *codecs])}
+    chosen = [_family(spec, evaluator) for spec in families]
+    swept: dict[str, pd.DataFrame] = {}
+    for name, encoder in encoders.items():
+        if not encoder.encoder.takes_tables:
+            swept[name] = sweep(evaluator, None, qualities, settings=encoder, progress=progress)
+            continue
+        for family in chosen if name in codecs else []:
+            stem = str(family) if name == "jpeg" else f"{name}-{family}"
+            swept[stem] = sweep(evaluator, family, qualities, settings=encoder, progress=progress)
+    if "ijg" not in swept:
+        ijg = sweep(evaluator, make_family("ijg"), qualities, settings=encoders["jpeg"])
+        swept = {"ijg": ijg, **swept}
+    evaluator.use_encoder(settings.with_codec("jpeg"))
+    metric = default_objective(evaluator).metric
+    reported = evaluator.accuracy_metrics
+    measured = (
+        ["top1", "logprob"]
+        if "top1" in reported
+        else [m for m in ("similarity",) if m in reported] or [metric]
+    )
+    uncompressed = dict(evaluator.reference or {})
+    table = ladder(swept, swept["ijg"], measured, uncompressed)
+    return Baseline(swept, table, metric, uncompressed, len(evaluator.images))
+
+
+def _family(spec: str | TableFamily, evaluator) -> TableFamily:
+    if isinstance(spec, TableFamily):
+        return spec
+    return make_family(spec, evaluator.images.images if spec == "deepn" else None)
+
+
+__all__ = ["MANIFEST", "Baseline", "baseline", "check_baseline_folder"]
