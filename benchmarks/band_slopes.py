@@ -145,9 +145,7 @@ def against_ijg(split: str, family: TableFamily, metric: str) -> str:
         RESULTS / f"{family.name}_{split}.csv",
         lambda: sweep(evaluator("input", split), family),
     )
-    return with_interval(
-        curve_summary(curve, reference_curve("input", split), metric, "bpp")
-    )
+    return with_interval(curve_summary(curve, reference_curve("input", split), metric, "bpp"))
 
 
 def main() -> None:

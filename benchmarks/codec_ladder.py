@@ -152,7 +152,7 @@ def searched_fronts(budget: int) -> dict[str, pd.DataFrame]:
     run: slopes is deterministic, so they are that run), each front (by top-1 on the searched
     images) encoded with trellis on the test split."""
     from qsearch.report.pareto import non_dominated
-    from qsearch.search.journal import load_record
+    from qsearch.search.journal import Journal
 
     trellis_run = search(
         RESULTS / "slopes-mozjpeg4-trellis", "slopes", budget=budget,
@@ -164,7 +164,7 @@ def searched_fronts(budget: int) -> dict[str, pd.DataFrame]:
         )
         with gzip.open(packed, "rb") as source, open(Path(scratch) / "study.journal", "wb") as copy:
             shutil.copyfileobj(source, copy)
-        turbo_trials = load_record(scratch)[0]
+        turbo_trials = Journal.read(scratch)[0]
     sources = {"trellis": trellis_run.trials, "libjpeg-turbo": turbo_trials[:budget]}
     trellis = evaluator("input", "test", codec="mozjpeg")
     found = {}

@@ -150,6 +150,24 @@ def evaluator(
     return ClassifierEvaluator(images, network, EncoderSettings(codec=codec))
 
 
+def searched_evaluator(
+    scenario: str,
+    split: str,
+    limit: int | None,
+    networks: tuple[str, ...],
+    combine: str,
+    codec: str,
+    model: str = "efficientnet_lite0",
+):
+    """The evaluator of the searched images: one network, or several judging together."""
+    if not networks:
+        return evaluator(scenario, split, limit, model, codec=codec)
+    from qsearch.evaluators.networks import NetworksEvaluator
+
+    members = {name: evaluator(scenario, split, limit, name) for name in networks}
+    return NetworksEvaluator(members, combine)
+
+
 def search(
     out: Path,
     searcher: str,
@@ -167,26 +185,21 @@ def search(
     networks: tuple[str, ...] = (),
     combine: str = "worst",
     codec: str = "jpeg",
+    model: str = "efficientnet_lite0",
 ):
     """A search as `qsearch run` does it, through the API (resumable in ``out``); a finished
     run is read back as it stands (runs recorded by qsearch 0.1 cannot be resumed)."""
     import qsearch
     from qsearch.report.runs import Run
-    from qsearch.search.journal import load_record
+    from qsearch.search.journal import Journal
     from qsearch.search.space import make_space
     from qsearch.tables.families import make_family
 
-    if (out / "study.journal").exists() and len(load_record(out)[0]) >= budget:
+    if (out / "study.journal").exists() and len(Journal.read(out)[0]) >= budget:
         if test_split is None or (out / "test_scores.csv").exists():
             return Run(out)
     made = qsearch.make_searcher(searcher, **(options or {}))
-    if networks:
-        from qsearch.evaluators.networks import NetworksEvaluator
-
-        members = {name: evaluator(scenario, split, limit, name) for name in networks}
-        searched = NetworksEvaluator(members, combine)
-    else:
-        searched = evaluator(scenario, split, limit, codec=codec)
+    searched = searched_evaluator(scenario, split, limit, networks, combine, codec, model)
     objective = qsearch.Objective(metric=metric or "top1")
     return qsearch.run(
         searched,
@@ -196,6 +209,6 @@ def search(
         space=make_space(made.default_space, family=make_family(base)),
         seed=seed,
         budget=budget,
-        test_evaluator=evaluator(scenario, test_split, limit, codec=codec) if test_split else None,
+        test_evaluator=evaluator(scenario, test_split, limit, model, codec) if test_split else None,
         pruner=qsearch.Pruner(rejection_z) if rejection_z is not None else None,
     )

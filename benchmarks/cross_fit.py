@@ -24,7 +24,7 @@ from qsearch.report.curves import IJG_SEARCH, IJG_TEST, TEST_SCORES, frame_point
 from qsearch.report.operating import TARGETS
 from qsearch.report.pareto import bd_rate, bootstrap_samples, interval, non_dominated, saving_at
 from qsearch.report.plots import plot_curves
-from qsearch.search.journal import load_record
+from qsearch.search.journal import Journal
 from qsearch.search.trial import metric_sign, operating_target
 from search_quality import BUDGET, VARIANTS, reference_curve, run, run_directory
 
@@ -48,7 +48,7 @@ def swapped_run(variant: str, budget: int):
 @cache
 def recorded(directory: Path) -> dict:
     """A fold run's trials by table key, read from its journal once."""
-    return {t.qtable.key: t for t in load_record(directory)[0]}
+    return {t.qtable.key: t for t in Journal.read(directory)[0]}
 
 
 def front_tables(directory: Path, rank: str) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import copy
 import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -27,65 +28,66 @@ def measure(forward, inputs: torch.Tensor, labels: np.ndarray, batch: int) -> tu
     return len(inputs) / seconds, float((torch.cat(logits).argmax(1).numpy() == labels).mean())
 
 
+def eager(module, memory_format, dtype=None, autocast=False):
+    """The eager module in ``memory_format`` (and ``dtype``, or under bf16 autocast)."""
+    model = copy.deepcopy(module).to(memory_format=memory_format)
+    if dtype is not None:
+        model = model.to(dtype)
+
+    def forward(x):
+        x = x.contiguous(memory_format=memory_format)
+        if autocast:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return model(x)
+        return model(x if dtype is None else x.to(dtype))
+
+    return forward
+
+
+def compiled(module, dtype=None):
+    """``torch.compile`` of the channels-last module (in ``dtype`` when given)."""
+    model = copy.deepcopy(module).to(memory_format=torch.channels_last)
+    model = torch.compile(model.to(dtype) if dtype is not None else model)
+    return (lambda x: model(x.to(dtype))) if dtype is not None else model
+
+
+def onnxruntime(module, example):
+    """The module exported to ONNX and run by ONNX Runtime on the CPU."""
+    import onnxruntime as ort
+
+    path = "/tmp/qsearch-forward-bench.onnx"
+    torch.onnx.export(
+        copy.deepcopy(module),
+        example[:1].contiguous(),
+        path,
+        input_names=["x"],
+        output_names=["y"],
+        dynamic_axes={"x": {0: "n"}},
+        dynamo=False,
+    )
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    return lambda x: torch.from_numpy(session.run(None, {"x": x.contiguous().numpy()})[0])
+
+
 def configurations(module, example, args):
     """(name, setup callable returning a forward function) in the order they are measured."""
-
-    def eager(memory_format, dtype=None, autocast=False):
-        def setup():
-            model = copy.deepcopy(module).to(memory_format=memory_format)
-            if dtype is not None:
-                model = model.to(dtype)
-
-            def forward(x):
-                x = x.contiguous(memory_format=memory_format)
-                if autocast:
-                    with torch.autocast("cpu", dtype=torch.bfloat16):
-                        return model(x)
-                return model(x if dtype is None else x.to(dtype))
-
-            return forward
-
-        return setup
-
-    def compiled(dtype=None):
-        def setup():
-            model = copy.deepcopy(module).to(memory_format=torch.channels_last)
-            model = torch.compile(model.to(dtype) if dtype is not None else model)
-            return (lambda x: model(x.to(dtype))) if dtype is not None else model
-
-        return setup
-
-    def onnxruntime():
-        import onnxruntime as ort
-
-        path = "/tmp/qsearch-forward-bench.onnx"
-        torch.onnx.export(
-            copy.deepcopy(module),
-            example[:1].contiguous(),
-            path,
-            input_names=["x"],
-            output_names=["y"],
-            dynamic_axes={"x": {0: "n"}},
-            dynamo=False,
-        )
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()
-        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-        return lambda x: torch.from_numpy(session.run(None, {"x": x.contiguous().numpy()})[0])
-
     plans = [
-        ("eager fp32 NCHW (reference)", eager(torch.contiguous_format)),
-        ("eager fp32 channels_last", eager(torch.channels_last)),
-        ("eager bf16 autocast, channels_last", eager(torch.channels_last, autocast=True)),
-        ("eager bf16 weights, channels_last", eager(torch.channels_last, dtype=torch.bfloat16)),
-    ]
+        ("eager fp32 NCHW (reference)", partial(eager, module, torch.contiguous_format)),
+        ("eager fp32 channels_last", partial(eager, module, torch.channels_last)),
+        ("eager bf16 autocast, channels_last",
+         partial(eager, module, torch.channels_last, autocast=True)),
+        ("eager bf16 weights, channels_last",
+         partial(eager, module, torch.channels_last, dtype=torch.bfloat16)),
+    ]  # fmt: skip
     if not args.skip_compile:
         plans += [
-            ("torch.compile fp32", compiled()),
-            ("torch.compile bf16 weights", compiled(torch.bfloat16)),
+            ("torch.compile fp32", partial(compiled, module)),
+            ("torch.compile bf16 weights", partial(compiled, module, torch.bfloat16)),
         ]
     if not args.skip_onnx:
-        plans.append(("ONNX Runtime fp32", onnxruntime))
+        plans.append(("ONNX Runtime fp32", partial(onnxruntime, module, example)))
     return plans
 
 

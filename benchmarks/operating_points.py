@@ -45,9 +45,7 @@ def uncompressed(scenario: str) -> dict:
 def curves(scenario: str) -> dict[str, pd.DataFrame]:
     """Each searched front re-scored on the test split, and each baseline family's sweep."""
     found = {}
-    for run in sorted(
-        p for p in (RESULTS / scenario).iterdir() if (p / TEST_SCORES).exists()
-    ):
+    for run in sorted(p for p in (RESULTS / scenario).iterdir() if (p / TEST_SCORES).exists()):
         front = pd.read_csv(run / "front.csv")
         scores = pd.read_csv(run / TEST_SCORES).set_index("key")
         found[run.name] = scores.loc[front["key"][front["key"].isin(scores.index)]].reset_index()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -25,6 +26,19 @@ log = logging.getLogger(__name__)
 PRECISION_TOLERANCE = (
     0.005  # a faster forward path may move top-1 (or agreement) by half a point at most
 )
+
+
+def _processes(classifier: Classifier, asked: int | str) -> int:
+    """Encoder processes: ``auto`` is one per core but one (at most 15) on a CUDA machine of 8
+    cores or more, where the GIL-bound encoder is the cost; none elsewhere."""
+    if asked != "auto":
+        return int(asked)
+    cores = os.cpu_count() or 1
+    return min(cores - 1, 15) if classifier.device.type == "cuda" and cores >= 8 else 0
+
+
+Batch = np.ndarray | torch.Tensor
+"""Decoded (N, H, W, 3) uint8 images: an array, or a page-locked tensor on CUDA machines."""
 
 
 class ClassifierEvaluator(CodecEvaluator):
@@ -53,12 +67,7 @@ class ClassifierEvaluator(CodecEvaluator):
         ``encoder_processes="auto"`` encodes in worker processes on a CUDA machine of 8 cores or
         more (where the network is fast enough for the GIL-bound encoder to be the cost), and on
         threads elsewhere."""
-        if encoder_processes == "auto":
-            cores = os.cpu_count() or 1
-            encoder_processes = (
-                min(cores - 1, 15) if classifier.device.type == "cuda" and cores >= 8 else 0
-            )
-        super().__init__(images, settings, threads, int(encoder_processes))
+        super().__init__(images, settings, threads, _processes(classifier, encoder_processes))
         self._pinned = None
         if self._processes is not None and classifier.device.type == "cuda":
             self._processes.pin()
@@ -73,27 +82,59 @@ class ClassifierEvaluator(CodecEvaluator):
         self._forward_asked = forward
         self.classifier, self._reference_log_probs = self._choose_forward(classifier, forward)
         self._classes = int(self._reference_log_probs.shape[1])
-        if (
-            self._labels is not None
-            and len(self._labels)
-            and int(self._labels.max()) >= self._classes
-        ):
-            worst = int(self._labels.argmax())
-            raise QSearchError(
-                f"{images.names[worst]}: label {int(self._labels[worst])} is beyond the network's "
-                f"{self._classes} outputs; give --class-map FILE or --labels none"
-            )
+        self._check_labels()
+        self.accuracy_metrics = self._accuracy_metrics()
         uncompressed = self._per_image(self._reference_log_probs)
         self.reference = self._mean(uncompressed)
+        self._warn_at_chance()
         self.reference_per_image = {
             name: [round(float(v), 6) for v in values] for name, values in uncompressed.items()
         }
+
+    def _check_labels(self) -> None:
+        """Refuse labels that cannot mean what the network predicts: beyond its outputs, or
+        class folders numbered by sorted position for a network of another number of classes
+        (the ImageNet network on folders that are not synsets)."""
+        labels = self._labels
+        if labels is None or not len(labels):
+            return
+        if int(labels.max()) >= self._classes:
+            worst = int(labels.argmax())
+            raise QSearchError(
+                f"{self.images.names[worst]}: label {int(labels[worst])} is beyond the network's "
+                f"{self._classes} outputs; give --class-map FILE or --labels none"
+            )
+        folders = len(torch.unique(labels))
+        if self.images.label_rule == "folders (sorted position)" and folders != self._classes:
+            raise QSearchError(
+                f"the {folders} class folders are numbered by sorted position, but the network "
+                f"has {self._classes} outputs: their labels cannot mean what it predicts; give "
+                "--class-map FILE (folder -> output), folders named by ImageNet synsets, or "
+                "--labels none"
+            )
+
+    def _warn_at_chance(self) -> None:
+        """A network at or below chance on the uncompressed images: the labels are suspect."""
+        labels, reference = self._labels, self.reference or {}
+        if labels is None or "top1" not in reference:
+            return
+        chance = 1.0 / len(torch.unique(labels))
+        if reference["top1"] <= chance:
+            log.warning(
+                "the network's uncompressed top-1 is %.3f, at or below chance (%.3f) for %d "
+                "classes: are the labels what the network predicts?",
+                reference["top1"],
+                chance,
+                len(torch.unique(labels)),
+            )
 
     # -- forward path -------------------------------------------------------------------------
     def _forward_all(self, classifier: Classifier) -> torch.Tensor:
         return torch.cat([classifier.log_probs(self._uncompressed[b]) for b in self._batches()])
 
-    def _choose_forward(self, classifier: Classifier, forward: str):
+    def _choose_forward(
+        self, classifier: Classifier, forward: str
+    ) -> tuple[Classifier, torch.Tensor]:
         """The classifier on the chosen path and its log-probabilities on the uncompressed images."""
         if forward != "auto" or classifier.fixed_forward:
             chosen = classifier.with_forward(forward)
@@ -124,7 +165,7 @@ class ClassifierEvaluator(CodecEvaluator):
         return exact, exact_log_probs
 
     @property
-    def network(self) -> Classifier:  # type: ignore[override]
+    def network(self) -> Classifier:
         """The frozen network on its chosen forward path."""
         return self.classifier
 
@@ -137,8 +178,7 @@ class ClassifierEvaluator(CodecEvaluator):
         return {**super().identity(), **self.classifier.identity(), "forward": self._forward_asked}
 
     # -- metrics --------------------------------------------------------------------------------
-    @property
-    def accuracy_metrics(self) -> tuple[str, ...]:
+    def _accuracy_metrics(self) -> tuple[str, ...]:
         """With labels top-1, top-5 (5 classes or more), log-probability; always agreement,
         similarity, KL."""
         labelled = (
@@ -155,7 +195,9 @@ class ClassifierEvaluator(CodecEvaluator):
         ]
 
     def _top1(self, log_probs: torch.Tensor) -> float:
-        return float((log_probs.argmax(1) == self._labels[: len(log_probs)]).float().mean())
+        labels = self._labels
+        assert labels is not None  # called with labels only
+        return float((log_probs.argmax(1) == labels[: len(log_probs)]).float().mean())
 
     def _per_image(self, log_probs: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per-image figures for the first ``len(log_probs)`` images."""
@@ -189,10 +231,12 @@ class ClassifierEvaluator(CodecEvaluator):
         alternating so that a copy in flight is never overwritten); None elsewhere."""
         if classifier.device.type != "cuda" or images.compress_at != "input":
             return None
-        shape = (min(batch_size, len(images)), *images.images.shape[1:])
+        shape = (min(batch_size, len(images)), *images.network_inputs().shape[1:])
         return [torch.empty(shape, dtype=torch.uint8).pin_memory() for _ in range(2)]
 
-    def _pipeline(self, qtable: QTable, batches: list[slice], sizes_first: bool):
+    def _pipeline(
+        self, qtable: QTable, batches: list[slice], sizes_first: bool
+    ) -> tuple[list[bytes], Callable[[int], Batch]]:
         """(every image's file, batch k -> its decoded images). With worker processes the files
         arrive chunk by chunk, decoded, and the network starts on the first batch while the rest
         are coded (``sizes_first`` waits for them all: early rejection needs every size);
@@ -204,7 +248,7 @@ class ClassifierEvaluator(CodecEvaluator):
         chunks, files = self._processes.roundtrip(qtable), []
         decoded = self._processes.decoded
 
-        def next_batch(k: int):
+        def next_batch(k: int) -> Batch:
             while len(files) < batches[k].stop:
                 files.extend(next(chunks))
             return decoded[batches[k]]
@@ -213,11 +257,11 @@ class ClassifierEvaluator(CodecEvaluator):
             next_batch(len(batches) - 1)
         return files, next_batch
 
-    def _prefetcher(self, files: list[bytes], batches: list[slice]):
+    def _prefetcher(self, files: list[bytes], batches: list[slice]) -> Callable[[int], Batch]:
         """batch k -> its decoded images; asking for k starts decoding k+1 on the prefetch thread."""
         pending = {0: self._prefetch.submit(self._decode, files, batches[0], 0)}
 
-        def next_batch(k: int):
+        def next_batch(k: int) -> Batch:
             decoded = pending.pop(k).result()
             if k + 1 < len(batches):
                 pending[k + 1] = self._prefetch.submit(
@@ -227,7 +271,7 @@ class ClassifierEvaluator(CodecEvaluator):
 
         return next_batch
 
-    def _decode(self, files: list[bytes], batch: slice, slot: int = 0):
+    def _decode(self, files: list[bytes], batch: slice, slot: int = 0) -> Batch:
         if self._pinned is None:
             return self.codec.decode_all(
                 files[batch], self._uncompressed.shape[1:], self._transform
@@ -245,19 +289,15 @@ class ClassifierEvaluator(CodecEvaluator):
         start = time.perf_counter()
         batches = self._batches()
         files, next_batch = self._pipeline(qtable, batches, sizes_first=rejection is not None)
-        sizes = np.array([len(f) for f in files], dtype=np.int64) if rejection is not None else None
-        rate = self.size_metrics(sizes)[rejection.rate] if rejection is not None else None
-        log_probs, pruned = [], False
-        for k in range(len(batches)):  # without a rejection rule, one synchronisation at the end
-            log_probs.append(self.classifier.log_probs(next_batch(k), on_device=rejection is None))
-            if rejection is not None and k + 1 < len(batches):
-                values = self._per_image(torch.cat(log_probs))[rejection.metric].numpy()
-                signed = metric_sign(rejection.metric) * values
-                if rejection.hopeless(rate, signed, len(self.images)):
-                    pruned = True
-                    break
-        if sizes is None:  # every file is there once every batch has been classified
-            sizes = np.array([len(f) for f in files], dtype=np.int64)
+        if rejection is None:  # one synchronisation at the end
+            log_probs = [
+                self.classifier.log_probs(next_batch(k), on_device=True)
+                for k in range(len(batches))
+            ]
+            pruned = False
+        else:
+            log_probs, pruned = self._until_hopeless(files, next_batch, len(batches), rejection)
+        sizes = np.array([len(f) for f in files], dtype=np.int64)  # every file is there by now
         metrics = self.size_metrics(sizes)
         figures = self._per_image(torch.cat(log_probs).cpu())
         metrics.update(
@@ -270,6 +310,27 @@ class ClassifierEvaluator(CodecEvaluator):
             images = {name: values.tolist() for name, values in figures.items()}
             images.update(bytes=sizes.tolist(), pixels=self._image_pixels)
         return Evaluation(metrics, images, pruned)
+
+    def _until_hopeless(
+        self,
+        files: list[bytes],
+        next_batch: Callable[[int], Batch],
+        count: int,
+        rejection: Rejection,
+    ) -> tuple[list[torch.Tensor], bool]:
+        """Classify batch after batch until ``rejection`` shows that the table cannot matter
+        (every file is written first, so its rate is known); whether it stopped early."""
+        rate = self.size_metrics(np.array([len(f) for f in files], dtype=np.int64))[rejection.rate]
+        log_probs: list[torch.Tensor] = []
+        for k in range(count):
+            log_probs.append(self.classifier.log_probs(next_batch(k)))
+            if k + 1 < count:
+                values = self._per_image(torch.cat(log_probs))[rejection.metric].numpy()
+                if rejection.hopeless(
+                    rate, metric_sign(rejection.metric) * values, len(self.images)
+                ):
+                    return log_probs, True
+        return log_probs, False
 
     def close(self) -> None:
         """Stop the prefetch thread, the codec's threads and any encoder processes."""

@@ -8,6 +8,7 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 from qsearch.search.evaluator import CodecEvaluator, Evaluation
+from qsearch.search.pruning import Rejection
 from qsearch.tables.qtable import QTable
 
 
@@ -17,7 +18,9 @@ class FidelityEvaluator(CodecEvaluator):
     name = "fidelity"
     accuracy_metrics = ("psnr", "ssim")
 
-    def evaluate(self, qtable: QTable, rejection=None, per_image: bool = False) -> Evaluation:
+    def evaluate(
+        self, qtable: QTable, rejection: Rejection | None = None, per_image: bool = False
+    ) -> Evaluation:
         """Sizes, PSNR over all images' pixels and mean SSIM; no early stop. Per image: SSIM,
         bytes and pixels (PSNR is one figure over all pixels, not a mean over images)."""
         start = time.perf_counter()

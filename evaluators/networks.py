@@ -10,12 +10,24 @@ import time
 
 import numpy as np
 
+from qsearch.codecs.codec import EncoderSettings
 from qsearch.errors import QSearchError
 from qsearch.search.evaluator import Evaluation, Evaluator, Metrics
+from qsearch.search.pruning import Rejection
 from qsearch.search.trial import metric_sign
 from qsearch.tables.qtable import QTable
 
 COMBINE = ("worst", "mean")
+
+
+def _check_members(members: dict, combine: str) -> None:
+    if combine not in COMBINE:
+        raise QSearchError.about(f"{{combine}} {combine!r} is not one of {', '.join(COMBINE)}")
+    if not members:
+        raise QSearchError.about("{networks} names no network")
+    names = [list(e.images.names) for e in members.values()]
+    if any(n != names[0] for n in names):
+        raise QSearchError.about("{networks}: the networks were given different images")
 
 
 class NetworksEvaluator(Evaluator):
@@ -28,16 +40,10 @@ class NetworksEvaluator(Evaluator):
 
     def __init__(self, members: dict, combine: str = "worst"):
         """``members``: network name -> its :class:`ClassifierEvaluator` on the same images."""
-        if combine not in COMBINE:
-            raise QSearchError.about(f"{{combine}} {combine!r} is not one of {', '.join(COMBINE)}")
-        if not members:
-            raise QSearchError.about("{networks} names no network")
-        names = [list(e.images.names) for e in members.values()]
-        if any(n != names[0] for n in names):
-            raise QSearchError.about("{networks}: the networks were given different images")
+        _check_members(members, combine)
         self.members, self.combine = dict(members), combine
         self._first = next(iter(self.members.values()))
-        self.images, self.settings = self._first.images, self._first.settings
+        self.images = self._first.images
         self.accuracy_metrics = tuple(
             m
             for m in self._first.accuracy_metrics
@@ -47,6 +53,11 @@ class NetworksEvaluator(Evaluator):
             m: float(np.mean([e.reference[m] for e in self.members.values()]))
             for m in self.accuracy_metrics
         }
+
+    @property
+    def settings(self) -> EncoderSettings:
+        """The encoder settings of every network's evaluator (the same for all)."""
+        return self._first.settings
 
     def describe(self) -> str:
         """One line for reports: how the networks are combined, and each network."""
@@ -73,7 +84,9 @@ class NetworksEvaluator(Evaluator):
             for name in results
         }
 
-    def evaluate(self, qtable: QTable, rejection=None, per_image: bool = False) -> Evaluation:
+    def evaluate(
+        self, qtable: QTable, rejection: Rejection | None = None, per_image: bool = False
+    ) -> Evaluation:
         """Every network's figures, and their combination under the plain metric names."""
         start = time.perf_counter()
         results = {

@@ -55,8 +55,8 @@ __all__ = [
 if TYPE_CHECKING:
     from qsearch.codecs.codec import Codec, EncoderSettings
     from qsearch.codecs.compress import compress
-    from qsearch.report.baseline import Baseline, baseline
     from qsearch.errors import QSearchError
+    from qsearch.report.baseline import Baseline, baseline
     from qsearch.report.runs import Run, run
     from qsearch.search.evaluator import Evaluator
     from qsearch.search.pruning import Pruner

@@ -15,6 +15,7 @@ The suites run real parts: the real libjpeg-turbo codec on the photographs sciki
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from qsearch.errors import QSearchError
 from qsearch.search.evaluator import Evaluation, Evaluator
 from qsearch.search.searcher import Searcher
 from qsearch.search.space import SPACES
@@ -128,6 +130,20 @@ class SearcherSuite:
         searcher = searcher_setting.make()
         params = searcher.get_params()
         assert type(searcher)(**params).get_params() == params
+
+    def test_every_option_is_declared_and_checked(self, searcher_setting):
+        """Each ``__init__`` argument has its :class:`Option`, and a value of the wrong kind is
+        refused in one line naming the searcher and the option."""
+        searcher_class = type(searcher_setting.make())
+        arguments = [
+            p.name
+            for p in inspect.signature(searcher_class).parameters.values()
+            if p.name != "self"
+        ]
+        assert sorted(searcher_class.options) == sorted(arguments)
+        for name in arguments:
+            with pytest.raises(QSearchError, match=f"option {name}="):
+                searcher_class(**{name: object()})
 
 
 class EvaluatorSuite:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
-from qsearch.search.searcher import Searcher, check_option
+from qsearch.errors import QSearchError
+from qsearch.search.searcher import Option, Searcher
 from qsearch.search.space import MonotoneSpace
 
 
@@ -14,7 +17,7 @@ class RandomSearcher(Searcher):
     name = "random"
     batch_size = 10
 
-    def _propose(self, n):
+    def _propose(self, n: int) -> np.ndarray:
         return self.space.sample(self.rng, n)
 
 
@@ -27,21 +30,32 @@ class SortedSearcher(Searcher):
     default_space = "monotone"
     batch_size = 10
 
-    def __init__(self, low: int = 1, high: int = 255):
-        check_option(self.name, "low", low, int, 1, 255)
-        check_option(self.name, "high", high, int, low, 255)
-        self.low, self.high = low, high
+    low: int
+    high: int
+    options = {
+        "low": Option(int, 1, 255, help="the smallest step drawn"),
+        "high": Option(int, 1, 255, help="the largest step drawn (at least low)"),
+    }
 
-    def _setup(self):
+    def __init__(self, low: int = 1, high: int = 255):
+        self.configure(low=low, high=high)
+
+    def _check_options(self) -> None:
+        if self.high < self.low:
+            raise QSearchError(f"searcher sorted: option high={self.high} is below low={self.low}")
+
+    def _setup(self) -> None:
         self._monotone = MonotoneSpace()
 
-    def _propose(self, n):
+    def _propose(self, n: int) -> np.ndarray:
         values = self.rng.integers(self.low, self.high + 1, size=(n, self._monotone.dim))
         tables = [self._monotone.to_qtable(x) for x in values]
         return np.stack([self.space.from_qtable(table) for table in tables])
 
 
-def sweep_order(low: int = 1, high: int = 100, first=range(5, 100, 5)) -> list[int]:
+def sweep_order(
+    low: int = 1, high: int = 100, first: Iterable[int] = range(5, 100, 5)
+) -> list[int]:
     """The usual 5..95 sweep first, then the remaining qualities by successive halving."""
     order = [q for q in first if low <= q <= high]
     step = 5
@@ -59,11 +73,11 @@ class QualitySearcher(Searcher):
     batch_size = 10
     state_attributes = ("position",)
 
-    def _setup(self):
+    def _setup(self) -> None:
         self.position = 0
         self._order = sweep_order()
 
-    def _propose(self, n):
+    def _propose(self, n: int) -> np.ndarray:
         qualities = [self._order[(self.position + i) % len(self._order)] for i in range(n)]
         self.position += n
         return np.stack([self.space.from_qtable(self.space.family.at(q)) for q in qualities])

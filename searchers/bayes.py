@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import optuna
 
-from qsearch.search.searcher import Searcher, check_option
+from qsearch.search.searcher import Option, Searcher
+from qsearch.search.trial import Trial
 
 
 class BayesSearcher(Searcher):
@@ -14,19 +15,27 @@ class BayesSearcher(Searcher):
 
     name = "bayes"
     state_attributes = ("study", "_numbers")
+    sampler: str
+    startup_trials: int
+    seed_qualities: tuple[int, ...]
+    options = {
+        "sampler": Option(str, choices=("tpe", "gp"), help="optuna's TPE or Gaussian process"),
+        "startup_trials": Option(int, 1, help="random trials before the model proposes"),
+        "seed_qualities": Option(int, 1, 100, many=True, help="the family's tables tried first"),
+    }
 
-    def __init__(self, sampler: str = "tpe", startup_trials: int = 10, seed_qualities=(20, 50, 80)):
-        check_option(self.name, "sampler", sampler, choices=("tpe", "gp"))
-        check_option(self.name, "startup_trials", startup_trials, int, 1)
-        for quality in seed_qualities:
-            check_option(self.name, "seed_qualities", quality, int, 1, 100)
-        self.sampler, self.startup_trials, self.seed_qualities = (
-            sampler,
-            startup_trials,
-            tuple(seed_qualities),
+    def __init__(
+        self,
+        sampler: str = "tpe",
+        startup_trials: int = 10,
+        seed_qualities: tuple[int, ...] = (20, 50, 80),
+    ):
+        self.configure(
+            sampler=sampler, startup_trials=startup_trials, seed_qualities=seed_qualities
         )
 
-    def _setup(self):
+    def _setup(self) -> None:
+        sampler: optuna.samplers.BaseSampler
         if self.sampler == "tpe":
             sampler = optuna.samplers.TPESampler(
                 seed=self.seed,
@@ -40,7 +49,7 @@ class BayesSearcher(Searcher):
             )
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.study = optuna.create_study(direction="minimize", sampler=sampler)
-        self._distributions = {
+        self._distributions: dict[str, optuna.distributions.BaseDistribution] = {
             f"x{i}": optuna.distributions.IntDistribution(int(lo), int(hi))
             for i, (lo, hi) in enumerate(zip(self.space.low, self.space.high))
         }
@@ -49,7 +58,7 @@ class BayesSearcher(Searcher):
             self.study.enqueue_trial({f"x{i}": int(v) for i, v in enumerate(x)})
         self._numbers: dict[str, list[int]] = {}
 
-    def _propose(self, n):
+    def _propose(self, n: int) -> np.ndarray:
         vectors = []
         for _ in range(n):
             trial = self.study.ask(self._distributions)
@@ -58,7 +67,7 @@ class BayesSearcher(Searcher):
             vectors.append(x)
         return np.stack(vectors)
 
-    def _learn(self, vectors, trials):
+    def _learn(self, vectors: np.ndarray, trials: list[Trial]) -> None:
         for x, trial in zip(vectors, trials):
             numbers = self._numbers.pop(trial.qtable.key, [])
             for number in numbers:

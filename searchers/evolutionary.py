@@ -12,6 +12,7 @@ import numpy as np
 from pymoo.algorithms.moo.nsga2 import NSGA2
 from pymoo.algorithms.soo.nonconvex.de import DE
 from pymoo.algorithms.soo.nonconvex.ga import GA
+from pymoo.core.algorithm import Algorithm
 from pymoo.core.evaluator import Evaluator
 from pymoo.core.population import Population
 from pymoo.core.problem import Problem
@@ -20,10 +21,13 @@ from pymoo.operators.crossover.sbx import SBX
 from pymoo.operators.mutation.pm import PM
 from pymoo.problems.static import StaticProblem
 
-from qsearch.search.searcher import GenerationalSearcher, check_option
+from qsearch.search.searcher import GenerationalSearcher, Option
+from qsearch.search.space import SearchSpace
 
 
-def initial_population(space, rng, size: int, seed_family: bool) -> np.ndarray:
+def initial_population(
+    space: SearchSpace, rng: np.random.Generator, size: int, seed_family: bool
+) -> np.ndarray:
     """Half the space family's tables (IJG unless --base) spread over quality 10..95 (when
     seeded), the rest uniform random."""
     seeded = np.empty((0, space.dim), dtype=np.int64)
@@ -37,18 +41,22 @@ class PymooSearcher(GenerationalSearcher):
     """Base of the pymoo wrappers: the algorithm is built in ``_setup`` and told each generation."""
 
     state_attributes = (*GenerationalSearcher.state_attributes, "algorithm", "_population")
+    pop_size: int
+    seed_ijg: bool
+    options = {
+        "pop_size": Option(int, 4, help="tables per generation"),
+        "seed_ijg": Option(bool, help="half the first generation is the family's tables"),
+    }
 
     def __init__(self, pop_size: int = 20, seed_ijg: bool = True):
-        check_option(self.name, "pop_size", pop_size, int, 4)
-        check_option(self.name, "seed_ijg", seed_ijg, choices=(True, False))
-        self.pop_size, self.seed_ijg = pop_size, seed_ijg
+        self.configure(pop_size=pop_size, seed_ijg=seed_ijg)
 
     @property
-    def batch_size(self) -> int:  # type: ignore[override]
+    def batch_size(self) -> int:
         """A generation."""
         return self.pop_size
 
-    def _setup(self):
+    def _setup(self) -> None:
         super()._setup()
         sampling = initial_population(self.space, self.rng, self.pop_size, self.seed_ijg).astype(
             float
@@ -63,20 +71,20 @@ class PymooSearcher(GenerationalSearcher):
         self.algorithm.setup(problem, termination=NoTermination(), seed=self.seed, verbose=False)
         self._population: Population | None = None
 
-    def _algorithm(self, sampling: np.ndarray):
+    def _algorithm(self, sampling: np.ndarray) -> Algorithm:
         raise NotImplementedError
 
     @staticmethod
     def _operators() -> dict:
         return {"crossover": SBX(prob=0.9, eta=15), "mutation": PM(eta=20)}
 
-    def _new_generation(self):
+    def _new_generation(self) -> np.ndarray:
         self._population = self.algorithm.ask()
         vectors = self.space.clip(self._population.get("X"))
         self._population.set("X", vectors.astype(float))
         return vectors
 
-    def _learn_generation(self, generation, measured):
+    def _learn_generation(self, generation: np.ndarray, measured: np.ndarray) -> None:
         Evaluator().eval(StaticProblem(self.algorithm.problem, F=measured), self._population)
         self.algorithm.tell(infills=self._population)
 
@@ -86,7 +94,7 @@ class GASearcher(PymooSearcher):
 
     name = "ga"
 
-    def _algorithm(self, sampling):
+    def _algorithm(self, sampling: np.ndarray) -> Algorithm:
         return GA(
             pop_size=self.pop_size,
             sampling=sampling,
@@ -100,7 +108,7 @@ class DESearcher(PymooSearcher):
 
     name = "de"
 
-    def _algorithm(self, sampling):
+    def _algorithm(self, sampling: np.ndarray) -> Algorithm:
         return DE(
             pop_size=self.pop_size,
             sampling=sampling,
@@ -116,7 +124,7 @@ class NSGA2Searcher(PymooSearcher):
     name = "nsga2"
     multi_objective = True
 
-    def _algorithm(self, sampling):
+    def _algorithm(self, sampling: np.ndarray) -> Algorithm:
         return NSGA2(
             pop_size=self.pop_size,
             sampling=sampling,

@@ -10,7 +10,7 @@ import torch
 
 from qsearch.codecs import diffjpeg
 from qsearch.errors import QSearchError
-from qsearch.search.searcher import Searcher, check_option
+from qsearch.search.searcher import Option, Searcher
 from qsearch.searchers.baselines import sweep_order
 from qsearch.tables.qtable import IJG_CHROMA, IJG_LUMA, QTable, quality_scale, scale_table
 
@@ -21,14 +21,15 @@ class _NetworkSearcher(Searcher):
 
     needs_network = True
     default_space = "full"
+    batch: int
+    """Images per gradient step (an option of each subclass)."""
 
-    def _setup(self):
-        classifier, images = self.evaluator.network, self.evaluator.images  # needs_network
+    def _setup(self) -> None:
+        assert self.evaluator is not None  # setup refuses a needs_network searcher without one
+        classifier, images = self.evaluator.network, self.evaluator.images
         self._seed = 0 if self.seed is None else self.seed
         self._device = classifier.device
-        self._module = classifier.module
-        self._mean = torch.tensor(classifier.mean, device=self._device).view(1, 3, 1, 1)
-        self._std = torch.tensor(classifier.std, device=self._device).view(1, 3, 1, 1)
+        self._classifier = classifier
         self._images = torch.from_numpy(np.ascontiguousarray(images.network_inputs())).to(
             self._device
         )
@@ -44,9 +45,11 @@ class _NetworkSearcher(Searcher):
             )
 
     def _log_probs(self, decoded: torch.Tensor) -> torch.Tensor:
-        x = (decoded.permute(0, 3, 1, 2) / 255.0 - self._mean) / self._std
+        """The network's log-probabilities of decoded (N, H, W, 3) pixels in 0..255, with
+        gradients (normalised as the classifier normalises its inputs)."""
+        x = self._classifier.to_input(decoded)
         return torch.log_softmax(
-            self._module(x.contiguous(memory_format=torch.channels_last)), dim=1
+            self._classifier.module(x.contiguous(memory_format=torch.channels_last)), dim=1
         )
 
     def _fidelity(self, decoded: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -72,10 +75,25 @@ class GradientSearcher(_NetworkSearcher):
 
     name = "gradient"
     state_attributes = ("position", "theta", "_seed")
+    weights: tuple[float, float]
+    points: int
+    steps: int
+    learning_rate: float
+    rounding: str
+    start_quality: int
+    options = {
+        "weights": Option(float, many=True, length=2, help="[LOW, HIGH] nats per proxy bpp"),
+        "points": Option(int, 1, help="weights of the sweep (tables of one pass)"),
+        "steps": Option(int, 1, help="gradient steps per table"),
+        "learning_rate": Option(float, 0, help="Adam's step on the log-steps"),
+        "batch": Option(int, 1, help="images per gradient step"),
+        "rounding": Option(str, choices=diffjpeg.ROUNDINGS, help="how quantisation is rounded"),
+        "start_quality": Option(int, 1, 100, help="the family's table each pass starts from"),
+    }
 
     def __init__(
         self,
-        weights=(0.5, 500.0),
+        weights: tuple[float, float] = (0.5, 500.0),
         points: int = 12,
         steps: int = 20,
         learning_rate: float = 0.05,
@@ -83,25 +101,24 @@ class GradientSearcher(_NetworkSearcher):
         rounding: str = "ste",
         start_quality: int = 50,
     ):
-        check_option(self.name, "points", points, int, 1)
-        check_option(self.name, "steps", steps, int, 1)
-        check_option(self.name, "learning_rate", learning_rate, float, 0)
-        check_option(self.name, "batch", batch, int, 1)
-        check_option(self.name, "rounding", rounding, choices=diffjpeg.ROUNDINGS)
-        check_option(self.name, "start_quality", start_quality, int, 1, 100)
-        if len(weights) != 2 or not 0 < weights[0] <= weights[1]:
-            raise QSearchError(
-                f"searcher gradient: option weights={weights!r} is not [LOW, HIGH] with 0 < LOW <= HIGH"
-            )
-        self.weights, self.points, self.steps, self.learning_rate = (
-            tuple(weights),
-            points,
-            steps,
-            learning_rate,
+        self.configure(
+            weights=weights,
+            points=points,
+            steps=steps,
+            learning_rate=learning_rate,
+            batch=batch,
+            rounding=rounding,
+            start_quality=start_quality,
         )
-        self.batch, self.rounding, self.start_quality = batch, rounding, start_quality
 
-    def _setup(self):
+    def _check_options(self) -> None:
+        if not 0 < self.weights[0] <= self.weights[1]:
+            raise QSearchError(
+                f"searcher gradient: option weights={list(self.weights)!r} is not [LOW, HIGH] "
+                "with 0 < LOW <= HIGH"
+            )
+
+    def _setup(self) -> None:
         super()._setup()
         self._weights = np.geomspace(self.weights[0], self.weights[1], self.points)
         self._order = sweep_order(0, self.points - 1, first=range(self.points))
@@ -128,10 +145,10 @@ class GradientSearcher(_NetworkSearcher):
             loss.backward()
             optimiser.step()
         self.theta = theta.detach()
-        steps = self.theta.exp().clamp(1.0, 255.0).round().cpu().numpy()
-        return QTable(steps[0], steps[1])
+        learnt = self.theta.exp().clamp(1.0, 255.0).round().cpu().numpy()
+        return QTable(learnt[0], learnt[1])
 
-    def _propose(self, n):
+    def _propose(self, n: int) -> np.ndarray:
         tables = []
         for _ in range(n):
             index = self._order[self.position % len(self._order)]
@@ -151,16 +168,21 @@ class SensitivitySearcher(_NetworkSearcher):
     name = "sensitivity"
     state_attributes = ("position", "base", "_seed")
 
-    def __init__(self, batch: int = 16, rounding: str = "ste", images_used: int = 128):
-        check_option(self.name, "batch", batch, int, 1)
-        check_option(self.name, "rounding", rounding, choices=diffjpeg.ROUNDINGS)
-        check_option(self.name, "images_used", images_used, int, 1)
-        self.batch, self.rounding, self.images_used = batch, rounding, images_used
+    rounding: str
+    images_used: int
+    options = {
+        "batch": Option(int, 1, help="images per gradient batch"),
+        "rounding": Option(str, choices=diffjpeg.ROUNDINGS, help="how quantisation is rounded"),
+        "images_used": Option(int, 1, help="images the sensitivity is measured on"),
+    }
 
-    def _setup(self):
+    def __init__(self, batch: int = 16, rounding: str = "ste", images_used: int = 128):
+        self.configure(batch=batch, rounding=rounding, images_used=images_used)
+
+    def _setup(self) -> None:
         super()._setup()
         self.position = 0
-        self.base = None
+        self.base: np.ndarray | None = None
         self._order = sweep_order()
 
     def sensitivity(self) -> np.ndarray:
@@ -196,7 +218,7 @@ class SensitivitySearcher(_NetworkSearcher):
         reference = np.stack([IJG_LUMA, IJG_CHROMA]).astype(float)
         return inverse * np.exp(np.log(reference).mean() - np.log(inverse).mean())
 
-    def _propose(self, n):
+    def _propose(self, n: int) -> np.ndarray:
         if self.base is None:
             self.base = self._base_table()
         tables = []

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from qsearch.search.searcher import Searcher, check_option
+from qsearch.search.searcher import Option, Searcher
+from qsearch.search.trial import Trial
 
 
 class MCMCSearcher(Searcher):
@@ -13,6 +14,20 @@ class MCMCSearcher(Searcher):
 
     name = "mcmc"
     state_attributes = ("current", "current_value", "temperature_now", "accepted")
+    start_quality: int
+    temperature: float
+    cooling: float
+    coordinates: int
+    step: float
+    options = {
+        "start_quality": Option(int, 1, 100, help="the chain starts at the family's table here"),
+        "temperature": Option(float, 0, help="in units of the scalarised objective (bpp)"),
+        "cooling": Option(float, 0, 1, help="the temperature's factor after each move"),
+        "coordinates": Option(int, 1, help="coordinates one move changes"),
+        "step": Option(
+            float, 0, help="the proposal's scale, a fraction of each coordinate's range"
+        ),
+    }
 
     def __init__(
         self,
@@ -25,23 +40,23 @@ class MCMCSearcher(Searcher):
         """``step`` is the proposal's scale as a fraction of each coordinate's range;
         ``coordinates`` how many coordinates one move changes; ``temperature`` is in units
         of the scalarised objective (bpp) and is multiplied by ``cooling`` after each move."""
-        check_option(self.name, "start_quality", start_quality, int, 1, 100)
-        check_option(self.name, "temperature", temperature, float, 0)
-        check_option(self.name, "cooling", cooling, float, 0, 1)
-        check_option(self.name, "coordinates", coordinates, int, 1)
-        check_option(self.name, "step", step, float, 0)
-        self.start_quality, self.temperature, self.cooling = start_quality, temperature, cooling
-        self.coordinates, self.step = coordinates, step
+        self.configure(
+            start_quality=start_quality,
+            temperature=temperature,
+            cooling=cooling,
+            coordinates=coordinates,
+            step=step,
+        )
 
-    def _setup(self):
+    def _setup(self) -> None:
         self.current = self.space.from_qtable(self.space.family.at(self.start_quality))
-        self.current_value = None
+        self.current_value: float | None = None
         self.temperature_now = self.temperature
         self._moved = min(self.coordinates, self.space.dim)
         self._scale = np.maximum(1.0, self.step * (self.space.high - self.space.low))
         self.accepted = 0
 
-    def _propose(self, n):
+    def _propose(self, n: int) -> np.ndarray:
         if self.current_value is None:  # evaluate the start before moving
             return np.stack([self.current] + [self._move() for _ in range(n - 1)])
         return np.stack([self._move() for _ in range(n)])
@@ -55,7 +70,7 @@ class MCMCSearcher(Searcher):
         )  # always move
         return self.space.clip(proposal)
 
-    def _learn(self, vectors, trials):
+    def _learn(self, vectors: np.ndarray, trials: list[Trial]) -> None:
         """Each told proposal is a Metropolis step from the current state (parallel proposals
         are tried in order), then the temperature cools."""
         for x, trial in zip(vectors, trials):

@@ -18,8 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from qsearch.errors import QSearchError
-from qsearch.search.searcher import GenerationalSearcher, check_option
+from qsearch.search.searcher import GenerationalSearcher, Option
 from qsearch.search.space import BandSpace
+from qsearch.search.trial import Trial
 from qsearch.tables.bands import RATIO_LIMITS, probe_directions, slope_ratios
 from qsearch.tables.qtable import quality_scale
 
@@ -44,20 +45,32 @@ class SlopeSearcher(GenerationalSearcher):
     multi_objective = True
     state_attributes = (*GenerationalSearcher.state_attributes, "center")
 
-    def __init__(self, anchors=(50, 85), probe: int = 2, sweep: int = 10, signal: str = "logprob"):
-        for anchor in anchors:
-            check_option(self.name, "anchors", anchor, int, 1, 100)
-        check_option(self.name, "probe", probe, int, 1)
-        check_option(self.name, "sweep", sweep, int, 2)
-        if not isinstance(signal, str):
-            raise QSearchError(f"searcher slopes: option signal={signal!r} is not a metric name")
-        self.anchors, self.probe, self.sweep, self.signal = tuple(anchors), probe, sweep, signal
+    anchors: tuple[int, ...]
+    probe: int
+    sweep: int
+    signal: str
+    options = {
+        "anchors": Option(int, 1, 100, many=True, help="qualities where the slopes are probed"),
+        "probe": Option(int, 1, help="levels a band moves finer and coarser to probe it"),
+        "sweep": Option(int, 2, help="tables of each round's quality sweep"),
+        "signal": Option(str, help="the figure slopes are read on (else the objective's)"),
+    }
 
-    def _setup(self):
+    def __init__(
+        self,
+        anchors: tuple[int, ...] = (50, 85),
+        probe: int = 2,
+        sweep: int = 10,
+        signal: str = "logprob",
+    ):
+        self.configure(anchors=anchors, probe=probe, sweep=sweep, signal=signal)
+
+    def _setup(self) -> None:
         if not isinstance(self.space, BandSpace):
             raise QSearchError(
                 f"the slopes searcher moves frequency bands: it needs the bands space, not {self.space!r}"
             )
+        self._steps_per_octave = self.space.steps_per_octave
         super()._setup()
         self._anchor_levels = [self._level(q) for q in self.anchors]
         self._sweep_levels = np.unique(
@@ -66,15 +79,15 @@ class SlopeSearcher(GenerationalSearcher):
         self.center = np.zeros(self.space.dim, dtype=np.int64)
 
     @property
-    def batch_size(self) -> int:  # type: ignore[override]
+    def batch_size(self) -> int:
         """One round: the sweep, then two probes per band and per anchor (and the whole table's)."""
         return len(self._sweep_levels) + len(self._anchor_levels) * 2 * (self.space.dim + 1)
 
     def _level(self, quality: int) -> int:
         """The common level shift that libjpeg's scaling for ``quality`` applies to the base tables."""
-        return int(round(np.log2(quality_scale(quality) / 100) * self.space.steps_per_octave))
+        return int(round(np.log2(quality_scale(quality) / 100) * self._steps_per_octave))
 
-    def _new_generation(self):
+    def _new_generation(self) -> np.ndarray:
         ones = np.ones(self.space.dim, dtype=np.int64)
         probes = [
             self.center + anchor * ones + sign * self.probe * direction
@@ -84,10 +97,10 @@ class SlopeSearcher(GenerationalSearcher):
         ]
         return np.stack([self.center + level * ones for level in self._sweep_levels] + probes)
 
-    def _measure(self, trial):
+    def _measure(self, trial: Trial) -> tuple[float, ...]:
         return trial.values[0], trial.metrics.get(self.signal, -trial.values[1])
 
-    def _learn_generation(self, generation, measured):
+    def _learn_generation(self, generation: np.ndarray, measured: np.ndarray) -> None:
         """Slope ratios from the probes (finer minus coarser, per anchor), then the move."""
         probes = measured[len(self._sweep_levels) :].reshape(
             len(self._anchor_levels), self.space.dim + 1, 2, 2
@@ -95,5 +108,5 @@ class SlopeSearcher(GenerationalSearcher):
         ratios, shares = slope_ratios(probes[:, :, 0], probes[:, :, 1])  # finer, coarser
         octaves = band_moves(ratios, shares)
         self.center = self.space.clip(
-            self.center + np.rint(octaves * self.space.steps_per_octave).astype(np.int64)
+            self.center + np.rint(octaves * self._steps_per_octave).astype(np.int64)
         )

@@ -25,8 +25,8 @@ from __future__ import annotations
 import numpy as np
 
 from qsearch.errors import QSearchError
-from qsearch.search.searcher import GenerationalSearcher, check_option
-from qsearch.search.trial import metric_sign, operating_target
+from qsearch.search.searcher import GenerationalSearcher, Option
+from qsearch.search.trial import Trial, metric_sign, operating_target
 from qsearch.tables.bands import (
     RATIO_LIMITS,
     probe_directions,
@@ -47,7 +47,9 @@ MAX_SHIFT = LEVELS_PER_OCTAVE
 """The whole table moves at most one octave a round to get back to its target."""
 
 
-def reach(qualities, rates, values, target: float) -> tuple[float, float] | None:
+def reach(
+    qualities: np.ndarray, rates: np.ndarray, values: np.ndarray, target: float
+) -> tuple[float, float] | None:
     """(quality, rate) at which a swept family first reaches ``target`` on the running maximum
     of ``values`` over rising quality, interpolated linearly in quality and log-rate; None if it
     never does. Higher values are better."""
@@ -120,43 +122,56 @@ class TargetSearcher(GenerationalSearcher):
         "signal_targets",
     )
 
+    targets: tuple[float, ...]
+    metric: str | None
+    signal: str | None
+    relative: bool
+    families: tuple[str, ...]
+    qualities: tuple[int, ...]
+    probe: int
+    damping: float
+    options = {
+        "targets": Option(float, many=True, help="accuracies to find tables for"),
+        "metric": Option(str, optional=True, help="what targets are of (top1, else similarity)"),
+        "signal": Option(str, optional=True, help="the smooth figure moves are read on"),
+        "relative": Option(bool, help="targets are shares of the uncompressed value"),
+        "families": Option(str, many=True, help="table families the starts are chosen among"),
+        "qualities": Option(int, 1, 100, many=True, help="the qualities each family is swept at"),
+        "probe": Option(int, 1, LEVELS_PER_OCTAVE * 2, help="levels a band moves to probe it"),
+        "damping": Option(float, 0, 1, help="the share of each equal-slope move taken"),
+    }
+
     def __init__(
         self,
-        targets=(0.99, 0.98, 0.95, 0.9),
+        targets: tuple[float, ...] = (0.99, 0.98, 0.95, 0.9),
         metric: str | None = None,
         signal: str | None = None,
         relative: bool = True,
-        families=("ijg", "mozjpeg-3", "mozjpeg-4", "mozjpeg-6", "mozjpeg-8"),
-        qualities=(50, 60, 70, 80, 85, 90, 95, 98),
+        families: tuple[str, ...] = ("ijg", "mozjpeg-3", "mozjpeg-4", "mozjpeg-6", "mozjpeg-8"),
+        qualities: tuple[int, ...] = (50, 60, 70, 80, 85, 90, 95, 98),
         probe: int = 4,
         damping: float = 0.5,
     ):
-        if not isinstance(targets, (list, tuple)) or not targets:
-            raise QSearchError(
-                f"searcher targets: option targets={targets!r} is not a non-empty list"
-            )
-        for target in targets:
-            check_option(self.name, "targets", target, float)
-            if relative and not 0 < target <= 1:
-                raise QSearchError(
-                    f"searcher targets: option targets={target!r} is a fraction of the "
-                    "uncompressed value: give values in (0, 1], or relative=false"
-                )
-        for option, value in (("metric", metric), ("signal", signal)):
-            if value is not None and not isinstance(value, str):
-                raise QSearchError(f"searcher targets: option {option}={value!r} is not a metric")
-        check_option(self.name, "relative", relative, choices=(True, False))
-        if not isinstance(families, (list, tuple)) or not families:
-            raise QSearchError(f"searcher targets: option families={families!r} is not a list")
-        for quality in qualities:
-            check_option(self.name, "qualities", quality, int, 1, 100)
-        check_option(self.name, "probe", probe, int, 1, LEVELS_PER_OCTAVE * 2)
-        check_option(self.name, "damping", damping, float, 0, 1)
-        self.targets, self.metric, self.signal = tuple(targets), metric, signal
-        self.relative, self.families, self.qualities = relative, tuple(families), tuple(qualities)
-        self.probe, self.damping = probe, damping
+        self.configure(
+            targets=targets,
+            metric=metric,
+            signal=signal,
+            relative=relative,
+            families=families,
+            qualities=qualities,
+            probe=probe,
+            damping=damping,
+        )
 
-    def _setup(self):
+    def _check_options(self) -> None:
+        outside = [t for t in self.targets if not 0 < t <= 1]
+        if self.relative and outside:
+            raise QSearchError(
+                f"searcher targets: option targets={outside[0]!r} is a fraction of the "
+                "uncompressed value: give values in (0, 1], or relative=false"
+            )
+
+    def _setup(self) -> None:
         from qsearch.tables.families import make_family
 
         super()._setup()
@@ -164,20 +179,26 @@ class TargetSearcher(GenerationalSearcher):
         self._families = [make_family(name, images) for name in self.families]
         if self.space.family.name not in self.families:  # the run's --base joins the candidates
             self._families.insert(0, self.space.family)
+        self._metric, self._signal = self._figures()
+        self._goals = [metric_sign(self._metric) * t for t in self._absolute_targets()]
+        self.bases: np.ndarray | None = None  # (targets, 2, 64): zigzag-order start tables
+        self.levels = np.zeros((len(self.targets), 2 * len(BANDS)), dtype=np.int64)
+        self.signal_targets = np.zeros(len(self.targets))
+
+    def _figures(self) -> tuple[str, str]:
+        """The metric targets are of and the signal moves are read on: as given, else top-1
+        and log-probability with labels, similarity without; each must be reported."""
         reported = self.evaluator.accuracy_metrics if self.evaluator is not None else ()
         labelled = "top1" in reported and "logprob" in reported
-        self._metric = self.metric or ("top1" if labelled else "similarity")
-        self._signal = self.signal or ("logprob" if labelled else "similarity")
-        for option, name in (("metric", self._metric), ("signal", self._signal)):
+        metric = self.metric or ("top1" if labelled else "similarity")
+        signal = self.signal or ("logprob" if labelled else "similarity")
+        for option, name in (("metric", metric), ("signal", signal)):
             if name not in reported:
                 raise QSearchError(
                     f"searcher targets: option {option}={name!r} is not reported by the evaluator "
                     f"({', '.join(reported) or 'none'})"
                 )
-        self._goals = [metric_sign(self._metric) * t for t in self._absolute_targets()]
-        self.bases: np.ndarray | None = None  # (targets, 2, 64): zigzag-order start tables
-        self.levels = np.zeros((len(self.targets), 2 * len(BANDS)), dtype=np.int64)
-        self.signal_targets = np.zeros(len(self.targets))
+        return metric, signal
 
     def _absolute_targets(self) -> list[float]:
         if not self.relative:
@@ -192,12 +213,14 @@ class TargetSearcher(GenerationalSearcher):
         return [operating_target(self._metric, uncompressed, t) for t in self.targets]
 
     @property
-    def batch_size(self) -> int:  # type: ignore[override]
+    def batch_size(self) -> int:
         """A round: each target's table and its probes (the sweep comes first)."""
         return len(self.targets) * (1 + 2 * (2 * len(BANDS) + 1))
 
-    def table(self, target: int, levels=None) -> QTable:
+    def table(self, target: int, levels: np.ndarray | None = None) -> QTable:
         """Target ``target``'s table at ``levels`` (its current levels by default)."""
+        if self.bases is None:
+            raise QSearchError("searcher targets: no start tables before the first sweep is told")
         levels = self.levels[target] if levels is None else np.asarray(levels)
         zigzag = shift_bands(self.bases[target], levels / LEVELS_PER_OCTAVE, BANDS)
         return QTable(from_zigzag(zigzag[0]), from_zigzag(zigzag[1]))
@@ -215,7 +238,7 @@ class TargetSearcher(GenerationalSearcher):
             ]
         return np.stack([self.space.from_qtable(table) for table in tables])
 
-    def _measure(self, trial):
+    def _measure(self, trial: Trial) -> tuple[float, ...]:
         if trial.state != "complete":  # stopped early: its figures cover only part of the images
             return (np.nan, np.nan, np.nan)
         return (
@@ -224,7 +247,7 @@ class TargetSearcher(GenerationalSearcher):
             metric_sign(self._signal) * float(trial.metrics[self._signal]),
         )
 
-    def _learn_generation(self, generation, measured):
+    def _learn_generation(self, generation: np.ndarray, measured: np.ndarray) -> None:
         if self.bases is None:
             self._start(measured.reshape(len(self._families), len(self.qualities), 3))
             return
@@ -250,27 +273,37 @@ class TargetSearcher(GenerationalSearcher):
         family reaching that level of the (smooth) signal with the fewest bits, at the quality
         where it does, so that a lucky score on a few images chooses neither level nor family."""
         qualities = np.asarray(self.qualities, dtype=float)
-        order = np.argsort(qualities)
         bases, levels = [], []
         for goal in self._goals:
-            level = goal
-            if self._signal != self._metric:
-                placed = [
-                    np.interp(found[0], qualities[order], family[order, 2])
-                    for family in sweep
-                    if (found := reach(qualities, family[:, 0], family[:, 1], goal)) is not None
-                ]
-                level = float(np.median(placed)) if placed else float(np.nanmax(sweep[:, :, 2]))
-            reached = [reach(qualities, family[:, 0], family[:, 2], level) for family in sweep]
-            costs = [found[1] if found else np.inf for found in reached]
-            if np.isfinite(min(costs)):
-                best = int(np.argmin(costs))
-                quality = reached[best][0]
-            else:  # no family reaches it: the one with the highest signal, at its top quality
-                best = int(np.nanargmax(np.nanmax(sweep[:, :, 2], axis=1)))
-                quality = float(qualities.max())
+            level = self._signal_level(qualities, sweep, goal)
+            best, quality = self._cheapest(qualities, sweep, level)
             table = self._families[best].at(int(round(quality)))
             bases.append([to_zigzag(table.luma), to_zigzag(table.chroma)])
             levels.append(level)
         self.bases = np.array(bases, dtype=np.int64)
         self.signal_targets = np.array(levels)
+
+    def _signal_level(self, qualities: np.ndarray, sweep: np.ndarray, goal: float) -> float:
+        """The signal level standing for ``goal``: the median over families of their signal
+        where their metric first reaches it (the goal itself when signal and metric agree)."""
+        if self._signal == self._metric:
+            return goal
+        order = np.argsort(qualities)
+        placed = [
+            np.interp(found[0], qualities[order], family[order, 2])
+            for family in sweep
+            if (found := reach(qualities, family[:, 0], family[:, 1], goal)) is not None
+        ]
+        return float(np.median(placed)) if placed else float(np.nanmax(sweep[:, :, 2]))
+
+    @staticmethod
+    def _cheapest(qualities: np.ndarray, sweep: np.ndarray, level: float) -> tuple[int, float]:
+        """The family reaching ``level`` of the signal with the fewest bits and the quality
+        where it does; where none reaches it, the one with the highest signal at its top."""
+        reached = [reach(qualities, family[:, 0], family[:, 2], level) for family in sweep]
+        costs = [found[1] if found is not None else np.inf for found in reached]
+        best = int(np.argmin(costs))
+        found = reached[best]
+        if found is not None:
+            return best, found[0]
+        return int(np.nanargmax(np.nanmax(sweep[:, :, 2], axis=1))), float(qualities.max())

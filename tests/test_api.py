@@ -68,9 +68,7 @@ def test_compress_from_python_writes_the_files_the_command_line_writes(tmp_path,
         Image.open(path).convert("RGB").save(source / ("nested" if index else ".") / f"{index}.png")
     table = QTable.from_quality(40)
     table.save(tmp_path / "t.txt")
-    done = qsearch.compress(
-        table, source, tmp_path / "api", settings=EncoderSettings(codec=codec)
-    )
+    done = qsearch.compress(table, source, tmp_path / "api", settings=EncoderSettings(codec=codec))
     assert sorted(p.relative_to(tmp_path / "api").as_posix() for p in done.written) == [
         "0.jpg",
         "nested/1.jpg",

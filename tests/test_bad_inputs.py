@@ -261,7 +261,7 @@ CASES = [
     ),
     (
         lambda w: ["run", *FIDELITY, "--data", W(w, "flat"), "--budget", "2", "--test-split", "a"],
-        "--test-split needs --split-file",
+        "--test-split needs --data and --split-file",
     ),
     (lambda w: ["run", "--evaluator", "psnr", "--budget", "2"], "unknown evaluator 'psnr'"),
     (lambda w: ["evaluate", *FIDELITY, "--quality", "101"], "--quality: 101 is not in 1..100"),
@@ -489,7 +489,7 @@ CASES = [
             "--out",
             W(w, "r5"),
         ],
-        "--test-split 'a' shares 2 of its 2 files with --split 'a'",
+        "--test-split 'a' share 2 of their 2 images with --split 'a'",
     ),
     (
         lambda w: [
@@ -546,7 +546,7 @@ CASES = [
             "--out",
             W(w, "r7"),
         ],
-        "--test-split needs --data",
+        "--test-split needs --data and --split-file",
     ),
     (lambda w: ["front", W(w, "empty")], "empty: no qsearch run here"),
     (lambda w: ["cache", "purge"], "argument action: invalid choice: 'purge'"),
@@ -621,11 +621,15 @@ def test_an_unusable_cache_folder_degrades_to_no_cache_with_one_warning(
     assert error.count("is unusable") == 1
 
 
-def test_an_internal_error_is_one_line_with_the_log_path(world, monkeypatch, capsys):
+def test_an_internal_error_is_one_line_with_the_log_path(world, monkeypatch, capsys, tmp_path):
+    import tempfile
+
     from qsearch.cli import listing
 
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the log stays in this test's folder
     monkeypatch.setattr(listing, "run", lambda args: {}["boom"])
     assert main(["list"]) == 1
     error = capsys.readouterr().err.strip()
     assert error.startswith("qsearch: internal error: KeyError") and "traceback in" in error
-    assert "Traceback" in Path(error.split("traceback in ")[1].rstrip(")")).read_text()
+    log = Path(error.split("traceback in ")[1].rstrip(")"))
+    assert log.parent == tmp_path / "qsearch-logs" and "Traceback" in log.read_text()

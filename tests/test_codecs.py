@@ -64,7 +64,8 @@ def frame_markers(data: bytes) -> tuple[set[int], int]:
             scans += 1
             rest = reader.read()
             position = next(
-                i for i in range(len(rest) - 1)
+                i
+                for i in range(len(rest) - 1)
                 if rest[i] == 0xFF and rest[i + 1] not in (0, *range(0xD0, 0xD8))
             )
             reader = io.BytesIO(rest[position:])

@@ -254,8 +254,15 @@ def test_compress_keeps_exif_orientation_and_the_icc_profile_with_the_stored_pix
     QTable.from_quality(50).save(tmp_path / "t.txt")
     assert (
         main(
-            ["compress", "--codec", codec, "--qtable", str(tmp_path / "t.txt"), str(source),
-             str(tmp_path / "out")]
+            [
+                "compress",
+                "--codec",
+                codec,
+                "--qtable",
+                str(tmp_path / "t.txt"),
+                str(source),
+                str(tmp_path / "out"),
+            ]
         )
         == 0
     )

@@ -20,7 +20,7 @@ PLUGIN = '''
 """A tiny third-party searcher: the IJG tables, coarsest first."""
 import numpy as np
 
-from qsearch.search.searcher import Searcher, check_option
+from qsearch.search.searcher import Option, Searcher
 
 
 class CoarseFirst(Searcher):
@@ -29,10 +29,10 @@ class CoarseFirst(Searcher):
     name = "coarse-first"
     default_space = "quality"
     state_attributes = ("next",)
+    options = {"step": Option(int, 1, 50, help="qualities between two tables")}
 
     def __init__(self, step: int = 7):
-        check_option(self.name, "step", step, int, 1, 50)
-        self.step = step
+        self.configure(step=step)
 
     def _setup(self):
         self.next = 1

@@ -1,6 +1,7 @@
 import os
 import pickle
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 from qsearch import QSearchError, QTable
 from qsearch.evaluators.fidelity import FidelityEvaluator
 from qsearch.images import load_images
-from qsearch.search.journal import JOURNAL, load_record, repair_journal
+from qsearch.search.journal import JOURNAL, Journal, repair_journal
 from qsearch.search.pruning import Pruner
 from qsearch.search.searcher import Searcher, make_searcher
 from qsearch.search.space import QualitySpace
@@ -177,7 +178,7 @@ def test_no_pickle_in_a_run_folder_is_ever_loaded(evaluator, tmp_path):
     resumed = Study(evaluator, make_searcher("ga", pop_size=4), OBJECTIVE, tmp_path)
     resumed.optimize(budget=10)
     resumed.close()
-    load_record(tmp_path)
+    Journal.read(tmp_path)
     assert not marker.exists()
     assert len(resumed.trials) == 10
 
@@ -238,18 +239,34 @@ def test_other_images_are_refused_on_resume(evaluator, tmp_path):
         Study(other, make_searcher("random"), OBJECTIVE, tmp_path)
 
 
-def test_a_run_recorded_before_asks_and_identity_is_read_but_not_resumed(evaluator, tmp_path):
-    """Legacy run folders are handled by the record, not the loop: readable, not resumable."""
+def test_a_run_recorded_by_qsearch_0_1_is_refused_in_one_line(evaluator, tmp_path):
+    """qsearch 0.1 kept its identity under "signature": neither read nor resumed, one line."""
     study = Study(evaluator, make_searcher("ga", pop_size=4), OBJECTIVE, tmp_path)
     study.optimize(budget=4)
     study.close()
     journal = tmp_path / JOURNAL
-    lines = [line for line in journal.read_text().splitlines(keepends=True) if '"ask-0' not in line]
-    lines = [re.sub(r'"number":\d+,', "", line) for line in lines]  # as qsearch 0.1 wrote them
-    journal.write_text("".join(lines))
-    with pytest.raises(QSearchError, match="before runs kept their asks: it can be read"):
-        Study(evaluator, make_searcher("ga", pop_size=4), OBJECTIVE, tmp_path)
-    journal.write_text("".join(lines).replace('"identity"', '"signature"'))
-    assert len(load_record(tmp_path)[0]) == 4
-    with pytest.raises(QSearchError, match="before runs kept their identity"):
-        Study(evaluator, make_searcher("ga", pop_size=4), OBJECTIVE, tmp_path)
+    journal.write_text(journal.read_text().replace('"identity"', '"signature"'))
+    for opening in (
+        lambda: Journal.read(tmp_path),
+        lambda: Study(evaluator, make_searcher("ga", pop_size=4), OBJECTIVE, tmp_path),
+    ):
+        with pytest.raises(QSearchError, match="recorded by qsearch 0.1, which this version"):
+            opening()
+
+
+def test_a_run_written_before_the_packages_were_grouped_resumes(tmp_path, capsys):
+    """tests/data/run-0.2: six trials of nsga2 (a population of 4, cut mid-generation) written by
+    qsearch 0.2 before its modules moved into subpackages; the same command resumes it, replaying
+    the recorded asks, and the six trials keep their numbers and tables."""
+    from qsearch.cli import main
+    from realdata import PSNR_RUN
+
+    source = Path(__file__).parent / "data" / "run-0.2"
+    run = tmp_path / "run"
+    shutil.copytree(source, run)
+    before = Journal.read(run)[0]
+    arguments = [*PSNR_RUN, "--limit", "4", "--searcher", "nsga2", "--option", "pop_size=4"]
+    assert main([*arguments, "--budget", "10", "--quiet", "--out", str(run)]) == 0
+    after = Journal.read(run)[0]
+    assert len(after) == 10
+    assert [(t.number, t.qtable) for t in after[:6]] == [(t.number, t.qtable) for t in before]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from qsearch import __version__
 from qsearch.cli import (
+    adapt,
     baseline,
     cache,
     compress,
@@ -37,6 +38,7 @@ COMMANDS = (
     baseline,
     run,
     front,
+    adapt,
     listing,
     compress,
     export,
@@ -109,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         format="qsearch: %(levelname)s: %(message)s",
         force=True,
     )
+    return _execute(args, parser)
+
+
+def _execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """The command's exit status; every failure one line (a traceback only in a log file)."""
     try:
         return args.func(args)
     except QSearchError as error:
@@ -120,6 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (e.g. `| head`): nothing left to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as error:  # a full disk, a read-only folder: the files before it stand
+        print_error(
+            f"{error.filename or 'a file'}: cannot be written or read ({error.strerror or error}); "
+            "every file written before it is intact, and the same command resumes"
+        )
+        return 2
     except Exception as error:  # noqa: BLE001 - the last line of defence: never a traceback
         return _internal_error(error)
 

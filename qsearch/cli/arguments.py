@@ -10,7 +10,7 @@ import tempfile
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from qsearch.errors import QSearchError
 
@@ -18,7 +18,7 @@ from qsearch.errors import QSearchError
 class Parser(argparse.ArgumentParser):
     """argparse, with errors as one line that names the culprit and says where help is."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         """Raise the message as one line instead of argparse's usage block."""
         raise QSearchError(f"{message} (see `{self.prog} --help`)")
 
@@ -69,7 +69,7 @@ def triple(text: str) -> tuple[float, float, float]:
         raise argparse.ArgumentTypeError(f"{text!r} is not three numbers R,G,B") from None
     if len(values) != 3 or not all(math.isfinite(v) for v in values):
         raise argparse.ArgumentTypeError(f"{text!r} is not three numbers R,G,B")
-    return values  # type: ignore[return-value]
+    return values[0], values[1], values[2]
 
 
 triple.__name__ = "R,G,B"
@@ -160,16 +160,16 @@ def _config_value(path: Path, key: str, value: Any, action: argparse.Action) -> 
     return _scalar(where, value, action)
 
 
+_TOML_TYPES: dict[str, tuple[type, ...]] = {"whole number": (int,), "number": (int, float)}
+"""The TOML value types an option's type accepts (text for every other option)."""
+
+
 def _scalar(where: str, value: Any, action: argparse.Action) -> Any:
     kind = getattr(action.type, "__name__", "")
-    if isinstance(value, bool) or isinstance(value, (list, dict)):
+    if isinstance(value, (bool, list, dict)):
         raise QSearchError(f"{where} is not a single {kind or 'text'} value")
-    if kind == "whole number" and not isinstance(value, int):
-        raise QSearchError(f"{where} is not a whole number")
-    if kind == "number" and not isinstance(value, (int, float)):
-        raise QSearchError(f"{where} is not a number")
-    if kind not in ("whole number", "number") and not isinstance(value, str):
-        raise QSearchError(f"{where} is not text")
+    if not isinstance(value, _TOML_TYPES.get(kind, (str,))):
+        raise QSearchError(f"{where} is not {'a ' + kind if kind in _TOML_TYPES else 'text'}")
     try:
         converted = action.type(str(value)) if callable(action.type) else value
     except argparse.ArgumentTypeError as error:

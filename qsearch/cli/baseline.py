@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from qsearch.cli.arguments import whole, writable_folder
@@ -19,8 +18,6 @@ from qsearch.cli.options import (
     FAMILY_HELP,
     add_data_arguments,
 )
-
-log = logging.getLogger("qsearch")
 
 NAME = "baseline"
 HELP = "quality sweeps of table families: a CSV each and one plot"

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
-log = logging.getLogger("qsearch")
-
 NAME = "cache"
 HELP = "show or empty the prepared-image cache"
 

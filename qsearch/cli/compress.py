@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from qsearch.cli.build import (
@@ -12,8 +11,6 @@ from qsearch.cli.options import (
     add_encoder_arguments,
 )
 from qsearch.tables.qtable import QTable
-
-log = logging.getLogger("qsearch")
 
 NAME = "compress"
 HELP = "write a folder of JPEGs with a table"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 from qsearch.cli.arguments import whole
@@ -16,8 +15,6 @@ from qsearch.cli.options import (
 )
 from qsearch.errors import QSearchError
 from qsearch.tables.qtable import QTable
-
-log = logging.getLogger("qsearch")
 
 NAME = "evaluate"
 HELP = "score one table on the images"

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
+import sys
 from pathlib import Path
 
 from qsearch.cli.arguments import number
 from qsearch.errors import QSearchError
 from qsearch.tables.qtable import QTable
-
-log = logging.getLogger("qsearch")
 
 NAME = "export"
 HELP = "write a table in the form an encoder takes it (cjpeg, Pillow, C, ...)"
@@ -55,6 +53,8 @@ def run(args) -> int:
         raise QSearchError(f"{args.out}: would overwrite its source; choose another --out")
     path = export(table, args.format, args.out, note)
     print(f"wrote {path} ({args.format}): {note.splitlines()[0]}")
+    if "WARNING" in note:
+        print(note.splitlines()[1], file=sys.stderr)
     return 0
 
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 from qsearch.cli.arguments import number
-
-log = logging.getLogger("qsearch")
 
 NAME = "front"
 HELP = "re-export a run's front, tables, plot and summary"
@@ -33,14 +30,15 @@ def run(args) -> int:
 
     finished = Run(args.run)
     finished.export()
-    print_run(finished)
+    print_run(finished, (0.98, 0.95) if args.target is None else ())  # the target's block once
     if args.target is not None:
         print(finished.describe_operating_point(args.target))
     return 0
 
 
-def print_run(finished) -> None:
-    """The front and the summary of an exported run, as ``qsearch run`` and ``front`` print them."""
+def print_run(finished, fractions: tuple[float, ...] = (0.98, 0.95)) -> None:
+    """The front, the summary and the operating points at ``fractions`` of an exported run,
+    as ``qsearch run`` and ``front`` print them."""
     front, metric = finished.front, finished.metric
     columns = [
         c
@@ -52,7 +50,7 @@ def print_run(finished) -> None:
         k: v for k, v in finished.summary.items() if k not in ("identity", "operating_points")
     }
     print(json.dumps(summary, indent=2))
-    for fraction in (0.98, 0.95):
+    for fraction in fractions:
         if metric in finished.references.get("search", {}) and metric != "kl":
             print(finished.describe_operating_point(fraction))
     print(

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-
-log = logging.getLogger("qsearch")
 
 NAME = "inspect"
 HELP = "the tables of a JPEG file or of every JPEG in a folder, nearest IJG quality"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
+import inspect
+import json
 
 from qsearch.errors import QSearchError
-
-log = logging.getLogger("qsearch")
 
 NAME = "list"
 HELP = "list searchers, evaluators and search spaces"
@@ -24,11 +23,12 @@ def run(args) -> int:
     from qsearch.search.searcher import SEARCHERS
     from qsearch.search.space import SPACES
 
-    for title, registry in (
-        ("searchers", SEARCHERS),
-        ("evaluators", EVALUATORS),
-        ("spaces", SPACES),
-    ):
+    print("searchers (--searcher; options: --option KEY=VALUE):")
+    for name, description in SEARCHERS.describe():
+        print(f"  {name:<12} {description}")
+        for line in option_lines(SEARCHERS[name]):
+            print(f"  {'':<12}   {line}")
+    for title, registry in (("evaluators", EVALUATORS), ("spaces", SPACES)):
         print(f"{title}:")
         for name, description in registry.describe():
             print(f"  {name:<12} {description}")
@@ -42,3 +42,12 @@ def run(args) -> int:
         kind = "a table" if encoder.takes_tables else "a quality"
         print(f"  {name:<12} takes {kind}; {state}")
     return 0
+
+
+def option_lines(searcher_class) -> list[str]:
+    """One line per declared option: name=default, what it takes, what it does."""
+    defaults = {p.name: p.default for p in inspect.signature(searcher_class).parameters.values()}
+    return [
+        f"{name}={json.dumps(defaults.get(name))}: {option.describe()}; {option.help}"
+        for name, option in searcher_class.options.items()
+    ]

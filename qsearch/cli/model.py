@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from qsearch.cli.arguments import triple, whole
 from qsearch.errors import QSearchError
 from qsearch.images import INTERPOLATIONS
-
-log = logging.getLogger("qsearch")
 
 NAME = "model"
 HELP = "describe a model file's inputs in the sidecar qsearch reads (M.json)"

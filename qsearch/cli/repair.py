@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-
-log = logging.getLogger("qsearch")
 
 NAME = "repair"
 HELP = "drop damaged lines of a run's journal, keeping every intact trial"

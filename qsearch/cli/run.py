@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from qsearch.cli.arguments import number, parse_options, whole, writable_folder
@@ -20,8 +19,6 @@ from qsearch.cli.options import (
     add_data_arguments,
 )
 from qsearch.errors import QSearchError
-
-log = logging.getLogger("qsearch")
 
 NAME = "run"
 HELP = "search tables; resumable; exports the Pareto front"
@@ -113,36 +110,11 @@ def run(args) -> int:
     from qsearch.search.searcher import make_searcher
     from qsearch.search.space import make_space
     from qsearch.search.study import default_objective
-    from qsearch.search.trial import Objective
 
-    if args.budget is None and args.timeout is None:
-        raise QSearchError("give --budget N (trials) and/or --timeout SECONDS")
-    if args.test_split and not args.split_file:
-        raise QSearchError("--test-split needs --split-file")
-    if args.test_split and args.data is None:
-        raise QSearchError("--test-split needs --data (the bundled photographs have no splits)")
-    if not encoder_settings(args).encoder.takes_tables:
-        raise QSearchError(
-            f"--codec {args.codec} takes a quality, not a table: tables are searched under jpeg "
-            "or mozjpeg (qsearch baseline --codec sweeps the others)"
-        )
     searcher = make_searcher(args.searcher, **parse_options(args.option))
-    objective_options = {
-        "floor": args.floor,
-        "relative": not args.absolute_floor,
-        "weight": args.weight,
-    }
-    Objective(metric=args.metric or "top1", **objective_options)  # checked before any work
-    pruner = Pruner(args.rejection_z) if args.early_rejection else None
-    check_family(args.base)
-    writable_folder(args.out)
-    if args.test_split:
-        check_held_out_split(args)
+    check_before_work(args)
     evaluator = build_evaluator(args)
     tester = build_evaluator(args, split=args.test_split) if args.test_split else None
-    objective = Objective(
-        metric=args.metric or default_objective(evaluator).metric, **objective_options
-    )
     space = make_space(
         args.space or searcher.default_space, family=base_family(args.base, evaluator)
     )
@@ -152,13 +124,13 @@ def run(args) -> int:
             evaluator,
             searcher,
             args.out,
-            objective=objective,
+            objective=objective(args, args.metric or default_objective(evaluator).metric),
             space=space,
             seed=args.seed,
             budget=args.budget,
             timeout=args.timeout,
             test_evaluator=tester,
-            pruner=pruner,
+            pruner=Pruner(args.rejection_z) if args.early_rejection else None,
             pool=pool,
             tables_per_ask=args.tables_per_ask,
             progress=not args.quiet,
@@ -170,17 +142,53 @@ def run(args) -> int:
     return 0
 
 
+def objective(args, metric: str):
+    """The objective the flags describe, for ``metric``."""
+    from qsearch.search.trial import Objective
+
+    return Objective(
+        metric=metric, floor=args.floor, relative=not args.absolute_floor, weight=args.weight
+    )
+
+
+def check_before_work(args) -> None:
+    """Every refusal that needs no network: limits, splits, codec, objective, family, the
+    output folder (a user's own files are never overwritten) and the held-out split."""
+    from qsearch.report.runs import check_run_folder
+
+    if args.budget is None and args.timeout is None:
+        raise QSearchError("give --budget N (trials) and/or --timeout SECONDS")
+    if args.test_split and (not args.split_file or args.data is None):
+        raise QSearchError(
+            "--test-split needs --data and --split-file (the bundled photographs have no splits)"
+        )
+    if not encoder_settings(args).encoder.takes_tables:
+        raise QSearchError(
+            f"--codec {args.codec} takes a quality, not a table: tables are searched under jpeg "
+            "or mozjpeg (qsearch baseline --codec sweeps the others)"
+        )
+    objective(args, args.metric or "top1")
+    check_family(args.base)
+    writable_folder(args.out)
+    check_run_folder(args.out)
+    if args.test_split:
+        check_held_out_split(args)
+
+
 def check_held_out_split(args) -> None:
-    """Refuse, before any work, a test split missing from the split file or naming files of the
-    searched split (then its figures would not be held out)."""
+    """Refuse, before any work, a test split missing from the split file or sharing images
+    (by content) with the searched split (then its figures would not be held out)."""
     from qsearch.images import split_files
+    from qsearch.images.files import content_digest
+    from qsearch.report.runs import check_held_out
 
     options = dict(labels=args.labels, class_map=read_class_map(args.class_map))
     searched = split_files(args.data, args.split_file, args.split, **options)
     held_out = split_files(args.data, args.split_file, args.test_split, **options)
-    common = sorted(set(searched) & set(held_out))
-    if common:
-        raise QSearchError(
-            f"--test-split {args.test_split!r} shares {len(common)} of its {len(held_out)} files "
-            f"with --split {args.split!r} (e.g. {common[0].name}): its figures would not be held out"
-        )
+    check_held_out(
+        [content_digest(p) for p in searched],
+        [content_digest(p) for p in held_out],
+        [p.name for p in held_out],
+        f"--test-split {args.test_split!r}",
+        f"--split {args.split!r}",
+    )

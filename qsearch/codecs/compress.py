@@ -50,12 +50,8 @@ def compress(
     if not settings.encoder.takes_tables:
         raise QSearchError.about(f"{{codec}} {settings.codec} takes a quality, not a table")
     targets = compress_targets(Path(source), Path(destination))
-    existing = [t for t in targets.values() if t.exists()]
-    if existing and not overwrite:
-        raise QSearchError.about(
-            f"{existing[0]}: already exists ({len(existing)} of the {len(targets)} targets do); "
-            "give {overwrite} to replace them, or another destination"
-        )
+    if not overwrite:
+        _refuse_existing(targets)
     done = Compressed([], [], 0, 0)
     for path, target in targets.items():
         try:
@@ -74,6 +70,15 @@ def compress(
     return done
 
 
+def _refuse_existing(targets: dict[Path, Path]) -> None:
+    existing = [t for t in targets.values() if t.exists()]
+    if existing:
+        raise QSearchError.about(
+            f"{existing[0]}: already exists ({len(existing)} of the {len(targets)} targets do); "
+            "give {overwrite} to replace them, or another destination"
+        )
+
+
 def _write(target: Path, data: bytes, before: int) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -84,13 +89,17 @@ def _write(target: Path, data: bytes, before: int) -> None:
         ) from None
 
 
-def compress_targets(source: Path, destination: Path) -> dict[Path, Path]:
-    """Source file -> destination file; refuses (before anything is written) a destination that
-    is or lies inside the source, and two sources that would land on one file."""
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it."""
+    resolved, root = path.resolve(), folder.resolve()
+    return resolved == root or root in resolved.parents
+
+
+def _sources(source: Path, destination: Path) -> list[Path]:
+    """The files to compress, once the destination is known to lie outside the source."""
     if not source.exists():
         raise QSearchError(f"{source}: no such file or folder")
-    root, resolved = source.resolve(), destination.resolve()
-    if source.is_dir() and (resolved == root or root in resolved.parents):
+    if source.is_dir() and _inside(destination, source):
         raise QSearchError(
             f"{destination}: the destination is inside the source folder {source}; "
             "choose another folder"
@@ -100,6 +109,13 @@ def compress_targets(source: Path, destination: Path) -> dict[Path, Path]:
     files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
     if not files:
         raise QSearchError(f"{source}: no files to compress")
+    return files
+
+
+def compress_targets(source: Path, destination: Path) -> dict[Path, Path]:
+    """Source file -> destination file; refuses (before anything is written) a destination that
+    is or lies inside the source, and two sources that would land on one file."""
+    files = _sources(source, destination)
     targets: dict[Path, Path] = {}
     claimed: dict[Path, Path] = {}
     for path in files:

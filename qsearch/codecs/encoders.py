@@ -130,7 +130,9 @@ class MozJPEG(Encoder):
 
     def version(self) -> str:
         jpeglib = metadata.version("jpeglib")
-        return f"mozjpeg 4.0.3 (jpeglib {jpeglib}), trellis, baseline files written by libjpeg-turbo"
+        return (
+            f"mozjpeg 4.0.3 (jpeglib {jpeglib}), trellis, baseline files written by libjpeg-turbo"
+        )
 
     def encode(self, image, setting, settings, metadata=None) -> bytes:
         scans = [False, True] if settings.smallest else [settings.progressive]

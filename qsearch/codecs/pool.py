@@ -55,12 +55,12 @@ class ProcessEncoder:
         self._pinned: int | None = None
         self.decoded = np.ndarray(images.shape, images.dtype, self._memories[1].buf)
         """The decoded images of the last :meth:`roundtrip` (shared memory, overwritten by the next)."""
-        names = tuple(memory.name for memory in self._memories)
+        names = (self._memories[0].name, self._memories[1].name)
         self._pool = ProcessPoolExecutor(
             processes,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_attach,  # type: ignore[arg-type]
-            initargs=(names, images.shape, images.dtype.str, settings),  # type: ignore[arg-type]
+            initializer=_attach,
+            initargs=(names, images.shape, images.dtype.str, settings),
         )
         step = max(1, -(-self.count // (2 * processes)))
         self._ranges = [

@@ -5,6 +5,7 @@ cache with one warning: a cache must never stop a run."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -35,10 +36,25 @@ def default_limit() -> int:
         return DEFAULT_LIMIT
     factor = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1], 1)
     try:
-        return int(float(text.rstrip("KMG")) * factor)
+        limit = int(float(text.rstrip("KMG")) * factor)
     except ValueError:
-        log.warning("QSEARCH_CACHE_LIMIT=%r is not a size in bytes; using %d", text, DEFAULT_LIMIT)
+        limit = 0
+    if limit <= 0:
+        log.warning(
+            "QSEARCH_CACHE_LIMIT=%r is not a positive size in bytes; using %d", text, DEFAULT_LIMIT
+        )
         return DEFAULT_LIMIT
+    return limit
+
+
+def checksums(arrays: dict[str, np.ndarray]) -> dict[str, str]:
+    """Each array's sha1 over its dtype, shape and bytes: what an index entry vouches for."""
+    found = {}
+    for name, array in sorted(arrays.items()):
+        digest = hashlib.sha1(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(np.ascontiguousarray(array).data)
+        found[name] = digest.hexdigest()
+    return found
 
 
 @dataclass(frozen=True)
@@ -81,11 +97,14 @@ class ImageCache:
             index = json.loads(index_path.read_text())
             with np.load(arrays_path, allow_pickle=False) as archive:
                 arrays = {name: archive[name] for name in archive.files}
+            if not isinstance(index, dict) or index.get("arrays") != checksums(arrays):
+                raise ValueError("its arrays are not the ones its index entry records")
             os.utime(arrays_path)
         except (OSError, ValueError, KeyError) as error:
             log.warning(
                 "%s: damaged cache entry (%s), preparing the images again", arrays_path, error
             )
+            self.remove(key)
             return None
         return arrays, index
 
@@ -95,9 +114,9 @@ class ImageCache:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             with atomic_write(arrays_path, "wb") as handle:
-                np.savez(handle, **arrays)  # type: ignore[arg-type]
+                np.savez(handle, **arrays)  # type: ignore[arg-type]  # the stub fears a key named allow_pickle
             with atomic_write(index_path, "w") as handle:
-                json.dump({**index, "created": time.time()}, handle)
+                json.dump({**index, "arrays": checksums(arrays), "created": time.time()}, handle)
             self.trim(keep=key)
         except OSError as error:
             self._unusable(error)

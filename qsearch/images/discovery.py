@@ -61,14 +61,21 @@ def discover(
         raise QSearchError(f"{folder}: not a folder")
     classes = _class_folders(folder)
     if labels == "auto":
-        flat = [p for p in folder.iterdir() if is_image(p)]
-        named = sum(bool(_SYNSET_FILE.match(p.name)) for p in flat)
-        labels = "folders" if classes else "imagenet" if flat and named * 2 > len(flat) else "none"
+        labels = _automatic_rule(folder, classes)
     if labels == "folders":
         return _folder_labels(folder, classes, class_map)
     if labels == "imagenet":
         return _imagenet_labels(folder)
     return Discovery(_images_under(folder), None, "none")
+
+
+def _automatic_rule(folder: Path, classes: list[Path]) -> str:
+    """``folders`` when there are subfolders, ``imagenet`` when most images are so named."""
+    if classes:
+        return "folders"
+    flat = [p for p in folder.iterdir() if is_image(p)]
+    named = sum(bool(_SYNSET_FILE.match(p.name)) for p in flat)
+    return "imagenet" if flat and named * 2 > len(flat) else "none"
 
 
 def _images_under(folder: Path) -> list[Path]:
@@ -87,25 +94,16 @@ def _folder_labels(
         raise QSearchError(
             f"{folder}: --labels folders needs one subfolder per class, and it has none"
         )
-    synsets = imagenet_synsets()
-    if class_map is not None:
-        unmapped = [c.name for c in classes if c.name not in class_map]
-        if unmapped:
-            raise QSearchError.about(
-                f"{{class_map}} has no entry for the class folder {unmapped[0]!r} of {folder}"
-            )
-        index = {c.name: int(class_map[c.name]) for c in classes}
-        rule = "folders (class map)"
-    elif all(c.name in synsets for c in classes):
-        index, rule = {c.name: synsets.index(c.name) for c in classes}, "folders (ImageNet synsets)"
-    else:
-        index, rule = (
-            {c.name: position for position, c in enumerate(classes)},
-            "folders (sorted position)",
-        )
+    _refuse_split_layout(folder, classes)
+    index, rule = _class_indices(folder, classes, class_map)
     files, values = [], []
     for class_dir in classes:
         members = _images_under(class_dir)  # nested folders too, as torchvision's ImageFolder
+        if not members:
+            raise QSearchError(
+                f"{class_dir}: a class folder with no images (as torchvision, refused: it would "
+                "shift the labels of the classes after it); remove it"
+            )
         files += members
         values += [index[class_dir.name]] * len(members)
     loose = [p.name for p in folder.iterdir() if is_image(p)]
@@ -115,6 +113,37 @@ def _folder_labels(
         rule,
         [f"{folder / name}: an image outside the class folders" for name in loose],
     )
+
+
+def _class_indices(
+    folder: Path, classes: list[Path], class_map: dict[str, int] | None
+) -> tuple[dict[str, int], str]:
+    """Each class folder's network output, and the rule that gave it: the class map, the
+    folders' ImageNet synsets, or their sorted position (torchvision's ImageFolder)."""
+    if class_map is not None:
+        unmapped = [c.name for c in classes if c.name not in class_map]
+        if unmapped:
+            raise QSearchError.about(
+                f"{{class_map}} has no entry for the class folder {unmapped[0]!r} of {folder}"
+            )
+        return {c.name: int(class_map[c.name]) for c in classes}, "folders (class map)"
+    synsets = imagenet_synsets()
+    if all(c.name in synsets for c in classes):
+        return {c.name: synsets.index(c.name) for c in classes}, "folders (ImageNet synsets)"
+    return {c.name: i for i, c in enumerate(classes)}, "folders (sorted position)"
+
+
+def _refuse_split_layout(folder: Path, classes: list[Path]) -> None:
+    """``train/`` and ``val/`` holding the same class folders are splits, not two classes."""
+    inner = {c.name: {p.name for p in _class_folders(c)} for c in classes}
+    shared = set.intersection(*inner.values()) if len(inner) > 1 else set()
+    if shared:
+        names = ", ".join(sorted(inner))
+        raise QSearchError(
+            f"{folder}: its folders {names} hold the same class folders ({', '.join(sorted(shared)[:3])}"
+            f"{', ...' if len(shared) > 3 else ''}): a split layout, not classes; give --data "
+            f"{folder / classes[0].name} (one split), or a split file"
+        )
 
 
 def _imagenet_labels(folder: Path) -> Discovery:

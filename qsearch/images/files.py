@@ -3,6 +3,7 @@ ICC), and its name within a set."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -70,3 +71,8 @@ def relative_name(folder: Path, path: Path) -> str:
         return path.relative_to(folder).as_posix()
     except ValueError:
         return path.name
+
+
+def content_digest(path: Path) -> str:
+    """sha1 of a file's bytes: which image this is, whatever its name."""
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,14 +15,14 @@ import numpy as np
 from qsearch.errors import QSearchError
 from qsearch.images.cache import ImageCache
 from qsearch.images.discovery import Discovery, discover
-from qsearch.images.files import read_rgb, relative_name
+from qsearch.images.files import content_digest, read_rgb, relative_name
 from qsearch.images.imageset import COMPRESS_AT, ImageSet, Preprocessing
 from qsearch.images.splits import select_split
 
 log = logging.getLogger(__name__)
 
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 def load_images(
@@ -42,19 +43,10 @@ def load_images(
     prepared-image cache when the same files, labels and preprocessing were seen before.
     Unreadable images, and images the label rule cannot label, are skipped with a count (or
     are fatal with ``strict``)."""
-    if compress_at not in COMPRESS_AT:
-        raise QSearchError.about(
-            f"{{compress_at}} {compress_at!r} is not one of {', '.join(COMPRESS_AT)}"
-        )
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise QSearchError.about(
-            f"{{limit}} {limit!r} must be a whole number of images, at least 1"
-        )
+    _check_arguments(compress_at, limit, split_file, split)
     folder, found = _found(folder, labels, class_map, strict)
     files, values = found.files, found.labels
-    if split_file is not None or split is not None:
-        if split_file is None or split is None:
-            raise QSearchError.about("a split needs both {split_file} and {split}")
+    if split_file is not None and split is not None:
         files, values = select_split(folder, files, values, split_file, split)
     if limit is not None:
         files, values = files[:limit], (None if values is None else values[:limit])
@@ -65,6 +57,19 @@ def load_images(
     )
     _report(image_set, folder, len(files), strict, preprocessing)
     return image_set
+
+
+def _check_arguments(compress_at: str, limit: int | None, split_file, split: str | None) -> None:
+    if compress_at not in COMPRESS_AT:
+        raise QSearchError.about(
+            f"{{compress_at}} {compress_at!r} is not one of {', '.join(COMPRESS_AT)}"
+        )
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise QSearchError.about(
+            f"{{limit}} {limit!r} must be a whole number of images, at least 1"
+        )
+    if (split_file is None) != (split is None):
+        raise QSearchError.about("a split needs both {split_file} and {split}")
 
 
 def _found(folder, labels: str, class_map, strict: bool) -> tuple[Path, Discovery]:
@@ -99,9 +104,9 @@ def _prepared(
     threads: int | None,
 ) -> ImageSet:
     """Step two: the files decoded and prepared, from the cache when seen before."""
-    digests = [hashlib.sha1(path.read_bytes()).hexdigest() for path in files]
+    digests = [content_digest(path) for path in files]
     cache = cache if cache is not None else ImageCache()
-    key = cache_key(folder, files, digests, values, compress_at, preprocessing)
+    key = cache_key(folder, files, digests, values, rule, compress_at, preprocessing)
     stored = cache.read(key)
     if stored is not None:
         return _from_record(*stored, preprocessing)
@@ -143,48 +148,71 @@ def cache_key(
     files: list[Path],
     digests: list[str],
     labels,
+    rule: str,
     compress_at: str,
     preprocessing: Preprocessing,
 ) -> str:
-    """Everything a prepared set depends on: names, contents, labels, preprocessing, scenario."""
-    digest = hashlib.sha256(f"{CACHE_VERSION}|{compress_at}|{preprocessing}".encode())
+    """Everything a prepared set depends on: names, contents, labels and the rule that gave
+    them, preprocessing, scenario."""
+    digest = hashlib.sha256(f"{CACHE_VERSION}|{rule}|{compress_at}|{preprocessing}".encode())
     for position, (path, content) in enumerate(zip(files, digests)):
         label = "-" if labels is None else int(labels[position])
         digest.update(f"{relative_name(folder, path)}|{content}|{label}\n".encode())
     return digest.hexdigest()[:32]
 
 
+def _prepare_one(
+    path: Path, compress_at: str, preprocessing: Preprocessing
+) -> tuple[np.ndarray, bool] | QSearchError:
+    """One image as compressed (the network crop, or the stored image) and whether it was
+    smaller than the network input; or why it could not be read."""
+    try:
+        rgb = read_rgb(path)
+    except QSearchError as error:
+        return error
+    prepared = preprocessing(rgb) if compress_at == "input" else rgb
+    return prepared, min(rgb.shape[:2]) < preprocessing.input_size
+
+
+def _decode_all(
+    files: list[Path], compress_at: str, preprocessing: Preprocessing, threads: int | None
+) -> list[tuple[np.ndarray, bool] | QSearchError]:
+    """Every file prepared on threads (with a progress bar on a terminal)."""
+    from tqdm import tqdm  # a bar on a terminal only (disable=None): decoding takes a while
+
+    prepare = partial(_prepare_one, compress_at=compress_at, preprocessing=preprocessing)
+    with ThreadPoolExecutor(threads or os.cpu_count()) as pool:
+        mapped = pool.map(prepare, files)
+        return list(
+            tqdm(mapped, total=len(files), desc="preparing images", unit="image", disable=None)
+        )
+
+
+def _readable(decoded: list) -> dict[int, tuple[np.ndarray, bool]]:
+    return {i: item for i, item in enumerate(decoded) if not isinstance(item, QSearchError)}
+
+
+def _pick(values: list, positions: list[int]) -> list:
+    return [values[i] for i in positions]
+
+
 def _prepare(
     files, names, digests, labels, compress_at: str, preprocessing: Preprocessing, threads
 ) -> ImageSet:
-    def prepare(path: Path):
-        try:
-            rgb = read_rgb(path)
-        except QSearchError as error:
-            return error
-        return preprocessing(rgb) if compress_at == "input" else rgb, min(
-            rgb.shape[:2]
-        ) < preprocessing.input_size
-
-    with ThreadPoolExecutor(threads or os.cpu_count()) as pool:
-        from tqdm import tqdm  # a bar on a terminal only (disable=None): decoding takes a while
-
-        mapped = pool.map(prepare, files)
-        prepared = list(
-            tqdm(mapped, total=len(files), desc="preparing images", unit="image", disable=None)
-        )
-    keep = [i for i, item in enumerate(prepared) if not isinstance(item, QSearchError)]
-    images = [prepared[i][0] for i in keep]
+    decoded = _decode_all(files, compress_at, preprocessing, threads)
+    kept = _readable(decoded)
+    keep = list(kept)
+    images = [image for image, _ in kept.values()]
     return ImageSet(
-        names=[names[i] for i in keep],
+        names=_pick(names, keep),
         images=np.stack(images) if compress_at == "input" and images else images,
         labels=None if labels is None else labels[keep],
-        source_bytes=np.array([files[i].stat().st_size for i in keep], dtype=np.int64),
+        source_bytes=np.array([path.stat().st_size for path in _pick(files, keep)], dtype=np.int64),
         compress_at=compress_at,
         preprocessing=preprocessing,
-        skipped=[str(item) for item in prepared if isinstance(item, QSearchError)],
-        upscaled=sum(prepared[i][1] for i in keep),
-        digests=[digests[i] for i in keep],
+        skipped=[str(item) for item in decoded if isinstance(item, QSearchError)],
+        upscaled=sum(small for _, small in kept.values()),  # the network input was larger
+        digests=_pick(digests, keep),
     )
 
 

@@ -11,16 +11,25 @@ from qsearch.images.discovery import discover
 from qsearch.images.files import relative_name
 
 
-def read_split(split_file, split: str) -> list[str]:
-    """The names a JSON split file lists under ``split`` (refused: a missing split, a name
-    listed twice)."""
+def _read_splits(split_file: Path | str) -> dict:
+    """The JSON object of a split file (refused: unreadable, or not an object)."""
     try:
         splits = json.loads(Path(split_file).read_text())
     except (OSError, ValueError) as error:
         raise QSearchError(f"{split_file}: cannot read split file ({error})") from None
-    if not isinstance(splits, dict) or split not in splits:
-        names = ", ".join(splits) if isinstance(splits, dict) else "none"
-        raise QSearchError(f"{split_file}: no split named {split!r} (has: {names})")
+    if not isinstance(splits, dict):
+        raise QSearchError(f"{split_file}: not a JSON object of named lists of image names")
+    return splits
+
+
+def read_split(split_file, split: str) -> list[str]:
+    """The names a JSON split file lists under ``split`` (refused: a missing split, a name
+    listed twice)."""
+    splits = _read_splits(split_file)
+    if split not in splits:
+        raise QSearchError(
+            f"{split_file}: no split named {split!r} (has: {', '.join(splits) or 'none'})"
+        )
     chosen_names = splits[split]
     if not isinstance(chosen_names, list) or not all(isinstance(n, str) for n in chosen_names):
         raise QSearchError(f"{split_file}: split {split!r} is not a list of file names")
@@ -35,29 +44,16 @@ def select_split(folder: Path, files: list[Path], labels, split_file, split: str
     relative to the folder (``class/file.jpg`` in an ImageFolder), or bare file names where one
     file has that name (a bare name shared by several files is refused, naming them)."""
     chosen_names = read_split(split_file, split)
-    index = {relative_name(folder, p): i for i, p in enumerate(files)}
-    bare: dict[str, list[int]] = {}
-    for i, p in enumerate(files):
-        bare.setdefault(p.name, []).append(i)
+    where = _SplitNames(folder, files, f"{split_file}: split {split!r}")
+    missing = [n for n in chosen_names if not where.knows(n)]
+    if missing:
+        raise QSearchError(
+            f"{where.context} names {len(missing)} file(s) not in {folder}, e.g. {missing[0]}"
+        )
     chosen: list[int] = []
     seen: dict[int, str] = {}
     for name in chosen_names:
-        if name in index:
-            position = index[name]
-        elif len(bare.get(name, [])) > 1:
-            where = ", ".join(relative_name(folder, files[i]) for i in bare[name])
-            raise QSearchError(
-                f"{split_file}: split {split!r} names {name!r}, which is several files ({where}); "
-                "name it by its path below the folder"
-            )
-        elif name in bare:
-            position = bare[name][0]
-        else:
-            missing = [n for n in chosen_names if n not in index and n not in bare]
-            raise QSearchError(
-                f"{split_file}: split {split!r} names {len(missing)} file(s) not in {folder}, "
-                f"e.g. {missing[0]}"
-            )
+        position = where.position(name)
         if position in seen:
             raise QSearchError(
                 f"{split_file}: split {split!r} names {relative_name(folder, files[position])} "
@@ -66,6 +62,34 @@ def select_split(folder: Path, files: list[Path], labels, split_file, split: str
         seen[position] = name
         chosen.append(position)
     return [files[i] for i in chosen], (None if labels is None else labels[chosen])
+
+
+class _SplitNames:
+    """How a split file's names find files: a path below the folder, or a bare file name
+    where exactly one file has it."""
+
+    def __init__(self, folder: Path, files: list[Path], context: str):
+        self.folder, self.files, self.context = folder, files, context
+        self.index = {relative_name(folder, p): i for i, p in enumerate(files)}
+        self.bare: dict[str, list[int]] = {}
+        for i, p in enumerate(files):
+            self.bare.setdefault(p.name, []).append(i)
+
+    def knows(self, name: str) -> bool:
+        """Whether ``name`` names a file of the folder (by path or bare name)."""
+        return name in self.index or name in self.bare
+
+    def position(self, name: str) -> int:
+        """The file ``name`` names (refused: a bare name of several files)."""
+        if name in self.index:
+            return self.index[name]
+        if len(self.bare[name]) > 1:
+            where = ", ".join(relative_name(self.folder, self.files[i]) for i in self.bare[name])
+            raise QSearchError(
+                f"{self.context} names {name!r}, which is several files ({where}); "
+                "name it by its path below the folder"
+            )
+        return self.bare[name][0]
 
 
 def split_files(

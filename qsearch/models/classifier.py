@@ -9,21 +9,14 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from qsearch.errors import QSearchError, first_sentence
 from qsearch.images import Preprocessing
 from qsearch.models.forward import build_runner
-from qsearch.models.sidecar import read_sidecar, sidecar_path
-from qsearch.models.sources import (
-    LITE_MODELS,
-    OnnxModule,
-    efficientnet_lite,
-    model_file,
-    timm_model,
-    torchvision_model,
-)
+from qsearch.models.sources import OnnxModule, module_and_config
 
 DEFAULT_MODEL = "efficientnet_lite0"
 
@@ -89,18 +82,58 @@ class Classifier:
         device with ``on_device``, so that a GPU runs on while the caller prepares the next batch)."""
         x = self.to_input(batch_uint8)
         try:
-            logits = self.module(x) if self.runner is None else self.runner(x)
+            output = self.module(x) if self.runner is None else self.runner(x)
         except (RuntimeError, AssertionError, ValueError) as error:
             raise QSearchError(
                 f"{self.name}: the network failed on a batch of {tuple(x.shape)} inputs; was it "
                 f"exported for another input size? ({first_sentence(error)})"
             ) from None
-        if logits.ndim != 2:
-            raise QSearchError(
-                f"{self.name}: the network returned shape {tuple(logits.shape)}, not (batch, classes)"
-            )
+        logits = checked_logits(self.name, output)
         log_probs = torch.log_softmax(logits.float(), dim=1)
         return log_probs if on_device else log_probs.cpu()
+
+
+def _first_output(name: str, output: Any) -> Any:
+    """The first of several outputs (a tuple or list), or the one value of a dict."""
+    if isinstance(output, dict):
+        if len(output) != 1:
+            raise QSearchError(
+                f"{name}: the network returned a dict of {len(output)} outputs "
+                f"({', '.join(map(str, output))}); export it with its logits as the one output"
+            )
+        return next(iter(output.values()))
+    if isinstance(output, (tuple, list)) and output:
+        return output[0]
+    return output
+
+
+def checked_logits(name: str, output: Any) -> torch.Tensor:
+    """A network's output as (batch, classes) logits, checked before any figure is computed
+    from it: the first tensor of a tuple or list (or the one value of a dict), finite, and not
+    already probabilities (rows of non-negative numbers summing to 1), each refused in one line
+    naming the model."""
+    output = _first_output(name, output)
+    if not isinstance(output, torch.Tensor):
+        raise QSearchError(f"{name}: the network returned a {type(output).__name__}, not a tensor")
+    if output.ndim != 2:
+        raise QSearchError(
+            f"{name}: the network returned shape {tuple(output.shape)}, not (batch, classes)"
+        )
+    if not bool(torch.isfinite(output).all()):
+        raise QSearchError(
+            f"{name}: the network output NaN or infinite values; no figure can be computed from it"
+        )
+    rows = output.float().sum(1)
+    if (
+        output.shape[1] > 1
+        and bool((output >= 0).all())
+        and bool(torch.allclose(rows, torch.ones_like(rows), atol=1e-3))
+    ):
+        raise QSearchError(
+            f"{name}: the network outputs probabilities (each row sums to 1), not logits; "
+            "export it without its final softmax"
+        )
+    return output
 
 
 def _numbers(values) -> str:
@@ -134,42 +167,11 @@ def load_classifier(
     """
     model = model or DEFAULT_MODEL
     weights = Path(weights) if weights else None
-    if model in LITE_MODELS:
-        module, cfg = efficientnet_lite(LITE_MODELS[model])
-    elif model.startswith(("timm/", "torchvision/")):
-        family, arch = model.split("/", 1)
-        if weights is None:
-            raise QSearchError(f"model {model} needs --weights FILE (no downloads at run time)")
-        module, cfg = (timm_model if family == "timm" else torchvision_model)(arch, weights)
-    elif Path(model).is_file():
-        module, cfg = model_file(Path(model))
-        undeclared = [
-            k
-            for k in ("mean", "std")
-            if k not in read_sidecar(Path(model)) and k not in (declared or {})
-        ]
-        if undeclared:
-            raise QSearchError.about(
-                f"{model}: its inputs are not declared (no {undeclared[0]}): a model file's "
-                f"normalisation is never assumed; give {{mean}} and {{std}}, or write "
-                f"{sidecar_path(Path(model)).name} beside it (qsearch model describe)"
-            )
-    else:
-        raise QSearchError(
-            f"model {model!r} is neither one of {', '.join(LITE_MODELS)}, timm/ARCH, torchvision/ARCH "
-            "nor a model file"
-        )
+    module, cfg = module_and_config(model, weights, declared or {})
     cfg = {**cfg, **(declared or {})}
     source = cfg.get("file", weights if weights is not None else Path(model))
-    try:
-        device = torch.device(device) if device else default_device()
-    except RuntimeError:
-        raise QSearchError.about(
-            f"{{device}} {device!r} is not a device (cpu, cuda or cuda:N)"
-        ) from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise QSearchError(f"--device {device}: CUDA is not available on this machine")
-    module = _frozen(module, device)
+    chosen = _device(device)
+    module = _frozen(module, chosen)
     size = int(cfg["input_size"])
     resize = int(cfg.get("resize") or round(size / cfg["crop_pct"]))
     preprocessing = Preprocessing(size, resize, cfg.get("interpolation", "bicubic"))
@@ -179,10 +181,23 @@ def load_classifier(
         tuple(cfg["mean"]),
         tuple(cfg["std"]),
         preprocessing,
-        device,
+        chosen,
         weights_digest=file_digest(source),
         fixed_forward=isinstance(module, OnnxModule),
     )
+
+
+def _device(name: str | None) -> torch.device:
+    """The torch device ``name`` names (CUDA when present by default), refused in one line."""
+    try:
+        device = torch.device(name) if name else default_device()
+    except RuntimeError:
+        raise QSearchError.about(
+            f"{{device}} {name!r} is not a device (cpu, cuda or cuda:N)"
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise QSearchError(f"--device {device}: CUDA is not available on this machine")
+    return device
 
 
 def _frozen(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:

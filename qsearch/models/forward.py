@@ -64,6 +64,7 @@ def _onnx_runner(module: torch.nn.Module, example: torch.Tensor) -> Runner:
     try:
         with warnings.catch_warnings():  # the TorchScript exporter is deprecated but exact here
             warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", "no signature found", UserWarning)  # scripted models
             torch.onnx.export(
                 module,
                 (example[:1].contiguous(),),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from qsearch.atomic import write_text
 from qsearch.errors import QSearchError
@@ -40,21 +40,38 @@ def read_sidecar(model_file: Path) -> dict:
         raise QSearchError(
             f"{path}: unknown key {unknown[0]!r} (keys: {', '.join(sorted(SIDECAR_KEYS))})"
         )
-    for key in ("mean", "std"):
-        if key in declared and not (
-            isinstance(declared[key], list)
-            and len(declared[key]) == 3
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in declared[key])
-        ):
-            raise QSearchError(f"{path}: {key} must be three numbers [R, G, B]")
-    for key in ("input_size", "resize"):
-        if key in declared and (
-            not isinstance(declared[key], int)
-            or isinstance(declared[key], bool)
-            or declared[key] < 8
-        ):
-            raise QSearchError(f"{path}: {key} must be a whole number of pixels, at least 8")
+    for key, value in declared.items():
+        problem = _SIDECAR_CHECKS[key](value)
+        if problem:
+            raise QSearchError(f"{path}: {key} {problem}")
     return {k: tuple(v) if isinstance(v, list) else v for k, v in declared.items()}
+
+
+def _three_numbers(value: Any) -> str | None:
+    numbers = isinstance(value, list) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+    )
+    return None if numbers and len(value) == 3 else "must be three numbers [R, G, B]"
+
+
+def _pixels(value: Any) -> str | None:
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    return None if whole and value >= 8 else "must be a whole number of pixels, at least 8"
+
+
+def _interpolation(value: Any) -> str | None:
+    from qsearch.images import INTERPOLATIONS
+
+    return None if value in INTERPOLATIONS else f"must be one of {', '.join(INTERPOLATIONS)}"
+
+
+_SIDECAR_CHECKS = {
+    "mean": _three_numbers,
+    "std": _three_numbers,
+    "input_size": _pixels,
+    "resize": _pixels,
+    "interpolation": _interpolation,
+}
 
 
 def write_sidecar(model_file: Path, classifier: Classifier) -> Path:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from qsearch.errors import QSearchError, first_sentence
-from qsearch.models.sidecar import read_sidecar
+from qsearch.models.sidecar import read_sidecar, sidecar_path
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 
@@ -71,7 +71,7 @@ def efficientnet_lite(index: int) -> tuple[torch.nn.Module, dict]:
             f"{path}: does not map onto tf_efficientnet_lite{index} tensor by tensor"
         )
     module.load_state_dict(dict(zip(target, source)))
-    cfg: dict = module.pretrained_cfg  # type: ignore[assignment]
+    cfg: dict = dict(getattr(module, "pretrained_cfg", None) or {})  # timm sets it on every model
     return module, {
         "mean": (0.5, 0.5, 0.5),
         "std": (0.5, 0.5, 0.5),
@@ -90,7 +90,7 @@ def timm_model(arch: str, weights: Path) -> tuple[torch.nn.Module, dict]:
     except RuntimeError:
         raise QSearchError(f"timm has no architecture named {arch!r}") from None
     _apply_weights(module, _load_state_dict(weights), weights, f"timm/{arch}")
-    cfg: dict = module.pretrained_cfg  # type: ignore[assignment]
+    cfg: dict = dict(getattr(module, "pretrained_cfg", None) or {})  # timm sets it on every model
     return module, {
         "mean": tuple(cfg["mean"]),
         "std": tuple(cfg["std"]),
@@ -183,3 +183,36 @@ def model_file(path: Path) -> tuple[torch.nn.Module, dict]:
         "crop_pct": 0.875,
         **read_sidecar(path),
     }
+
+
+def module_and_config(
+    model: str, weights: Path | None, declared: dict
+) -> tuple[torch.nn.Module, dict]:
+    """The module ``model`` names and what it expects (mean, std, input size, crop): an
+    EfficientNet-Lite package, ``timm/ARCH`` or ``torchvision/ARCH`` with ``weights``, or a model
+    file whose normalisation is declared (its sidecar or ``declared``), never assumed."""
+    if model in LITE_MODELS:
+        return efficientnet_lite(LITE_MODELS[model])
+    if model.startswith(("timm/", "torchvision/")):
+        family, arch = model.split("/", 1)
+        if weights is None:
+            raise QSearchError(f"model {model} needs --weights FILE (no downloads at run time)")
+        return (timm_model if family == "timm" else torchvision_model)(arch, weights)
+    if Path(model).is_file():
+        found = model_file(Path(model))  # a damaged file says so before what it lacks
+        _refuse_undeclared(Path(model), declared)
+        return found
+    raise QSearchError(
+        f"model {model!r} is neither one of {', '.join(LITE_MODELS)}, timm/ARCH, torchvision/ARCH "
+        "nor a model file"
+    )
+
+
+def _refuse_undeclared(path: Path, declared: dict) -> None:
+    undeclared = [k for k in ("mean", "std") if k not in read_sidecar(path) and k not in declared]
+    if undeclared:
+        raise QSearchError.about(
+            f"{path}: its inputs are not declared (no {undeclared[0]}): a model file's "
+            f"normalisation is never assumed; give {{mean}} and {{std}}, or write "
+            f"{sidecar_path(path).name} beside it (qsearch model describe)"
+        )

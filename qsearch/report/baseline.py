@@ -98,30 +98,38 @@ def baseline(
     from qsearch.search.study import default_objective
 
     settings = settings or EncoderSettings()
-    encoders = {name: settings.with_codec(name) for name in dict.fromkeys(["jpeg", *codecs])}
     chosen = [_family(spec, evaluator) for spec in families]
     swept: dict[str, pd.DataFrame] = {}
-    for name, encoder in encoders.items():
-        if not encoder.encoder.takes_tables:
-            swept[name] = sweep(evaluator, None, qualities, settings=encoder, progress=progress)
-            continue
-        for family in chosen if name in codecs else []:
-            stem = str(family) if name == "jpeg" else f"{name}-{family}"
+    for name in dict.fromkeys(["jpeg", *codecs]):
+        encoder = settings.with_codec(name)
+        for stem, family in _curves(name, encoder, chosen if name in codecs else []).items():
             swept[stem] = sweep(evaluator, family, qualities, settings=encoder, progress=progress)
     if "ijg" not in swept:
-        ijg = sweep(evaluator, make_family("ijg"), qualities, settings=encoders["jpeg"])
+        ijg = sweep(evaluator, make_family("ijg"), qualities, settings=settings.with_codec("jpeg"))
         swept = {"ijg": ijg, **swept}
     evaluator.use_encoder(settings.with_codec("jpeg"))
     metric = default_objective(evaluator).metric
-    reported = evaluator.accuracy_metrics
-    measured = (
-        ["top1", "logprob"]
-        if "top1" in reported
-        else [m for m in ("similarity",) if m in reported] or [metric]
-    )
     uncompressed = dict(evaluator.reference or {})
-    table = ladder(swept, swept["ijg"], measured, uncompressed)
+    table = ladder(swept, swept["ijg"], _measured(evaluator, metric), uncompressed)
     return Baseline(swept, table, metric, uncompressed, len(evaluator.images))
+
+
+def _curves(
+    name: str, encoder: EncoderSettings, families: list[TableFamily]
+) -> dict[str, TableFamily | None]:
+    """The curves of one codec, by stem: each family under a table codec (``mozjpeg-ijg``;
+    plain family names under libjpeg-turbo), or the codec's own quality scale (None)."""
+    if not encoder.encoder.takes_tables:
+        return {name: None}
+    return {(str(f) if name == "jpeg" else f"{name}-{f}"): f for f in families}
+
+
+def _measured(evaluator, metric: str) -> list[str]:
+    """What the ladder judges by: top-1 and log-probability with labels, else similarity."""
+    reported = evaluator.accuracy_metrics
+    if "top1" in reported:
+        return ["top1", "logprob"]
+    return [m for m in ("similarity",) if m in reported] or [metric]
 
 
 def _family(spec: str | TableFamily, evaluator) -> TableFamily:

@@ -70,7 +70,9 @@ def progress_bar(items, label: str, shown: bool):
         return items
     from tqdm import tqdm
 
-    return tqdm(items, desc=label, unit="table", dynamic_ncols=True)
+    return tqdm(
+        items, desc=label, unit="table", dynamic_ncols=True, disable=None
+    )  # a terminal only
 
 
 def rival_points(curve: pd.DataFrame, metric: str, rate: str) -> tuple:
@@ -138,7 +140,7 @@ def verdict(result: dict, held_out: bool) -> str:
         return f"{where}: no accuracy range in common with IJG"
     text = f"{where}: BD-rate {result['bd_rate_vs_ijg_percent']:+.1f}% vs IJG"
     if result.get("verdict"):
-        text += f" ({result['verdict']})"
+        text += f": {result['verdict']}"
     elif "significant" in result:
         verdict = "no significant difference"
         if result["significant"]:
@@ -147,7 +149,7 @@ def verdict(result: dict, held_out: bool) -> str:
                 if result["bd_rate_ci95_high"] < 0
                 else "significantly more bits"
             )
-        text += f" (95% CI {result['bd_rate_ci95_low']:+.1f} to {result['bd_rate_ci95_high']:+.1f}: {verdict})"
+        text += f", 95% CI {result['bd_rate_ci95_low']:+.1f} to {result['bd_rate_ci95_high']:+.1f}: {verdict}"
     return text
 
 
@@ -185,46 +187,72 @@ def curve_summary(
     carry per-image figures), the same over the high-accuracy range only (from IJG quality 50
     up), both hypervolumes, and the ``uncompressed`` value of the metric when given.
     ``front_points`` default to the frame's own ``per_image`` column."""
-    front_points = front_points if front_points is not None else frame_points(front, metric)
+    if front_points is None:
+        front_points = frame_points(front, metric)
+    reference_points = frame_points(ijg, metric)
     sign = metric_sign(metric)
     accuracy, ijg_accuracy = sign * front[metric].to_numpy(), sign * ijg[metric].to_numpy()
     result: dict[str, Any] = {
         "bd_rate_vs_ijg_percent": bd_rate(ijg[rate], ijg_accuracy, front[rate], accuracy)
     }
-    reference_points = frame_points(ijg, metric)
-    if rate == "bpp" and front_points is not None and reference_points is not None:
-        low, high = bootstrap_bd_rate(reference_points, front_points)
-        result["bd_rate_ci95_low"], result["bd_rate_ci95_high"] = low, high
-    if rate == "bpp" and "quality" in ijg and (ijg["quality"] == 50).any():
-        floor = float(sign * ijg.loc[ijg["quality"] == 50, metric].iloc[0])
+    pairs = _pairs(rate, reference_points, front_points)
+    result.update(_interval("bd_rate_ci95", pairs, bd_rate))
+    floor = _quality_50(ijg, metric) if rate == "bpp" else None
+    if floor is not None:
         result["bd_rate_high_accuracy_percent"] = bd_rate(
             ijg[rate], ijg_accuracy, front[rate], accuracy, floor=floor
         )
-        if front_points is not None and reference_points is not None:
-            low, high = bootstrap_bd_rate(
-                reference_points, front_points, statistic=partial(bd_rate, floor=floor)
-            )
-            result["bd_rate_high_accuracy_ci95_low"], result["bd_rate_high_accuracy_ci95_high"] = (
-                low,
-                high,
-            )
-    if (
-        metric in ("top1", "top5", "agreement", "similarity") and rate == "bpp"
-    ):  # hypervolume needs [0, 1]
+        result.update(_interval("bd_rate_high_accuracy_ci95", pairs, partial(bd_rate, floor=floor)))
+    if metric in BOUNDED_METRICS and rate == "bpp":  # hypervolume needs [0, 1]
         result["hypervolume"] = hypervolume(front[rate], accuracy)
         result["ijg_hypervolume"] = hypervolume(ijg[rate], ijg_accuracy)
     result = {k: (None if v != v else round(v, 5)) for k, v in result.items()}
-    images = len(reference_points[0]["pixels"]) if reference_points else None
-    if images is not None:
-        result["images"] = images
-    if result.get("bd_rate_ci95_high") is not None and images is not None:
-        if images < MIN_IMAGES_TO_JUDGE:
-            result["significant"] = None
-            result["verdict"] = f"too few images to judge ({images} < {MIN_IMAGES_TO_JUDGE})"
-        else:
-            result["significant"] = (
-                result["bd_rate_ci95_high"] < 0 or result["bd_rate_ci95_low"] > 0
-            )
+    result.update(_significance(result, reference_points))
     if uncompressed is not None:
         result["uncompressed"] = round(float(uncompressed), 5)
     return result
+
+
+BOUNDED_METRICS = ("top1", "top5", "agreement", "similarity")
+"""Accuracy figures in [0, 1], for which a hypervolume is defined."""
+
+
+def _pairs(rate: str, reference_points, front_points) -> tuple | None:
+    """Both curves' per-image figures, where intervals apply (bits per pixel, both known)."""
+    if rate != "bpp" or front_points is None or reference_points is None:
+        return None
+    return reference_points, front_points
+
+
+def _quality_50(ijg: pd.DataFrame, metric: str) -> float | None:
+    """The signed accuracy of IJG quality 50, where the high-accuracy range starts."""
+    if "quality" not in ijg or not (ijg["quality"] == 50).any():
+        return None
+    return float(metric_sign(metric) * ijg.loc[ijg["quality"] == 50, metric].iloc[0])
+
+
+def _interval(name: str, pairs: tuple | None, statistic) -> dict:
+    """``name_low`` and ``name_high``: the paired bootstrap interval of ``statistic`` over
+    images (nothing without per-image figures on both sides)."""
+    if pairs is None:
+        return {}
+    reference, test = pairs
+    low, high = bootstrap_bd_rate(reference, test, statistic=statistic)
+    return {f"{name}_low": low, f"{name}_high": high}
+
+
+def _significance(result: dict, reference_points) -> dict:
+    """How many images the interval rests on, and whether it excludes zero (never judged on
+    fewer than :data:`MIN_IMAGES_TO_JUDGE`)."""
+    if not reference_points:
+        return {}
+    images = len(reference_points[0]["pixels"])
+    found: dict[str, Any] = {"images": images}
+    if result.get("bd_rate_ci95_high") is None:
+        return found
+    if images < MIN_IMAGES_TO_JUDGE:
+        found["significant"] = None
+        found["verdict"] = f"too few images to judge: {images} < {MIN_IMAGES_TO_JUDGE}"
+    else:
+        found["significant"] = result["bd_rate_ci95_high"] < 0 or result["bd_rate_ci95_low"] > 0
+    return found

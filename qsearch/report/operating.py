@@ -268,10 +268,16 @@ def describe(point: dict, rule: str = "table") -> str:
                 f" [{table['bits_vs_ijg_ci95_low']:+.1f}, {table['bits_vs_ijg_ci95_high']:+.1f}]"
             )
         saving += " (negative = fewer bits)"
+    warning = (
+        f"; WARNING: on the {'held-out' if point.get('judged_on') == 'test' else 'judged'} "
+        "images it costs more bits than the IJG tables at the same accuracy"
+        if bits is not None and bits > 0
+        else ""
+    )
     return (
         f"{table['file']} (chosen on the searched images: {metric} {table[f'searched_{metric}']:.4f} at "
         f"{table['searched_bpp']:.3f} bpp); judged: {table['bpp']:.3f} bpp, keeps {share} "
-        f"of the uncompressed {metric}, {saving}"
+        f"of the uncompressed {metric}, {saving}{warning}"
     )
 
 

@@ -3,9 +3,17 @@ the Bjontegaard delta rate between accuracy-vs-bpp curves (definitions in the de
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 from pymoo.indicators.hv import HV
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+from qsearch.search.trial import metric_sign
+
+if TYPE_CHECKING:
+    from qsearch.search.trial import Trial
 
 HV_MAX_BPP = 4.0
 """Fixed reference point of the hypervolume: (bpp = 4, accuracy = 0), box area normalised to 1."""
@@ -18,6 +26,18 @@ def non_dominated(bpp, accuracy) -> np.ndarray:
         return np.array([], dtype=int)
     front = NonDominatedSorting().do(points, only_non_dominated_front=True)
     return np.sort(front)
+
+
+def pareto_front(trials: Sequence[Trial], metric: str, rate: str = "bpp") -> list[Trial]:
+    """The complete trials no other complete trial beats in both fewer ``rate`` and a better
+    ``metric`` (its sign decides which way is better), in increasing rate then number: the one
+    front of a set of trials, for the study, a run folder, the ladder and the benchmarks."""
+    complete = [t for t in trials if t.state == "complete"]
+    sign = metric_sign(metric)
+    kept = non_dominated(
+        [t.metrics[rate] for t in complete], [sign * t.metrics[metric] for t in complete]
+    )
+    return sorted((complete[i] for i in kept), key=lambda t: (t.metrics[rate], t.number))
 
 
 def hypervolume(bpp, accuracy, max_bpp: float = HV_MAX_BPP) -> float:

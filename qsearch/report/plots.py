@@ -8,12 +8,13 @@ Figures are built with matplotlib's object API, so importing this sets no global
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FormatStrFormatter
+from matplotlib.ticker import FormatStrFormatter, MaxNLocator, NullLocator
 
 from qsearch.atomic import atomic_write
 
@@ -65,7 +66,7 @@ def plot_curves(
     path,
     title: str = "",
     marks: list[tuple[float, float, str]] | None = None,
-    levels: list[float] = (),  # type: ignore[assignment]
+    levels: Sequence[float] = (),
 ) -> Path:
     """Save the curves as a PNG (see :func:`curves_figure`)."""
     return save_figure(curves_figure(curves, metric, title, marks, levels), path)
@@ -83,7 +84,7 @@ def curves_figure(
     metric: str,
     title: str = "",
     marks: list[tuple[float, float, str]] | None = None,
-    levels: list[float] = (),  # type: ignore[assignment]
+    levels: Sequence[float] = (),
 ) -> Figure:
     """The curves, the whole range and the high-accuracy end side by side. ``marks`` are
     operating points (bpp, accuracy, label) to point out; ``levels`` accuracies drawn dotted
@@ -99,6 +100,10 @@ def curves_figure(
     top, bottom = float(values.max()), float(values.min())
     low = top - ZOOM_SHARE * (top - bottom) if top > bottom else bottom - 0.01
     _draw(zoom, curves, metric, marks, levels)
+    zoom.xaxis.set_major_locator(MaxNLocator(nbins=5))  # a narrow range: plain, spaced ticks
+    zoom.xaxis.set_minor_locator(NullLocator())
+    zoom.set_ylabel(metric)
+    zoom.legend(fontsize=7, loc="lower right")
     reaching = pd.concat([frame.loc[frame[metric] >= low, "bpp"] for frame in curves.values()])
     if len(reaching):
         zoom.set_xlim(float(reaching.min()) / 1.15, float(reaching.max()) * 1.15)

@@ -11,6 +11,8 @@ arguments to these calls, so a notebook gets exactly what the files say.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -36,7 +38,7 @@ from qsearch.report.curves import (
 from qsearch.report.operating import TARGETS, Curve, ImageSide, describe, operating_points
 from qsearch.report.pareto import non_dominated
 from qsearch.report.plots import curves_figure, save_figure
-from qsearch.search.journal import load_record
+from qsearch.search.journal import JOURNAL, Journal
 from qsearch.search.study import Study
 from qsearch.search.trial import Objective
 
@@ -60,9 +62,11 @@ def run(
     """Search tables with ``searcher`` on ``evaluator``'s images, recorded in ``directory``
     (the same call resumes it), then judge the front on ``test_evaluator``'s images, which must
     share none with the searched ones. Returns the run, exported."""
-    if test_evaluator is not None:
-        check_held_out(evaluator.images, test_evaluator.images)
     directory = Path(directory)
+    check_run_folder(directory)
+    if test_evaluator is not None:
+        held_out = test_evaluator.images
+        check_held_out(evaluator.images.digests, held_out.digests, held_out.names)
     study = Study(
         evaluator, searcher, objective, directory, space=space, seed=seed, pruner=pruner, pool=pool
     )
@@ -97,14 +101,34 @@ def run(
     return finished
 
 
-def check_held_out(searched, held_out) -> None:
-    """Refuse held-out images that are not held out: any image (by content) in both sets."""
-    common = set(searched.digests) & set(held_out.digests)
+def check_held_out(
+    searched: Sequence[str],
+    held_out: Sequence[str],
+    names: Sequence[str],
+    held_out_are: str = "the held-out images",
+    searched_are: str = "the searched ones",
+) -> None:
+    """Refuse held-out images that are not held out: any image whose content (its digest, as
+    :func:`qsearch.images.files.content_digest` gives it) is among the searched images'. The
+    command line checks the split files before any work, the API the loaded sets: one rule."""
+    common = set(searched) & set(held_out)
     if common:
-        names = [n for n, d in zip(held_out.names, held_out.digests) if d in common]
+        shared = [name for name, digest in zip(names, held_out) if digest in common]
         raise QSearchError(
-            f"the held-out images share {len(common)} of their {len(held_out)} images with the "
-            f"searched ones (e.g. {names[0]}): figures on them would not be held out"
+            f"{held_out_are} share {len(shared)} of their {len(held_out)} images with "
+            f"{searched_are} (e.g. {shared[0]}): figures on them would not be held out"
+        )
+
+
+def check_run_folder(directory: Path) -> None:
+    """Refuse, before any work, a folder that holds files but no qsearch run (a user's own
+    ``summary.json`` or ``front.csv`` would be overwritten)."""
+    if directory.exists() and not directory.is_dir():
+        raise QSearchError.about(f"{{out}} {directory}: a file, not a folder")
+    if directory.is_dir() and any(directory.iterdir()) and not (directory / JOURNAL).exists():
+        raise QSearchError.about(
+            f"{{out}} {directory}: holds files but no qsearch run ({JOURNAL} missing); choose an "
+            "empty or new folder, or the folder of the run to resume"
         )
 
 
@@ -114,7 +138,7 @@ class Run:
 
     def __init__(self, directory):
         self.directory = Path(directory)
-        self.trials, self.objective, self.identity = load_record(self.directory)
+        self.trials, self.objective, self.identity = Journal.read(self.directory)
         if not self.trials:
             raise QSearchError(f"{self.directory}: the run has no trials yet; run its search first")
         if not (self.directory / IJG_SEARCH).exists():
@@ -157,6 +181,8 @@ class Run:
         return front.drop(columns=["state"])
 
     def _test_rows(self, front: pd.DataFrame) -> pd.DataFrame:
+        if self.test_scores is None or self.ijg_test is None:
+            raise QSearchError(f"{self.directory}: the run has no held-out split")
         scores = self.test_scores.drop_duplicates("key").set_index("key")
         missing = [k for k in front["key"] if k not in scores.index]
         if missing:
@@ -295,7 +321,7 @@ class Run:
             "judged_on": self.judged_split,
             "search": self.curve_summary("search"),
         }
-        if self.held_out:
+        if self.ijg_test is not None:
             summary["test"] = self.curve_summary("test")
             if self.metric != "top1" and "top1" in self.ijg_test:  # searched on a smoother score
                 summary["test_top1"] = self.curve_summary("test", "top1")
@@ -325,13 +351,17 @@ class Run:
                 and table
                 and table["bits_vs_ijg_percent"] is not None
             ):
-                label = f"{100 * point['fraction']:.0f}%: #{table['number']} {table['bits_vs_ijg_percent']:+.1f}%"
+                label = (
+                    f"table for {100 * point['fraction']:.0f}%: trial {table['number']}, "
+                    f"{table['bits_vs_ijg_percent']:+.1f}% bits vs IJG"
+                )
                 marks.append((table["bpp"], table[self.metric], label))
         summary = self.summary
         images = max(int(t.metrics.get("images", 0)) for t in self.trials)
         title = (
-            f"{summary['searcher']} on {summary['space']}, {self.settings}; {self.metric} on "
-            f"{images} images\n"
+            f"{summary['searcher']} search, {_space_words(summary['space'])}, {self.settings}; "
+            f"{self.metric} on {images} images; stars: the tables chosen for 98% and 95% of the "
+            f"uncompressed {self.metric}\n"
             + verdict(summary.get("test", summary["search"]), self.held_out)
         )
         return curves_figure(curves, self.metric, title=title, marks=marks)
@@ -363,6 +393,15 @@ class Run:
             )
 
 
+def _space_words(space: str) -> str:
+    """``BandSpace(dim=12, family=mozjpeg-4)`` as ``bands space around mozjpeg-4 tables``."""
+    match = re.match(r"(\w+?)Space\(.*?(?:family=([^,)]+))?\)$", space)
+    if match is None:
+        return space
+    name, family = match.group(1).lower(), match.group(2) or "ijg"
+    return f"{name} space around {family} tables"
+
+
 def table_file(number: int) -> str:
     """Where a front table is written in its run folder: named by its trial number for ever."""
     return f"tables/trial-{int(number):04d}.txt"
@@ -378,4 +417,4 @@ def search_figures(trial, metric: str, pixels) -> dict | None:
     return {**figures, "pixels": pixels}
 
 
-__all__ = ["Run", "check_held_out", "run", "table_file"]
+__all__ = ["Run", "check_held_out", "check_run_folder", "run", "table_file"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -46,6 +46,28 @@ class Evaluation(Mapping):
         return len(self.metrics)
 
 
+class EvaluatorView(Protocol):
+    """What a searcher may read of the evaluator it is bound to (``Searcher.evaluator``): the
+    images scored, the accuracy figures reported, their uncompressed values, and the frozen
+    network (None where there is none; searchers declaring ``needs_network`` get one)."""
+
+    @property
+    def images(self) -> ImageSet:
+        """The image set every table is scored on."""
+
+    @property
+    def accuracy_metrics(self) -> tuple[str, ...]:
+        """The accuracy figures ``evaluate`` reports."""
+
+    @property
+    def reference(self) -> Metrics | None:
+        """The same figures on the uncompressed images, or None."""
+
+    @property
+    def network(self) -> Any:
+        """The frozen classifier (:class:`qsearch.models.Classifier`), or None."""
+
+
 class Evaluator(ABC):
     """The one evaluator contract: score one table on a fixed image set.
 
@@ -53,16 +75,25 @@ class Evaluator(ABC):
     ``accuracy_metrics`` (the accuracy figures ``evaluate`` reports), ``reference`` (the same
     figures on the uncompressed images, or None) and ``reference_per_image``, ``settings`` (the
     encoder settings) and ``network`` (the frozen classifier, for searchers that declare
-    ``needs_network``; None where there is none)."""
+    ``needs_network``; None where there is none). A searcher sees it as an
+    :class:`EvaluatorView`."""
 
     name: ClassVar[str] = ""
     accuracy_metrics: tuple[str, ...] = ()
     reference: Metrics | None = None
     reference_per_image: dict[str, list[float]] | None = None
     """The uncompressed figures image by image, where known (paired operating-point intervals)."""
-    network: Any = None
     images: ImageSet
-    settings: EncoderSettings
+
+    @property
+    def network(self) -> Any:
+        """The frozen classifier searchers with ``needs_network`` learn from; None here."""
+        return None
+
+    @property
+    @abstractmethod
+    def settings(self) -> EncoderSettings:
+        """The encoder settings every table is compared under."""
 
     @abstractmethod
     def evaluate(
@@ -123,7 +154,7 @@ class CodecEvaluator(Evaluator):
         return self.codec.encode_all(self.images.images, setting)
 
     @property
-    def settings(self) -> EncoderSettings:  # type: ignore[override]
+    def settings(self) -> EncoderSettings:
         """The encoder settings every table is compared under."""
         return self.codec.settings
 
@@ -162,4 +193,4 @@ class CodecEvaluator(Evaluator):
             self._processes = None
 
 
-__all__ = ["EVALUATORS", "CodecEvaluator", "Evaluation", "Evaluator", "Metrics"]
+__all__ = ["EVALUATORS", "CodecEvaluator", "Evaluation", "Evaluator", "EvaluatorView", "Metrics"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -23,30 +24,34 @@ from optuna.storages.journal import JournalFileBackend
 
 from qsearch.atomic import write_bytes
 from qsearch.errors import QSearchError
+from qsearch.search.storage import Storage
 from qsearch.search.trial import Objective, Trial
 from qsearch.tables.qtable import QTable
 
 JOURNAL, LOCK = "study.journal", ".lock"
 
 
-class Journal:
-    """The record of one run folder, opened for writing by one process at a time (a lock), or
-    read-only (:meth:`read`)."""
+class Journal(Storage):
+    """The durable record of one run folder, opened for writing by one process at a time (a
+    lock taken by :meth:`open`), or read without a lock (:meth:`read`)."""
 
-    def __init__(self, directory, identity: dict[str, str], objective: Objective):
-        """Open (creating) the record of ``directory`` for writing: a new record takes
-        ``identity`` and ``objective``; an existing one must have been started with the same
-        identity (a resume with anything changed is refused, naming each change)."""
-        self.directory = Path(directory)
-        self._lock = _lock(self.directory)
-        self._study = open_journal(self.directory, create=True)
-        recorded = self._study.user_attrs.get("identity")
-        if recorded is None and "signature" in self._study.user_attrs:
-            self._lock.close()
-            raise QSearchError(
-                f"{self.directory}: recorded by qsearch 0.1, before runs kept their identity: it "
-                "can be read and exported (qsearch front), not resumed; use a new --out"
-            )
+    def __init__(self, directory: Path | str):
+        self.folder = Path(directory)
+        self.directory = self.folder
+        self._lock: Any = None
+        self._study: optuna.Study | None = None
+
+    def open(self, identity: dict[str, str], objective: Objective) -> None:
+        """Open (creating) the record for writing: a new record takes ``identity`` and
+        ``objective``; an existing one must have been started with the same identity (a
+        resume with anything changed is refused, naming each change)."""
+        self._lock = _lock(self.folder)
+        try:
+            self._study = open_journal(self.folder, create=True)
+            recorded = _identity(self.folder, self._study.user_attrs)
+        except QSearchError:
+            self.close()
+            raise
         if recorded is None:
             self._study.set_user_attr("identity", identity)
             self._study.set_user_attr("objective", objective.as_dict())
@@ -54,42 +59,38 @@ class Journal:
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 self._study.set_metric_names([objective.rate, objective.metric])
         else:
-            check_identity(self.directory, recorded, identity)
+            try:
+                check_identity(self.folder, recorded, identity)
+            except QSearchError:
+                self.close()
+                raise
 
     @classmethod
-    def read(cls, directory) -> tuple[list[Trial], Objective, dict]:
+    def read(cls, directory: Path | str) -> tuple[list[Trial], Objective, dict]:
         """Trials, objective and identity of a run folder, read-only (no lock, no searcher)."""
         storage_study = open_journal(Path(directory))
         attrs = storage_study.user_attrs
-        if "objective" not in attrs:
+        identity = _identity(Path(directory), attrs)
+        if identity is None or "objective" not in attrs:
             raise QSearchError(
                 f"{directory}: the run has no recorded objective yet; resume its search first"
             )
-        identity = attrs.get("identity") or attrs.get("signature", {})  # "signature": qsearch 0.1
         return recorded_trials(storage_study), Objective.from_dict(attrs["objective"]), identity
 
     # -- what is recorded ---------------------------------------------------------------------
     def trials(self) -> list[Trial]:
         """Every recorded trial, in the order recorded."""
-        return recorded_trials(self._study)
+        return recorded_trials(self._opened())
 
     def asks(self) -> list[list[Any]]:
         """[n, told] of each recorded ask, in order (told is None for an ask cut short)."""
-        attrs = self._study.user_attrs
+        attrs = self._opened().user_attrs
         return [list(attrs[k]) for k in sorted(k for k in attrs if k.startswith("ask-"))]
-
-    def before_asks(self) -> bool:
-        """Whether the run was recorded by qsearch 0.1, which kept neither asks nor trial
-        numbers (such a run cannot be replayed exactly)."""
-        if self.asks():
-            return False
-        frozen = self._study.get_trials(deepcopy=False)
-        return bool(frozen) and not any("number" in t.user_attrs for t in frozen)
 
     def add(self, trial: Trial) -> None:
         """Append one trial, flushed before this returns."""
         complete = trial.state == "complete"
-        self._study.add_trial(
+        self._opened().add_trial(
             optuna.trial.create_trial(
                 state=optuna.trial.TrialState.COMPLETE
                 if complete
@@ -111,11 +112,29 @@ class Journal:
 
     def record_ask(self, index: int, n: int, told: int | None) -> None:
         """Record ask ``index`` of ``n`` tables, ``told`` of which were told (None: not yet)."""
-        self._study.set_user_attr(f"ask-{index:06d}", [n, told])
+        self._opened().set_user_attr(f"ask-{index:06d}", [n, told])
 
     def close(self) -> None:
         """Release the run's lock."""
-        self._lock.close()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def _opened(self) -> optuna.Study:
+        if self._study is None:
+            raise QSearchError(f"{self.folder}: the journal is not open (call open first)")
+        return self._study
+
+
+def _identity(directory: Path, attrs: dict) -> dict | None:
+    """The recorded identity (None for a record not started yet); a folder written by qsearch
+    0.1, which kept neither asks nor trial numbers, is refused in one line."""
+    if "signature" in attrs:
+        raise QSearchError(
+            f"{directory}: recorded by qsearch 0.1, which this version neither reads nor resumes; "
+            "use a new --out"
+        )
+    return attrs.get("identity")
 
 
 def _lock(directory: Path):
@@ -146,7 +165,7 @@ def check_identity(directory: Path, recorded: dict[str, str], current: dict[str,
         )
 
 
-def recorded_trials(storage_study) -> list[Trial]:
+def recorded_trials(storage_study: optuna.Study) -> list[Trial]:
     """The trials of a journal with the numbers they were recorded under (so a table file
     named by its trial number names the same table for ever, even after a repair dropped a
     line), in the order they were recorded."""
@@ -154,7 +173,7 @@ def recorded_trials(storage_study) -> list[Trial]:
     frozen_trials = storage_study.get_trials(deepcopy=False, states=states)
     return [
         Trial(
-            number=int(frozen.user_attrs.get("number", position)),
+            number=int(frozen.user_attrs["number"]),
             qtable=QTable.from_vector(frozen.user_attrs["table"]),
             metrics=frozen.user_attrs["metrics"],
             value=frozen.user_attrs["value"],
@@ -166,7 +185,7 @@ def recorded_trials(storage_study) -> list[Trial]:
             else None,
             state="complete" if frozen.state == optuna.trial.TrialState.COMPLETE else "pruned",
         )
-        for position, frozen in enumerate(frozen_trials)
+        for frozen in frozen_trials
     ]
 
 
@@ -195,24 +214,61 @@ def open_journal(directory: Path, create: bool = False):
         raise QSearchError(f"{journal}: not a qsearch journal ({error})") from None
 
 
-def load_record(directory) -> tuple[list[Trial], Objective, dict]:
-    """Trials, objective and identity of a run directory, read-only (:meth:`Journal.read`)."""
-    return Journal.read(directory)
-
-
 def damaged_lines(journal: Path) -> list[int]:
-    """Numbers (from 1) of the journal lines that are not JSON objects."""
+    """Numbers (from 1) of the journal lines that are not JSON objects, or that record a trial
+    whose table or figures are not valid (a value outside 1..255, a figure that is not a finite
+    number): such a trial would otherwise enter the front."""
     if not journal.exists():
         return []
     bad = []
     with journal.open("rb") as handle:
         for number, line in enumerate(handle, 1):
             try:
-                if not isinstance(json.loads(line), dict):
-                    bad.append(number)
+                record = json.loads(line)
             except ValueError:
+                record = None
+            if not isinstance(record, dict) or not _valid_trial(record):
                 bad.append(number)
     return bad
+
+
+def _valid_trial(record: dict) -> bool:
+    """Whether a line that creates a trial (optuna's op code 4) holds a valid one; other
+    operations are optuna's own bookkeeping."""
+    if record.get("op_code") != 4:
+        return True
+    attrs = record.get("user_attrs")
+    if not isinstance(attrs, dict):
+        return False
+    return (
+        isinstance(attrs.get("number"), int)
+        and _valid_table(attrs.get("table"))
+        and _valid_figures(attrs)
+    )
+
+
+def _valid_table(table: Any) -> bool:
+    """128 baseline steps, each a whole number in 1..255."""
+    return (
+        isinstance(table, list)
+        and len(table) == 128
+        and all(isinstance(v, int) and 1 <= v <= 255 for v in table)
+    )
+
+
+def _valid_figures(attrs: dict) -> bool:
+    """A finite value and objective values, and no NaN among the metrics."""
+    values = [attrs.get("value"), *(attrs.get("values") or [None, None])]
+    metrics = attrs.get("metrics")
+    return (
+        all(_number(v) and math.isfinite(v) for v in values)
+        and isinstance(metrics, dict)
+        and not any(_number(v) and math.isnan(v) for v in metrics.values())
+    )
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def repair_journal(directory: Path) -> tuple[int, int]:
@@ -242,4 +298,4 @@ def _drop_torn_last_line(journal: Path) -> None:
             handle.truncate(data.rfind(b"\n") + 1)
 
 
-__all__ = ["JOURNAL", "Journal", "check_identity", "load_record", "repair_journal"]
+__all__ = ["JOURNAL", "Journal", "check_identity", "repair_journal"]

@@ -9,6 +9,7 @@ that evaluators consult between batches of images.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -69,8 +70,43 @@ class Rejection:
         )
 
 
-class Pruner:
-    """The early-rejection rule of a study: the bound's width ``z`` (standard errors)."""
+class BasePruner(ABC):
+    """The contract of an early-rejection rule, as optuna's ``BasePruner``: configured once in
+    ``__init__``, handed to a study, and bound before each batch."""
+
+    @abstractmethod
+    def bind(
+        self,
+        metric: str,
+        rate: str,
+        front: Sequence[Point],
+        floor: float | None,
+        rivals: Sequence[Point] = (),
+    ) -> Rejection | None:
+        """Called by the study before each batch of evaluations (the rule is fixed for the
+        batch, so parallel and serial runs agree).
+
+        Args:
+            metric: the accuracy figure judged, signed higher-is-better in the points.
+            rate: the rate figure (``bpp``).
+            front: the current front's points, each with its per-image accuracies.
+            floor: a single-objective search's absolute accuracy floor, or None.
+            rivals: points every table must beat from the first trial on (the IJG curve).
+
+        Returns:
+            The :class:`Rejection` evaluators consult between batches of images, or None
+            while there is nothing to beat.
+        """
+
+    @abstractmethod
+    def get_params(self) -> dict:
+        """What decides which trials are pruned (part of a run's identity, through ``repr``)."""
+
+
+class Pruner(BasePruner):
+    """The confidence-bound rule: a table stops once an upper bound on its full-set accuracy,
+    ``z`` standard errors above the estimate and paired image by image, falls below a point of
+    the front (or the reference curve) of no greater rate."""
 
     def __init__(self, z: float = 1.0):
         if not (isinstance(z, (int, float)) and math.isfinite(z) and z >= 0):

@@ -12,11 +12,11 @@ register through the ``qsearch.searchers`` entry-point group.
 from __future__ import annotations
 
 import copy
-import inspect
 import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from qsearch.registry import Registry
 from qsearch.search.space import SearchSpace
 from qsearch.search.trial import Trial
 from qsearch.tables.qtable import QTable
+
+if TYPE_CHECKING:
+    from qsearch.search.evaluator import EvaluatorView
 
 SEARCHERS = Registry("qsearch.searchers")
 
@@ -39,20 +42,44 @@ class Searcher(ABC):
     """
 
     name: ClassVar[str] = ""
+    options: ClassVar[dict[str, Option]] = {}
+    """Every ``__init__`` argument, declared (see :class:`Option`)."""
     multi_objective: ClassVar[bool] = False
     needs_network: ClassVar[bool] = False
     default_space: ClassVar[str] = "bands"
     state_attributes: ClassVar[tuple[str, ...]] = ()
-    batch_size: int = 1
-    """How many tables one ask naturally proposes (a generation; 1 for sequential searchers)."""
 
     space: SearchSpace
+    """The space the study searches (bound by :meth:`setup`)."""
+    evaluator: EvaluatorView | None
+    """What the searcher may read of the evaluator (bound by :meth:`setup`)."""
+    seed: int | None
     rng: np.random.Generator
+    """The searcher's only source of randomness, seeded by :meth:`setup`."""
+
+    @property
+    def batch_size(self) -> int:
+        """How many tables one ask naturally proposes (a generation; 1 for sequential searchers)."""
+        return 1
 
     # -- binding -----------------------------------------------------------------------
-    def setup(self, space: SearchSpace, evaluator: Any = None, seed: int | None = None) -> Searcher:
-        """Bind to the space the study searches and the evaluator that scores the tables (an
-        :class:`qsearch.search.evaluator.Evaluator`; one with a ``network`` where ``needs_network``)."""
+    def setup(
+        self, space: SearchSpace, evaluator: EvaluatorView | None = None, seed: int | None = None
+    ) -> Searcher:
+        """Bind to the space the study searches and the evaluator that scores the tables.
+
+        Called once by the study, before the first ask (and again on a fresh searcher when a
+        run resumes: the recorded asks and tells are then replayed through the hooks).
+
+        Args:
+            space: the search space; the searcher proposes points of it.
+            evaluator: what the searcher may read of the evaluator (one with a ``network`` where
+                ``needs_network``), or None for searchers that read nothing of it.
+            seed: the seed of :attr:`rng`.
+
+        Returns:
+            The searcher itself, bound.
+        """
         if self.needs_network and (evaluator is None or evaluator.network is None):
             raise QSearchError(
                 f"searcher {self.name} learns from the network: use an evaluator with one "
@@ -67,12 +94,26 @@ class Searcher(ABC):
         return self
 
     def _setup(self) -> None:
-        """Hook: build what depends on the space, the evaluator or the seed."""
+        """Hook, called by :meth:`setup` once the space, the evaluator and :attr:`rng` are
+        bound: build what depends on them (a pymoo algorithm, an optuna sampler). Options
+        were checked in ``__init__``."""
+
+    def configure(self, **values: Any) -> None:
+        """Check each option against its declaration and keep it under its own name (what
+        ``__init__`` does with its arguments); one line names an option given wrong."""
+        for name, value in values.items():
+            setattr(
+                self, name, self.options[name].check(f"searcher {self.name}: option {name}", value)
+            )
+        self._check_options()
+
+    def _check_options(self) -> None:
+        """Hook for rules between options that their declarations cannot say (e.g. low <= high)."""
 
     def get_params(self) -> dict[str, Any]:
         """The options this searcher was configured with (scikit-learn's convention: each
         ``__init__`` argument is kept under its own name)."""
-        return {name: getattr(self, name) for name in option_names(type(self))}
+        return {name: getattr(self, name) for name in self.options}
 
     # -- the contract ------------------------------------------------------------------
     def ask(self, n: int = 1) -> list[QTable]:
@@ -121,10 +162,25 @@ class Searcher(ABC):
     # -- hooks -----------------------------------------------------------------------------
     @abstractmethod
     def _propose(self, n: int) -> np.ndarray:
-        """An (m, dim) array of m <= n points of the space (rounding and clipping are the space's)."""
+        """Hook, called by :meth:`ask`: the points to evaluate next.
+
+        Args:
+            n: how many points the study asks for.
+
+        Returns:
+            An (m, dim) array of m <= n points of :attr:`space` (rounding and clipping are the
+            space's: any real values may be returned).
+        """
 
     def _learn(self, vectors: np.ndarray, trials: list[Trial]) -> None:
-        """Hook: learn from told trials (default: nothing, as for the random baselines)."""
+        """Hook, called by :meth:`tell` with finished trials (the default learns nothing, as
+        for the random baselines).
+
+        Args:
+            vectors: (len(trials), dim) points of the space, the ones proposed for these
+                tables where this searcher proposed them.
+            trials: the finished trials, in the order they were asked (pruned ones too).
+        """
 
     def __repr__(self) -> str:
         options = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -179,44 +235,86 @@ class GenerationalSearcher(Searcher):
             self._learn_generation(generation, measured)
 
 
-def check_option(
-    searcher: str,
-    name: str,
-    value: Any,
-    kind: type = int,
-    low: float | None = None,
-    high: float | None = None,
-    choices: Sequence[Any] | None = None,
-) -> None:
-    """One-line error for a searcher option of the wrong type, range or choice."""
-    where = f"searcher {searcher}: option {name}={value!r}"
-    if choices is not None:
-        if value not in choices:
-            raise QSearchError(f"{where} is not one of {', '.join(map(str, choices))}")
-        return
-    wanted = numbers.Integral if kind is int else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, wanted):
-        raise QSearchError(f"{where} is not {'an integer' if kind is int else 'a number'}")
-    if low is not None and float(value) < low:
-        raise QSearchError(f"{where} must be at least {low}")
-    if high is not None and float(value) > high:
-        raise QSearchError(f"{where} must be at most {high}")
+@dataclass(frozen=True)
+class Option:
+    """A searcher option, declared once (``Searcher.options``): its type, its range or choices,
+    whether it is a list of such values, and what it does. The default is the ``__init__``
+    argument's. Declarations check every value (:meth:`Searcher.configure`) and describe the
+    options in ``qsearch list``; ``get_params`` reports them for the run's identity."""
+
+    kind: type = int
+    """int, float, bool or str (an int is a float too; a bool is neither)."""
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[Any, ...] | None = None
+    many: bool = False
+    """A non-empty list of such values (a tuple once configured)."""
+    length: int | None = None
+    """With ``many``: exactly this many values."""
+    optional: bool = False
+    """None is allowed (the searcher then decides, e.g. from the evaluator)."""
+    help: str = ""
+
+    def check(self, where: str, value: Any) -> Any:
+        """``value`` as the searcher keeps it (a list as a tuple), or a one-line error."""
+        if value is None and self.optional:
+            return None
+        if not self.many:
+            self._check_one(where, value)
+            return value
+        if not isinstance(value, (list, tuple)) or not value:
+            raise QSearchError(f"{where}={value!r} is not a non-empty list")
+        if self.length is not None and len(value) != self.length:
+            raise QSearchError(f"{where}={value!r} is not a list of {self.length} values")
+        for item in value:
+            self._check_one(where, item)
+        return tuple(value)
+
+    def _check_one(self, where: str, value: Any) -> None:
+        if self.choices is not None and value not in self.choices:
+            raise QSearchError(
+                f"{where}={value!r} is not one of {', '.join(map(str, self.choices))}"
+            )
+        if not _is_kind(value, self.kind):
+            raise QSearchError(f"{where}={value!r} is not {_KIND_NAMES[self.kind]}")
+        if self.low is not None and float(value) < self.low:
+            raise QSearchError(f"{where}={value!r} must be at least {self.low:g}")
+        if self.high is not None and float(value) > self.high:
+            raise QSearchError(f"{where}={value!r} must be at most {self.high:g}")
+
+    def describe(self) -> str:
+        """One phrase: type, range or choices."""
+        if self.choices is not None:
+            kind = "one of " + "|".join(map(str, self.choices))
+        else:
+            kind = f"a list of {_PLURALS[self.kind]}" if self.many else _KIND_NAMES[self.kind]
+        if self.low is not None and self.high is not None:
+            kind += f" in {self.low:g}..{self.high:g}"
+        elif self.low is not None:
+            kind += f" >= {self.low:g}"
+        return kind + (", or null" if self.optional else "")
 
 
-def option_names(searcher_class: type) -> list[str]:
-    """The options a searcher class's ``__init__`` takes, by name."""
-    parameters = inspect.signature(searcher_class).parameters.values()
-    return [
-        p.name
-        for p in parameters
-        if p.name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD or p.kind is p.KEYWORD_ONLY
-    ]
+_KIND_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a name"}
+_PLURALS = {int: "integers", float: "numbers", bool: "switches", str: "names"}
+
+
+def _is_kind(value: Any, kind: type) -> bool:
+    if kind is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind is int:
+        return isinstance(value, numbers.Integral)
+    if kind is float:
+        return isinstance(value, numbers.Real)
+    return isinstance(value, kind)
 
 
 def make_searcher(name: str, **options: Any) -> Searcher:
     """A registered searcher configured with ``options``; unknown options are one-line errors."""
     searcher_class = SEARCHERS[name]
-    accepted = option_names(searcher_class)
+    accepted = list(searcher_class.options)
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise QSearchError(
@@ -226,4 +324,4 @@ def make_searcher(name: str, **options: Any) -> Searcher:
     return searcher_class(**options)
 
 
-__all__ = ["SEARCHERS", "GenerationalSearcher", "Searcher", "check_option", "make_searcher"]
+__all__ = ["SEARCHERS", "GenerationalSearcher", "Option", "Searcher", "make_searcher"]

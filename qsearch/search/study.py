@@ -1,10 +1,11 @@
 """A study runs a searcher against an evaluator: ask, evaluate (serving repeated tables from
 the record), record each trial durably the moment it finishes, tell, until the budget is spent.
 
-With a run directory the record is a :class:`qsearch.search.journal.Journal`. A resumed study
-rebuilds its searcher by replaying the recorded asks and tells with the same seed, the recorded
-tables served from the record, so the same call after Ctrl-C, a crash or ``kill -9`` continues
-exactly where the run stopped and nothing is evaluated twice.
+The study is handed its record (a :class:`qsearch.search.storage.Storage`: a run folder's
+:class:`qsearch.search.journal.Journal`, or an in-memory one). A resumed study rebuilds its
+searcher by replaying the recorded asks and tells with the same seed, the recorded tables served
+from the record, so the same call after Ctrl-C, a crash or ``kill -9`` continues exactly where
+the run stopped and nothing is evaluated twice.
 """
 
 from __future__ import annotations
@@ -13,17 +14,17 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from qsearch.errors import QSearchError
-from qsearch.report.pareto import non_dominated
+from qsearch.report.pareto import pareto_front
 from qsearch.search.evaluator import Evaluation
 from qsearch.search.journal import Journal
-from qsearch.search.pruning import Pruner, Rejection
+from qsearch.search.pruning import BasePruner, Rejection
 from qsearch.search.searcher import Searcher
 from qsearch.search.space import SPACES, SearchSpace
+from qsearch.search.storage import InMemoryStorage, Storage
 from qsearch.search.trial import Objective, Trial, metric_sign
 from qsearch.search.workers import worker_name
 from qsearch.tables.qtable import QTable
@@ -46,12 +47,14 @@ def default_objective(evaluator) -> Objective:
 
 
 class Study:
-    """Ask/tell loop with a de-duplicating cache and an optional durable record in ``directory``.
+    """Ask/tell loop with a de-duplicating cache and a record handed to it.
 
-    The study binds ``searcher`` to ``space`` (a :class:`SearchSpace`, a space name, or the
-    searcher's default), the evaluator and ``seed``; ``pruner`` (a :class:`Pruner`) lets
-    evaluators stop hopeless tables early; ``pool`` (a :class:`qsearch.search.workers.EvaluatorPool`:
-    local processes or a Dask cluster) evaluates each batch in parallel.
+    ``storage`` is a :class:`Storage`, or a folder (its :class:`Journal`: durable, resumable),
+    or None (in memory). The study binds ``searcher`` to ``space`` (a :class:`SearchSpace`, a
+    space name, or the searcher's default), the evaluator and ``seed``; ``pruner`` (a
+    :class:`qsearch.search.pruning.BasePruner`) lets evaluators stop hopeless tables early; ``pool`` (a
+    :class:`qsearch.search.workers.EvaluatorPool`: local processes or a Dask cluster) evaluates
+    each batch in parallel.
     """
 
     def __init__(
@@ -59,11 +62,11 @@ class Study:
         evaluator,
         searcher: Searcher,
         objective: Objective | None = None,
-        directory=None,
+        storage: Storage | Path | str | None = None,
         *,
         space: SearchSpace | str | None = None,
         seed: int | None = 0,
-        pruner: Pruner | None = None,
+        pruner: BasePruner | None = None,
         pool=None,
     ):
         self.evaluator = evaluator
@@ -73,24 +76,33 @@ class Study:
                 f"{{metric}} {self.objective.metric!r} is not reported by this evaluator "
                 f"(choose from {', '.join(evaluator.accuracy_metrics)})"
             )
-        if not isinstance(space, SearchSpace):
-            space = SPACES[space or searcher.default_space]()
-        assert isinstance(space, SearchSpace)
-        self.space, self.seed, self.pruner, self.pool = space, seed, pruner, pool
-        self.searcher = searcher.setup(space, evaluator, seed)
-        self.reference = getattr(evaluator, "reference", None)
+        self.space = (
+            space if isinstance(space, SearchSpace) else SPACES[space or searcher.default_space]()
+        )
+        self.seed, self.pruner, self.pool = seed, pruner, pool
+        self.searcher = searcher.setup(self.space, evaluator, seed)
+        self.reference = evaluator.reference
         self.trials: list[Trial] = []
         self._cache: dict[str, Trial] = {}
-        self._asks: list[list[Any]] = []  # [n, told] of each ask so far; told is None until told
         self._replayed = False
         self._rivals: tuple = ()
         self._next_number = 0
         self.worker = worker_name()
         self.identity = self._identity()
-        self.directory = Path(directory) if directory is not None else None
-        self.journal: Journal | None = None
-        if directory is not None:
-            self._open_record(Path(directory))
+        self.storage = _storage(storage)
+        self.storage.open(self.identity, self.objective)
+        for trial in self.storage.trials():
+            self._remember(trial)
+        self._asks = self.storage.asks()  # [n, told] of each ask so far; told None until told
+        if self.trials:
+            log.info(
+                "resuming %s with %d recorded trials", self.storage.directory, len(self.trials)
+            )
+
+    @property
+    def directory(self) -> Path | None:
+        """The folder of the study's record, where it has one."""
+        return self.storage.directory
 
     # -- identity ------------------------------------------------------------------------------
     def _identity(self) -> dict[str, str]:
@@ -107,34 +119,15 @@ class Study:
             "pruner": repr(self.pruner),
         }
 
-    # -- durable record ----------------------------------------------------------------------
-    def _open_record(self, directory: Path) -> None:
-        self.journal = Journal(directory, self.identity, self.objective)
-        for trial in self.journal.trials():
-            self._remember(trial)
-        self._asks = self.journal.asks()
-        if self.journal.before_asks():
-            self.journal.close()
-            raise QSearchError(
-                f"{directory}: recorded by qsearch 0.1, before runs kept their asks: it can be "
-                "read and exported (qsearch front), not resumed; use a new --out"
-            )
-        if self.trials:
-            log.info("resuming %s with %d recorded trials", directory, len(self.trials))
-
+    # -- the record ------------------------------------------------------------------------
     def _record(self, trial: Trial) -> None:
-        if self.journal is not None:
-            self.journal.add(trial)
+        self.storage.add(trial)
         self._remember(trial)
 
     def _remember(self, trial: Trial) -> None:
         self.trials.append(trial)
         self._cache[trial.qtable.key] = trial
         self._next_number = max(self._next_number, trial.number + 1)  # past a repaired gap too
-
-    def _record_ask(self, index: int, n: int, told: int | None) -> None:
-        if self.journal is not None:
-            self.journal.record_ask(index, n, told)
 
     # -- the loop ------------------------------------------------------------------------------
     def _rejection(self, rivals: tuple) -> Rejection | None:
@@ -152,18 +145,24 @@ class Study:
         floor = self.objective.absolute_floor(self.reference) if single else None
         return self.pruner.bind(self.objective.metric, self.objective.rate, front, floor, rivals)
 
+    def _kept_per_image(self, per_image: dict[str, list] | None) -> dict[str, list] | None:
+        """What a trial keeps image by image: the objective's accuracy and the bytes (and top-1
+        where the objective is another figure, for top-1 operating points); nothing where the
+        figure is not a mean over images (PSNR). Pixels are the image set's, kept with the IJG
+        curve."""
+        metric = self.objective.metric
+        if per_image is None or metric not in per_image:
+            return None
+        kept = {
+            "accuracy": [round(float(v), 6) for v in per_image[metric]],
+            "bytes": per_image["bytes"],
+        }
+        if metric != "top1" and "top1" in per_image:
+            kept["top1"] = [int(v) for v in per_image["top1"]]
+        return kept
+
     def _trial(self, qtable: QTable, evaluation: Evaluation, worker: str) -> Trial:
-        per_image = evaluation.per_image
-        if per_image is not None and self.objective.metric not in per_image:
-            per_image = None  # e.g. PSNR: one figure over all pixels, no paired comparisons
-        if per_image is not None:
-            kept = {
-                "accuracy": [round(float(v), 6) for v in per_image[self.objective.metric]],
-                "bytes": per_image["bytes"],
-            }  # pixels are the image set's: kept with the IJG curve
-            if self.objective.metric != "top1" and "top1" in per_image:
-                kept["top1"] = [int(v) for v in per_image["top1"]]  # top-1 operating points
-            per_image = kept
+        per_image = self._kept_per_image(evaluation.per_image)
         metrics = {
             k: (float(v) if isinstance(v, (float, np.floating)) else v)
             for k, v in evaluation.items()
@@ -187,14 +186,7 @@ class Study:
         (in parallel with a pool) and recorded in the order asked, within ``budget``; ``rivals``
         (default: those of the running :meth:`optimize`) are points a table must beat.
         The rejection rule is fixed for the batch, so parallel and serial runs agree."""
-        new: dict[str, QTable] = {}
-        told = []
-        for table in tables:
-            if table.key not in self._cache and table.key not in new:
-                if budget is not None and len(self.trials) + len(new) >= budget:
-                    break
-                new[table.key] = table
-            told.append(table.key)
+        new, told = self._new_within(tables, budget)
         rejection = self._rejection(self._rivals if rivals is None else tuple(rivals))
         if self.pool is None:
             results = (
@@ -209,6 +201,21 @@ class Study:
                 on_record()
         return [self._cache[key] for key in told]
 
+    def _new_within(
+        self, tables: list[QTable], budget: int | None
+    ) -> tuple[dict[str, QTable], list[str]]:
+        """The tables not yet recorded (by key) and the keys told, in order, up to the first
+        new table past ``budget``."""
+        new: dict[str, QTable] = {}
+        told = []
+        for table in tables:
+            if table.key not in self._cache and table.key not in new:
+                if budget is not None and len(self.trials) + len(new) >= budget:
+                    break
+                new[table.key] = table
+            told.append(table.key)
+        return new, told
+
     def _step(self, n: int, budget: int | None, on_record=None, index: int | None = None) -> None:
         """One ask, its evaluations and its tell. A new ask (``index`` None) is recorded before
         its tables are evaluated and again, with how many were told, after; a recorded ask is
@@ -222,10 +229,10 @@ class Study:
             if index is None:
                 index = len(self._asks)
                 self._asks.append([n, None])
-                self._record_ask(index, n, None)
+                self.storage.record_ask(index, n, None)
             told = self.evaluate_batch(tables, budget, on_record)
             self._asks[index][1] = len(told)
-            self._record_ask(index, n, len(told))
+            self.storage.record_ask(index, n, len(told))
         self.searcher.tell(told)
 
     def _cache_only(self, tables: list[QTable]) -> list[Trial]:
@@ -258,44 +265,36 @@ class Study:
         searcher's natural batch (a generation; one for sequential searchers), raised to the
         pool's size so that every worker has a table. ``rivals`` are points every table must
         beat from the first trial on, for the pruner (e.g. the IJG curve)."""
+        _check_limits(budget, timeout, batch_size)
         self._rivals = tuple(rivals)
-        if budget is None and timeout is None:
-            raise QSearchError("a study needs a budget (trials) or a timeout (seconds)")
-        for name, value in (("budget", budget), ("batch size", batch_size)):
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 1
-            ):
-                raise QSearchError(f"{name} {value!r} must be a whole number, at least 1")
-        if timeout is not None and not timeout > 0:
-            raise QSearchError(f"timeout {timeout!r} must be a number of seconds above 0")
         batch_size = batch_size or max(self.searcher.batch_size, self.pool.size if self.pool else 1)
         deadline = None if timeout is None else time.monotonic() + timeout
         bar = _progress_bar(budget, len(self.trials)) if progress else None
-        on_record = None if bar is None else (lambda: self._advance(bar))
-        stalled = 0
         try:
             self._replay(budget)
-            while (budget is None or len(self.trials) < budget) and (
-                deadline is None or time.monotonic() < deadline
-            ):
-                before = len(self.trials)
-                self._step(
-                    batch_size if budget is None else min(batch_size, budget - len(self.trials)),
-                    budget,
-                    on_record,
-                )
-                stalled = stalled + 1 if len(self.trials) == before else 0
-                if stalled >= STALL_LIMIT:
-                    log.warning(
-                        "%s proposed only evaluated tables %d times in a row: stopping early",
-                        self.searcher.name,
-                        STALL_LIMIT,
-                    )
-                    break
+            on_record = None if bar is None else (lambda: self._advance(bar))
+            self._search(batch_size, budget, deadline, on_record)
         finally:
             if bar is not None:
                 bar.close()
         return self.trials
+
+    def _search(
+        self, batch_size: int, budget: int | None, deadline: float | None, on_record=None
+    ) -> None:
+        """Ask, evaluate and tell until the budget or the deadline, or until the searcher has
+        proposed only recorded tables :data:`STALL_LIMIT` times in a row."""
+        stalled = 0
+        while _within(budget, len(self.trials), deadline) and stalled < STALL_LIMIT:
+            before = len(self.trials)
+            self._step(_room(batch_size, budget, before), budget, on_record)
+            stalled = stalled + 1 if len(self.trials) == before else 0
+        if stalled >= STALL_LIMIT:
+            log.warning(
+                "%s proposed only evaluated tables %d times in a row: stopped early",
+                self.searcher.name,
+                STALL_LIMIT,
+            )
 
     def _advance(self, bar) -> None:
         bar.update(len(self.trials) - bar.n)
@@ -311,20 +310,47 @@ class Study:
 
     def front(self) -> list[Trial]:
         """The non-dominated complete trials by (rate, accuracy), in increasing rate."""
-        complete = [t for t in self.trials if t.state == "complete"]
-        points = non_dominated([t.values[0] for t in complete], [-t.values[1] for t in complete])
-        return sorted((complete[i] for i in points), key=lambda t: t.values[0])
+        return pareto_front(self.trials, self.objective.metric, self.objective.rate)
 
     def close(self) -> None:
-        """Release the run's lock."""
-        if self.journal is not None:
-            self.journal.close()
+        """Release the record (a run folder's lock)."""
+        self.storage.close()
+
+
+def _storage(storage: Storage | Path | str | None) -> Storage:
+    if storage is None:
+        return InMemoryStorage()
+    return storage if isinstance(storage, Storage) else Journal(storage)
+
+
+def _check_limits(budget: int | None, timeout: float | None, batch_size: int | None) -> None:
+    if budget is None and timeout is None:
+        raise QSearchError("a study needs a budget (trials) or a timeout (seconds)")
+    for name, value in (("budget", budget), ("batch size", batch_size)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise QSearchError(f"{name} {value!r} must be a whole number, at least 1")
+    if timeout is not None and not timeout > 0:
+        raise QSearchError(f"timeout {timeout!r} must be a number of seconds above 0")
+
+
+def _room(batch_size: int, budget: int | None, done: int) -> int:
+    """Tables to ask for next: a batch, no more than the budget leaves."""
+    return batch_size if budget is None else min(batch_size, budget - done)
+
+
+def _within(budget: int | None, done: int, deadline: float | None) -> bool:
+    """Whether the budget and the deadline both leave room for another ask."""
+    return (budget is None or done < budget) and (deadline is None or time.monotonic() < deadline)
 
 
 def _progress_bar(budget, done):
     from tqdm import tqdm
 
-    return tqdm(total=budget, initial=done, unit="trial", desc="search", dynamic_ncols=True)
+    return tqdm(
+        total=budget, initial=done, unit="trial", desc="search", dynamic_ncols=True, disable=None
+    )
 
 
 __all__ = ["Study", "default_objective"]

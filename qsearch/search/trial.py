@@ -10,15 +10,14 @@ from qsearch.errors import QSearchError
 from qsearch.tables.qtable import QTable
 
 LOWER_IS_BETTER = {"kl"}
+"""Metrics where lower is better (a divergence from the uncompressed output)."""
 LOG_PROBABILITY = {"logprob"}
+"""Metrics that are a mean log-probability: a share of them is a difference of logs, not a product."""
 
 
 def metric_sign(metric: str) -> int:
     """+1 for a metric where higher is better, -1 where lower is (KL): multiply to compare."""
     return -1 if metric in LOWER_IS_BETTER else 1
-
-
-"""Metrics that are a mean log-probability: a share of them is a difference of logs, not a product."""
 
 
 def operating_target(metric: str, uncompressed: float, fraction: float) -> float:

@@ -85,12 +85,7 @@ def make_family(spec: str, images=None) -> TableFamily:
             raise QSearchError("the deepn base is fitted to images: give the search images")
         return deepn(images)
     path = Path(spec)
-    if path.is_file() and path.suffix.lower() in (".jpg", ".jpeg", ".jpe", ".jfif"):
-        from qsearch.tables.inspection import read_tables
-
-        table = read_tables(path)  # the tables a camera or a pipeline already writes
-        return TableFamily(path.stem, table.luma, table.chroma)
-    if path.is_file():
+    if path.is_file():  # a table file, or the tables a JPEG file carries
         table = QTable.load(path)
         return TableFamily(path.stem, table.luma, table.chroma)
     raise QSearchError(f"--base {spec!r} is not one of {', '.join(FAMILY_NAMES)} or a table file")

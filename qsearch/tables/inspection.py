@@ -22,7 +22,7 @@ def file_tables(path: Path) -> tuple[tuple[int, ...], ...]:
         with Image.open(path) as opened:
             if opened.format != "JPEG":
                 raise QSearchError(f"{path}: not a JPEG file ({opened.format})")
-            tables = opened.quantization  # type: ignore[attr-defined]
+            tables = opened.quantization  # type: ignore[attr-defined]  # JPEG files have it; Image.open is typed as any image
     except (OSError, UnidentifiedImageError) as error:
         raise QSearchError(f"{path}: not a readable JPEG file ({error})") from None
     return tuple(tuple(int(v) for v in tables[slot]) for slot in sorted(tables))

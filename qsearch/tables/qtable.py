@@ -16,6 +16,8 @@ import numpy as np
 from qsearch.atomic import write_text
 from qsearch.errors import QSearchError
 
+JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
+"""Files whose own tables are read as a table (``--qtable``, ``--base``)."""
 TABLE_NAMES = ("luma", "chroma")
 
 # ITU-T T.81 Annex K, tables K.1 and K.2, natural order (libjpeg's std_luminance_quant_tbl).
@@ -216,8 +218,13 @@ class QTable:
 
     @classmethod
     def load(cls, path) -> QTable:
-        """Read a ``.json`` table pair or a cjpeg ``-qtables`` text file."""
+        """Read a ``.json`` table pair, a cjpeg ``-qtables`` text file, or the tables a JPEG
+        file carries (what a camera or a pipeline already writes)."""
         path = Path(path)
+        if path.suffix.lower() in JPEG_SUFFIXES:
+            from qsearch.tables.inspection import read_tables
+
+            return read_tables(path)
         try:
             text = path.read_text()
         except (OSError, UnicodeDecodeError) as error:
