@@ -20,7 +20,7 @@ from qsearch.models import load_classifier
 from qsearch.models.adapt import Adaptation, adapt, trainable
 from realdata import photos
 
-QUICK = Adaptation(epochs=2, batch_size=3, learning_rate=3e-3)
+QUICK = Adaptation(epochs=2, batch_size=3, learning_rate=5e-4)
 
 
 @pytest.fixture(scope="module")
