@@ -80,3 +80,18 @@ BUILT_IN_SEARCHERS = (
     "sensitivity",
 )
 """Every searcher qsearch ships (each must be registered and listed)."""
+
+
+def assert_drawn_plot(path, labels: tuple[str, ...] = ()) -> None:
+    """A saved two-panel plot: ink in each panel, curves in several colours; and, for a run's
+    plot, each of ``labels`` in the legend of both panels (through the figure it was drawn from)."""
+    import numpy as np
+    from PIL import Image
+
+    image = np.asarray(Image.open(path).convert("RGB"))
+    height, width, _ = image.shape
+    assert width > 600 and height > 300, image.shape
+    for panel in (image[:, : width // 2], image[:, width // 2 :]):
+        assert (panel.min(axis=2) < 128).mean() > 0.005  # axes, ticks, curves drawn in it
+    coloured = image[(image.max(axis=2) - image.min(axis=2)) > 60]  # neither white, grey nor black
+    assert len({tuple(c // 32) for c in coloured}) >= 2  # at least two curves' colours

@@ -75,9 +75,7 @@ def test_an_interrupted_adaptation_resumed_gives_the_uninterrupted_weights(
     adapt(frozen, pictures, tmp_path, one)  # stopped after its first epoch
     resumed = adapt(frozen, pictures, tmp_path, QUICK)  # the same call, a larger budget
     batch = pictures.network_inputs()
-    assert torch.equal(
-        resumed.classifier.log_probs(batch), adapted.classifier.log_probs(batch)
-    )
+    assert torch.equal(resumed.classifier.log_probs(batch), adapted.classifier.log_probs(batch))
     assert resumed.history == adapted.history
 
 

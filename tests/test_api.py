@@ -11,7 +11,7 @@ from qsearch import EncoderSettings, QSearchError, QTable
 from qsearch.cli import main
 from qsearch.evaluators.fidelity import FidelityEvaluator
 from qsearch.images import load_images
-from realdata import photos
+from realdata import assert_drawn_plot, photos
 
 QUALITIES = (20, 60, 90)
 
@@ -41,6 +41,7 @@ def test_the_command_line_writes_what_the_function_returns(fidelity, tmp_path):
     assert main([*arguments, "--out", str(tmp_path / "cli")]) == 0
     result = qsearch.baseline(fidelity, families=["mozjpeg-3"], qualities=QUALITIES)
     written = result.write(tmp_path / "api")
+    assert_drawn_plot(tmp_path / "api" / "baseline.png")
     assert {p.name for p in written} >= {"ijg.csv", "mozjpeg-3.csv", "ladder.csv", "baseline.png"}
     for name in ("ijg.csv", "mozjpeg-3.csv"):
         cli, api = (pd.read_csv(tmp_path / side / name) for side in ("cli", "api"))

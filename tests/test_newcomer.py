@@ -273,3 +273,16 @@ def test_an_export_into_a_folder_that_refuses_writes_is_one_line(tmp_path, capsy
     arguments = ["export", str(tmp_path / "t.txt"), "--format", "cjpeg", "--out", target]
     assert main(arguments) == 2
     assert "cannot be written or read" in one_error_line(capsys)
+
+
+def test_a_runs_plot_says_what_its_marks_and_panels_are(finished_run):
+    from qsearch import Run
+
+    figure = Run(finished_run).plot()
+    whole, zoom = figure.axes
+    for axes in (whole, zoom):
+        assert axes.get_ylabel() == "psnr"
+        labels = [text.get_text() for text in axes.get_legend().get_texts()]
+        assert "front" in labels and "IJG quality" in labels
+    title = figure._suptitle.get_text()
+    assert "space around ijg tables" in title and "Space(" not in title and "((" not in title
