@@ -16,11 +16,19 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
 import pandas as pd
 
-from common import IMAGENET_SAMPLE, ROOT, SPLITS, classifier, record, search, unpacked
-from qsearch.codecs.codec import Codec, EncoderSettings
+from common import (
+    IMAGENET_SAMPLE,
+    ROOT,
+    SPLITS,
+    classifier,
+    lossless_frame,
+    record,
+    search,
+    unpacked,
+)
+from qsearch.codecs.codec import EncoderSettings
 from qsearch.evaluators.classifier import ClassifierEvaluator
 from qsearch.images import load_images
 from qsearch.models.adapt import Adaptation, adapt
@@ -76,32 +84,10 @@ def best_front(scorer, name: str) -> pd.DataFrame:
 
 
 def smallest(scorer, plain: pd.DataFrame, name: str, folder=BEST) -> pd.DataFrame:
-    """The same tables with --smallest: each image's bytes under it, accuracy the plain
-    encoding's (the decoded pixels are the same, checked image by image)."""
-
-    def compute():
-        codec, rows = Codec(EncoderSettings(smallest=True)), []
-        images = scorer.images.images
-        for _, row in plain.iterrows():
-            table = QTable.load(folder / row["table"])
-            files, plain_files = (
-                codec.encode_all(images, table),
-                scorer.codec.encode_all(images, table),
-            )
-            for file, base in zip(files, plain_files):
-                assert np.array_equal(
-                    codec.decode_all([file], images.shape[1:]),
-                    codec.decode_all([base], images.shape[1:]),
-                )
-            figures = json.loads(row["per_image"])
-            figures["bytes"] = [len(f) for f in files]
-            total = sum(figures["bytes"])
-            rows.append({**row.to_dict(), "bytes": total, "bpp": 8 * total / sum(figures["pixels"]),
-                         "per_image": json.dumps(figures)})  # fmt: skip
-        return pd.DataFrame(rows)
-
-    scorer.use_encoder(EncoderSettings())
-    return cached_frame(RESULTS / f"{name}.csv", compute)
+    """The same tables with --smallest (same pixels, so the plain encoding's accuracy)."""
+    return lossless_frame(
+        scorer, plain, EncoderSettings(smallest=True), folder, RESULTS / f"{name}.csv"
+    )
 
 
 def searched_for_adapted(path, budget: int) -> tuple[pd.DataFrame, object]:

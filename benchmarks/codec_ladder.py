@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common import ROOT, evaluator, record, search, unpacked
-from qsearch.codecs.codec import Codec, EncoderSettings
+from common import ROOT, evaluator, lossless_frame, record, search, unpacked
+from qsearch.codecs.codec import EncoderSettings
 from qsearch.report.curves import cached_frame, rescore, scored, sweep
 from qsearch.report.ladder import ladder, markdown
 from qsearch.report.operating import Curve, own_bits, percent_cell
@@ -119,31 +119,10 @@ def chosen_table_cells(front: pd.DataFrame, ijg: pd.DataFrame, uncompressed: dic
 
 
 def lossless_on_top(scorer, plain: pd.DataFrame, settings: EncoderSettings) -> pd.DataFrame:
-    """The best front's tables under libjpeg-turbo with lossless settings on top: each image's
-    bytes under ``settings``, its accuracy the plain encoding's, since the decoded pixels are
-    the same (checked here, image by image, for every table)."""
-
-    def compute():
-        codec = Codec(settings)
-        images, rows = scorer.images.images, []
-        for _, row in plain.iterrows():
-            table = QTable.load(BEST / row["table"])
-            files = codec.encode_all(images, table)
-            plain_files = scorer.codec.encode_all(images, table)
-            for file, base in zip(files, plain_files):
-                assert np.array_equal(
-                    codec.decode_all([file], images.shape[1:]),
-                    codec.decode_all([base], images.shape[1:]),
-                )
-            figures = json.loads(row["per_image"])
-            figures["bytes"] = [len(f) for f in files]
-            total = sum(figures["bytes"])
-            rows.append({**row.to_dict(), "bytes": total, "bpp": 8 * total / sum(figures["pixels"]),
-                         "per_image": json.dumps(figures)})  # fmt: skip
-        return pd.DataFrame(rows)
-
-    scorer.use_encoder(EncoderSettings())
-    return cached_frame(RESULTS / "best-front-libjpeg-turbo-smallest.csv", compute)
+    """The best front's tables under libjpeg-turbo with lossless settings on top."""
+    return lossless_frame(
+        scorer, plain, settings, BEST, RESULTS / "best-front-libjpeg-turbo-smallest.csv"
+    )
 
 
 def searched_fronts(budget: int) -> dict[str, pd.DataFrame]:

@@ -212,3 +212,40 @@ def search(
         test_evaluator=evaluator(scenario, test_split, limit, model, codec) if test_split else None,
         pruner=qsearch.Pruner(rejection_z) if rejection_z is not None else None,
     )
+
+
+def lossless_frame(scorer, plain, settings, folder: Path, path: Path):
+    """Tables already scored plainly (``plain``: a frame naming table files below ``folder``)
+    with lossless ``settings`` on top: each image's bytes under them, its accuracy the plain
+    encoding's, since the decoded pixels are the same (checked image by image, every table)."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from qsearch.codecs.codec import Codec, EncoderSettings
+    from qsearch.report.curves import cached_frame
+    from qsearch.tables.qtable import QTable
+
+    def compute():
+        codec, images, rows = Codec(settings), scorer.images.images, []
+        for _, row in plain.iterrows():
+            table = QTable.load(folder / row["table"])
+            files, plain_files = (
+                codec.encode_all(images, table),
+                scorer.codec.encode_all(images, table),
+            )
+            for file, base in zip(files, plain_files):
+                shape = images.shape[1:]
+                assert np.array_equal(
+                    codec.decode_all([file], shape), codec.decode_all([base], shape)
+                )
+            figures = json.loads(row["per_image"])
+            figures["bytes"] = [len(f) for f in files]
+            total = sum(figures["bytes"])
+            rows.append({**row.to_dict(), "bytes": total, "bpp": 8 * total / sum(figures["pixels"]),
+                         "per_image": json.dumps(figures)})  # fmt: skip
+        return pd.DataFrame(rows)
+
+    scorer.use_encoder(EncoderSettings())
+    return cached_frame(path, compute)

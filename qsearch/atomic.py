@@ -34,3 +34,17 @@ def write_bytes(path: Path | str, data: bytes) -> None:
     """``Path.write_bytes``, atomically."""
     with atomic_write(path, "wb") as handle:
         handle.write(data)
+
+
+def check_output_folder(folder: Path, marker: str, kind: str) -> None:
+    """Refuse, before any work, a folder that holds files but not ``marker`` (what qsearch
+    writes there first): a user's own files are never overwritten."""
+    from qsearch.errors import QSearchError
+
+    if folder.exists() and not folder.is_dir():
+        raise QSearchError.about(f"{{out}} {folder}: a file, not a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / marker).exists():
+        raise QSearchError.about(
+            f"{{out}} {folder}: holds files but no {kind} ({marker} missing); choose an empty or "
+            "new folder"
+        )

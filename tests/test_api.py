@@ -52,7 +52,7 @@ def test_the_command_line_writes_what_the_function_returns(fidelity, tmp_path):
 def test_a_baseline_never_writes_into_a_folder_of_the_users_files(fidelity, tmp_path):
     (tmp_path / "ijg.csv").write_text("the user's own file\n")
     result = qsearch.baseline(fidelity, qualities=QUALITIES)
-    with pytest.raises(QSearchError, match="holds files that no qsearch baseline wrote"):
+    with pytest.raises(QSearchError, match="holds files but no qsearch baseline"):
         result.write(tmp_path)
     assert (tmp_path / "ijg.csv").read_text() == "the user's own file\n"
     arguments = ["baseline", "--evaluator", "fidelity", "--limit", "3", "--out", str(tmp_path)]

@@ -81,15 +81,9 @@ def _found(folder, labels: str, class_map, strict: bool) -> tuple[Path, Discover
     else:
         folder = Path(folder)
         found = discover(folder, labels, class_map)
-    if found.left_out:
-        if strict:
-            raise QSearchError(found.left_out[0])
-        log.warning(
-            "left out %d file(s) that the %s label rule cannot label, first: %s",
-            len(found.left_out),
-            found.rule,
-            found.left_out[0],
-        )
+    _left_out(
+        found.left_out, strict, f"left out %d file(s) that the {found.rule} label rule cannot label"
+    )
     return folder, found
 
 
@@ -117,20 +111,20 @@ def _prepared(
     return image_set
 
 
+def _left_out(problems: list[str], strict: bool, counted: str) -> None:
+    """Files left out: fatal with ``strict`` (the first named), else one warning with a count."""
+    if problems and strict:
+        raise QSearchError(problems[0])
+    if problems:
+        log.warning(counted + ", first: %s", len(problems), problems[0])
+
+
 def _report(
     image_set: ImageSet, folder: Path, candidates: int, strict: bool, preprocessing
 ) -> None:
     """Step three: unreadable images skipped with a count (fatal with ``strict``), none left
     refused, upscaled ones noted."""
-    if image_set.skipped:
-        if strict:
-            raise QSearchError(image_set.skipped[0])
-        log.warning(
-            "skipped %d unreadable image(s) of %d, first: %s",
-            len(image_set.skipped),
-            candidates,
-            image_set.skipped[0],
-        )
+    _left_out(image_set.skipped, strict, f"skipped %d unreadable image(s) of {candidates}")
     if not len(image_set):
         raise QSearchError(
             f"{folder}: none of its {candidates} files is a readable image ({image_set.skipped[0]})"

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from qsearch.atomic import write_text
+from qsearch.atomic import check_output_folder, write_text
 from qsearch.codecs.codec import EncoderSettings
-from qsearch.errors import QSearchError
 from qsearch.report.curves import IJG_QUALITIES, sweep, write_csv
 from qsearch.report.ladder import ladder, markdown
 from qsearch.report.plots import plot_curves
@@ -45,6 +44,7 @@ class Baseline:
         folder = Path(folder)
         check_baseline_folder(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        write_text(folder / MANIFEST, json.dumps({"curves": list(self.sweeps)}, indent=2) + "\n")
         written = []
         for name, frame in self.sweeps.items():
             write_csv(frame, folder / f"{name}.csv")
@@ -52,7 +52,6 @@ class Baseline:
         write_csv(self.ladder, folder / "ladder.csv")
         write_text(folder / "ladder.md", markdown(self.ladder) + "\n")
         self._plot(folder / "baseline.png")
-        write_text(folder / MANIFEST, json.dumps({"curves": list(self.sweeps)}, indent=2) + "\n")
         return [*written, *(folder / n for n in ("ladder.csv", "ladder.md", "baseline.png"))]
 
     def _plot(self, path: Path) -> None:
@@ -72,15 +71,8 @@ class Baseline:
 
 
 def check_baseline_folder(folder: Path) -> None:
-    """Refuse a folder that holds anything but an earlier baseline (a user's files are never
-    overwritten)."""
-    if folder.exists() and not folder.is_dir():
-        raise QSearchError.about(f"{{out}} {folder}: a file, not a folder")
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / MANIFEST).exists():
-        raise QSearchError.about(
-            f"{{out}} {folder}: holds files that no qsearch baseline wrote; choose an empty or "
-            "new folder"
-        )
+    """Refuse a folder that holds anything but an earlier baseline."""
+    check_output_folder(folder, MANIFEST, "qsearch baseline")
 
 
 def baseline(

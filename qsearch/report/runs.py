@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from qsearch.atomic import write_text
+from qsearch.atomic import check_output_folder, write_text
 from qsearch.errors import QSearchError
 from qsearch.report.curves import (
     IJG_SEARCH,
@@ -123,13 +123,7 @@ def check_held_out(
 def check_run_folder(directory: Path) -> None:
     """Refuse, before any work, a folder that holds files but no qsearch run (a user's own
     ``summary.json`` or ``front.csv`` would be overwritten)."""
-    if directory.exists() and not directory.is_dir():
-        raise QSearchError.about(f"{{out}} {directory}: a file, not a folder")
-    if directory.is_dir() and any(directory.iterdir()) and not (directory / JOURNAL).exists():
-        raise QSearchError.about(
-            f"{{out}} {directory}: holds files but no qsearch run ({JOURNAL} missing); choose an "
-            "empty or new folder, or the folder of the run to resume"
-        )
+    check_output_folder(directory, JOURNAL, "qsearch run")
 
 
 class Run:
