@@ -52,6 +52,9 @@ BULKY = 100_000
 repository; a benchmark unpacks them before it resumes and packs them again when it ends."""
 
 
+UNPACKED = {".gz", ".png", ".pt", ".pt2", ".onnx"}
+"""Files kept as they are: already packed, images, and model files users load directly."""
+
 _LOCKS: list = []
 
 
@@ -94,12 +97,7 @@ def unpacked(folder: Path):
 def pack(folder: Path) -> None:
     """gzip every bulky file under ``folder`` (in place, ``NAME.gz``)."""
     for path in sorted(folder.rglob("*")):
-        if (
-            path.is_file()
-            and path.suffix != ".gz"
-            and path.suffix != ".png"
-            and path.stat().st_size > BULKY
-        ):
+        if path.is_file() and path.suffix not in UNPACKED and path.stat().st_size > BULKY:
             with (
                 open(path, "rb") as source,
                 open(path.with_name(path.name + ".gz"), "wb") as raw,

@@ -17,7 +17,7 @@ from qsearch import QSearchError
 from qsearch.cli import main
 from qsearch.images import load_images
 from qsearch.models import load_classifier
-from qsearch.models.adapt import Adaptation, adapt, trainable
+from qsearch.models.adapt import Adaptation, adapt, trainable, write_onnx
 from realdata import photos
 
 QUICK = Adaptation(epochs=2, batch_size=3, learning_rate=5e-4)
@@ -65,7 +65,14 @@ def test_the_model_file_gives_the_networks_own_outputs_and_every_command_takes_i
     assert record["base_model"] == "efficientnet_lite0" and record["epochs_run"] == 2
     arguments = ["evaluate", "--model", str(adapted.path), "--quality", "30", "--json"]
     assert main([*arguments, "--limit", "6", "--forward", "fp32"]) == 0
-    assert 0 < json.loads(capsys.readouterr().out)["similarity"] <= 1
+    from_torchscript = json.loads(capsys.readouterr().out)
+    assert 0 < from_torchscript["similarity"] <= 1
+    onnx = write_onnx(adapted)  # the same network through ONNX Runtime
+    arguments[2] = str(onnx)
+    assert main([*arguments, "--limit", "6"]) == 0
+    assert json.loads(capsys.readouterr().out)["kl"] == pytest.approx(
+        from_torchscript["kl"], abs=1e-4
+    )
 
 
 def test_an_interrupted_adaptation_resumed_gives_the_uninterrupted_weights(

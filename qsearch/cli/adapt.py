@@ -55,6 +55,7 @@ def add_arguments(parser) -> None:
         "--validation-split",
         help="images of --split-file that choose the epoch kept and check uncompressed outputs",
     )
+    group.add_argument("--onnx", action="store_true", help="also write adapted.onnx")
     group.add_argument("--out", type=Path, required=True, help="folder (resumes if present)")
     group.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -92,6 +93,10 @@ def run(args) -> int:
         shown = ", ".join(f"{k} {v:.4f}" for k, v in figures.items())
         print(f"epoch {epoch}{' (frozen)' if epoch == 0 else ''}: {shown}")
     print(f"wrote {adapted.path} with {adapted.path.name}.json and {adapted.path.name}.record.json")
+    if args.onnx:
+        from qsearch.models.adapt import write_onnx
+
+        print(f"wrote {write_onnx(adapted)} and its sidecar")
     return 0
 
 

@@ -302,6 +302,22 @@ class _Trainer:
         return Adapted(path, adapted, self.history)
 
 
+def write_onnx(adapted: Adapted) -> Path:
+    """The adapted network as ONNX too (``adapted.onnx`` and its sidecar beside the TorchScript
+    file), for runtimes that take ONNX; qsearch runs it through ONNX Runtime as any ONNX file."""
+    path = adapted.path.with_suffix(".onnx")
+    size = adapted.classifier.preprocessing.input_size
+    module = copy.deepcopy(adapted.classifier.module).cpu().eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript-based exporter is deprecated, exact here
+        torch.onnx.export(
+            module, (torch.zeros(1, 3, size, size),), str(path), input_names=["x"],
+            output_names=["logits"], dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, dynamo=False,
+        )  # fmt: skip
+    write_sidecar(path, adapted.classifier)
+    return path
+
+
 def _adapted_classifier(frozen: Classifier, path: Path, module: torch.nn.Module) -> Classifier:
     """The frozen classifier's inputs and device, with the adapted module and its file's name."""
     return dataclasses.replace(
@@ -344,4 +360,4 @@ def _kl(teacher: torch.Tensor, student: torch.Tensor) -> torch.Tensor:
     return (teacher.exp() * (teacher - student)).sum(1).mean()
 
 
-__all__ = ["LEARNABLE", "Adaptation", "Adapted", "adapt", "trainable"]
+__all__ = ["LEARNABLE", "Adaptation", "Adapted", "adapt", "trainable", "write_onnx"]
