@@ -78,7 +78,7 @@ def test_each_searcher_runs_20_trials_and_writes_every_output(tmp_path, name, ca
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    config = out / "search.toml"
+    config = tmp_path_factory.mktemp("config") / "search.toml"  # the run folder holds runs only
     config.write_text(
         'searcher = "nsga2"\nbudget = 16\nseed = 2\noption = ["pop_size=8"]\nquiet = true\n'
     )
