@@ -75,10 +75,15 @@ def test_each_searcher_runs_20_trials_and_writes_every_output(tmp_path, name, ca
     assert_drawn_plot(tmp_path / "front.png")
 
 
+def config_of(run):
+    """The TOML file the finished run was started from."""
+    return run.with_name(run.name + "-search.toml")
+
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    config = tmp_path_factory.mktemp("config") / "search.toml"  # the run folder holds runs only
+    config = config_of(out)  # beside the run folder: a run folder holds runs only
     config.write_text(
         'searcher = "nsga2"\nbudget = 16\nseed = 2\noption = ["pop_size=8"]\nquiet = true\n'
     )
@@ -189,7 +194,7 @@ def test_front_reexports_and_rerun_adds_nothing(finished_run, capsys):
             [
                 "run",
                 "--config",
-                str(finished_run / "search.toml"),
+                str(config_of(finished_run)),
                 *DATA,
                 "--test-split",
                 "search",

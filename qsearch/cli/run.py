@@ -154,7 +154,8 @@ def objective(args, metric: str):
 def check_before_work(args) -> None:
     """Every refusal that needs no network: limits, splits, codec, objective, family, the
     output folder (a user's own files are never overwritten) and the held-out split."""
-    from qsearch.report.runs import check_run_folder
+    from qsearch.atomic import check_output_folder
+    from qsearch.search.journal import JOURNAL
 
     if args.budget is None and args.timeout is None:
         raise QSearchError("give --budget N (trials) and/or --timeout SECONDS")
@@ -170,7 +171,7 @@ def check_before_work(args) -> None:
     objective(args, args.metric or "top1")
     check_family(args.base)
     writable_folder(args.out)
-    check_run_folder(args.out)
+    check_output_folder(args.out, JOURNAL, "qsearch run")
     if args.test_split:
         check_held_out_split(args)
 
@@ -180,7 +181,7 @@ def check_held_out_split(args) -> None:
     (by content) with the searched split (then its figures would not be held out)."""
     from qsearch.images import split_files
     from qsearch.images.files import content_digest
-    from qsearch.report.runs import check_held_out
+    from qsearch.images.splits import check_held_out
 
     options = dict(labels=args.labels, class_map=read_class_map(args.class_map))
     searched = split_files(args.data, args.split_file, args.split, **options)

@@ -4,6 +4,7 @@ bare name where that names one file."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from qsearch.errors import QSearchError
@@ -100,3 +101,22 @@ def split_files(
     found = discover(folder, labels, class_map)
     files, _ = select_split(folder, found.files, found.labels, split_file, split)
     return [p.resolve() for p in files]
+
+
+def check_held_out(
+    searched: Sequence[str],
+    held_out: Sequence[str],
+    names: Sequence[str],
+    held_out_are: str = "the held-out images",
+    searched_are: str = "the searched ones",
+) -> None:
+    """Refuse held-out images that are not held out: any image whose content (its digest, as
+    :func:`qsearch.images.files.content_digest` gives it) is among the searched images'. The
+    command line checks the split files before any work, the API the loaded sets: one rule."""
+    common = set(searched) & set(held_out)
+    if common:
+        shared = [name for name, digest in zip(names, held_out) if digest in common]
+        raise QSearchError(
+            f"{held_out_are} share {len(shared)} of their {len(held_out)} images with "
+            f"{searched_are} (e.g. {shared[0]}): figures on them would not be held out"
+        )

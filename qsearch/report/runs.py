@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pandas as pd
 
 from qsearch.atomic import check_output_folder, write_text
 from qsearch.errors import QSearchError
+from qsearch.images.splits import check_held_out
 from qsearch.report.curves import (
     IJG_SEARCH,
     IJG_TEST,
@@ -63,7 +63,7 @@ def run(
     (the same call resumes it), then judge the front on ``test_evaluator``'s images, which must
     share none with the searched ones. Returns the run, exported."""
     directory = Path(directory)
-    check_run_folder(directory)
+    check_output_folder(directory, JOURNAL, "qsearch run")
     if test_evaluator is not None:
         held_out = test_evaluator.images
         check_held_out(evaluator.images.digests, held_out.digests, held_out.names)
@@ -99,31 +99,6 @@ def run(
     finished = Run(directory)
     finished.export()
     return finished
-
-
-def check_held_out(
-    searched: Sequence[str],
-    held_out: Sequence[str],
-    names: Sequence[str],
-    held_out_are: str = "the held-out images",
-    searched_are: str = "the searched ones",
-) -> None:
-    """Refuse held-out images that are not held out: any image whose content (its digest, as
-    :func:`qsearch.images.files.content_digest` gives it) is among the searched images'. The
-    command line checks the split files before any work, the API the loaded sets: one rule."""
-    common = set(searched) & set(held_out)
-    if common:
-        shared = [name for name, digest in zip(names, held_out) if digest in common]
-        raise QSearchError(
-            f"{held_out_are} share {len(shared)} of their {len(held_out)} images with "
-            f"{searched_are} (e.g. {shared[0]}): figures on them would not be held out"
-        )
-
-
-def check_run_folder(directory: Path) -> None:
-    """Refuse, before any work, a folder that holds files but no qsearch run (a user's own
-    ``summary.json`` or ``front.csv`` would be overwritten)."""
-    check_output_folder(directory, JOURNAL, "qsearch run")
 
 
 class Run:
@@ -411,4 +386,4 @@ def search_figures(trial, metric: str, pixels) -> dict | None:
     return {**figures, "pixels": pixels}
 
 
-__all__ = ["Run", "check_held_out", "check_run_folder", "run", "table_file"]
+__all__ = ["Run", "run", "table_file"]
