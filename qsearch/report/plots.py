@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FormatStrFormatter, MaxNLocator, NullLocator
+from matplotlib.ticker import FormatStrFormatter, FuncFormatter, MaxNLocator, NullLocator
 
 from qsearch.atomic import atomic_write
 
@@ -24,6 +24,14 @@ ZOOM_SHARE = 0.25
 
 def _is_front(label: str) -> bool:
     return "quality" not in label.lower()
+
+
+def _sparse_tick(value: float, _position: int) -> str:
+    """Log-axis tick labels at 1, 2, 3 and 5 times a power of ten only (no colliding labels)."""
+    if value <= 0:
+        return ""
+    leading = round(value / 10 ** np.floor(np.log10(value)), 6)
+    return f"{value:g}" if leading in (1, 2, 3, 5) else ""
 
 
 def _draw(axes, curves: dict[str, pd.DataFrame], metric: str, marks, levels=()) -> None:
@@ -50,11 +58,12 @@ def _draw(axes, curves: dict[str, pd.DataFrame], metric: str, marks, levels=()) 
     for bpp, accuracy, text in marks:
         axes.plot([bpp], [accuracy], marker="*", markersize=9, color="black", linestyle="none")
         axes.annotate(
-            text, (bpp, accuracy), textcoords="offset points", xytext=(4, -10), fontsize=7
-        )
+            text, (bpp, accuracy), textcoords="offset points", xytext=(-6, -12), fontsize=7,
+            ha="right",
+        )  # fmt: skip
     axes.set_xscale("log")
-    axes.xaxis.set_major_formatter(FormatStrFormatter("%g"))
-    axes.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    axes.xaxis.set_major_formatter(FuncFormatter(_sparse_tick))
+    axes.xaxis.set_minor_formatter(FuncFormatter(_sparse_tick))
     axes.tick_params(axis="x", which="minor", labelsize=7)
     axes.set_xlabel("bits per pixel (log scale)")
     axes.grid(alpha=0.3, which="both")
@@ -101,6 +110,7 @@ def curves_figure(
     low = top - ZOOM_SHARE * (top - bottom) if top > bottom else bottom - 0.01
     _draw(zoom, curves, metric, marks, levels)
     zoom.xaxis.set_major_locator(MaxNLocator(nbins=5))  # a narrow range: plain, spaced ticks
+    zoom.xaxis.set_major_formatter(FormatStrFormatter("%g"))
     zoom.xaxis.set_minor_locator(NullLocator())
     zoom.set_ylabel(metric)
     zoom.legend(fontsize=7, loc="lower right")
