@@ -98,3 +98,22 @@ def test_a_searcher_registered_by_another_package_runs_from_the_cli(tmp_path, mo
     assert (
         "coarse-first IJG quality from low to high in steps of ``step``." in capsys.readouterr().out
     )
+
+
+def test_a_searcher_with_an_undeclared_option_is_refused_before_any_run():
+    """Its option could change between sessions unseen by the run's identity: refused."""
+    from qsearch import QSearchError, Study
+    from qsearch.search.searcher import Searcher
+    from qsearch.testing import PSNR, photographs_evaluator
+
+    class Undeclared(Searcher):
+        name = "undeclared"
+
+        def __init__(self, step: int = 3):
+            self.step = step
+
+        def _propose(self, n):
+            raise AssertionError("never asked")
+
+    with pytest.raises(QSearchError, match="option 'step' of __init__ is not declared"):
+        Study(photographs_evaluator(), Undeclared(), PSNR)

@@ -12,6 +12,7 @@ register through the ``qsearch.searchers`` entry-point group.
 from __future__ import annotations
 
 import copy
+import inspect
 import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -112,7 +113,16 @@ class Searcher(ABC):
 
     def get_params(self) -> dict[str, Any]:
         """The options this searcher was configured with (scikit-learn's convention: each
-        ``__init__`` argument is kept under its own name)."""
+        ``__init__`` argument is kept under its own name), for the run's identity; a searcher
+        whose ``__init__`` takes an undeclared option is refused, since a resume with that
+        option changed could not be told apart."""
+        arguments = inspect.signature(type(self)).parameters
+        undeclared = sorted(set(arguments) - set(self.options) - {"self"})
+        if undeclared:
+            raise QSearchError(
+                f"searcher {self.name}: option {undeclared[0]!r} of __init__ is not declared in "
+                f"{type(self).__name__}.options"
+            )
         return {name: getattr(self, name) for name in self.options}
 
     # -- the contract ------------------------------------------------------------------
