@@ -7,17 +7,16 @@ from pathlib import Path
 
 from qsearch.cli.arguments import whole, writable_folder
 from qsearch.cli.build import (
-    base_family,
     build_evaluator,
     check_family,
     codecs,
     encoder_settings,
 )
 from qsearch.cli.options import (
-    DEFAULT_QUALITIES,
     FAMILY_HELP,
     add_data_arguments,
 )
+from qsearch.tables.qtable import IJG_QUALITIES
 
 NAME = "baseline"
 HELP = "quality sweeps of table families: a CSV each and one plot"
@@ -31,7 +30,7 @@ def add_arguments(parser) -> None:
         "--qualities",
         type=whole(1, 100),
         nargs="+",
-        default=DEFAULT_QUALITIES,
+        default=list(IJG_QUALITIES),
         metavar="Q",
         help="IJG qualities of the sweep (default 5 10 ... 95)",
     )
@@ -57,7 +56,7 @@ def run(args) -> int:
     evaluator = build_evaluator(args, codec="jpeg")
     result = baseline(
         evaluator,
-        families=[base_family(spec, evaluator) for spec in args.base],
+        families=args.base,  # deepn is fitted to the swept images
         codecs=names,
         qualities=args.qualities,
         settings=encoder_settings(args, "jpeg"),

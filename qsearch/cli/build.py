@@ -161,13 +161,6 @@ def check_family(spec: str) -> None:
         make_family(spec)
 
 
-def base_family(spec: str, evaluator):
-    """The table family ``--base`` names; ``deepn`` is fitted to the evaluator's (search) images."""
-    from qsearch.tables.families import make_family
-
-    return make_family(spec, evaluator.images.images if spec == "deepn" else None)
-
-
 def evaluator_pool(args):
     """Where a run's evaluations go besides this process: a Dask cluster or local processes."""
     from qsearch.search import workers

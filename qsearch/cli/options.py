@@ -9,7 +9,6 @@ from qsearch.cli.arguments import names_list, triple, whole
 from qsearch.codecs.codec import SUBSAMPLINGS
 from qsearch.images import COMPRESS_AT, INTERPOLATIONS, LABEL_RULES
 
-DEFAULT_QUALITIES = list(range(5, 100, 5))
 SMALLEST_HELP = (
     "per image, the smaller of an optimised baseline and a progressive file (same pixels)"
 )

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from qsearch.cli.arguments import number, parse_options, whole, writable_folder
 from qsearch.cli.build import (
-    base_family,
     build_evaluator,
     check_family,
     encoder_settings,
@@ -110,13 +109,15 @@ def run(args) -> int:
     from qsearch.search.searcher import make_searcher
     from qsearch.search.space import make_space
     from qsearch.search.study import default_objective
+    from qsearch.tables.families import make_family
 
     searcher = make_searcher(args.searcher, **parse_options(args.option))
     check_before_work(args)
     evaluator = build_evaluator(args)
     tester = build_evaluator(args, split=args.test_split) if args.test_split else None
     space = make_space(
-        args.space or searcher.default_space, family=base_family(args.base, evaluator)
+        args.space or searcher.default_space,
+        family=make_family(args.base, evaluator.images.images),  # deepn: fitted to them
     )
     pool = evaluator_pool(args)
     try:

@@ -14,12 +14,12 @@ import pandas as pd
 
 from qsearch.atomic import check_output_folder, write_text
 from qsearch.codecs.codec import EncoderSettings
-from qsearch.report.curves import IJG_QUALITIES, sweep, write_csv
+from qsearch.report.curves import sweep, write_csv
 from qsearch.report.ladder import ladder, markdown
 from qsearch.report.plots import plot_curves
 from qsearch.search.trial import operating_target
 from qsearch.tables.families import make_family
-from qsearch.tables.qtable import TableFamily
+from qsearch.tables.qtable import IJG_QUALITIES, TableFamily
 
 MANIFEST = "baseline.json"
 """The file that marks a folder as a baseline's: only such a folder (or an empty one) is
@@ -90,7 +90,7 @@ def baseline(
     from qsearch.search.study import default_objective
 
     settings = settings or EncoderSettings()
-    chosen = [_family(spec, evaluator) for spec in families]
+    chosen = [make_family(spec, evaluator.images.images) for spec in families]
     swept: dict[str, pd.DataFrame] = {}
     for name in dict.fromkeys(["jpeg", *codecs]):
         encoder = settings.with_codec(name)
@@ -122,12 +122,6 @@ def _measured(evaluator, metric: str) -> list[str]:
     if "top1" in reported:
         return ["top1", "logprob"]
     return [m for m in ("similarity",) if m in reported] or [metric]
-
-
-def _family(spec: str | TableFamily, evaluator) -> TableFamily:
-    if isinstance(spec, TableFamily):
-        return spec
-    return make_family(spec, evaluator.images.images if spec == "deepn" else None)
 
 
 __all__ = ["MANIFEST", "Baseline", "baseline", "check_baseline_folder"]

@@ -15,9 +15,8 @@ from qsearch.atomic import atomic_write
 from qsearch.codecs.codec import EncoderSettings
 from qsearch.report.pareto import bd_rate, bootstrap_bd_rate, hypervolume
 from qsearch.search.trial import Trial, metric_sign
-from qsearch.tables.qtable import IJG, QTable, TableFamily
+from qsearch.tables.qtable import IJG, IJG_QUALITIES, QTable, TableFamily
 
-IJG_QUALITIES = tuple(range(5, 100, 5))
 MIN_IMAGES_TO_JUDGE = 100
 """Below this many images a bootstrap interval over images is itself too unreliable to call a
 difference significant (with 400 images, top-1 alone has a standard error of about 2 points)."""

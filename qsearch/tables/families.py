@@ -73,9 +73,12 @@ def deepn(images) -> TableFamily:
 FAMILY_NAMES = ("ijg", *(f"mozjpeg-{i}" for i in range(MOZJPEG_PRESETS)), "deepn")
 
 
-def make_family(spec: str, images=None) -> TableFamily:
-    """``ijg``, ``mozjpeg-N``, ``deepn`` (fitted to ``images``), or a table file or a JPEG file
-    whose tables are used as the quality-50 bases (so quality 50 gives them back exactly)."""
+def make_family(spec: str | TableFamily, images=None) -> TableFamily:
+    """``ijg``, ``mozjpeg-N``, ``deepn`` (fitted to ``images``, ignored by the others), or a
+    table file or a JPEG file whose tables are used as the quality-50 bases (so quality 50
+    gives them back exactly); a family given is returned as it is."""
+    if isinstance(spec, TableFamily):
+        return spec
     if spec == "ijg":
         return IJG
     if spec.startswith("mozjpeg-") and spec[len("mozjpeg-") :].isdigit():

@@ -16,6 +16,8 @@ import numpy as np
 from qsearch.atomic import write_text
 from qsearch.errors import QSearchError
 
+IJG_QUALITIES = tuple(range(5, 100, 5))
+"""The reference sweep: IJG qualities 5, 10, ..., 95."""
 JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
 """Files whose own tables are read as a table (``--qtable``, ``--base``)."""
 TABLE_NAMES = ("luma", "chroma")
