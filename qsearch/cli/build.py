@@ -54,6 +54,8 @@ def build_evaluator(args, split: str | None = None, codec: str | None = None):
 
     check_images(args, split)
     settings = encoder_settings(args, codec)  # checked before the network loads
+    if args.task != "classify":
+        return task_evaluator(args, split, settings)
     if getattr(args, "networks", None):
         return build_networks(args, split)
     if args.evaluator == "networks":
@@ -103,6 +105,50 @@ def build_networks(args, split: str | None):
     return EVALUATORS["networks"](members, args.combine)
 
 
+def task_evaluator(args, split: str | None, settings: EncoderSettings):
+    """The detector or segmenter evaluator: a declared model file, the stored images (their
+    own resolution), and the labels of ``--annotations``."""
+    from qsearch.images import Preprocessing
+    from qsearch.search.evaluator import EVALUATORS
+    from qsearch.tasks.annotations import read_boxes, read_class_map, read_masks
+    from qsearch.tasks.declaration import load_task_model, parse_declarations
+
+    if not args.model:
+        raise QSearchError(f"--task {args.task} needs --model FILE (a declared model file)")
+    refused = [f for f in ("networks", "weights", "early_rejection") if getattr(args, f, None)]
+    if refused:
+        flag = "--" + refused[0].replace("_", "-")
+        raise QSearchError(f"{flag} does not go with --task {args.task}")
+    model = load_task_model(Path(args.model), args.task, parse_declarations(args.declare))
+    images = load_split(args, Preprocessing(), split)
+    annotations = None
+    if args.annotations is not None:
+        sizes = [image.shape[:2] for image in images.images]
+        if args.task == "detect":
+            classes = model.head.classes
+            assert isinstance(classes, int)  # a detector declares a count
+            mapping = read_class_map(args.class_map)
+            annotations = read_boxes(args.annotations, images.names, sizes, classes, mapping)
+        else:
+            annotations = read_masks(args.annotations, images.names, sizes)
+        note(f"{args.task} labels: {annotations.describe()}")
+    evaluator = EVALUATORS["detector" if args.task == "detect" else "segmenter"]
+    return evaluator(images, model, annotations, settings, batch_size=min(args.batch_size, 16))
+
+
+def compress_at(args) -> str:
+    """Where images are compressed: as asked, else the network-sized crop to classify and the
+    stored image to detect or segment (said once, as it changes what bpp counts)."""
+    if args.compress_at is not None:
+        return args.compress_at
+    if getattr(args, "task", "classify") == "classify":
+        return "input"
+    note(
+        f"--task {args.task}: compressing each stored image at its own size (--compress-at source)"
+    )
+    return "source"
+
+
 def check_images(args, split: str | None) -> None:
     """Refuse a missing folder or split before the network loads (which takes seconds)."""
     from qsearch.images import read_split
@@ -129,16 +175,15 @@ def load_split(args, preprocessing, split: str | None):
         source,
         split_file=split_file,
         split=split,
-        compress_at=args.compress_at,
+        compress_at=compress_at(args),
         preprocessing=preprocessing,
         limit=args.limit,
         strict=args.strict,
-        labels=args.labels,
-        class_map=read_class_map(args.class_map),
+        labels=args.labels if args.task == "classify" else "none",
+        class_map=read_class_map(args.class_map) if args.task == "classify" else None,
     )
-    note(
-        f"{len(images)} images, labels: {images.label_rule if images.labels is not None else 'none'}"
-    )
+    labels = images.label_rule if images.labels is not None else "none"
+    note(f"{len(images)} images" + (f", labels: {labels}" if args.task == "classify" else ""))
     return images
 
 

@@ -25,13 +25,22 @@ def add_arguments(parser) -> None:
     add_data_arguments(parser)
     parser.add_argument("--quality", type=whole(1, 100), help="IJG quality 1..100")
     parser.add_argument("--qtable", type=Path, help="cjpeg -qtables text file or JSON table pair")
+    parser.add_argument(
+        "--uncompressed",
+        action="store_true",
+        help="the network's figures on the uncompressed images (the reference of every share)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def run(args) -> int:
     """Score one table (an IJG quality or a table file), or a quality codec at a quality."""
-    if (args.quality is None) == (args.qtable is None):
-        raise QSearchError("give exactly one of --quality Q or --qtable FILE")
+    if [args.quality is not None, args.qtable is not None, args.uncompressed].count(True) != 1:
+        raise QSearchError("give exactly one of --quality Q, --qtable FILE or --uncompressed")
+    if args.uncompressed:
+        reference = build_evaluator(args).reference or {}
+        print(json.dumps(reference) if args.json else format_metrics(reference))
+        return 0
     settings = encoder_settings(args)
     if not settings.encoder.takes_tables and args.qtable is not None:
         raise QSearchError(f"--codec {args.codec} takes a quality (--quality Q), not a table")

@@ -8,6 +8,7 @@ from pathlib import Path
 from qsearch.cli.arguments import names_list, triple, whole
 from qsearch.codecs.codec import SUBSAMPLINGS
 from qsearch.images import COMPRESS_AT, INTERPOLATIONS, LABEL_RULES
+from qsearch.tasks import TASKS
 
 SMALLEST_HELP = (
     "per image, the smaller of an optimised baseline and a progressive file (same pixels)"
@@ -61,13 +62,22 @@ def add_data_arguments(parser) -> None:
         "--class-map",
         type=Path,
         metavar="FILE",
-        help="JSON object class-folder -> network output index, for folders ordered otherwise",
+        help="JSON object class-folder -> network output index, for folders ordered otherwise "
+        "(--task detect: label class -> network class)",
     )
     group.add_argument(
         "--compress-at",
         choices=COMPRESS_AT,
-        default="input",
-        help="compress the network-sized crop (input, default) or the stored image (source)",
+        help="compress the network-sized crop (input, the default to classify) or the stored "
+        "image (source, the default and only choice to detect and segment)",
+    )
+    group.add_argument(
+        "--annotations",
+        type=Path,
+        metavar="DIR",
+        help="--task detect: a folder of YOLO label files (NAME.txt: class cx cy w h); "
+        "--task segment: a folder of PNG class-index masks (NAME.png); without it, figures "
+        "against the network's own output on the uncompressed images only",
     )
     group.add_argument(
         "--strict",
@@ -75,6 +85,23 @@ def add_data_arguments(parser) -> None:
         help="an unreadable or unlabelable image is fatal instead of skipped",
     )
     model = parser.add_argument_group("network")
+    model.add_argument(
+        "--task",
+        choices=TASKS,
+        default="classify",
+        help="classify (default), detect (COCO mAP, --annotations YOLO labels) or segment (mean "
+        "IoU, --annotations PNG masks); detectors and segmenters are model files whose input "
+        "and output are declared in M.json or with --declare",
+    )
+    model.add_argument(
+        "--declare",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a detector's or segmenter's declaration, overriding M.json (repeat): input_size, "
+        "resize (letterbox, letterbox-centre, stretch), pad, channels (rgb, bgr), scale, mean, "
+        "std, layout (nchw, nhwc), output (yolox, yolov5, yolov8, boxes; logits, probability), "
+        "classes, strides, score_threshold, nms_iou, threshold",
+    )
     model.add_argument(
         "--evaluator",
         default="classifier",

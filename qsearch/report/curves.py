@@ -13,7 +13,7 @@ import pandas as pd
 
 from qsearch.atomic import atomic_write
 from qsearch.codecs.codec import EncoderSettings
-from qsearch.report.pareto import bd_rate, bootstrap_bd_rate, hypervolume
+from qsearch.report.pareto import bd_rate, bootstrap_bd_rate, curve_point, hypervolume
 from qsearch.search.trial import Trial, metric_sign
 from qsearch.tables.qtable import IJG, IJG_QUALITIES, QTable, TableFamily
 
@@ -82,6 +82,7 @@ def rival_points(curve: pd.DataFrame, metric: str, rate: str) -> tuple:
     return tuple(
         (float(row[rate]), sign * float(row[metric]), tuple(point["accuracy"]))
         for (_, row), point in zip(curve.iterrows(), frame_points(curve, metric) or [])
+        if "accuracy" in point  # pooled figures (mAP) are never stopped early
     )
 
 
@@ -152,10 +153,6 @@ def verdict(result: dict, held_out: bool) -> str:
     return text
 
 
-def _signed(values, metric: str) -> list[float]:
-    return [metric_sign(metric) * v for v in values]
-
-
 def frame_figures(frame: pd.DataFrame) -> list[dict] | None:
     """Per-image figures of each row from a frame's JSON ``per_image`` column, or None."""
     if "per_image" not in frame or frame["per_image"].isna().any():
@@ -164,14 +161,10 @@ def frame_figures(frame: pd.DataFrame) -> list[dict] | None:
 
 
 def frame_points(frame: pd.DataFrame, metric: str) -> list[dict] | None:
-    """Per-image curve points of a frame (accuracy signed higher-is-better), or None."""
+    """Per-image curve points of a frame (:func:`qsearch.report.pareto.curve_point`), or None."""
     figures = frame_figures(frame)
-    if figures is None or any(metric not in f for f in figures):
-        return None
-    return [
-        {"accuracy": _signed(f[metric], metric), "bytes": f["bytes"], "pixels": f["pixels"]}
-        for f in figures
-    ]
+    points = None if figures is None else [curve_point(f, metric) for f in figures]
+    return None if points is None or any(p is None for p in points) else points  # type: ignore[return-value]  # None filtered
 
 
 def curve_summary(

@@ -29,8 +29,9 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from qsearch.report.pareto import bootstrap_samples, interval, saving_at
+from qsearch.report.pareto import bootstrap_samples, curve_point, interval, saving_at
 from qsearch.search.trial import metric_sign, operating_target, share_of_uncompressed
+from qsearch.tasks.pooled import POOLED, is_pooled, pool
 
 TARGETS = (0.99, 0.98, 0.95, 0.90)
 """Operating points: fractions of the uncompressed accuracy that users accept."""
@@ -55,18 +56,11 @@ class Curve:
         return cls(frame.reset_index(drop=True), [json.loads(t) for t in frame["per_image"]])
 
     def points(self, metric: str) -> list[dict] | None:
-        """Per-image points for paired bootstraps, accuracy signed higher-is-better."""
-        if self.figures is None or any(metric not in f for f in self.figures):
+        """Per-image points for paired bootstraps (:func:`curve_point`), or None."""
+        if self.figures is None:
             return None
-        sign = metric_sign(metric)
-        return [
-            {
-                "accuracy": [sign * v for v in f[metric]],
-                "bytes": f["bytes"],
-                "pixels": f["pixels"],
-            }
-            for f in self.figures
-        ]
+        points = [curve_point(f, metric) for f in self.figures]
+        return None if any(p is None for p in points) else points  # type: ignore[return-value]  # None filtered
 
 
 @dataclass(frozen=True)
@@ -125,7 +119,7 @@ def _reaching_bound(
     the mean per-image margin over the target (paired with the uncompressed figures where they
     are known image by image)."""
     points = side.front.points(metric)
-    if points is None:
+    if points is None or "accuracy" not in points[0]:  # pooled figures: no per-image margin
         return None
     sign = metric_sign(metric)
     per_target = np.full(len(points[0]["accuracy"]), sign * target)
@@ -164,9 +158,9 @@ def judge(
         "reaches_target": bool(share >= fraction),
     }
     figures = judged.front.figures[position] if judged.front.figures is not None else None
-    if figures is not None and metric in figures:
+    if figures is not None and resampler(figures, metric) is not None:
         result["share_ci95_low"], result["share_ci95_high"] = share_interval(
-            metric, figures[metric], judged.uncompressed_per_image, judged.uncompressed[metric]
+            metric, figures, judged.uncompressed_per_image, judged.uncompressed[metric]
         )
     result.update(own_bits(metric, judged.ijg, judged.front, position))
     return result
@@ -200,21 +194,38 @@ def _own_saving(ref_bpp, ref_acc, bpp, acc) -> float:
     return saving_at(ref_bpp, ref_acc, bpp, acc, target=float(acc[0]))
 
 
+def resampler(figures: dict | None, metric: str):
+    """chosen image indices -> ``metric`` on them, from per-image ``figures`` (the mean of
+    per-image values, or a pooled figure recomputed with each image weighted by its draws);
+    None where the figures lack it."""
+    if figures is None:
+        return None
+    if is_pooled(metric):
+        if POOLED[metric][0] not in figures:
+            return None
+        figure, count = pool(metric, figures), len(figures[POOLED[metric][0]])
+        return lambda chosen: figure(np.bincount(chosen, minlength=count))
+    if metric not in figures:
+        return None
+    values = np.asarray(figures[metric], dtype=np.float64)
+    return lambda chosen: float(values[chosen].mean())
+
+
 def share_interval(
-    metric: str, values, uncompressed_per_image: dict | None, uncompressed: float
+    metric: str, figures: dict, uncompressed_per_image: dict | None, uncompressed: float
 ) -> tuple[float, float]:
     """95% bootstrap interval over images of the share of the uncompressed figure a table keeps
     (paired with the uncompressed figures image by image where they are known)."""
-    values = np.asarray(values, dtype=np.float64)
-    reference = None
-    if uncompressed_per_image is not None and metric in uncompressed_per_image:
-        reference = np.asarray(uncompressed_per_image[metric], dtype=np.float64)
+    table = resampler(figures, metric)
+    assert table is not None  # callers check
+    reference = resampler(uncompressed_per_image, metric)
+    count = len(figures["bytes"])
     rng = np.random.default_rng(0)
     draws = np.empty(500)
     for k in range(len(draws)):
-        chosen = rng.integers(0, len(values), len(values))
-        base = float(reference[chosen].mean()) if reference is not None else uncompressed
-        draws[k] = share_of_uncompressed(metric, float(values[chosen].mean()), base)
+        chosen = rng.integers(0, count, count)
+        base = reference(chosen) if reference is not None else uncompressed
+        draws[k] = share_of_uncompressed(metric, table(chosen), base)
     return interval(draws)
 
 

@@ -102,19 +102,44 @@ def saving_at(reference_bpp, reference_accuracy, test_bpp, test_accuracy, target
     return float(100.0 * (np.exp(gap) - 1.0))
 
 
+def curve_point(figures: dict, metric: str) -> dict | None:
+    """One curve point's per-image figures for paired bootstraps, ``bytes`` and ``pixels`` with
+    either ``accuracy`` (per-image values, signed higher-is-better, resampled by their mean) or,
+    for a figure pooled over images (mAP, mean IoU), ``pooled``: the figure recomputed for any
+    weighting of the images. None where the figures lack ``metric``."""
+    from qsearch.search.trial import metric_sign
+    from qsearch.tasks.pooled import POOLED, pool
+
+    sizes = {"bytes": figures.get("bytes"), "pixels": figures.get("pixels")}
+    if metric in POOLED:
+        return {"pooled": pool(metric, figures), **sizes} if POOLED[metric][0] in figures else None
+    if metric not in figures:
+        return None
+    return {"accuracy": [metric_sign(metric) * v for v in figures[metric]], **sizes}
+
+
+def _resampled(point: dict):
+    """chosen image indices -> the point's accuracy on them (a mean, or the pooled figure)."""
+    if "pooled" in point:
+        figure, count = point["pooled"], len(point["pixels"])
+        return lambda chosen: figure(np.bincount(chosen, minlength=count))
+    values = np.asarray(point["accuracy"], dtype=float)
+    return lambda chosen: values[chosen].mean()
+
+
 def bootstrap_samples(
     reference: list[dict], test: list[dict], statistic=bd_rate, samples: int = 500, seed: int = 0
 ) -> np.ndarray:
     """``statistic`` of the two curves over ``samples`` resamplings of the images, paired (each
     resample draws the same images for both curves); NaN where a resample has no answer. Each
-    curve point is a dict of per-image ``accuracy`` (signed higher-is-better), ``bytes`` and
-    ``pixels`` arrays over the same images."""
+    curve point is a :func:`curve_point`: per-image accuracy (or a pooled figure), ``bytes``
+    and ``pixels`` over the same images."""
 
     def stack(points, key):
         return np.array([np.asarray(p[key], dtype=float) for p in points])
 
-    ref_acc, ref_bytes = stack(reference, "accuracy"), stack(reference, "bytes")
-    test_acc, test_bytes = stack(test, "accuracy"), stack(test, "bytes")
+    ref_acc, ref_bytes = [_resampled(p) for p in reference], stack(reference, "bytes")
+    test_acc, test_bytes = [_resampled(p) for p in test], stack(test, "bytes")
     pixels = np.asarray(reference[0]["pixels"], dtype=float)
     rng = np.random.default_rng(seed)
     values = np.empty(samples)
@@ -123,9 +148,9 @@ def bootstrap_samples(
         area = pixels[chosen].sum()
         values[k] = statistic(
             8 * ref_bytes[:, chosen].sum(1) / area,
-            ref_acc[:, chosen].mean(1),
+            np.array([accuracy(chosen) for accuracy in ref_acc]),
             8 * test_bytes[:, chosen].sum(1) / area,
-            test_acc[:, chosen].mean(1),
+            np.array([accuracy(chosen) for accuracy in test_acc]),
         )
     return values
 

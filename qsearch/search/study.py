@@ -28,6 +28,7 @@ from qsearch.search.storage import InMemoryStorage, Storage
 from qsearch.search.trial import Objective, Trial, metric_sign
 from qsearch.search.workers import worker_name
 from qsearch.tables.qtable import QTable
+from qsearch.tasks.pooled import is_pooled
 
 log = logging.getLogger(__name__)
 
@@ -148,10 +149,10 @@ class Study:
     def _kept_per_image(self, per_image: dict[str, list] | None) -> dict[str, list] | None:
         """What a trial keeps image by image: the objective's accuracy and the bytes (and top-1
         where the objective is another figure, for top-1 operating points); nothing where the
-        figure is not a mean over images (PSNR). Pixels are the image set's, kept with the IJG
+        figure is not a mean over images (PSNR, mAP). Pixels are the image set's, kept with the IJG
         curve."""
         metric = self.objective.metric
-        if per_image is None or metric not in per_image:
+        if per_image is None or metric not in per_image or is_pooled(metric):
             return None
         kept = {
             "accuracy": [round(float(v), 6) for v in per_image[metric]],

@@ -1,0 +1,85 @@
+"""The detector evaluator: COCO mAP@[.5:.95] and AP50 of a frozen detector's boxes against
+labels, and ``map_ref`` / ``ap50_ref``, the same against its own confident boxes on the
+uncompressed image (no labels needed), each pooled over the images, against size."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qsearch.codecs.codec import EncoderSettings
+from qsearch.images import ImageSet
+from qsearch.search.evaluator import EVALUATORS, Metrics
+from qsearch.tasks.annotations import Annotations
+from qsearch.tasks.boxes import Detections, DetectorHead
+from qsearch.tasks.coco import PooledAP, match
+from qsearch.tasks.declaration import TaskModel
+from qsearch.tasks.evaluation import TaskEvaluator
+
+REFERENCE_SCORE = 0.3
+"""Without labels, the uncompressed image's boxes above this score are the truth."""
+
+
+@EVALUATORS.register()
+class DetectorEvaluator(TaskEvaluator):
+    """mAP of a detector on compressed stored images (``--task detect``)."""
+
+    name = "detector"
+    task = "detect"
+
+    def __init__(
+        self,
+        images: ImageSet,
+        model: TaskModel,
+        annotations: Annotations | None = None,
+        settings: EncoderSettings = EncoderSettings(),
+        batch_size: int = 16,
+        threads: int | None = None,
+        reference_score: float = REFERENCE_SCORE,
+    ):
+        """``annotations``: the images' boxes (:func:`qsearch.tasks.annotations.read_boxes`),
+        or None for the label-free figures only."""
+        self.reference_score = reference_score
+        self._truth: list[tuple[np.ndarray, np.ndarray]] | None = None
+        if annotations is not None:
+            self._truth = annotations.items
+        super().__init__(images, model, annotations, settings, batch_size, threads)
+
+    def read(self, output: np.ndarray, index: int) -> Detections:
+        """One image's boxes in stored pixels."""
+        head = self.model.head
+        assert isinstance(head, DetectorHead)  # a detect model's head
+        return head.detections(output, self.model.spec, self._places[index])
+
+    def records(self, outputs: list) -> dict[str, list]:
+        """COCO matches of each image: against the labels and against the uncompressed boxes
+        above the reference score."""
+        found: dict[str, list] = {"map_ref": []}
+        for detections, plain in zip(outputs, self._uncompressed):
+            confident = plain.scores > self.reference_score
+            found["map_ref"].append(
+                match(detections, plain.boxes[confident], plain.classes[confident])
+            )
+        if self._truth is not None:
+            found["map"] = [
+                match(d, boxes, classes) for d, (boxes, classes) in zip(outputs, self._truth)
+            ]
+        return found
+
+    def pooled(self, records: dict[str, list]) -> Metrics:
+        """mAP and AP50 (against labels, and against the uncompressed boxes), and the mean
+        number of boxes kept an image."""
+        figures: Metrics = {}
+        for key in ("map", "map_ref"):
+            if key in records:
+                overall, at_50 = PooledAP(records[key])()
+                figures[key], figures[key.replace("map", "ap50")] = overall, at_50
+        figures["boxes_per_image"] = float(np.mean([len(r["det"]) for r in records["map_ref"]]))
+        return figures
+
+    def _accuracy_metrics(self) -> tuple[str, ...]:
+        labelled = ("map", "ap50") if self._truth is not None else ()
+        return (*labelled, "map_ref", "ap50_ref")
+
+    def identity(self) -> dict[str, str]:
+        """The evaluator's settings and the score that makes an uncompressed box a truth."""
+        return {**super().identity(), "reference_score": f"{self.reference_score:g}"}

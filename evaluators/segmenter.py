@@ -1,0 +1,78 @@
+"""The segmenter evaluator: mean IoU of a frozen segmenter's masks over the classes present,
+against class-index masks (``miou``, with per-class IoU) and against its own mask on the
+uncompressed image (``miou_ref``, no labels needed), pixels pooled over images, against size."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qsearch.codecs.codec import EncoderSettings
+from qsearch.images import ImageSet
+from qsearch.search.evaluator import EVALUATORS, Metrics
+from qsearch.tasks.annotations import Annotations
+from qsearch.tasks.declaration import TaskModel
+from qsearch.tasks.evaluation import TaskEvaluator
+from qsearch.tasks.masks import SegmenterHead, overlap, pooled_iou
+
+
+@EVALUATORS.register()
+class SegmenterEvaluator(TaskEvaluator):
+    """Mean IoU of a segmenter on compressed stored images (``--task segment``). With masks,
+    images without a mask count in ``miou_ref`` only (their ``miou`` record is empty, so that
+    records stay image by image for paired bootstraps)."""
+
+    name = "segmenter"
+    task = "segment"
+
+    def __init__(
+        self,
+        images: ImageSet,
+        model: TaskModel,
+        annotations: Annotations | None = None,
+        settings: EncoderSettings = EncoderSettings(),
+        batch_size: int = 16,
+        threads: int | None = None,
+    ):
+        """``annotations``: the images' masks (:func:`qsearch.tasks.annotations.read_masks`),
+        or None for the label-free figure only."""
+        self._masks = None if annotations is None else annotations.items
+        super().__init__(images, model, annotations, settings, batch_size, threads)
+
+    @property
+    def _head(self) -> SegmenterHead:
+        head = self.model.head
+        assert isinstance(head, SegmenterHead)  # a segment model's head
+        return head
+
+    def read(self, output: np.ndarray, index: int) -> np.ndarray:
+        """One image's class mask at its stored size."""
+        return self._head.mask(output, self.model.spec, self._places[index])
+
+    def records(self, outputs: list) -> dict[str, list]:
+        """Intersections and unions a class, image by image: against the masks (images that
+        have one) and against the uncompressed output."""
+        classes = self._head.classes
+        found = {
+            "miou_ref": [
+                overlap(m, plain, classes) for m, plain in zip(outputs, self._uncompressed)
+            ]
+        }
+        if self._masks is not None:
+            nothing = {"i": [0] * len(classes), "u": [0] * len(classes)}  # pools to nothing
+            found["miou"] = [
+                nothing if truth is None else overlap(m, truth, classes)
+                for m, truth in zip(outputs, self._masks)
+            ]
+        return found
+
+    def pooled(self, records: dict[str, list]) -> Metrics:
+        """Mean IoU (and IoU of each class, ``iou_<class>``) over the pooled pixels."""
+        figures: Metrics = {"miou_ref": pooled_iou(records["miou_ref"])[0]}
+        if "miou" in records:
+            overall, per_class = pooled_iou(records["miou"])
+            figures["miou"] = overall
+            figures.update({f"iou_{c}": float(v) for c, v in zip(self._head.classes, per_class)})
+        return figures
+
+    def _accuracy_metrics(self) -> tuple[str, ...]:
+        return ("miou", "miou_ref") if self._masks is not None else ("miou_ref",)

@@ -1,0 +1,164 @@
+"""Labels for detectors and segmenters, read beside the image names: YOLO text files (one box
+a line, ``class cx cy w h`` as fractions of the image) and PNG class-index masks, mapped to
+the network's classes. An image without a label file has no boxes (counted, not an error);
+anything a label cannot mean is one line naming the file."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from qsearch.errors import QSearchError
+
+EDGE_TOLERANCE = 1e-3
+"""How far (a fraction of the image) a YOLO box may reach past the edge: rounding, no more."""
+
+
+@dataclass(frozen=True)
+class Annotations:
+    """Labels of an image set, image by image (None where an image has none), with the
+    digest of the files read (a run's identity) and how many images had no file."""
+
+    items: list
+    digest: str
+    missing: int
+    kind: str
+
+    def describe(self) -> str:
+        """One line: kind, digest, images without a file."""
+        return f"{self.kind}, sha256 {self.digest[:16]}, {self.missing} images without a file"
+
+
+def _digest(parts: list[tuple[str, bytes]]) -> str:
+    hasher = hashlib.sha256()
+    for name, data in parts:
+        hasher.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return hasher.hexdigest()
+
+
+def _label_file(folder: Path, name: str, suffix: str) -> Path:
+    return folder / Path(name).with_suffix(suffix)
+
+
+def read_boxes(
+    folder: Path, names: list[str], sizes: list[tuple[int, int]], classes: int,
+    class_map: dict[int, int] | None = None,
+) -> Annotations:  # fmt: skip
+    """YOLO boxes of each image (``folder/NAME.txt``) as (x1 y1 x2 y2 pixels, network classes);
+    ``sizes`` are the images' (height, width); ``class_map`` maps label classes to outputs."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise QSearchError(f"{folder}: not a folder of label files")
+    items, parts, missing = [], [], 0
+    for name, (height, width) in zip(names, sizes):
+        path = _label_file(folder, name, ".txt")
+        if not path.exists():
+            missing += 1
+            items.append((np.zeros((0, 4), np.float32), np.zeros(0, np.int64)))
+            continue
+        data = path.read_bytes()
+        parts.append((name, data))
+        items.append(_yolo_lines(path, data, width, height, classes, class_map))
+    return Annotations(items, _digest(parts), missing, "YOLO boxes")
+
+
+def _yolo_lines(path: Path, data: bytes, width: int, height: int, classes: int,
+                class_map: dict[int, int] | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    boxes, labels = [], []
+    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+        if line.strip():
+            label, cx, cy, w, h = _yolo_fields(path, number, line)
+            labels.append(_network_class(path, number, label, classes, class_map))
+            boxes.append([(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width,
+                          (cy + h / 2) * height])  # fmt: skip
+    found = np.array(boxes, np.float32).reshape(-1, 4)
+    return np.clip(found, 0, [width, height] * 2), np.array(labels, np.int64)
+
+
+def _yolo_fields(path: Path, number: int, line: str) -> tuple[int, float, float, float, float]:
+    """One line's class and box, refused in one line where it is not one inside the image."""
+    fields = line.split()
+    try:
+        label, cx, cy, w, h = int(fields[0]), *map(float, fields[1:5])
+    except (ValueError, IndexError):
+        raise QSearchError(f"{path}:{number}: not a YOLO box line 'class cx cy w h'") from None
+    if len(fields) != 5:
+        raise QSearchError(f"{path}:{number}: {len(fields)} fields, a YOLO box has 5")
+    low, high = -EDGE_TOLERANCE, 1 + EDGE_TOLERANCE
+    inside = low <= min(cx - w / 2, cy - h / 2) and max(cx + w / 2, cy + h / 2) <= high
+    if not (w > 0 and h > 0 and inside):
+        raise QSearchError(
+            f"{path}:{number}: box {cx:g} {cy:g} {w:g} {h:g} reaches outside its image "
+            "(YOLO boxes are fractions 0..1 of the width and height)"
+        )
+    return label, cx, cy, w, h
+
+
+def _network_class(path: Path, number: int, label: int, classes: int,
+                   class_map: dict[int, int] | None) -> int:  # fmt: skip
+    if class_map is not None:
+        if label not in class_map:
+            raise QSearchError(f"{path}:{number}: class {label} is not in the class map")
+        label = class_map[label]
+    if not 0 <= label < classes:
+        raise QSearchError(
+            f"{path}:{number}: class {label} is beyond the network's {classes} classes"
+            + ("" if class_map is not None else "; give --class-map FILE")
+        )
+    return label
+
+
+def read_masks(folder: Path, names: list[str], sizes: list[tuple[int, int]]) -> Annotations:
+    """Class-index masks of each image (``folder/NAME.png``, one dataset class a pixel); None
+    where an image has no mask."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise QSearchError(f"{folder}: not a folder of PNG masks")
+    items: list = []
+    parts, missing = [], 0
+    for name, (height, width) in zip(names, sizes):
+        path = _label_file(folder, name, ".png")
+        if not path.exists():
+            missing += 1
+            items.append(None)
+            continue
+        data = path.read_bytes()
+        parts.append((name, data))
+        try:
+            with Image.open(path) as opened:
+                mask = np.asarray(opened)
+        except OSError as error:
+            raise QSearchError(f"{path}: not a readable PNG mask ({error})") from None
+        if mask.ndim != 2:
+            raise QSearchError(
+                f"{path}: a mask has one class index a pixel, not {mask.ndim} channels"
+            )
+        if mask.shape != (height, width):
+            raise QSearchError(
+                f"{path}: mask {mask.shape[1]}x{mask.shape[0]} differs from its image "
+                f"{width}x{height}"
+            )
+        items.append(mask.astype(np.int64))
+    return Annotations(items, _digest(parts), missing, "PNG masks")
+
+
+def read_class_map(path: Path | None) -> dict[int, int] | None:
+    """A JSON object mapping the labels' class ids to the network's output classes."""
+    import json
+
+    if path is None:
+        return None
+    try:
+        mapping = json.loads(Path(path).read_text())
+        return {int(k): int(v) for k, v in mapping.items()}
+    except (OSError, ValueError, AttributeError, TypeError) as error:
+        raise QSearchError(
+            f"--class-map {path}: must be a JSON object of label class -> network class ({error})"
+        ) from None
+
+
+__all__ = ["Annotations", "read_boxes", "read_class_map", "read_masks"]

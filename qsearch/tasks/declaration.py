@@ -1,0 +1,161 @@
+"""What a detector or segmenter model file expects and gives, declared in the sidecar
+``M.json`` beside it (``"task": "detect"`` or ``"segment"``) or on the command line
+(``--declare key=value``, which wins), checked key by key. A missing key the task needs is one
+line naming the sidecar and the key: nothing about a network's input or output is guessed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qsearch.errors import QSearchError
+from qsearch.models.runtime import Runtime
+from qsearch.models.sidecar import sidecar_path
+from qsearch.tasks.boxes import DetectorHead
+from qsearch.tasks.inputs import InputSpec
+from qsearch.tasks.masks import SegmenterHead
+
+INPUT_KEYS = ("input_size", "resize", "channels", "scale", "mean", "std", "layout")
+HEAD_KEYS = {"detect": ("output", "classes"), "segment": ("output", "classes")}
+OPTIONAL = {
+    "task", "pad", "interpolation", "strides", "score_threshold", "nms_iou", "threshold",
+}  # fmt: skip
+
+
+@dataclass
+class TaskModel:
+    """A model file with its declared input and output: ``spec`` prepares its batch, ``head``
+    reads its output (:class:`DetectorHead` or :class:`SegmenterHead`)."""
+
+    runtime: Runtime
+    task: str
+    spec: InputSpec
+    head: DetectorHead | SegmenterHead
+    declared: dict
+
+    def describe(self) -> str:
+        """One line: the file, its input and its output."""
+        return f"{self.runtime.describe()}; input {self.spec.describe()}; output {self.head.describe()}"
+
+    def identity(self) -> dict[str, str]:
+        """The model's contents and every declared step before and after it."""
+        return {
+            "model": self.runtime.describe(),
+            "input": self.spec.describe(),
+            "output": self.head.describe(),
+        }
+
+
+def parse_declarations(pairs: list[str] | None) -> dict:
+    """``key=value`` pairs from the command line, values read as JSON where they parse
+    (``classes=80``, ``mean=[0,0,0]``) and as text otherwise (``resize=letterbox``)."""
+    declared = {}
+    for pair in pairs or ():
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise QSearchError(f"--declare {pair!r}: expected key=value")
+        try:
+            declared[key.strip()] = json.loads(text)
+        except ValueError:
+            declared[key.strip()] = text.strip()
+    return declared
+
+
+def read_task_sidecar(model: Path) -> dict:
+    """The sidecar's declaration (empty where there is none)."""
+    path = sidecar_path(model)
+    if not path.exists():
+        return {}
+    try:
+        declared = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise QSearchError(f"{path}: not a readable JSON file ({error})") from None
+    if not isinstance(declared, dict):
+        raise QSearchError(f"{path}: must be a JSON object")
+    return declared
+
+
+def load_task_model(model: Path, task: str, declared: dict | None = None) -> TaskModel:
+    """The model file ``model`` for ``task``, its sidecar overridden by ``declared``."""
+    model = Path(model)
+    given = {**read_task_sidecar(model), **(declared or {})}
+    where = f"{sidecar_path(model)} (or --declare)"
+    _check_keys(given, task, where)
+    try:
+        spec = _input_spec(given)
+        head = _HEADS[task](given)
+    except (TypeError, ValueError, QSearchError) as error:
+        raise QSearchError(f"{where}: {error}") from None
+    return TaskModel(Runtime(model), task, spec, head, given)
+
+
+def _check_keys(given: dict, task: str, where: str) -> None:
+    """Refuse an unknown key, another task, or a missing key the task needs."""
+    known = set(INPUT_KEYS) | set(HEAD_KEYS[task]) | OPTIONAL
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise QSearchError(
+            f"{where}: unknown key {unknown[0]!r} (keys: {', '.join(sorted(known))})"
+        )
+    if given.get("task", task) != task:
+        raise QSearchError(f"{where}: declares task {given['task']!r}, not {task!r}")
+    needed = [*INPUT_KEYS, *HEAD_KEYS[task]]
+    if task == "detect" and given.get("output") == "yolox":
+        needed.append("strides")
+    if str(given.get("resize", "")).startswith("letterbox"):
+        needed.append("pad")
+    absent = [key for key in needed if key not in given]
+    if absent:
+        raise QSearchError(
+            f"{where}: no {absent[0]!r}, which a {task} model must declare (needs: "
+            f"{', '.join(needed)}); nothing about a network's input or output is guessed"
+        )
+
+
+def _size(value: Any) -> tuple[int, int]:
+    if isinstance(value, int):
+        return value, value
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return value[0], value[1]
+    raise ValueError(f"input_size {value!r} must be N or [height, width]")
+
+
+def _three(key: str, value: Any) -> tuple[float, float, float]:
+    if isinstance(value, (int, float)):
+        return float(value), float(value), float(value)
+    if isinstance(value, list) and len(value) == 3:
+        return float(value[0]), float(value[1]), float(value[2])
+    raise ValueError(f"{key} {value!r} must be a number or three, in the network's channel order")
+
+
+def _input_spec(given: dict) -> InputSpec:
+    height, width = _size(given["input_size"])
+    return InputSpec(
+        height, width, str(given["resize"]), str(given["channels"]).lower(),
+        float(given["scale"]), _three("mean", given["mean"]), _three("std", given["std"]),
+        str(given["layout"]).lower(), int(given.get("pad", 114)),
+        str(given.get("interpolation", "bilinear")),
+    )  # fmt: skip
+
+
+def _detector_head(given: dict) -> DetectorHead:
+    return DetectorHead(
+        str(given["output"]), int(given["classes"]),
+        float(given.get("score_threshold", 0.01)), float(given.get("nms_iou", 0.65)),
+        tuple(int(s) for s in given.get("strides", (8, 16, 32))),
+    )  # fmt: skip
+
+
+def _segmenter_head(given: dict) -> SegmenterHead:
+    classes = given["classes"]
+    if not isinstance(classes, list) or not all(isinstance(c, int) for c in classes):
+        raise ValueError(f"classes {classes!r}: a segmenter declares the class id of each channel")
+    return SegmenterHead(str(given["output"]), tuple(classes), float(given.get("threshold", 0.5)))
+
+
+_HEADS: dict[str, Callable[[dict], Any]] = {"detect": _detector_head, "segment": _segmenter_head}
+
+__all__ = ["TaskModel", "load_task_model", "parse_declarations", "read_task_sidecar"]

@@ -1,0 +1,173 @@
+"""The evaluator of a detector or segmenter: each stored image compressed at its own
+resolution (``--compress-at source``), decoded and placed on the network's input as declared,
+the network run, its output read as boxes or masks, and pooled figures against labels and
+against the network's own output on the uncompressed image."""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import abstractmethod
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from qsearch.codecs.codec import EncoderSettings, decode, encode
+from qsearch.errors import QSearchError, first_sentence
+from qsearch.images import ImageSet
+from qsearch.search.evaluator import CodecEvaluator, Evaluation, Metrics
+from qsearch.search.pruning import Rejection
+from qsearch.tables.qtable import QTable
+from qsearch.tasks.annotations import Annotations
+from qsearch.tasks.declaration import TaskModel
+
+log = logging.getLogger(__name__)
+
+
+class TaskEvaluator(CodecEvaluator):
+    """Pooled figures of a network's outputs on compressed stored images. Subclasses read one
+    image's output (:meth:`read`) and turn outputs into per-image records and pooled figures."""
+
+    task = ""
+
+    def __init__(
+        self,
+        images: ImageSet,
+        model: TaskModel,
+        annotations: Annotations | None = None,
+        settings: EncoderSettings = EncoderSettings(),
+        batch_size: int = 16,
+        threads: int | None = None,
+    ):
+        if images.compress_at != "source":
+            raise QSearchError(
+                f"--compress-at {images.compress_at}: a {self.task} network letterboxes or resizes "
+                "the stored image itself, so its images are compressed at their stored size "
+                "(--compress-at source)"
+            )
+        if model.task != self.task:
+            raise QSearchError(f"{model.runtime.path}: declared for {model.task}, not {self.task}")
+        super().__init__(images, settings, threads)
+        self.model = model
+        self.batch_size = batch_size
+        self.annotations = annotations
+        self._places = [model.spec.placement(*image.shape[:2]) for image in images.images]
+        self._pixels_each = [int(image.shape[0] * image.shape[1]) for image in images.images]
+        self._prefetch = ThreadPoolExecutor(1, thread_name_prefix="qsearch-prefetch")
+        started = time.perf_counter()
+        self._uncompressed = self._outputs(self._batches(images.images.__getitem__))
+        self.forward_seconds = time.perf_counter() - started
+        self.accuracy_metrics = self._accuracy_metrics()
+        records = self.records(self._uncompressed)
+        self.reference = self.pooled(records)
+        self.reference_per_image = records
+
+    # -- what a task defines --------------------------------------------------------------------
+    @abstractmethod
+    def read(self, output: np.ndarray, index: int) -> Any:
+        """Image ``index``'s output row, read (boxes, a mask)."""
+
+    @abstractmethod
+    def records(self, outputs: list) -> dict[str, list]:
+        """Per-image records of every pooled figure, for read outputs of every image."""
+
+    @abstractmethod
+    def pooled(self, records: dict[str, list]) -> Metrics:
+        """The figures of the records, each pooled over the images."""
+
+    @abstractmethod
+    def _accuracy_metrics(self) -> tuple[str, ...]:
+        """The accuracy figures reported: against labels where there are labels, and against
+        the uncompressed output always."""
+
+    # -- the pipeline ---------------------------------------------------------------------------
+    def _batches(self, source: Callable[[int], np.ndarray]) -> Iterator[np.ndarray]:
+        """Network batches of every image (``source(k)``: image k as the network sees it
+        stored), each prepared on the prefetch thread while the network runs on the one
+        before: compressing a full-size image costs about what the network does."""
+        spec, size, count = self.model.spec, self.batch_size, len(self.images)
+
+        def prepare(start: int) -> np.ndarray:
+            end = min(start + size, count)
+            return spec.tensor(np.stack([spec.canvas(source(k)) for k in range(start, end)]))
+
+        starts = list(range(0, count, size))
+        pending = self._prefetch.submit(prepare, starts[0])
+        for position in range(len(starts)):
+            batch = pending.result()
+            if position + 1 < len(starts):
+                pending = self._prefetch.submit(prepare, starts[position + 1])
+            yield batch
+
+    def _outputs(self, batches: Iterator[np.ndarray]) -> list:
+        """The network's read output for every image, batch after batch."""
+        outputs: list = []
+        for batch in batches:
+            try:
+                rows = self.model.runtime(batch)
+            except Exception as error:  # runtimes raise their own types for a wrong input
+                raise QSearchError(
+                    f"{self.model.runtime.path}: refused the declared input "
+                    f"{'x'.join(map(str, batch.shape))} ({first_sentence(error)})"
+                ) from None
+            outputs += [self.read(row, len(outputs) + k) for k, row in enumerate(rows)]
+        return outputs
+
+    def evaluate(
+        self, qtable: QTable, rejection: Rejection | None = None, per_image: bool = False
+    ) -> Evaluation:
+        """Encode every stored image with ``qtable``, decode it, run the network, and pool.
+        Early rejection reads per-image means, which pooled figures are not: refused."""
+        if rejection is not None:
+            raise QSearchError(
+                f"early rejection needs figures that are means over images; {self.task} figures "
+                "are pooled over images: run without --early-rejection"
+            )
+        start = time.perf_counter()
+        files: list[bytes] = [b""] * len(self.images)
+        coding = [0.0]
+
+        def roundtrip(k: int) -> np.ndarray:
+            began = time.perf_counter()
+            files[k] = encode(self.images.images[k], qtable, self.settings)
+            coding[0] += time.perf_counter() - began
+            return decode(files[k], settings=self.settings)
+
+        outputs = self._outputs(self._batches(roundtrip))
+        sizes = np.array([len(f) for f in files], dtype=np.int64)
+        records = self.records(outputs)
+        metrics = {
+            **self.size_metrics(sizes),
+            **self.pooled(records),
+            "encode_ms_per_image": 1000 * coding[0] / len(files),
+            "seconds": time.perf_counter() - start,
+        }
+        figures = None
+        if per_image:
+            figures = {**records, "bytes": sizes.tolist(), "pixels": self._pixels_each}
+        return Evaluation(metrics, figures)
+
+    def describe(self) -> str:
+        """One line for reports, with the network and its declared input and output."""
+        return f"{super().describe()}, {self.model.describe()}"
+
+    def identity(self) -> dict[str, str]:
+        """The images, the labels' contents, the task, the model and every declared step."""
+        found = super().identity()
+        found.pop("preprocessing", None)  # the classifier's crop; the declared input replaces it
+        return {
+            **found,
+            "task": self.task,
+            "annotations": "none" if self.annotations is None else self.annotations.describe(),
+            **self.model.identity(),
+        }
+
+    def close(self) -> None:
+        """Stop the prefetch thread and the codec's threads."""
+        self._prefetch.shutdown()
+        super().close()
+
+
+__all__ = ["TaskEvaluator"]
