@@ -10,25 +10,32 @@ from pathlib import Path
 
 import pytest
 
-from realdata import IMAGENET_SAMPLE, MISSING, have_sample, split_names
+from realdata import COCO_MISSING, IMAGENET_SAMPLE, MISSING, have_coco, have_sample, split_names
 
 
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "imagenet: needs the shared ImageNet sample (QSEARCH_TEST_DATA)"
     )
+    config.addinivalue_line(
+        "markers", "coco: needs the shared COCO128 set, detector and segmenter (../shared)"
+    )
     config.addinivalue_line("markers", "slow: an end-to-end run; `make test-all` and CI run it")
 
 
 def pytest_collection_modifyitems(config, items):
-    if have_sample():
-        return
-    if os.environ.get("QSEARCH_REQUIRE_TEST_DATA") == "1":
-        raise pytest.UsageError(f"{MISSING} (QSEARCH_REQUIRE_TEST_DATA=1 makes it required)")
-    skip = pytest.mark.skip(reason=MISSING)
-    for item in items:
-        if "imagenet" in item.keywords:
-            item.add_marker(skip)
+    for mark, present, missing in (
+        ("imagenet", have_sample(), MISSING),
+        ("coco", have_coco(), COCO_MISSING),
+    ):
+        if present:
+            continue
+        if os.environ.get("QSEARCH_REQUIRE_TEST_DATA") == "1":
+            raise pytest.UsageError(f"{missing} (QSEARCH_REQUIRE_TEST_DATA=1 makes it required)")
+        skip = pytest.mark.skip(reason=missing)
+        for item in items:
+            if mark in item.keywords:
+                item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

@@ -21,6 +21,39 @@ SHARED_DATA = IMAGENET_SAMPLE.parent
 MISSING = f"ImageNet sample not found at {IMAGENET_SAMPLE}; set QSEARCH_TEST_DATA"
 
 
+COCO128 = SHARED_DATA / "coco128"
+SHARED_MODELS = SHARED_DATA.parent / "models"
+COCO_MISSING = (
+    f"COCO128 and the shared detector/segmenter not found at {COCO128} and {SHARED_MODELS}"
+)
+YOLOX = {
+    "task": "detect", "input_size": 416, "resize": "letterbox", "pad": 114, "channels": "bgr",
+    "scale": 1, "mean": 0, "std": 1, "layout": "nchw", "output": "yolox", "classes": 80,
+    "strides": [8, 16, 32], "score_threshold": 0.01, "nms_iou": 0.65,
+}  # fmt: skip
+"""The declaration of the shared YOLOX-Nano, as its README states it."""
+SELFIE = {
+    "task": "segment", "input_size": 256, "resize": "stretch", "channels": "rgb",
+    "scale": 1 / 255, "mean": 0, "std": 1, "layout": "nhwc", "output": "probability",
+    "classes": [1], "threshold": 0.5,
+}  # fmt: skip
+"""The declaration of the MediaPipe selfie segmenter (its one channel: COCO panoptic person)."""
+
+
+def have_coco() -> bool:
+    """Whether COCO128 and the shared detector and segmenter are there."""
+    return (COCO128 / "images" / "val2017").is_dir() and (
+        SHARED_MODELS / "yolox_nano.onnx"
+    ).is_file()
+
+
+def declare(declaration: dict) -> list[str]:
+    """``--declare key=value`` arguments of a declaration."""
+    import json
+
+    return [part for k, v in declaration.items() for part in ("--declare", f"{k}={json.dumps(v)}")]
+
+
 def have_sample() -> bool:
     """Whether the ImageNet sample and its splits are there."""
     return SPLITS.is_file()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from qsearch.cli.arguments import number, parse_options, whole, writable_folder
@@ -97,6 +98,19 @@ def add_arguments(parser) -> None:
     )
     search.add_argument("--test-split", help="re-score the front on this split of --split-file")
     search.add_argument(
+        "--test-data",
+        type=Path,
+        metavar="DIR",
+        help="re-score the front on this folder of held-out images instead (e.g. val2017 "
+        "beside train2017; no image may be one of --data's)",
+    )
+    search.add_argument(
+        "--test-annotations",
+        type=Path,
+        metavar="DIR",
+        help="with --test-data and --task detect/segment: the held-out images' labels",
+    )
+    search.add_argument(
         "--out", type=Path, default=Path("runs/latest"), help="run folder (resumes if present)"
     )
     search.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -114,7 +128,7 @@ def run(args) -> int:
     searcher = make_searcher(args.searcher, **parse_options(args.option))
     check_before_work(args)
     evaluator = build_evaluator(args)
-    tester = build_evaluator(args, split=args.test_split) if args.test_split else None
+    tester = held_out_evaluator(args)
     space = make_space(
         args.space or searcher.default_space,
         family=make_family(args.base, evaluator.images.images),  # deepn: fitted to them
@@ -143,6 +157,20 @@ def run(args) -> int:
     return 0
 
 
+def held_out_evaluator(args):
+    """The evaluator of the held-out images: a split of --split-file, or the --test-data folder
+    (with its own --test-annotations, and --limit too); None without either."""
+    if args.test_split:
+        return build_evaluator(args, split=args.test_split)
+    if args.test_data is None:
+        return None
+    held_out = vars(args) | {
+        "data": args.test_data, "annotations": args.test_annotations, "split_file": None,
+        "split": None,
+    }  # fmt: skip
+    return build_evaluator(argparse.Namespace(**held_out))
+
+
 def objective(args, metric: str):
     """The objective the flags describe, for ``metric``."""
     from qsearch.search.trial import Objective
@@ -160,10 +188,7 @@ def check_before_work(args) -> None:
 
     if args.budget is None and args.timeout is None:
         raise QSearchError("give --budget N (trials) and/or --timeout SECONDS")
-    if args.test_split and (not args.split_file or args.data is None):
-        raise QSearchError(
-            "--test-split needs --data and --split-file (the bundled photographs have no splits)"
-        )
+    check_held_out_arguments(args)
     if not encoder_settings(args).encoder.takes_tables:
         raise QSearchError(
             f"--codec {args.codec} takes a quality, not a table: tables are searched under jpeg "
@@ -175,6 +200,18 @@ def check_before_work(args) -> None:
     check_output_folder(args.out, JOURNAL, "qsearch run")
     if args.test_split:
         check_held_out_split(args)
+
+
+def check_held_out_arguments(args) -> None:
+    """Held-out images come from one place: a split of --split-file, or a --test-data folder."""
+    if args.test_split and args.test_data:
+        raise QSearchError("give one of --test-split and --test-data (the held-out images)")
+    if args.test_annotations and not args.test_data:
+        raise QSearchError("--test-annotations goes with --test-data (the held-out folder)")
+    if args.test_split and (not args.split_file or args.data is None):
+        raise QSearchError(
+            "--test-split needs --data and --split-file (the bundled photographs have no splits)"
+        )
 
 
 def check_held_out_split(args) -> None:
