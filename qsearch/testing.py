@@ -31,6 +31,7 @@ from qsearch.search.space import SPACES
 from qsearch.search.study import Study
 from qsearch.search.trial import Objective
 from qsearch.tables.qtable import QTable
+from qsearch.tasks.pooled import is_pooled, pool
 
 PSNR = Objective(metric="psnr", floor=30.0, relative=False)
 """The objective of the default setting: minimise bpp above 30 dB PSNR."""
@@ -173,14 +174,17 @@ class EvaluatorSuite:
         assert coarse["bytes"] < fine["bytes"]
 
     def test_per_image_figures_average_to_the_figures(self, evaluator):
-        """Per-image bytes and pixels add up; a figure kept per image averages to the figure."""
+        """Per-image bytes and pixels add up; a figure kept per image averages to the figure,
+        and a pooled one (mAP, mean IoU) pools from its per-image records to the figure."""
         evaluation = evaluator.evaluate(QTable.from_quality(40), per_image=True)
         figures = evaluation.per_image
         assert figures is not None, "per_image=True must give at least bytes and pixels per image"
         assert sum(figures["bytes"]) == evaluation["bytes"]
         assert sum(figures["pixels"]) == evaluator.images.pixels
         for metric in evaluator.accuracy_metrics:
-            if metric in figures:
+            if is_pooled(metric):
+                assert pool(metric, figures)() == pytest.approx(evaluation[metric], abs=1e-9)
+            elif metric in figures:
                 assert np.mean(figures[metric]) == pytest.approx(evaluation[metric], abs=1e-5)
 
     def test_the_same_table_gives_the_same_figures(self, evaluator):

@@ -187,11 +187,13 @@ class TargetSearcher(GenerationalSearcher):
 
     def _figures(self) -> tuple[str, str]:
         """The metric targets are of and the signal moves are read on: as given, else top-1
-        and log-probability with labels, similarity without; each must be reported."""
+        and log-probability with labels, similarity without, and the evaluator's first figure
+        for other tasks (a detector's mAP); each must be reported."""
         reported = self.evaluator.accuracy_metrics if self.evaluator is not None else ()
         labelled = "top1" in reported and "logprob" in reported
-        metric = self.metric or ("top1" if labelled else "similarity")
-        signal = self.signal or ("logprob" if labelled else "similarity")
+        unlabelled = "similarity" if "similarity" in reported or not reported else reported[0]
+        metric = self.metric or ("top1" if labelled else unlabelled)
+        signal = self.signal or ("logprob" if labelled else unlabelled)
         for option, name in (("metric", metric), ("signal", signal)):
             if name not in reported:
                 raise QSearchError(

@@ -26,17 +26,10 @@ SHARED_MODELS = SHARED_DATA.parent / "models"
 COCO_MISSING = (
     f"COCO128 and the shared detector/segmenter not found at {COCO128} and {SHARED_MODELS}"
 )
-YOLOX = {
-    "task": "detect", "input_size": 416, "resize": "letterbox", "pad": 114, "channels": "bgr",
-    "scale": 1, "mean": 0, "std": 1, "layout": "nchw", "output": "yolox", "classes": 80,
-    "strides": [8, 16, 32], "score_threshold": 0.01, "nms_iou": 0.65,
-}  # fmt: skip
+DECLARATIONS = Path(__file__).resolve().parent / "data" / "declarations"
+YOLOX = json.loads((DECLARATIONS / "yolox_nano.json").read_text())
 """The declaration of the shared YOLOX-Nano, as its README states it."""
-SELFIE = {
-    "task": "segment", "input_size": 256, "resize": "stretch", "channels": "rgb",
-    "scale": 1 / 255, "mean": 0, "std": 1, "layout": "nhwc", "output": "probability",
-    "classes": [1], "threshold": 0.5,
-}  # fmt: skip
+SELFIE = json.loads((DECLARATIONS / "selfie_segmentation.json").read_text())
 """The declaration of the MediaPipe selfie segmenter (its one channel: COCO panoptic person)."""
 
 

@@ -67,6 +67,8 @@ def run(args) -> int:
 
     if args.validation_split and not args.split_file:
         raise QSearchError("--validation-split needs --split-file")
+    if args.task != "classify":
+        raise QSearchError(f"--task {args.task}: qsearch adapt adapts classifiers only")
     adaptation = Adaptation(
         learn=args.learn,
         epochs=args.epochs,

@@ -97,7 +97,8 @@ def add_data_arguments(parser) -> None:
         "--declare",
         action="append",
         metavar="KEY=VALUE",
-        help="a detector's or segmenter's declaration, overriding M.json (repeat): input_size, "
+        help="a detector's or segmenter's declaration, overriding M.json (repeat; @FILE reads a "
+        "JSON object of them): input_size, "
         "resize (letterbox, letterbox-centre, stretch), pad, channels (rgb, bgr), scale, mean, "
         "std, layout (nchw, nhwc), output (yolox, yolov5, yolov8, boxes; logits, probability), "
         "classes, strides, score_threshold, nms_iou, threshold",

@@ -51,9 +51,13 @@ class TaskModel:
 
 def parse_declarations(pairs: list[str] | None) -> dict:
     """``key=value`` pairs from the command line, values read as JSON where they parse
-    (``classes=80``, ``mean=[0,0,0]``) and as text otherwise (``resize=letterbox``)."""
-    declared = {}
+    (``classes=80``, ``mean=[0,0,0]``) and as text otherwise (``resize=letterbox``); ``@FILE``
+    reads a whole declaration (a JSON object), pairs after it winning."""
+    declared: dict = {}
     for pair in pairs or ():
+        if pair.startswith("@"):
+            declared.update(_declaration_file(Path(pair[1:])))
+            continue
         key, sep, text = pair.partition("=")
         if not sep or not key:
             raise QSearchError(f"--declare {pair!r}: expected key=value")
@@ -62,6 +66,16 @@ def parse_declarations(pairs: list[str] | None) -> dict:
         except ValueError:
             declared[key.strip()] = text.strip()
     return declared
+
+
+def _declaration_file(path: Path) -> dict:
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise QSearchError(f"--declare @{path}: not a readable JSON file ({error})") from None
+    if not isinstance(found, dict):
+        raise QSearchError(f"--declare @{path}: must be a JSON object of declared keys")
+    return found
 
 
 def read_task_sidecar(model: Path) -> dict:
