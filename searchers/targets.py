@@ -190,10 +190,8 @@ class TargetSearcher(GenerationalSearcher):
         and log-probability with labels, similarity without, and the evaluator's first figure
         for other tasks (a detector's mAP); each must be reported."""
         reported = self.evaluator.accuracy_metrics if self.evaluator is not None else ()
-        labelled = "top1" in reported and "logprob" in reported
-        unlabelled = "similarity" if "similarity" in reported or not reported else reported[0]
-        metric = self.metric or ("top1" if labelled else unlabelled)
-        signal = self.signal or ("logprob" if labelled else unlabelled)
+        default_metric, default_signal = _default_figures(reported)
+        metric, signal = self.metric or default_metric, self.signal or default_signal
         for option, name in (("metric", metric), ("signal", signal)):
             if name not in reported:
                 raise QSearchError(
@@ -309,3 +307,12 @@ class TargetSearcher(GenerationalSearcher):
         if found is not None:
             return best, found[0]
         return int(np.nanargmax(np.nanmax(sweep[:, :, 2], axis=1))), float(qualities.max())
+
+
+def _default_figures(reported: tuple[str, ...]) -> tuple[str, str]:
+    """(metric, signal) when not given: top-1 and log-probability with labels, similarity
+    without, else the evaluator's first figure for both."""
+    if "top1" in reported and "logprob" in reported:
+        return "top1", "logprob"
+    unlabelled = "similarity" if "similarity" in reported or not reported else reported[0]
+    return unlabelled, unlabelled

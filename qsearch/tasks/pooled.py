@@ -7,14 +7,18 @@ figure from the records it draws, each weighted by how often it was drawn."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 
 from qsearch.tasks.coco import PooledAP
 from qsearch.tasks.masks import pooled_iou
 
-Pool = Callable[[np.ndarray | None], float]
-"""A pooled figure of fixed records for any weighting of the images (None: each once)."""
+
+class Pool(Protocol):
+    """A pooled figure of fixed records for any weighting of the images (None: each once)."""
+
+    def __call__(self, weights: np.ndarray | None = None) -> float: ...
 
 
 def _ap(index: int) -> Callable[[list[dict]], Pool]:
