@@ -40,9 +40,9 @@ def pycocotools_seconds(evaluator, records_owner) -> float:
     from pycocotools.cocoeval import COCOeval
 
     images, truth, found = [], [], []
-    for k, (seen, (boxes, classes)) in enumerate(zip(evaluator._uncompressed, evaluator._truth)):
+    for k, (seen, truth) in enumerate(zip(evaluator._uncompressed, evaluator._truth)):
         images.append({"id": k})
-        for box, cls in zip(boxes, classes):
+        for box, cls in zip(truth.boxes, truth.classes):
             x1, y1, x2, y2 = map(float, box)
             truth.append({"id": len(truth) + 1, "image_id": k, "category_id": int(cls),
                           "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1), "iscrowd": 0})  # fmt: skip

@@ -9,7 +9,7 @@ import numpy as np
 from qsearch.codecs.codec import EncoderSettings
 from qsearch.images import ImageSet
 from qsearch.search.evaluator import EVALUATORS, Metrics
-from qsearch.tasks.annotations import Annotations
+from qsearch.tasks.annotations import Annotations, Boxes
 from qsearch.tasks.boxes import Detections, DetectorHead
 from qsearch.tasks.coco import PooledAP, match
 from qsearch.tasks.declaration import TaskModel
@@ -36,10 +36,10 @@ class DetectorEvaluator(TaskEvaluator):
         threads: int | None = None,
         reference_score: float = REFERENCE_SCORE,
     ):
-        """``annotations``: the images' boxes (:func:`qsearch.tasks.annotations.read_boxes`),
-        or None for the label-free figures only."""
+        """``annotations``: the images' boxes (:func:`qsearch.tasks.annotations.read_boxes`
+        or ``read_coco``), or None for the label-free figures only."""
         self.reference_score = reference_score
-        self._truth: list[tuple[np.ndarray, np.ndarray]] | None = None
+        self._truth: list[Boxes] | None = None
         if annotations is not None:
             self._truth = annotations.items
         super().__init__(images, model, annotations, settings, batch_size, threads)
@@ -61,7 +61,8 @@ class DetectorEvaluator(TaskEvaluator):
             )
         if self._truth is not None:
             found["map"] = [
-                match(d, boxes, classes) for d, (boxes, classes) in zip(outputs, self._truth)
+                match(d, truth.boxes, truth.classes, truth.crowd)
+                for d, truth in zip(outputs, self._truth)
             ]
         return found
 

@@ -158,7 +158,7 @@ def _as_pycocotools(evaluator, chosen: np.ndarray) -> tuple[list, list, list]:
     for new, k in enumerate(chosen):
         h, w = evaluator.images.images[k].shape[:2]
         images.append({"id": new, "width": w, "height": h})
-        for box, cls in zip(*evaluator._truth[k]):
+        for box, cls in zip(evaluator._truth[k].boxes, evaluator._truth[k].classes):
             x1, y1, x2, y2 = (float(v) for v in box)
             truth.append(
                 {
@@ -288,7 +288,9 @@ def test_bad_labels_are_one_line_naming_the_file(labels):
         _read(images, folder)
     first.unlink()
     _, boxes = _read(images, folder)
-    assert boxes.missing == 1 and len(boxes.items[0][1]) == 0  # counted: no boxes, not an error
+    assert (
+        boxes.missing == 1 and len(boxes.items[0].classes) == 0
+    )  # counted: no boxes, not an error
 
 
 @pytest.mark.slow
@@ -319,3 +321,49 @@ def test_a_run_searches_on_train2017_and_judges_on_val2017_with_pooled_intervals
     capsys.readouterr()
     assert main(args) != 0
     assert "annotations" in capsys.readouterr().err
+
+
+def test_crowd_regions_count_as_pycocotools_counts_them(detector_evaluator):
+    """Every fifth labelled box a crowd: matched detections neither hit nor miss, at each
+    threshold separately, as COCOeval's ignore rules say."""
+    from qsearch.tasks.coco import match
+
+    evaluator, records = detector_evaluator, []
+    images, truth, found = _as_pycocotools(evaluator, np.arange(len(evaluator.images)))
+    crowds = {a["id"] for a in truth if a["id"] % 5 == 0}
+    for note in truth:
+        note["iscrowd"] = int(note["id"] in crowds)
+    start = 1
+    for k, labelled in enumerate(evaluator._truth):
+        flags = np.array([i in crowds for i in range(start, start + len(labelled.classes))])
+        start += len(labelled.classes)
+        records.append(match(evaluator._uncompressed[k], labelled.boxes, labelled.classes, flags))
+    assert any(len(row) > 3 for r in records for row in r["det"])  # some matched a crowd
+    assert PooledAP(records)() == pytest.approx(_coco_eval(images, truth, found), abs=1e-4)
+
+
+def test_a_coco_instances_file_gives_the_figures_of_the_same_boxes_as_yolo_files(
+    detector_evaluator, val_images, tmp_path
+):
+    from qsearch.evaluators.detector import DetectorEvaluator
+    from qsearch.tasks.annotations import read_coco
+
+    coco_ids = [i for i in range(1, 91) if i not in {12, 26, 29, 30, 45, 66, 68, 69, 71, 83}]
+    images, truth, _ = _as_pycocotools(detector_evaluator, np.arange(len(val_images)))
+    for image, name in zip(images, val_images.names):
+        image["file_name"] = name
+    for note in truth:
+        note["category_id"] = coco_ids[note["category_id"]]
+    path = tmp_path / "instances_val2017.json"
+    path.write_text(json.dumps({"images": images, "annotations": truth,
+                                "categories": [{"id": i} for i in coco_ids]}))  # fmt: skip
+    sizes = [image.shape[:2] for image in val_images.images]
+    labels = read_coco(path, val_images.names, sizes, 80)
+    evaluator = DetectorEvaluator(val_images, detector_evaluator.model, labels)
+    assert evaluator.reference["map"] == pytest.approx(
+        detector_evaluator.reference["map"], abs=1e-6
+    )
+    path.write_text(json.dumps({"images": images, "annotations": truth,
+                                "categories": [{"id": i} for i in coco_ids[:60]]}))  # fmt: skip
+    with pytest.raises(QSearchError, match="60 categories for a network of 80 classes"):
+        read_coco(path, val_images.names, sizes, 80)

@@ -110,7 +110,6 @@ def task_evaluator(args, split: str | None, settings: EncoderSettings):
     own resolution), and the labels of ``--annotations``."""
     from qsearch.images import Preprocessing
     from qsearch.search.evaluator import EVALUATORS
-    from qsearch.tasks.annotations import read_boxes, read_class_map, read_masks
     from qsearch.tasks.declaration import load_task_model, parse_declarations
 
     if not args.model:
@@ -121,19 +120,26 @@ def task_evaluator(args, split: str | None, settings: EncoderSettings):
         raise QSearchError(f"{flag} does not go with --task {args.task}")
     model = load_task_model(Path(args.model), args.task, parse_declarations(args.declare))
     images = load_split(args, Preprocessing(), split)
-    annotations = None
-    if args.annotations is not None:
-        sizes = [image.shape[:2] for image in images.images]
-        if args.task == "detect":
-            classes = model.head.classes
-            assert isinstance(classes, int)  # a detector declares a count
-            mapping = read_class_map(args.class_map)
-            annotations = read_boxes(args.annotations, images.names, sizes, classes, mapping)
-        else:
-            annotations = read_masks(args.annotations, images.names, sizes)
-        note(f"{args.task} labels: {annotations.describe()}")
+    annotations = task_annotations(args, model, images) if args.annotations else None
     evaluator = EVALUATORS["detector" if args.task == "detect" else "segmenter"]
     return evaluator(images, model, annotations, settings, batch_size=min(args.batch_size, 16))
+
+
+def task_annotations(args, model, images):
+    """The labels of ``--annotations``: YOLO files or a COCO JSON file to detect, PNG masks to
+    segment, read for these images."""
+    from qsearch.tasks.annotations import read_boxes, read_class_map, read_coco, read_masks
+
+    sizes = [image.shape[:2] for image in images.images]
+    if args.task == "detect":
+        classes = model.head.classes
+        mapping = read_class_map(args.class_map)
+        reader = read_coco if args.annotations.suffix.lower() == ".json" else read_boxes
+        found = reader(args.annotations, images.names, sizes, classes, mapping)
+    else:
+        found = read_masks(args.annotations, images.names, sizes)
+    note(f"{args.task} labels: {found.describe()}")
+    return found
 
 
 def compress_at(args) -> str:

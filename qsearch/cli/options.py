@@ -74,8 +74,9 @@ def add_data_arguments(parser) -> None:
     group.add_argument(
         "--annotations",
         type=Path,
-        metavar="DIR",
-        help="--task detect: a folder of YOLO label files (NAME.txt: class cx cy w h); "
+        metavar="PATH",
+        help="--task detect: a folder of YOLO label files (NAME.txt: class cx cy w h) or a COCO "
+        "instances JSON file; "
         "--task segment: a folder of PNG class-index masks (NAME.png); without it, figures "
         "against the network's own output on the uncompressed images only",
     )

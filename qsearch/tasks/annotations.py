@@ -1,11 +1,13 @@
 """Labels for detectors and segmenters, read beside the image names: YOLO text files (one box
-a line, ``class cx cy w h`` as fractions of the image) and PNG class-index masks, mapped to
+a line, ``class cx cy w h`` as fractions of the image), a COCO instances JSON file (crowd
+regions kept as COCO keeps them: neither hit nor miss) and PNG class-index masks, mapped to
 the network's classes. An image without a label file has no boxes (counted, not an error);
 anything a label cannot mean is one line naming the file."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,20 @@ from qsearch.errors import QSearchError
 
 EDGE_TOLERANCE = 1e-3
 """How far (a fraction of the image) a YOLO box may reach past the edge: rounding, no more."""
+
+
+@dataclass(frozen=True)
+class Boxes:
+    """One image's labelled boxes: x1 y1 x2 y2 in pixels, network classes, crowd flags."""
+
+    boxes: np.ndarray
+    classes: np.ndarray
+    crowd: np.ndarray | None = None
+
+    @classmethod
+    def none(cls) -> Boxes:
+        """An image without boxes."""
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.int64))
 
 
 @dataclass(frozen=True)
@@ -58,12 +74,71 @@ def read_boxes(
         path = _label_file(folder, name, ".txt")
         if not path.exists():
             missing += 1
-            items.append((np.zeros((0, 4), np.float32), np.zeros(0, np.int64)))
+            items.append(Boxes.none())
             continue
         data = path.read_bytes()
         parts.append((name, data))
-        items.append(_yolo_lines(path, data, width, height, classes, class_map))
+        items.append(Boxes(*_yolo_lines(path, data, width, height, classes, class_map)))
     return Annotations(items, _digest(parts), missing, "YOLO boxes")
+
+
+def read_coco(
+    path: Path, names: list[str], sizes: list[tuple[int, int]], classes: int,
+    class_map: dict[int, int] | None = None,
+) -> Annotations:  # fmt: skip
+    """COCO instances JSON boxes of each image (matched by file name). Without ``class_map``
+    the categories, sorted by id, are the network's classes 0..N-1 (the convention of COCO
+    detectors: ids 1..90 -> 0..79), which needs as many categories as network classes."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+        found = json.loads(data)
+        files = {Path(i["file_name"]).name: i["id"] for i in found["images"]}
+        categories = sorted(c["id"] for c in found["categories"])
+        annotations = found["annotations"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise QSearchError(f"{path}: not a COCO instances JSON file ({error})") from None
+    if class_map is None:
+        if len(categories) != classes:
+            raise QSearchError(
+                f"{path}: {len(categories)} categories for a network of {classes} classes; give "
+                "--class-map FILE (category id -> network class)"
+            )
+        class_map = {c: k for k, c in enumerate(categories)}
+    by_image: dict[int, list] = {}
+    for note in annotations:
+        by_image.setdefault(note.get("image_id"), []).append(note)
+    items, missing = [], 0
+    for name, (height, width) in zip(names, sizes):
+        image_id = files.get(Path(name).name)
+        missing += image_id is None
+        notes = by_image.get(image_id, []) if image_id is not None else []
+        items.append(_coco_boxes(path, notes, width, height, classes, class_map))
+    return Annotations(items, hashlib.sha256(data).hexdigest(), missing, "COCO instances")
+
+
+def _coco_boxes(path: Path, notes: list[dict], width: int, height: int, classes: int,
+                class_map: dict[int, int]) -> Boxes:  # fmt: skip
+    boxes, labels, crowd = [], [], []
+    for note in notes:
+        where = f"{path}: annotation {note.get('id')}"
+        try:
+            x, y, w, h = (float(v) for v in note["bbox"])
+            category = int(note["category_id"])
+        except (KeyError, TypeError, ValueError):
+            raise QSearchError(f"{where}: no bbox [x, y, w, h] or category_id") from None
+        slack = EDGE_TOLERANCE * max(width, height)
+        if not (w >= 0 and h >= 0 and x >= -slack and y >= -slack and x + w <= width + slack
+                and y + h <= height + slack):  # fmt: skip
+            raise QSearchError(f"{where}: box {x:g} {y:g} {w:g} {h:g} reaches outside its image")
+        labels.append(_network_class(where, category, classes, class_map))
+        boxes.append([x, y, x + w, y + h])
+        crowd.append(bool(note.get("iscrowd", 0)))
+    return Boxes(
+        np.array(boxes, np.float32).reshape(-1, 4),
+        np.array(labels, np.int64),
+        np.array(crowd, bool),
+    )
 
 
 def _yolo_lines(path: Path, data: bytes, width: int, height: int, classes: int,
@@ -72,7 +147,7 @@ def _yolo_lines(path: Path, data: bytes, width: int, height: int, classes: int,
     for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
         if line.strip():
             label, cx, cy, w, h = _yolo_fields(path, number, line)
-            labels.append(_network_class(path, number, label, classes, class_map))
+            labels.append(_network_class(f"{path}:{number}", label, classes, class_map))
             boxes.append([(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width,
                           (cy + h / 2) * height])  # fmt: skip
     found = np.array(boxes, np.float32).reshape(-1, 4)
@@ -98,15 +173,15 @@ def _yolo_fields(path: Path, number: int, line: str) -> tuple[int, float, float,
     return label, cx, cy, w, h
 
 
-def _network_class(path: Path, number: int, label: int, classes: int,
-                   class_map: dict[int, int] | None) -> int:  # fmt: skip
+def _network_class(where: str, label: int, classes: int, class_map: dict[int, int] | None) -> int:
+    """A label class as the network's class, refused in one line naming ``where`` it is."""
     if class_map is not None:
         if label not in class_map:
-            raise QSearchError(f"{path}:{number}: class {label} is not in the class map")
+            raise QSearchError(f"{where}: class {label} is not in the class map")
         label = class_map[label]
     if not 0 <= label < classes:
         raise QSearchError(
-            f"{path}:{number}: class {label} is beyond the network's {classes} classes"
+            f"{where}: class {label} is beyond the network's {classes} classes"
             + ("" if class_map is not None else "; give --class-map FILE")
         )
     return label
@@ -148,8 +223,6 @@ def read_masks(folder: Path, names: list[str], sizes: list[tuple[int, int]]) -> 
 
 def read_class_map(path: Path | None) -> dict[int, int] | None:
     """A JSON object mapping the labels' class ids to the network's output classes."""
-    import json
-
     if path is None:
         return None
     try:
@@ -161,4 +234,4 @@ def read_class_map(path: Path | None) -> dict[int, int] | None:
         ) from None
 
 
-__all__ = ["Annotations", "read_boxes", "read_class_map", "read_masks"]
+__all__ = ["Annotations", "Boxes", "read_boxes", "read_class_map", "read_coco", "read_masks"]

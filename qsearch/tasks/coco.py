@@ -19,50 +19,77 @@ MAX_DETECTIONS = 100
 """Detections kept per image and class, as COCO's mAP counts them."""
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every x1 y1 x2 y2 box in ``a`` with every one in ``b`` (COCO's areas: w x h)."""
+def box_iou(a: np.ndarray, b: np.ndarray, crowd: np.ndarray | None = None) -> np.ndarray:
+    """IoU of every x1 y1 x2 y2 box in ``a`` with every one in ``b`` (COCO's areas: w x h); for
+    a ``crowd`` box of ``b``, the share of the ``a`` box inside it, as COCO counts crowds."""
     low = np.maximum(a[:, None, :2], b[None, :, :2])
     high = np.minimum(a[:, None, 2:], b[None, :, 2:])
     inter = np.clip(high - low, 0, None).prod(2)
     area_a = (a[:, 2:] - a[:, :2]).prod(1)
     area_b = (b[:, 2:] - b[:, :2]).prod(1)
     union = area_a[:, None] + area_b[None, :] - inter
+    if crowd is not None:
+        union = np.where(crowd[None, :], area_a[:, None], union)
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
-def match(found: Detections, boxes: np.ndarray, classes: np.ndarray) -> dict:
-    """One image's matching record: ``gt`` the boxes a class ({class: count}), ``det`` one row
-    a kept detection ``[class, score, hits]`` where bit t of ``hits`` says it is a true
-    positive at IoU threshold t."""
+def match(
+    found: Detections, boxes: np.ndarray, classes: np.ndarray, crowd: np.ndarray | None = None
+) -> dict:
+    """One image's matching record: ``gt`` the boxes a class that count ({class: count}, crowds
+    left out), ``det`` one row a kept detection ``[class, score, hits]`` (plus ``ignored`` where
+    it matched a crowd) where bit t of ``hits`` (``ignored``) says it is a true positive (is
+    left out) at IoU threshold t."""
+    crowd = np.zeros(len(classes), bool) if crowd is None else np.asarray(crowd, bool)
     rows: list[list] = []
     for cls in np.unique(found.classes):
         mine = np.flatnonzero(found.classes == cls)
         mine = mine[np.argsort(-found.scores[mine], kind="mergesort")][:MAX_DETECTIONS]
-        truth = boxes[classes == cls]
-        hits = (
-            _hits(box_iou(found.boxes[mine], truth))
-            if len(truth)
-            else np.zeros(len(mine), np.int64)
-        )
-        rows += [[int(cls), float(found.scores[d]), int(h)] for d, h in zip(mine, hits)]
-    counts = np.bincount(classes.astype(np.int64)) if len(classes) else np.zeros(0, np.int64)
+        theirs = np.flatnonzero(classes == cls)
+        theirs = theirs[np.argsort(crowd[theirs], kind="mergesort")]  # crowds last, as COCO
+        ious = box_iou(found.boxes[mine], boxes[theirs], crowd[theirs])
+        hits, ignored = _hits(ious, crowd[theirs])
+        for d, hit, left in zip(mine, hits, ignored):
+            rows.append(
+                [int(cls), float(found.scores[d]), int(hit), *([int(left)] if left else [])]
+            )
+    counted = classes[~crowd].astype(np.int64)
+    counts = np.bincount(counted) if len(counted) else np.zeros(0, np.int64)
     return {"gt": {str(c): int(n) for c, n in enumerate(counts) if n}, "det": rows}
 
 
-def _hits(ious: np.ndarray) -> np.ndarray:
-    """Greedy matching of score-sorted detections to boxes, per threshold (COCO's rule: the
-    unmatched box of highest IoU at or above the threshold); bit t set where matched at t."""
+def _hits(ious: np.ndarray, crowd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy matching of score-sorted detections to boxes, per threshold, by COCO's rule: the
+    unmatched box of highest IoU at or above the threshold, crowds (matched any number of
+    times) only where no other box matches; (hit bits, ignored bits) a detection."""
     hits = np.zeros(len(ious), np.int64)
+    ignored = np.zeros(len(ious), np.int64)
+    if not ious.shape[1]:
+        return hits, ignored
     for t, threshold in enumerate(IOU_THRESHOLDS):
         taken = np.zeros(ious.shape[1], bool)
         floor = min(threshold, 1 - 1e-10)
         for d in range(len(ious)):
-            candidates = np.where(taken, -1.0, ious[d])
-            best = int(candidates.argmax())
-            if candidates[best] >= floor:
-                taken[best] = True
+            best = _best_box(ious[d], taken, crowd, floor)
+            if best < 0:
+                continue
+            if crowd[best]:
+                ignored[d] |= 1 << t
+            else:
                 hits[d] |= 1 << t
-    return hits
+                taken[best] = True
+    return hits, ignored
+
+
+def _best_box(ious: np.ndarray, taken: np.ndarray, crowd: np.ndarray, floor: float) -> int:
+    """The box a detection matches (-1 for none): the free non-crowd box of highest IoU at or
+    above ``floor``, else the crowd box of highest IoU there."""
+    for pool in (~crowd & ~taken, crowd):
+        candidates = np.where(pool, ious, -1.0)
+        best = int(candidates.argmax())
+        if candidates[best] >= floor:
+            return best
+    return -1
 
 
 class PooledAP:
@@ -75,19 +102,17 @@ class PooledAP:
         )
         index = {c: k for k, c in enumerate(classes)}
         self.truth = np.zeros((len(records), len(classes)))
+        """Boxes that count, image by class."""
         for i, record in enumerate(records):
             for c, n in record["gt"].items():
                 self.truth[i, index[int(c)]] = n
-        rows = [
-            (index[row[0]], row[1], row[2], i) for i, r in enumerate(records) for row in r["det"]
-        ]
-        table = np.array(rows, dtype=np.float64).reshape(-1, 4)
-        order = np.lexsort((-table[:, 1], table[:, 0]))  # by class, then score; stable
-        table = table[order]
+        table = _detection_table(records, index)
         self.segment = table[:, 0].astype(np.int64)
-        self.image = table[:, 3].astype(np.int64)
-        bits = table[:, 2].astype(np.int64)
-        self.true = ((bits[:, None] >> np.arange(len(IOU_THRESHOLDS))) & 1).astype(np.float64)
+        self.image = table[:, 4].astype(np.int64)
+        steps = np.arange(len(IOU_THRESHOLDS))
+        self.true = ((table[:, 2:3].astype(np.int64) >> steps) & 1).astype(np.float64)
+        self.counted = 1.0 - ((table[:, 3:4].astype(np.int64) >> steps) & 1)
+        """0 where a detection matched a crowd at that threshold: neither hit nor miss."""
         self.classes = len(classes)
         starts = np.searchsorted(self.segment, np.arange(self.classes))
         self.before = np.maximum(starts - 1, 0)
@@ -116,7 +141,7 @@ class PooledAP:
 
     def _precision(self, weights: np.ndarray, truth: np.ndarray) -> np.ndarray:
         """Area under each class's interpolated precision-recall curve, per threshold."""
-        w = weights[self.image][:, None]
+        w = weights[self.image][:, None] * self.counted
         tp = self._segment_cumsum(self.true * w)
         fp = self._segment_cumsum((1 - self.true) * w)
         recall = tp / np.maximum(truth[self.segment], 1e-12)[:, None]
@@ -134,6 +159,18 @@ class PooledAP:
             values = np.where(valid, envelope[np.minimum(found, len(envelope) - 1), t], 0.0)
             result[:, t] = values.mean(1)
         return np.where(self.has_rows[:, None], result, 0.0)
+
+
+def _detection_table(records: list[dict], index: dict[int, int]) -> np.ndarray:
+    """Every detection as a row (class index, score, hit bits, ignored bits, image), sorted by
+    class, then by score, ties in image order (COCO's mergesort over images in order)."""
+    rows = [
+        (index[row[0]], row[1], row[2], row[3] if len(row) > 3 else 0, i)
+        for i, r in enumerate(records)
+        for row in r["det"]
+    ]
+    table = np.array(rows, dtype=np.float64).reshape(-1, 5)
+    return table[np.lexsort((-table[:, 1], table[:, 0]))]
 
 
 __all__ = ["IOU_THRESHOLDS", "MAX_DETECTIONS", "PooledAP", "box_iou", "match"]

@@ -18,7 +18,9 @@ from qsearch.tasks.masks import pooled_iou
 class Pool(Protocol):
     """A pooled figure of fixed records for any weighting of the images (None: each once)."""
 
-    def __call__(self, weights: np.ndarray | None = None) -> float: ...
+    def __call__(self, weights: np.ndarray | None = None) -> float:
+        """The figure with image i counted ``weights[i]`` times."""
+        ...
 
 
 def _ap(index: int) -> Callable[[list[dict]], Pool]:
