@@ -194,7 +194,8 @@ CASES = [
     ),
     (
         lambda w: ["run", *FIDELITY, "--budget", "2", "--searcher", "targets"],
-        "searcher targets: option metric='similarity' is not reported by the evaluator (psnr, ssim)",
+        "searcher targets: relative targets need the uncompressed psnr, which this evaluator "
+        "does not report",
     ),
     (
         lambda w: ["run", *FIDELITY, "--budget", "2", "--rejection-z", "-1"],
