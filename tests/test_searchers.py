@@ -204,7 +204,13 @@ def test_targets_refuse_relative_targets_without_an_uncompressed_reference(fidel
         QSearchError,
         match=r"option signal='similarity' is not reported by the evaluator \(psnr, ssim\)",
     ):
-        Study(fidelity, make_searcher("targets", metric="psnr", relative=False, targets=[30]), PSNR)
+        Study(
+            fidelity,
+            make_searcher(
+                "targets", metric="psnr", signal="similarity", relative=False, targets=[30]
+            ),
+            PSNR,
+        )
 
 
 def test_targets_read_similarity_where_there_are_no_labels(network):

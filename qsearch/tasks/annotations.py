@@ -217,7 +217,7 @@ def read_masks(folder: Path, names: list[str], sizes: list[tuple[int, int]]) -> 
                 f"{path}: mask {mask.shape[1]}x{mask.shape[0]} differs from its image "
                 f"{width}x{height}"
             )
-        items.append(mask.astype(np.int64))
+        items.append(mask.astype(np.int32))
     return Annotations(items, _digest(parts), missing, "PNG masks")
 
 

@@ -5,7 +5,6 @@ against the network's own output on the uncompressed image."""
 
 from __future__ import annotations
 
-import logging
 import time
 from abc import abstractmethod
 from collections.abc import Callable, Iterator
@@ -22,8 +21,6 @@ from qsearch.search.pruning import Rejection
 from qsearch.tables.qtable import QTable
 from qsearch.tasks.annotations import Annotations
 from qsearch.tasks.declaration import TaskModel
-
-log = logging.getLogger(__name__)
 
 
 class TaskEvaluator(CodecEvaluator):
@@ -56,9 +53,7 @@ class TaskEvaluator(CodecEvaluator):
         self._places = [model.spec.placement(*image.shape[:2]) for image in images.images]
         self._pixels_each = [int(image.shape[0] * image.shape[1]) for image in images.images]
         self._prefetch = ThreadPoolExecutor(1, thread_name_prefix="qsearch-prefetch")
-        started = time.perf_counter()
         self._uncompressed = self._outputs(self._batches(images.images.__getitem__))
-        self.forward_seconds = time.perf_counter() - started
         self.accuracy_metrics = self._accuracy_metrics()
         records = self.records(self._uncompressed)
         self.reference = self.pooled(records)

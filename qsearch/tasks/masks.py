@@ -53,8 +53,10 @@ class SegmenterHead:
             )
         maps = _on_image(maps, spec, place)
         if self.output == "probability":
-            return np.where(maps[..., 0] > self.threshold, self.classes[0], BACKGROUND)
-        return np.asarray(self.classes)[maps.argmax(-1)]
+            return np.where(maps[..., 0] > self.threshold, self.classes[0], BACKGROUND).astype(
+                np.int32
+            )
+        return np.asarray(self.classes, np.int32)[maps.argmax(-1)]
 
 
 def _on_image(maps: np.ndarray, spec: InputSpec, place: Placement) -> np.ndarray:
