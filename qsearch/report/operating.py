@@ -29,7 +29,13 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from qsearch.report.pareto import bootstrap_samples, curve_point, interval, saving_at
+from qsearch.report.pareto import (
+    bootstrap_samples,
+    curve_point,
+    interval,
+    resample_draws,
+    saving_at,
+)
 from qsearch.search.trial import metric_sign, operating_target, share_of_uncompressed
 from qsearch.tasks.pooled import POOLED, is_pooled, pool
 
@@ -158,7 +164,7 @@ def judge(
         "reaches_target": bool(share >= fraction),
     }
     figures = judged.front.figures[position] if judged.front.figures is not None else None
-    if figures is not None and resampler(figures, metric) is not None:
+    if figures is not None and (metric in figures or POOLED.get(metric, ("",))[0] in figures):
         result["share_ci95_low"], result["share_ci95_high"] = share_interval(
             metric, figures, judged.uncompressed_per_image, judged.uncompressed[metric]
         )
@@ -194,21 +200,17 @@ def _own_saving(ref_bpp, ref_acc, bpp, acc) -> float:
     return saving_at(ref_bpp, ref_acc, bpp, acc, target=float(acc[0]))
 
 
-def resampler(figures: dict | None, metric: str):
-    """chosen image indices -> ``metric`` on them, from per-image ``figures`` (the mean of
-    per-image values, or a pooled figure recomputed with each image weighted by its draws);
-    None where the figures lack it."""
+def figure_draws(figures: dict | None, metric: str, draws: np.ndarray) -> np.ndarray | None:
+    """``metric`` on each resample of ``draws`` from per-image ``figures`` (the mean of per-image
+    values, or a pooled figure recomputed with each image weighted by its draws); None where the
+    figures lack it."""
     if figures is None:
         return None
     if is_pooled(metric):
-        if POOLED[metric][0] not in figures:
-            return None
-        figure, count = pool(metric, figures), len(figures[POOLED[metric][0]])
-        return lambda chosen: figure(np.bincount(chosen, minlength=count))
+        return pool(metric, figures).over(draws) if POOLED[metric][0] in figures else None
     if metric not in figures:
         return None
-    values = np.asarray(figures[metric], dtype=np.float64)
-    return lambda chosen: float(values[chosen].mean())
+    return np.asarray(figures[metric], dtype=np.float64)[draws].mean(1)
 
 
 def share_interval(
@@ -216,17 +218,12 @@ def share_interval(
 ) -> tuple[float, float]:
     """95% bootstrap interval over images of the share of the uncompressed figure a table keeps
     (paired with the uncompressed figures image by image where they are known)."""
-    table = resampler(figures, metric)
+    draws = resample_draws(0, 500, len(figures["bytes"]))
+    table = figure_draws(figures, metric, draws)
     assert table is not None  # callers check
-    reference = resampler(uncompressed_per_image, metric)
-    count = len(figures["bytes"])
-    rng = np.random.default_rng(0)
-    draws = np.empty(500)
-    for k in range(len(draws)):
-        chosen = rng.integers(0, count, count)
-        base = reference(chosen) if reference is not None else uncompressed
-        draws[k] = share_of_uncompressed(metric, table(chosen), base)
-    return interval(draws)
+    reference = figure_draws(uncompressed_per_image, metric, draws)
+    base = reference if reference is not None else np.full(len(draws), uncompressed)
+    return interval(np.array([share_of_uncompressed(metric, t, b) for t, b in zip(table, base)]))
 
 
 def front_crossing(metric: str, front: Curve, ijg: Curve, target: float, seed: int = 0) -> dict:

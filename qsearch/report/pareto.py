@@ -4,6 +4,7 @@ the Bjontegaard delta rate between accuracy-vs-bpp curves (definitions in the de
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -118,13 +119,21 @@ def curve_point(figures: dict, metric: str) -> dict | None:
     return {"accuracy": [metric_sign(metric) * v for v in figures[metric]], **sizes}
 
 
-def _resampled(point: dict):
-    """chosen image indices -> the point's accuracy on them (a mean, or the pooled figure)."""
+@lru_cache(maxsize=16)
+def resample_draws(seed: int, samples: int, count: int) -> np.ndarray:
+    """(samples, count) image indices drawn with replacement: the resamples of every bootstrap
+    with this seed over ``count`` images (the same draws for each curve point, kept)."""
+    rng = np.random.default_rng(seed)
+    draws = np.stack([rng.integers(0, count, count) for _ in range(samples)])
+    draws.flags.writeable = False
+    return draws
+
+
+def over_draws(point: dict, draws: np.ndarray) -> np.ndarray:
+    """A :func:`curve_point`'s accuracy on each resample of ``draws``."""
     if "pooled" in point:
-        figure, count = point["pooled"], len(point["pixels"])
-        return lambda chosen: figure(np.bincount(chosen, minlength=count))
-    values = np.asarray(point["accuracy"], dtype=float)
-    return lambda chosen: values[chosen].mean()
+        return point["pooled"].over(draws)
+    return np.asarray(point["accuracy"], dtype=float)[draws].mean(1)
 
 
 def bootstrap_samples(
@@ -138,19 +147,19 @@ def bootstrap_samples(
     def stack(points, key):
         return np.array([np.asarray(p[key], dtype=float) for p in points])
 
-    ref_acc, ref_bytes = [_resampled(p) for p in reference], stack(reference, "bytes")
-    test_acc, test_bytes = [_resampled(p) for p in test], stack(test, "bytes")
     pixels = np.asarray(reference[0]["pixels"], dtype=float)
-    rng = np.random.default_rng(seed)
+    draws = resample_draws(seed, samples, len(pixels))
+    ref_acc = np.array([over_draws(p, draws) for p in reference])
+    test_acc = np.array([over_draws(p, draws) for p in test])
+    ref_bytes, test_bytes = stack(reference, "bytes"), stack(test, "bytes")
     values = np.empty(samples)
-    for k in range(samples):
-        chosen = rng.integers(0, len(pixels), len(pixels))
+    for k, chosen in enumerate(draws):
         area = pixels[chosen].sum()
         values[k] = statistic(
             8 * ref_bytes[:, chosen].sum(1) / area,
-            np.array([accuracy(chosen) for accuracy in ref_acc]),
+            ref_acc[:, k],
             8 * test_bytes[:, chosen].sum(1) / area,
-            np.array([accuracy(chosen) for accuracy in test_acc]),
+            test_acc[:, k],
         )
     return values
 

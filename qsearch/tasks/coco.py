@@ -119,7 +119,7 @@ class PooledAP:
         self.has_rows = np.bincount(self.segment, minlength=self.classes) > 0
         self.first = starts
 
-    def __call__(self, weights: np.ndarray | None = None) -> tuple[float, float]:
+    def __call__(self, weights: np.ndarray | None = None) -> tuple[float, ...]:
         """(mAP@[.5:.95], AP50) with each image counted ``weights[i]`` times (default once)."""
         weights = np.ones(len(self.truth)) if weights is None else np.asarray(weights, float)
         truth = weights @ self.truth
