@@ -20,7 +20,7 @@ from tasks import task_evaluator
 
 from common import one_benchmark_at_a_time, record
 from qsearch.tables.qtable import QTable
-from qsearch.tasks.coco import PooledAP
+from qsearch.tasks.coco import PooledAP, coco_dicts
 
 
 def bare_forward(evaluator) -> float:
@@ -34,22 +34,12 @@ def bare_forward(evaluator) -> float:
     return time.perf_counter() - start
 
 
-def pycocotools_seconds(evaluator, records_owner) -> float:
+def pycocotools_seconds(evaluator) -> float:
     """One pycocotools evaluate + accumulate of the evaluator's uncompressed boxes."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
-    images, truth, found = [], [], []
-    for k, (seen, truth) in enumerate(zip(evaluator._uncompressed, evaluator._truth)):
-        images.append({"id": k})
-        for box, cls in zip(truth.boxes, truth.classes):
-            x1, y1, x2, y2 = map(float, box)
-            truth.append({"id": len(truth) + 1, "image_id": k, "category_id": int(cls),
-                          "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1), "iscrowd": 0})  # fmt: skip
-        for box, score, cls in zip(seen.boxes, seen.scores, seen.classes):
-            x1, y1, x2, y2 = map(float, box)
-            found.append({"image_id": k, "category_id": int(cls),
-                          "bbox": [x1, y1, x2 - x1, y2 - y1], "score": float(score)})  # fmt: skip
+    images, truth, found = coco_dicts(evaluator._uncompressed, evaluator._truth)
     coco = COCO()
     coco.dataset = {
         "images": images,
@@ -90,7 +80,7 @@ def main() -> None:
                     np.bincount(rng.integers(0, len(records), len(records)), minlength=len(records))
                 )
             bootstrap = time.perf_counter() - start
-            coco = pycocotools_seconds(evaluator, records)
+            coco = pycocotools_seconds(evaluator)
         evaluator.close()
     record(
         "Detector and segmenter evaluation cost",

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from qsearch.codecs.codec import EncoderSettings
-from qsearch.images import ImageSet
 from qsearch.search.evaluator import EVALUATORS, Metrics
-from qsearch.tasks.annotations import Annotations, Boxes
+from qsearch.tasks.annotations import Boxes
 from qsearch.tasks.boxes import Detections, DetectorHead
 from qsearch.tasks.coco import PooledAP, match
-from qsearch.tasks.declaration import TaskModel
 from qsearch.tasks.evaluation import TaskEvaluator
 
 REFERENCE_SCORE = 0.3
@@ -26,23 +23,12 @@ class DetectorEvaluator(TaskEvaluator):
     name = "detector"
     task = "detect"
 
-    def __init__(
-        self,
-        images: ImageSet,
-        model: TaskModel,
-        annotations: Annotations | None = None,
-        settings: EncoderSettings = EncoderSettings(),
-        batch_size: int = 16,
-        threads: int | None = None,
-        reference_score: float = REFERENCE_SCORE,
-    ):
-        """``annotations``: the images' boxes (:func:`qsearch.tasks.annotations.read_boxes`
-        or ``read_coco``), or None for the label-free figures only."""
-        self.reference_score = reference_score
-        self._truth: list[Boxes] | None = None
-        if annotations is not None:
-            self._truth = annotations.items
-        super().__init__(images, model, annotations, settings, batch_size, threads)
+    reference_score = REFERENCE_SCORE
+
+    @property
+    def _truth(self) -> list[Boxes] | None:
+        """Each image's labelled boxes, or None without labels."""
+        return None if self.annotations is None else self.annotations.items
 
     def read(self, output: np.ndarray, index: int) -> Detections:
         """One image's boxes in stored pixels."""

@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qsearch.codecs.codec import EncoderSettings
-from qsearch.images import ImageSet
 from qsearch.search.evaluator import EVALUATORS, Metrics
-from qsearch.tasks.annotations import Annotations
-from qsearch.tasks.declaration import TaskModel
 from qsearch.tasks.evaluation import TaskEvaluator
 from qsearch.tasks.masks import SegmenterHead, overlap, pooled_iou
 
@@ -24,19 +20,10 @@ class SegmenterEvaluator(TaskEvaluator):
     name = "segmenter"
     task = "segment"
 
-    def __init__(
-        self,
-        images: ImageSet,
-        model: TaskModel,
-        annotations: Annotations | None = None,
-        settings: EncoderSettings = EncoderSettings(),
-        batch_size: int = 16,
-        threads: int | None = None,
-    ):
-        """``annotations``: the images' masks (:func:`qsearch.tasks.annotations.read_masks`),
-        or None for the label-free figure only."""
-        self._masks = None if annotations is None else annotations.items
-        super().__init__(images, model, annotations, settings, batch_size, threads)
+    @property
+    def _masks(self) -> list | None:
+        """Each image's mask (None where it has none), or None without masks."""
+        return None if self.annotations is None else self.annotations.items
 
     @property
     def _head(self) -> SegmenterHead:

@@ -154,34 +154,10 @@ def test_evaluate_uncompressed_map_equals_an_independent_pycocotools_reference(c
 def _as_pycocotools(evaluator, chosen: np.ndarray) -> tuple[list, list, list]:
     """The evaluator's uncompressed boxes and the labels of the ``chosen`` images (repeats
     allowed, each a new image) in pycocotools' form."""
-    images, truth, found = [], [], []
-    for new, k in enumerate(chosen):
-        h, w = evaluator.images.images[k].shape[:2]
-        images.append({"id": new, "width": w, "height": h})
-        for box, cls in zip(evaluator._truth[k].boxes, evaluator._truth[k].classes):
-            x1, y1, x2, y2 = (float(v) for v in box)
-            truth.append(
-                {
-                    "id": len(truth) + 1,
-                    "image_id": new,
-                    "category_id": int(cls),
-                    "bbox": [x1, y1, x2 - x1, y2 - y1],
-                    "area": (x2 - x1) * (y2 - y1),
-                    "iscrowd": 0,
-                }
-            )
-        seen = evaluator._uncompressed[k]
-        for box, score, cls in zip(seen.boxes, seen.scores, seen.classes):
-            x1, y1, x2, y2 = (float(v) for v in box)
-            found.append(
-                {
-                    "image_id": new,
-                    "category_id": int(cls),
-                    "bbox": [x1, y1, x2 - x1, y2 - y1],
-                    "score": float(score),
-                }
-            )
-    return images, truth, found
+    from qsearch.tasks.coco import coco_dicts
+
+    found = [evaluator._uncompressed[k] for k in chosen]
+    return coco_dicts(found, [evaluator._truth[k] for k in chosen])
 
 
 def test_pooled_map_of_a_weighted_resample_equals_pycocotools_on_the_resampled_images(

@@ -27,14 +27,7 @@ def read_sidecar(model_file: Path) -> dict:
     path = sidecar_path(model_file)
     if not path.exists():
         return {}
-    try:
-        declared = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise QSearchError(f"{path}: not a readable JSON file ({error})") from None
-    if not isinstance(declared, dict):
-        raise QSearchError(
-            f"{path}: must be a JSON object with keys {', '.join(sorted(SIDECAR_KEYS))}"
-        )
+    declared = read_json_object(path, f"a JSON object with keys {', '.join(sorted(SIDECAR_KEYS))}")
     unknown = sorted(set(declared) - SIDECAR_KEYS)
     if unknown:
         raise QSearchError(
@@ -45,6 +38,18 @@ def read_sidecar(model_file: Path) -> dict:
         if problem:
             raise QSearchError(f"{path}: {key} {problem}")
     return {k: tuple(v) if isinstance(v, list) else v for k, v in declared.items()}
+
+
+def read_json_object(path: Path, what: str = "a JSON object", where: str | None = None) -> dict:
+    """A JSON file that must hold an object, refused in one line naming ``where`` (the path)."""
+    where = where or str(path)
+    try:
+        found = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise QSearchError(f"{where}: not a readable JSON file ({error})") from None
+    if not isinstance(found, dict):
+        raise QSearchError(f"{where}: must be {what}")
+    return found
 
 
 def _three_numbers(value: Any) -> str | None:

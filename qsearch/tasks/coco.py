@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from qsearch.tasks.annotations import Boxes
 from qsearch.tasks.boxes import Detections
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
@@ -173,4 +174,26 @@ def _detection_table(records: list[dict], index: dict[int, int]) -> np.ndarray:
     return table[np.lexsort((-table[:, 1], table[:, 0]))]
 
 
-__all__ = ["IOU_THRESHOLDS", "MAX_DETECTIONS", "PooledAP", "box_iou", "match"]
+def coco_dicts(found: list[Detections], truth: list[Boxes]) -> tuple[list, list, list]:
+    """(images, annotations, results) in COCO's JSON form, image k given id k and category ids
+    the network's classes: what pycocotools reads, to check figures against it or export them."""
+    images: list[dict] = []
+    annotations: list[dict] = []
+    results: list[dict] = []
+    for k, (seen, labelled) in enumerate(zip(found, truth)):
+        images.append({"id": k})
+        crowd = labelled.crowd if labelled.crowd is not None else np.zeros(len(labelled.classes))
+        for box, cls, flag in zip(labelled.boxes.tolist(), labelled.classes.tolist(), crowd):
+            width, height = box[2] - box[0], box[3] - box[1]
+            annotations.append({"id": len(annotations) + 1, "image_id": k, "category_id": cls,
+                                "bbox": [box[0], box[1], width, height], "area": width * height,
+                                "iscrowd": int(flag)})  # fmt: skip
+        for box, score, cls in zip(
+            seen.boxes.tolist(), seen.scores.tolist(), seen.classes.tolist()
+        ):
+            results.append({"image_id": k, "category_id": cls, "score": score,
+                            "bbox": [box[0], box[1], box[2] - box[0], box[3] - box[1]]})  # fmt: skip
+    return images, annotations, results
+
+
+__all__ = ["IOU_THRESHOLDS", "MAX_DETECTIONS", "PooledAP", "box_iou", "coco_dicts", "match"]

@@ -13,7 +13,7 @@ from typing import Any
 
 from qsearch.errors import QSearchError
 from qsearch.models.runtime import Runtime
-from qsearch.models.sidecar import sidecar_path
+from qsearch.models.sidecar import read_json_object, sidecar_path
 from qsearch.tasks.boxes import DetectorHead
 from qsearch.tasks.inputs import InputSpec
 from qsearch.tasks.masks import SegmenterHead
@@ -69,27 +69,13 @@ def parse_declarations(pairs: list[str] | None) -> dict:
 
 
 def _declaration_file(path: Path) -> dict:
-    try:
-        found = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise QSearchError(f"--declare @{path}: not a readable JSON file ({error})") from None
-    if not isinstance(found, dict):
-        raise QSearchError(f"--declare @{path}: must be a JSON object of declared keys")
-    return found
+    return read_json_object(path, "a JSON object of declared keys", f"--declare @{path}")
 
 
 def read_task_sidecar(model: Path) -> dict:
     """The sidecar's declaration (empty where there is none)."""
     path = sidecar_path(model)
-    if not path.exists():
-        return {}
-    try:
-        declared = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise QSearchError(f"{path}: not a readable JSON file ({error})") from None
-    if not isinstance(declared, dict):
-        raise QSearchError(f"{path}: must be a JSON object")
-    return declared
+    return read_json_object(path) if path.exists() else {}
 
 
 def load_task_model(model: Path, task: str, declared: dict | None = None) -> TaskModel:

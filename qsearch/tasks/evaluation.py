@@ -38,6 +38,8 @@ class TaskEvaluator(CodecEvaluator):
         batch_size: int = 16,
         threads: int | None = None,
     ):
+        """``annotations``: the images' labels (boxes or masks, from
+        :mod:`qsearch.tasks.annotations`), or None for the label-free figures only."""
         if images.compress_at != "source":
             raise QSearchError(
                 f"--compress-at {images.compress_at}: a {self.task} network letterboxes or resizes "
