@@ -6,12 +6,12 @@ BIN = $(VENV)/bin
 .PHONY: setup demo test test-slow test-all lint
 setup: $(VENV)/.installed
 
+# The selfie segmenter inside the mediapipe wheel is the tests' real segmenter in a user's
+# clone: its model file is read, mediapipe is never imported, so its dependencies are left out.
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
-	# the selfie segmenter inside this wheel is the tests' real segmenter in a user's clone
-	# (its model file is read, mediapipe is never imported, so its dependencies are left out)
 	-$(BIN)/pip install --quiet --no-deps mediapipe==0.10.21
 	touch $@
 
