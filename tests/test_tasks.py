@@ -92,3 +92,16 @@ def test_the_declaration_names_the_model_file_and_key_it_lacks():
         QSearchError, match=r"selfie_segmentation.tflite.json \(or --declare\): no 'layout'"
     ):
         load_task_model(wheel_segmenter(), "segment", declared)
+
+
+def test_a_toml_config_names_the_task_its_model_and_declaration(tmp_path, capsys):
+    config = tmp_path / "segment.toml"
+    config.write_text(
+        f'task = "segment"\nmodel = "{wheel_segmenter()}"\n'
+        f'declare = ["@{DECLARATIONS / "selfie_segmentation.json"}", "threshold=0.4"]\n'
+        'limit = 2\nbudget = 2\nsearcher = "random"\n'
+    )
+    out = tmp_path / "run"
+    assert main(["run", "--config", str(config), "--out", str(out), "--quiet"]) == 0
+    identity = json.loads((out / "summary.json").read_text())["identity"]
+    assert identity["task"] == "segment" and "probability > 0.4" in identity["output"]
