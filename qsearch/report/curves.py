@@ -5,7 +5,7 @@ hypervolumes). :mod:`qsearch.report.runs` writes them into a run folder."""
 from __future__ import annotations
 
 import json
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +157,15 @@ def frame_figures(frame: pd.DataFrame) -> list[dict] | None:
     """Per-image figures of each row from a frame's JSON ``per_image`` column, or None."""
     if "per_image" not in frame or frame["per_image"].isna().any():
         return None
-    return [json.loads(text) for text in frame["per_image"]]
+    return [per_image_figures(text) for text in frame["per_image"]]
+
+
+@lru_cache(maxsize=256)
+def per_image_figures(text: str) -> dict:
+    """One row's per-image figures, parsed once per text: every interval of a report reads the
+    same rows, and pooled figures (mAP) keep their resampled values per parsed record list.
+    Shared between callers: read, never change."""
+    return json.loads(text)
 
 
 def frame_points(frame: pd.DataFrame, metric: str) -> list[dict] | None:

@@ -21,7 +21,6 @@ on the searched images and say so (``judged_on``).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from functools import partial
@@ -29,6 +28,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
+from qsearch.report.curves import frame_figures
 from qsearch.report.pareto import (
     bootstrap_samples,
     curve_point,
@@ -59,7 +59,7 @@ class Curve:
         """A curve whose per-image figures are the frame's JSON ``per_image`` column."""
         if "per_image" not in frame or frame["per_image"].isna().any():
             return cls(frame.reset_index(drop=True))
-        return cls(frame.reset_index(drop=True), [json.loads(t) for t in frame["per_image"]])
+        return cls(frame.reset_index(drop=True), frame_figures(frame))
 
     def points(self, metric: str) -> list[dict] | None:
         """Per-image points for paired bootstraps (:func:`curve_point`), or None."""
