@@ -23,6 +23,7 @@ from qsearch.codecs.codec import EncoderSettings
 from qsearch.images import load_images
 from qsearch.report.curves import cached_frame, sweep
 from qsearch.report.ladder import ladder, markdown
+from qsearch.report.operating import percent_cell
 from qsearch.report.plots import plot_curves
 from qsearch.tables.families import make_family
 
@@ -114,6 +115,12 @@ def operating_lines(run, metric: str) -> str:
     return "\n".join(lines)
 
 
+def bd_cell(summary: dict, name: str) -> str:
+    """A BD-rate of a run's summary with its interval, as the ladder writes them."""
+    value = summary.get(f"{name}_percent", summary.get(f"{name}_vs_ijg_percent"))
+    return percent_cell(value, summary.get(f"{name}_ci95_low"), summary.get(f"{name}_ci95_high"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", choices=tuple(TASKS), default="detect")
@@ -140,9 +147,8 @@ def main() -> None:
         f"`{args.searcher}` searched {args.budget} tables on the 128 train2017 images (the "
         f"network trained on them), judged on the 128 val2017 images (it did not): uncompressed "
         f"{metric} {uncompressed[metric]:.4f} there. BD-rate of the searched front against IJG on "
-        f"val2017: {summary['bd_rate_vs_ijg_percent']:+.1f}% [{summary.get('bd_rate_ci95_low')}, "
-        f"{summary.get('bd_rate_ci95_high')}] (from IJG q50 up: "
-        f"{summary.get('bd_rate_high_accuracy_percent')}%).\n\nTables chosen on train2017, "
+        f"val2017: {bd_cell(summary, 'bd_rate')} (from IJG q50 up: "
+        f"{bd_cell(summary, 'bd_rate_high_accuracy')}).\n\nTables chosen on train2017, "
         f"judged on val2017:\n\n{operating_lines(run, metric)}\n\nThe codec ladder on val2017 "
         "(% bits against IJG at equal accuracy, 95% paired bootstrap intervals recomputing the "
         "pooled figure, * = the interval excludes zero):\n\n"
