@@ -40,8 +40,12 @@ TASKS = {
     ),
     "segment": dict(
         model=MODELS / "selfie_segmentation.tflite", declaration="selfie_segmentation.json",
-        labels=COCO128 / "segmentation" / "masks", folder="segmentation", metrics=("miou",),
-        network="MediaPipe selfie segmenter (person IoU pooled over the 100 masks a split)",
+        labels=COCO128 / "segmentation" / "masks", folder="segmentation",
+        metrics=("miou_ref", "miou"),
+        network="MediaPipe selfie segmenter, searched and judged by its person IoU against its own "
+        "mask on the uncompressed image (`miou_ref`): its IoU against the COCO masks (`miou`, "
+        "pooled over the 100 masks a split) stays within 0.356-0.384 from IJG quality 5 to 95 on "
+        "val2017, a curve with nothing to choose on",
     ),
 }  # fmt: skip
 
