@@ -20,7 +20,6 @@ import pandas as pd
 
 from common import ROOT, record, unpacked
 from qsearch.codecs.codec import EncoderSettings
-from qsearch.images import load_images
 from qsearch.report.curves import cached_frame, sweep
 from qsearch.report.ladder import ladder, markdown
 from qsearch.report.operating import percent_cell
@@ -53,21 +52,12 @@ TASKS = {
 def task_evaluator(task: str, split: str, settings: EncoderSettings = EncoderSettings()):
     """The task's evaluator on a COCO128 split, as `qsearch run --task TASK --data
     images/SPLIT --annotations LABELS/SPLIT` builds it."""
-    from qsearch.search.evaluator import EVALUATORS
-    from qsearch.tasks.annotations import read_boxes, read_masks
-    from qsearch.tasks.declaration import load_task_model
+    from qsearch.tasks.evaluation import task_evaluator as build
 
     spec = TASKS[task]
     declared = json.loads((DECLARATIONS / spec["declaration"]).read_text())
-    model = load_task_model(spec["model"], task, declared)
-    images = load_images(COCO128 / "images" / split, compress_at="source", labels="none")
-    sizes = [image.shape[:2] for image in images.images]
-    if task == "detect":
-        labels = read_boxes(spec["labels"] / split, images.names, sizes, declared["classes"])
-    else:
-        labels = read_masks(spec["labels"] / split, images.names, sizes)
-    name = "detector" if task == "detect" else "segmenter"
-    return EVALUATORS[name](images, model, labels, settings)
+    return build(task, spec["model"], COCO128 / "images" / split, spec["labels"] / split,
+                 declared=declared, settings=settings)  # fmt: skip
 
 
 def searched(task: str, budget: int, searcher: str):

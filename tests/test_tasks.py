@@ -13,6 +13,7 @@ from qsearch.cli import main
 from qsearch.errors import QSearchError
 from qsearch.images import load_images
 from qsearch.search.searcher import SEARCHERS
+from qsearch.tables.qtable import QTable
 from qsearch.tasks.declaration import load_task_model
 from qsearch.testing import EvaluatorSuite
 from realdata import DECLARATIONS, SELFIE, photos
@@ -105,3 +106,22 @@ def test_a_toml_config_names_the_task_its_model_and_declaration(tmp_path, capsys
     assert main(["run", "--config", str(config), "--out", str(out), "--quiet"]) == 0
     identity = json.loads((out / "summary.json").read_text())["identity"]
     assert identity["task"] == "segment" and "probability > 0.4" in identity["output"]
+
+
+def test_the_python_api_builds_what_the_command_line_builds(tmp_path, capsys):
+    from qsearch.tasks.evaluation import task_evaluator
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for path in photos(3):
+        (folder / path.name).write_bytes(path.read_bytes())
+    evaluator = task_evaluator("segment", wheel_segmenter(), folder, declared=SELFIE)
+    try:
+        argv = ["evaluate", *segment_args(), "--data", str(folder), "--quality", "30", "--json"]
+        assert main(argv) == 0
+        printed = json.loads(capsys.readouterr().out)
+        mine = evaluator.evaluate(QTable.from_quality(30))
+        assert (mine["miou_ref"], mine["bytes"]) == (printed["miou_ref"], printed["bytes"])
+        assert mine["miou_ref"] < 1.0
+    finally:
+        evaluator.close()

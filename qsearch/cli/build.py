@@ -106,11 +106,12 @@ def build_networks(args, split: str | None):
 
 
 def task_evaluator(args, split: str | None, settings: EncoderSettings):
-    """The detector or segmenter evaluator: a declared model file, the stored images (their
-    own resolution), and the labels of ``--annotations``."""
+    """The detector or segmenter evaluator (:func:`qsearch.tasks.evaluation.task_evaluator`) of
+    a declared model file on the stored images and the labels of ``--annotations``."""
     from qsearch.images import Preprocessing
-    from qsearch.search.evaluator import EVALUATORS
-    from qsearch.tasks.declaration import load_task_model, parse_declarations
+    from qsearch.tasks.annotations import read_class_map
+    from qsearch.tasks.declaration import parse_declarations
+    from qsearch.tasks.evaluation import task_evaluator as build
 
     if not args.model:
         raise QSearchError(f"--task {args.task} needs --model FILE (a declared model file)")
@@ -118,28 +119,15 @@ def task_evaluator(args, split: str | None, settings: EncoderSettings):
     if refused:
         flag = "--" + refused[0].replace("_", "-")
         raise QSearchError(f"{flag} does not go with --task {args.task}")
-    model = load_task_model(Path(args.model), args.task, parse_declarations(args.declare))
-    images = load_split(args, Preprocessing(), split)
-    annotations = task_annotations(args, model, images) if args.annotations else None
-    evaluator = EVALUATORS["detector" if args.task == "detect" else "segmenter"]
-    return evaluator(images, model, annotations, settings, batch_size=min(args.batch_size, 16))
-
-
-def task_annotations(args, model, images):
-    """The labels of ``--annotations``: YOLO files or a COCO JSON file to detect, PNG masks to
-    segment, read for these images."""
-    from qsearch.tasks.annotations import read_boxes, read_class_map, read_coco, read_masks
-
-    sizes = [image.shape[:2] for image in images.images]
-    if args.task == "detect":
-        classes = model.head.classes
-        mapping = read_class_map(args.class_map)
-        reader = read_coco if args.annotations.suffix.lower() == ".json" else read_boxes
-        found = reader(args.annotations, images.names, sizes, classes, mapping)
-    else:
-        found = read_masks(args.annotations, images.names, sizes)
-    note(f"{args.task} labels: {found.describe()}")
-    return found
+    declared = parse_declarations(args.declare)
+    evaluator = build(
+        args.task, args.model, load_split(args, Preprocessing(), split), args.annotations,
+        declared=declared, class_map=read_class_map(args.class_map), settings=settings,
+        batch_size=min(args.batch_size, 16),
+    )  # fmt: skip
+    if evaluator.annotations is not None:
+        note(f"{args.task} labels: {evaluator.annotations.describe()}")
+    return evaluator
 
 
 def compress_at(args) -> str:

@@ -9,6 +9,7 @@ import time
 from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -167,4 +168,42 @@ class TaskEvaluator(CodecEvaluator):
         super().close()
 
 
-__all__ = ["TaskEvaluator"]
+def task_evaluator(
+    task: str,
+    model,
+    images,
+    annotations=None,
+    *,
+    declared: dict | None = None,
+    class_map: dict[int, int] | None = None,
+    settings: EncoderSettings = EncoderSettings(),
+    batch_size: int = 16,
+) -> TaskEvaluator:
+    """The ``detect`` or ``segment`` evaluator of ``model`` (a model file, its declaration in
+    its sidecar and ``declared``) on ``images`` (a folder, or an :class:`ImageSet` loaded with
+    ``compress_at="source"``), labelled by ``annotations`` (a folder of YOLO files or a COCO
+    JSON file to detect, a folder of PNG masks to segment; None: label-free figures only).
+    What ``qsearch run --task`` builds, for notebooks."""
+    from qsearch.images import load_images
+    from qsearch.search.evaluator import EVALUATORS
+    from qsearch.tasks.annotations import read_boxes, read_coco, read_masks
+    from qsearch.tasks.declaration import load_task_model
+
+    loaded = load_task_model(Path(model), task, declared)
+    if not isinstance(images, ImageSet):
+        images = load_images(images, compress_at="source", labels="none")
+    labels = None
+    if annotations is not None:
+        annotations, sizes = Path(annotations), [image.shape[:2] for image in images.images]
+        if task == "segment":
+            labels = read_masks(annotations, images.names, sizes)
+        else:
+            reader = read_coco if annotations.suffix.lower() == ".json" else read_boxes
+            classes = loaded.head.classes
+            assert isinstance(classes, int)  # a detector declares how many
+            labels = reader(annotations, images.names, sizes, classes, class_map)
+    name = "detector" if task == "detect" else "segmenter"
+    return EVALUATORS[name](images, loaded, labels, settings, batch_size)
+
+
+__all__ = ["TaskEvaluator", "task_evaluator"]
