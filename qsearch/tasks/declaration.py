@@ -34,7 +34,6 @@ class TaskModel:
     task: str
     spec: InputSpec
     head: DetectorHead | SegmenterHead
-    declared: dict
 
     def describe(self) -> str:
         """One line: the file, its input and its output."""
@@ -89,7 +88,7 @@ def load_task_model(model: Path, task: str, declared: dict | None = None) -> Tas
         head = _HEADS[task](given)
     except (TypeError, ValueError, QSearchError) as error:
         raise QSearchError(f"{where}: {error}") from None
-    return TaskModel(Runtime(model), task, spec, head, given)
+    return TaskModel(Runtime(model), task, spec, head)
 
 
 def _check_keys(given: dict, task: str, where: str) -> None:
