@@ -67,10 +67,12 @@ def _hits(ious: np.ndarray, crowd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ignored = np.zeros(len(ious), np.int64)
     if not ious.shape[1]:
         return hits, ignored
+    reach = ious.max(1)
+    near = np.flatnonzero(reach >= IOU_THRESHOLDS[0])  # the others match nothing, at any threshold
     for t, threshold in enumerate(IOU_THRESHOLDS):
         taken = np.zeros(ious.shape[1], bool)
         floor = min(threshold, 1 - 1e-10)
-        for d in range(len(ious)):
+        for d in near[reach[near] >= floor]:
             best = _best_box(ious[d], taken, crowd, floor)
             if best < 0:
                 continue
