@@ -108,7 +108,6 @@ def curve_point(figures: dict, metric: str) -> dict | None:
     either ``accuracy`` (per-image values, signed higher-is-better, resampled by their mean) or,
     for a figure pooled over images (mAP, mean IoU), ``pooled``: the figure recomputed for any
     weighting of the images. None where the figures lack ``metric``."""
-    from qsearch.search.trial import metric_sign
     from qsearch.tasks.pooled import POOLED, pool
 
     sizes = {"bytes": figures.get("bytes"), "pixels": figures.get("pixels")}
