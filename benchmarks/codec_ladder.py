@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common import ROOT, evaluator, lossless_frame, record, search, unpacked
+from common import ROOT, evaluator, lossless_frame, record, search, unpacked, upstream_frame
 from qsearch.codecs.codec import EncoderSettings
 from qsearch.report.curves import cached_frame, rescore, scored, sweep
 from qsearch.report.ladder import ladder, markdown
@@ -61,8 +61,7 @@ ENCODINGS = {
 
 def reference(name: str) -> pd.DataFrame:
     """A sweep search_quality keeps (gzipped at rest; read as it is, never repacked here)."""
-    path = REFERENCE / name
-    return pd.read_csv(path if path.exists() else path.with_name(name + ".gz"))
+    return upstream_frame(REFERENCE / name)
 
 
 def stem(name: str) -> str:

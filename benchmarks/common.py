@@ -48,8 +48,32 @@ def record(title: str, body: str) -> None:
 
 
 BULKY = 100_000
-"""Result files larger than this (journals, per-image score tables) are kept gzipped in the
-repository; a benchmark unpacks them before it resumes and packs them again when it ends."""
+"""Result files larger than this (journals, per-image score tables) are kept gzipped at rest;
+a benchmark unpacks them before it resumes and packs them again when it ends. Journals stay in
+git; per-image score tables and model files do not (``.gitignore``): the command that wrote one
+writes it again."""
+
+WRITTEN_BY = {
+    "search_quality": "python benchmarks/search_quality.py --baselines",
+    "codec_ladder": "python benchmarks/codec_ladder.py",
+    "best_front": "python benchmarks/cross_fit.py --export",
+}
+"""The command that writes each results folder, for readers of another benchmark's files."""
+
+
+def upstream_frame(path: Path):
+    """A per-image table another benchmark writes (kept gzipped, never in git), read as it is;
+    where this checkout lacks it, one line naming the command that writes it."""
+    import pandas as pd
+
+    for candidate in (path, path.with_name(path.name + ".gz")):
+        if candidate.exists():
+            return pd.read_csv(candidate)
+    folder = path.relative_to(ROOT / "benchmarks" / "results").parts[0]
+    raise SystemExit(
+        f"{path.relative_to(ROOT)} is not in this checkout (per-image tables stay out of git); "
+        f"`{WRITTEN_BY.get(folder, 'the benchmark that writes ' + folder)}` writes it"
+    )
 
 
 UNPACKED = {".gz", ".png", ".pt", ".pt2", ".onnx"}

@@ -22,7 +22,7 @@ import subprocess
 import numpy as np
 import pandas as pd
 
-from common import record
+from common import record, upstream_frame
 from qsearch.codecs.codec import EncoderSettings, decode, encode
 from qsearch.report.pareto import bd_rate, bootstrap_bd_rate
 from qsearch.tables.qtable import IJG, QTable
@@ -111,7 +111,7 @@ def compare(reference: list[dict], test: list[dict]) -> str:
 
 def main() -> None:
     images = evaluator("input", "test").images.images
-    ijg = pd.read_csv(RESULTS / "input" / "reference" / "ijg_test.csv")
+    ijg = upstream_frame(RESULTS / "input" / "reference" / "ijg_test.csv")
     ijg_figures = [json.loads(text) for text in ijg["per_image"]]
     ijg_tables = [IJG.at(int(q)) for q in ijg["quality"]]
     checked = all(same_pixels(images, IJG.at(q)) for q in (10, 50, 90))
@@ -124,7 +124,7 @@ def main() -> None:
     ]
 
     front = pd.read_csv(BEST_FRONT / "front.csv")
-    scores = pd.read_csv(BEST_FRONT / "test_scores.csv").set_index("key")
+    scores = upstream_frame(BEST_FRONT / "test_scores.csv").set_index("key")
     front_figures = [json.loads(scores.loc[key, "per_image"]) for key in front["key"]]
     front_tables = [
         QTable.load(BEST_FRONT / path.replace("tables/", "")) for path in front["table"]
