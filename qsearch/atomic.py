@@ -36,6 +36,18 @@ def write_bytes(path: Path | str, data: bytes) -> None:
         handle.write(data)
 
 
+def check_new_file(path: Path, overwrite: bool = False) -> None:
+    """Refuse, before any work, to replace a file the user has unless ``overwrite`` is given."""
+    from qsearch.errors import QSearchError
+
+    if path.is_dir():
+        raise QSearchError.about(f"{{out}} {path}: a folder, not a file")
+    if path.exists() and not overwrite:
+        raise QSearchError.about(
+            f"{{out}} {path}: already exists; give {{overwrite}} to replace it, or another name"
+        )
+
+
 def check_output_folder(folder: Path, marker: str, kind: str) -> None:
     """Refuse, before any work, a folder that holds files but not ``marker`` (what qsearch
     writes there first): a user's own files are never overwritten."""

@@ -55,7 +55,7 @@ def test_repeated_tables_come_from_cache_and_are_not_counted(evaluator, monkeypa
 
 def test_second_writer_is_refused_and_settings_are_checked(evaluator, tmp_path):
     first = Study(evaluator, make_searcher("random"), OBJECTIVE, tmp_path)
-    with pytest.raises(QSearchError, match="another qsearch process is writing this run"):
+    with pytest.raises(QSearchError, match="another qsearch process is writing here"):
         Study(evaluator, make_searcher("random"), OBJECTIVE, tmp_path)
     first.optimize(budget=2)
     first.close()

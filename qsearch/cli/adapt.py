@@ -1,22 +1,24 @@
 """``qsearch adapt``: fine-tune a copy of the network to compressed images, without labels by
-default (:func:`qsearch.models.adapt.adapt`), and write it as a model file every command takes."""
+default (:func:`qsearch.models.adapt.adapt`), and write what it learned as an adapter every
+command takes (``--adapter``)."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from qsearch.cli.arguments import number, whole, writable_folder
-from qsearch.cli.build import declared_preprocessing, encoder_settings, load_split
+from qsearch.cli.build import encoder_settings, load_split, network
 from qsearch.cli.options import add_data_arguments
 from qsearch.errors import QSearchError
 
 NAME = "adapt"
-HELP = "fine-tune a copy of the network to compressed images; resumable; writes a model file"
+HELP = "fine-tune a copy of the network to compressed images; resumable; writes an adapter"
 
 
 def add_arguments(parser) -> None:
     """The arguments of ``qsearch adapt``."""
-    add_data_arguments(parser)
+    add_data_arguments(parser, several_folders=True)
     group = parser.add_argument_group("adaptation")
     group.add_argument(
         "--learn",
@@ -24,9 +26,9 @@ def add_arguments(parser) -> None:
         default="batchnorm",
         help="which weights learn: BatchNorm scales and shifts (default), the head, or all",
     )
-    group.add_argument("--epochs", type=whole(1), default=3, help="epochs (default 3)")
+    group.add_argument("--epochs", type=whole(1), default=6, help="epochs (default 6)")
     group.add_argument(
-        "--learning-rate", type=number(above=0), default=1e-3, help="AdamW's (default 1e-3)"
+        "--learning-rate", type=number(above=0), default=3e-4, help="AdamW's (default 3e-4)"
     )
     group.add_argument("--batch", type=whole(1), default=16, help="images per step (default 16)")
     group.add_argument("--seed", type=whole(0), default=0, help="random seed (default 0)")
@@ -49,26 +51,35 @@ def add_arguments(parser) -> None:
         "--label-weight",
         type=number(low=0),
         default=0.0,
-        help="add cross-entropy against the labels, with this weight (default 0: label-free)",
+        help="add cross-entropy against the labels where images have them, with this weight "
+        "(default 0: label-free)",
+    )
+    group.add_argument(
+        "--drift",
+        type=number(low=0),
+        default=0.02,
+        help="the most an epoch's outputs on uncompressed validation images may diverge from "
+        "the frozen network's (mean KL, nats) for it to be kept (default 0.02)",
     )
     group.add_argument(
         "--validation-split",
         help="images of --split-file that choose the epoch kept and check uncompressed outputs",
     )
-    group.add_argument("--onnx", action="store_true", help="also write adapted.onnx")
+    group.add_argument(
+        "--judged-split",
+        help="a split of --split-file the adapted network will be judged on: refused if any of "
+        "its images (by content) is among those adapted on",
+    )
     group.add_argument("--out", type=Path, required=True, help="folder (resumes if present)")
     group.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args) -> int:
-    """Adapt, then say where the model file is and what it does on the validation images."""
-    from qsearch.models import load_classifier
-    from qsearch.models.adapt import Adaptation, adapt
+    """Adapt, then say where the adapter is and what it does on the validation images."""
+    from qsearch.atomic import check_output_folder
+    from qsearch.models.adapt import RECORD, Adaptation, adapt
 
-    if args.validation_split and not args.split_file:
-        raise QSearchError("--validation-split needs --split-file")
-    if args.task != "classify":
-        raise QSearchError(f"--task {args.task}: qsearch adapt adapts classifiers only")
+    _check(args)
     adaptation = Adaptation(
         learn=args.learn,
         epochs=args.epochs,
@@ -79,27 +90,74 @@ def run(args) -> int:
         tables=_tables(args),
         settings=encoder_settings(args),
         label_weight=args.label_weight,
+        drift=args.drift,
     )
     writable_folder(args.out)
-    classifier = load_classifier(
-        args.model, args.weights, args.device, declared=declared_preprocessing(args)
-    )
-    images = load_split(args, classifier.preprocessing, None)
+    check_output_folder(args.out, "identity.json", "qsearch adapt")
+    classifier = network(args)
+    images = _adaptation_images(args, classifier.preprocessing)
     validation = (
-        load_split(args, classifier.preprocessing, args.validation_split)
+        load_split(_one_folder(args), classifier.preprocessing, args.validation_split)
         if args.validation_split
         else None
     )
+    _refuse_judged(args, images, validation)
     adapted = adapt(classifier, images, args.out, adaptation, validation, progress=not args.quiet)
     for epoch, figures in enumerate(adapted.history):
         shown = ", ".join(f"{k} {v:.4f}" for k, v in figures.items())
-        print(f"epoch {epoch}{' (frozen)' if epoch == 0 else ''}: {shown}")
-    print(f"wrote {adapted.path} with {adapted.path.name}.json and {adapted.path.name}.record.json")
-    if args.onnx:
-        from qsearch.models.adapt import write_onnx
-
-        print(f"wrote {write_onnx(adapted)} and its sidecar")
+        kept = " (kept)" if epoch == adapted.best_epoch else ""
+        print(f"epoch {epoch}{' (frozen)' if epoch == 0 else ''}{kept}: {shown}")
+    print(f"wrote {adapted.path} with {adapted.path.name}.json and {RECORD}")
     return 0
+
+
+def _check(args) -> None:
+    """Refusals that need no image: a task that cannot adapt, splits without a split file."""
+    if args.task != "classify":
+        raise QSearchError(f"--task {args.task}: qsearch adapt adapts classifiers only")
+    for option in ("validation_split", "judged_split"):
+        if getattr(args, option) and not args.split_file:
+            raise QSearchError(f"--{option.replace('_', '-')} needs --split-file")
+    if args.split_file and args.data and len(args.data) > 1:
+        raise QSearchError("--split-file picks images of one --data folder; give one folder")
+
+
+def _one_folder(args) -> argparse.Namespace:
+    """The arguments with ``--data`` as one folder (or none), as the image loader reads them."""
+    return argparse.Namespace(**{**vars(args), "data": args.data[0] if args.data else None})
+
+
+def _adaptation_images(args, preprocessing):
+    """Every folder of ``--data`` (the split of ``--split-file`` in one), prepared alike."""
+    from qsearch.images import ImageSet
+
+    folders = args.data or [None]
+    sets = [
+        load_split(argparse.Namespace(**{**vars(args), "data": folder}), preprocessing, None)
+        for folder in folders
+    ]
+    return ImageSet.joined(sets)
+
+
+def _refuse_judged(args, images, validation) -> None:
+    """A split that will judge the adapted network shares no image with those adapted on, nor
+    with the validation images (which choose the epoch)."""
+    if not args.judged_split:
+        return
+    from qsearch.cli.build import read_class_map
+    from qsearch.images import split_files
+    from qsearch.images.files import content_digest
+    from qsearch.images.splits import check_held_out
+
+    judged = split_files(
+        args.data[0], args.split_file, args.judged_split, labels=args.labels,
+        class_map=read_class_map(args.class_map),
+    )  # fmt: skip
+    adapted_on = list(images.digests) + (list(validation.digests) if validation else [])
+    check_held_out(
+        adapted_on, [content_digest(p) for p in judged], [p.name for p in judged],
+        f"--judged-split {args.judged_split!r}", "the images adapted on",
+    )  # fmt: skip
 
 
 def _tables(args) -> tuple:

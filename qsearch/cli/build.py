@@ -63,12 +63,20 @@ def build_evaluator(args, split: str | None = None, codec: str | None = None):
     evaluator_class = EVALUATORS[args.evaluator]
     if evaluator_class.name != "classifier":
         return evaluator_class(load_split(args, Preprocessing(), split), settings)
+    return classifier_evaluator(args, network(args), split, settings)
+
+
+def network(args):
+    """The classifier ``--model`` (``--weights``, declared inputs) names, with ``--adapter``
+    applied where given."""
     from qsearch.models import load_classifier
 
-    classifier = load_classifier(
-        args.model, args.weights, args.device, declared=declared_preprocessing(args)
-    )
-    return classifier_evaluator(args, classifier, split, settings)
+    declared = declared_preprocessing(args)
+    if getattr(args, "adapter", None) is not None:
+        from qsearch.models.adapter import load_adapted
+
+        return load_adapted(args.adapter, args.model, args.weights, args.device, declared)
+    return load_classifier(args.model, args.weights, args.device, declared=declared)
 
 
 def classifier_evaluator(args, classifier, split: str | None, settings=None):
@@ -90,7 +98,11 @@ def build_networks(args, split: str | None):
     from qsearch.models import load_classifier
     from qsearch.search.evaluator import EVALUATORS
 
-    given = [f"--{k.replace('_', '-')}" for k in ("model", "weights") if getattr(args, k, None)]
+    given = [
+        f"--{k.replace('_', '-')}"
+        for k in ("model", "weights", "adapter")
+        if getattr(args, k, None)
+    ]
     given += [f"--{k.replace('_', '-')}" for k in declared_preprocessing(args)]
     if given or getattr(args, "early_rejection", False):
         option = given[0] if given else "--early-rejection"

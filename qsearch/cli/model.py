@@ -1,4 +1,5 @@
-"""``qsearch model``: declare a model file's inputs in its sidecar."""
+"""``qsearch model``: declare a model file's inputs in its sidecar, or materialise an adapter
+over its base as a full model file for serving code."""
 
 from __future__ import annotations
 
@@ -9,17 +10,35 @@ from qsearch.errors import QSearchError
 from qsearch.images import INTERPOLATIONS
 
 NAME = "model"
-HELP = "describe a model file's inputs in the sidecar qsearch reads (M.json)"
+HELP = "describe a model file's inputs (M.json), or export an adapter with its base as one file"
 
 
 def add_arguments(parser) -> None:
     """The arguments of ``qsearch model``."""
     parser.add_argument(
-        "action", choices=("describe",), help="describe: write M.json beside the model file M"
+        "action",
+        choices=("describe", "export"),
+        help="describe: write M.json beside the model file M; export: write the adapter FILE "
+        "applied to its base as one model file (--out)",
     )
     parser.add_argument(
-        "file", type=Path, help="TorchScript (.pt), torch.export (.pt2) or ONNX (.onnx) file"
+        "file",
+        type=Path,
+        help="describe: a TorchScript (.pt), torch.export (.pt2) or ONNX (.onnx) file; "
+        "export: an adapter (.safetensors)",
     )
+    parser.add_argument(
+        "--model", help="export: the adapter's base, where the base it names is not here"
+    )
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        help="export: the base's state-dict file (timm/ARCH, torchvision/ARCH)",
+    )
+    parser.add_argument(
+        "--out", type=Path, help="export: FILE.pt (TorchScript) or FILE.onnx, its M.json beside it"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="export: replace --out")
     parser.add_argument("--mean", type=triple, help="input normalisation mean R,G,B in 0..1")
     parser.add_argument("--std", type=triple, help="input normalisation std R,G,B in 0..1")
     parser.add_argument("--input-size", type=whole(8), help="network input side in pixels")
@@ -28,15 +47,32 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    """Write the input declaration a model file is used with (its sidecar and the options given)."""
+    """Write the input declaration a model file is used with, or the exported model."""
     from qsearch.cli.build import declared_preprocessing
-    from qsearch.models import load_classifier, write_sidecar
 
     if not args.file.is_file():
-        raise QSearchError(f"{args.file}: no such model file")
+        raise QSearchError(f"{args.file}: no such file")
+    if args.action == "export":
+        return _export(args, declared_preprocessing(args))
+    from qsearch.models import load_classifier, write_sidecar
+
     classifier = load_classifier(
         str(args.file), device="cpu", declared=declared_preprocessing(args)
     )
     path = write_sidecar(args.file, classifier)
     print(f"wrote {path}:\n{path.read_text()}", end="")
+    return 0
+
+
+def _export(args, declared: dict) -> int:
+    """The adapter applied to its base, written as TorchScript or ONNX with its sidecar."""
+    from qsearch.atomic import check_new_file
+    from qsearch.models.adapter import export_model, load_adapted
+
+    if args.out is None or args.out.suffix not in (".pt", ".onnx"):
+        raise QSearchError.about(f"{{out}} {args.out}: give FILE.pt (TorchScript) or FILE.onnx")
+    check_new_file(args.out, args.overwrite)
+    classifier = load_adapted(args.file, args.model, args.weights, "cpu", declared)
+    path = export_model(classifier, args.out)
+    print(f"wrote {path} and {path.name}.json ({classifier.name})")
     return 0

@@ -39,13 +39,17 @@ def add_encoder_arguments(parser) -> None:
     )
 
 
-def add_data_arguments(parser) -> None:
-    """Images, labels, the network and how it wants its inputs."""
+def add_data_arguments(parser, several_folders: bool = False) -> None:
+    """Images, labels, the network and how it wants its inputs (``several_folders``: ``--data``
+    takes one folder or more)."""
     group = parser.add_argument_group("images")
     group.add_argument(
         "--data",
         type=Path,
-        help="image folder (default: the photographs bundled with scikit-image)",
+        nargs="+" if several_folders else None,
+        help="image folder"
+        + ("s" if several_folders else "")
+        + " (default: the photographs bundled with scikit-image)",
     )
     group.add_argument("--split-file", type=Path, help="JSON file of named lists of image names")
     group.add_argument("--split", help="which list of --split-file to use")
@@ -117,6 +121,13 @@ def add_data_arguments(parser) -> None:
     )
     model.add_argument(
         "--weights", type=Path, help="state-dict file for a timm/ARCH or torchvision/ARCH model"
+    )
+    model.add_argument(
+        "--adapter",
+        type=Path,
+        metavar="FILE",
+        help="an adapter written by qsearch adapt (.safetensors), applied to --model or, without "
+        "--model, to the base it names; refused on a base with other weights",
     )
     model.add_argument(
         "--networks",

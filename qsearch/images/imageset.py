@@ -110,6 +110,25 @@ class ImageSet:
             label_rule=self.label_rule,
         )
 
+    @classmethod
+    def joined(cls, sets: list[ImageSet]) -> ImageSet:
+        """Several image sets prepared alike as one; an image without a label gets -1 where
+        others have labels (None where none has)."""
+        first = sets[0]
+        if len({(s.compress_at, s.preprocessing) for s in sets}) > 1:
+            raise ValueError("image sets prepared differently cannot be joined")
+        rules = sorted({s.label_rule for s in sets if s.labels is not None})
+        return cls(
+            _flat(sets, "names"),
+            _joined_images(sets),
+            _joined_labels(sets),
+            np.concatenate([s.source_bytes for s in sets]),
+            first.compress_at,
+            first.preprocessing,
+            digests=_flat(sets, "digests"),
+            label_rule="+".join(rules) or "none",
+        )
+
     def identity(self) -> dict[str, str]:
         """Which images (names and contents), which labels, and how they are prepared."""
         contents = hashlib.sha256(
@@ -128,3 +147,21 @@ class ImageSet:
             "compress_at": self.compress_at,
             "preprocessing": self.preprocessing.describe(),
         }
+
+
+def _flat(sets: list[ImageSet], attribute: str) -> list:
+    return [item for s in sets for item in getattr(s, attribute)]
+
+
+def _joined_images(sets: list[ImageSet]) -> np.ndarray | list[np.ndarray]:
+    """One stacked array where every set is one (network-sized images), else a list."""
+    if all(isinstance(s.images, np.ndarray) for s in sets):
+        return np.concatenate([s.images for s in sets])
+    return _flat(sets, "images")
+
+
+def _joined_labels(sets: list[ImageSet]) -> np.ndarray | None:
+    """The labels of joined sets: -1 for an unlabelled set's images, None where none has any."""
+    if all(s.labels is None for s in sets):
+        return None
+    return np.concatenate([s.labels if s.labels is not None else np.full(len(s), -1) for s in sets])

@@ -45,7 +45,7 @@ class Journal(Storage):
         """Open (creating) the record for writing: a new record takes ``identity`` and
         ``objective``; an existing one must have been started with the same identity (a
         resume with anything changed is refused, naming each change)."""
-        self._lock = _lock(self.folder)
+        self._lock = lock_folder(self.folder)
         try:
             self._study = open_journal(self.folder, create=True)
             recorded = _identity(self.folder, self._study.user_attrs)
@@ -137,7 +137,9 @@ def _identity(directory: Path, attrs: dict) -> dict | None:
     return attrs.get("identity")
 
 
-def _lock(directory: Path):
+def lock_folder(directory: Path):
+    """Hold ``directory`` for this process (released when the handle closes): a second writer
+    of the same run or adaptation is refused in one line."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
         handle = open(directory / LOCK, "a+")
@@ -147,7 +149,7 @@ def _lock(directory: Path):
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise QSearchError(f"{directory}: another qsearch process is writing this run") from None
+        raise QSearchError(f"{directory}: another qsearch process is writing here") from None
     return handle
 
 

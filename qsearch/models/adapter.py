@@ -1,0 +1,152 @@
+"""Adapters: the parameters an adaptation changed, kept apart from the base model they change
+(the PEFT convention). An adapter file is ``safetensors`` (tensors only, loaded without pickle)
+whose metadata names its base model and the sha256 of the base's weights; applying it to any
+other base is refused, so that a figure is never computed with weights the user did not mean.
+A full model file for serving code is materialised on request (:func:`export_model`)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import os
+import warnings
+from pathlib import Path
+
+import torch
+
+from qsearch.atomic import atomic_write
+from qsearch.errors import QSearchError
+from qsearch.models.classifier import Classifier, file_digest
+from qsearch.models.sidecar import write_sidecar
+
+FORMAT = "qsearch-adapter/1"
+
+
+@dataclasses.dataclass(frozen=True)
+class AdapterFile:
+    """An adapter as stored: its tensors by parameter name and what it was made from."""
+
+    path: Path
+    tensors: dict[str, torch.Tensor]
+    base_model: str
+    base_sha256: str
+    learn: str
+
+    @classmethod
+    def read(cls, path: Path | str) -> AdapterFile:
+        """Read an adapter, refused in one line when it is not one."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file, safe_open
+
+        path = Path(path)
+        if not path.is_file():
+            raise QSearchError(f"{path}: no such adapter file")
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                metadata = handle.metadata() or {}
+            tensors = load_file(str(path))
+        except (SafetensorError, OSError, ValueError) as error:
+            raise QSearchError(f"{path}: not a safetensors adapter ({error})") from None
+        if metadata.get("format") != FORMAT:
+            raise QSearchError(f"{path}: not a qsearch adapter (no {FORMAT!r} in its metadata)")
+        return cls(
+            path, tensors, metadata["base_model"], metadata["base_sha256"], metadata["learn"]
+        )
+
+
+def write_adapter(path: Path, module: torch.nn.Module, names: list[str], base: Classifier,
+                  learn: str) -> Path:  # fmt: skip
+    """The parameters ``names`` of ``module`` as an adapter of ``base`` (written atomically)."""
+    from safetensors.torch import save
+
+    state = module.state_dict()
+    tensors = {name: state[name].detach().cpu().contiguous() for name in names}
+    metadata = {
+        "format": FORMAT,
+        "base_model": base.name,
+        "base_sha256": base.weights_digest,
+        "learn": learn,
+    }
+    with atomic_write(path, "wb") as handle:
+        handle.write(save(tensors, metadata=metadata))
+    return path
+
+
+def apply_adapter(base: Classifier, path: Path | str) -> Classifier:
+    """``base`` with the adapter's parameters in place of its own (a copy; ``base`` is kept).
+    Refused in one line when the base's weights are not those the adapter was made from, or
+    when a tensor names no parameter of the base or has another shape."""
+    adapter = AdapterFile.read(path)
+    if adapter.base_sha256 != base.weights_digest:
+        raise QSearchError(
+            f"{adapter.path}: adapts {adapter.base_model} (weights sha256 "
+            f"{adapter.base_sha256[:16]}), not {base.name} (sha256 {base.weights_digest[:16]})"
+        )
+    module = copy.deepcopy(base.module)
+    own = module.state_dict()
+    for name, tensor in adapter.tensors.items():
+        if name not in own or own[name].shape != tensor.shape:
+            raise QSearchError(
+                f"{adapter.path}: its tensor {name!r} {tuple(tensor.shape)} fits no parameter "
+                f"of {base.name}"
+            )
+    module.load_state_dict(adapter.tensors, strict=False)
+    digest = hashlib.sha256((base.weights_digest + file_digest(adapter.path)).encode()).hexdigest()
+    return dataclasses.replace(
+        base, name=f"{base.name} + adapter {adapter.path}", module=module, runner=None,
+        weights_digest=digest,
+    )  # fmt: skip
+
+
+def load_adapted(adapter: Path | str, model: str | None = None, weights=None, device=None,
+                 declared: dict | None = None) -> Classifier:  # fmt: skip
+    """The base network with the adapter applied: ``model`` (and ``weights``), or the base the
+    adapter names where ``model`` is not given; refused in one line when that base is not here."""
+    from qsearch.models.classifier import load_classifier
+
+    base = model or AdapterFile.read(adapter).base_model
+    if model is None and _names_a_file(base) and not Path(base).exists():
+        raise QSearchError(
+            f"{adapter}: its base model {base} is not here; give --model BASE (the same weights)"
+        )
+    return apply_adapter(load_classifier(base, weights, device, declared), adapter)
+
+
+def _names_a_file(model: str) -> bool:
+    return Path(model).suffix in (".pt", ".pt2", ".onnx", ".ts")
+
+
+def export_model(classifier: Classifier, out: Path) -> Path:
+    """``classifier`` as a model file serving code loads: TorchScript for ``.pt``, ONNX for
+    ``.onnx``, with its input declaration beside it (``out.json``)."""
+    module = copy.deepcopy(classifier.module).cpu().eval()
+    for parameter in module.parameters():
+        parameter.requires_grad_(False)
+    size = classifier.preprocessing.input_size
+    example = torch.zeros(1, 3, size, size)
+    with warnings.catch_warnings():  # both exporters warn of deprecation; both are exact here
+        warnings.simplefilter("ignore")
+        if out.suffix == ".onnx":
+            temporary = out.with_name(f"{out.name}.tmp{os.getpid()}")
+            torch.onnx.export(
+                module, (example,), str(temporary), input_names=["x"], output_names=["logits"],
+                dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, dynamo=False,
+            )  # fmt: skip
+            temporary.replace(out)
+        else:
+            traced = torch.jit.trace(module, example)
+            with atomic_write(out, "wb") as handle:
+                torch.jit.save(traced, handle)
+    write_sidecar(out, classifier)
+    return out
+
+
+__all__ = [
+    "FORMAT",
+    "AdapterFile",
+    "apply_adapter",
+    "export_model",
+    "load_adapted",
+    "write_adapter",
+]
