@@ -129,11 +129,11 @@ def main() -> None:
         histories[f"adapted on {adapted_on}, judged on {judged}"] = fold
         by_fold[judged] = {
             "frozen": fold_curves(frozen, judged, "frozen"),
-            "adapted": fold_curves(fold.classifier, judged, f"adapted-on-{adapted_on}{tag}"),
+            "adapted": fold_curves(fold.network, judged, f"adapted-on-{adapted_on}{tag}"),
         }
         size = len(split_images(judged))
         references["frozen"].append((uncompressed(frozen, judged), size))
-        references["adapted"].append((uncompressed(fold.classifier, judged), size))
+        references["adapted"].append((uncompressed(fold.network, judged), size))
     kept = adapted(["search", "test"], adaptation, RESULTS / f"all{tag}")
     reference = pooled_reference(references["frozen"])
     adapted_uncompressed = pooled_reference(references["adapted"])

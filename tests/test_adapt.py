@@ -57,7 +57,7 @@ def test_the_divergence_falls_and_the_uncompressed_outputs_stay_close(adapted, f
     assert first["uncompressed_kl"] == pytest.approx(0.0, abs=1e-6)  # epoch 0: the frozen network
     assert last["loss"] < 0.85 * first["loss"]
     assert last["uncompressed_kl"] < 0.25 * first["loss"]
-    for original, copy in zip(frozen.module.parameters(), adapted.classifier.module.parameters()):
+    for original, copy in zip(frozen.module.parameters(), adapted.network.module.parameters()):
         assert not copy.requires_grad and not original.requires_grad  # the frozen one untouched
 
 
@@ -80,7 +80,7 @@ def test_the_adapter_holds_only_the_learned_tensors_and_names_its_base(adapted, 
 def test_the_adapter_over_its_base_gives_the_exported_models_outputs(adapted, pictures, tmp_path,
                                                                      capsys):  # fmt: skip
     batch = pictures.network_inputs()
-    expected = adapted.classifier.log_probs(batch)
+    expected = adapted.network.log_probs(batch)
     again = apply_adapter(load_classifier(device="cpu"), adapted.path)
     assert torch.equal(again.log_probs(batch), expected)
     for name in ("served.pt", "served.onnx"):
@@ -133,7 +133,7 @@ def test_an_interrupted_adaptation_resumed_gives_the_uninterrupted_weights(
     adapt(frozen, pictures, tmp_path, one)  # stopped after its first epoch
     resumed = adapt(frozen, pictures, tmp_path, QUICK)  # the same call, a larger budget
     batch = pictures.network_inputs()
-    assert torch.equal(resumed.classifier.log_probs(batch), adapted.classifier.log_probs(batch))
+    assert torch.equal(resumed.network.log_probs(batch), adapted.network.log_probs(batch))
     assert resumed.history == adapted.history
 
 

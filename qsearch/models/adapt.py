@@ -20,8 +20,10 @@ from __future__ import annotations
 import copy
 import json
 import math
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -107,13 +109,117 @@ class Adaptation:
 @dataclass
 class Adapted:
     """An adaptation's result: the adapter file (its input declaration ``.json`` and
-    ``adapter.record.json`` beside it), the adapted network in memory, the validation figures
-    of every epoch (epoch 0: the frozen one) and the epoch kept."""
+    ``adapter.record.json`` beside it), the adapted network in memory (a :class:`Classifier`,
+    or a module for a detector or segmenter), the validation figures of every epoch (epoch 0:
+    the frozen one) and the epoch kept."""
 
     path: Path
-    classifier: Classifier
+    network: Any
     history: list[dict[str, float]]
     best_epoch: int
+
+
+class Learner(ABC):
+    """One kind of network as the trainer sees it: its trainable module, how an image becomes
+    its input, what of its output is compared, and the divergence from the frozen output.
+    :class:`ClassifierLearner` here; detectors and segmenters in :mod:`qsearch.tasks.adapt`."""
+
+    name: str
+    module: torch.nn.Module
+    digest: str
+    """sha256 of the base's weights: the adapter applies to these only."""
+    task = "classify"
+    divergence_name = "kl"
+
+    @abstractmethod
+    def identity(self) -> dict[str, str]:
+        """What decides the network's outputs (model, weights, declared inputs)."""
+
+    @abstractmethod
+    def inputs(self, images: ImageSet) -> np.ndarray:
+        """The uncompressed images as the network takes them, (N, H, W, 3) uint8."""
+
+    @abstractmethod
+    def placed(self, images: ImageSet, decoded: np.ndarray) -> np.ndarray:
+        """A decoded image (as compressed) as the network takes it."""
+
+    @abstractmethod
+    def output(self, module: torch.nn.Module, batch: np.ndarray) -> torch.Tensor:
+        """What the divergence compares, for a (N, H, W, 3) uint8 batch."""
+
+    @abstractmethod
+    def divergence(self, teacher: torch.Tensor, student: torch.Tensor) -> torch.Tensor:
+        """The mean over images of how far the student's output is from the teacher's."""
+
+    def trainable(self, module: torch.nn.Module, learn: str) -> list[torch.nn.Parameter]:
+        """The parameters of ``module`` that learn under ``learn``."""
+        return trainable(module, learn)
+
+    def figures(self, teacher, plain, compressed, labels) -> dict[str, float]:
+        """Counts over a validation batch beside the divergence (none by default)."""
+        return {}
+
+    def label_loss(self, compressed: torch.Tensor, labels: torch.Tensor) -> torch.Tensor | None:
+        """Cross-entropy against labels where the task has them (None: it has none)."""
+        return None
+
+    @abstractmethod
+    def written(self, path: Path, student: torch.nn.Module) -> Any:
+        """The adapted network from its adapter file, its declaration written beside it."""
+
+
+class ClassifierLearner(Learner):
+    """A :class:`Classifier`: log-probabilities compared by KL; labels where asked for."""
+
+    def __init__(self, classifier: Classifier):
+        if isinstance(classifier.module, OnnxModule) or not list(classifier.module.parameters()):
+            raise QSearchError(
+                f"{classifier.name}: adapt needs a trainable network (a PyTorch module with "
+                "weights); an ONNX file or a network without parameters cannot learn"
+            )
+        self.frozen, self.name = classifier, classifier.name
+        self.module, self.digest = classifier.module, classifier.weights_digest
+
+    def identity(self) -> dict[str, str]:
+        """The classifier's model, weights and normalisation."""
+        return self.frozen.identity()
+
+    def inputs(self, images: ImageSet) -> np.ndarray:
+        """The network-sized crops."""
+        return images.network_inputs()
+
+    def placed(self, images: ImageSet, decoded: np.ndarray) -> np.ndarray:
+        """Resized and cropped after decoding where stored images were compressed."""
+        return images.preprocessing(decoded) if images.compress_at == "source" else decoded
+
+    def output(self, module: torch.nn.Module, batch: np.ndarray) -> torch.Tensor:
+        """Log-probabilities."""
+        x = self.frozen.to_input(batch).contiguous(memory_format=torch.channels_last)
+        return torch.log_softmax(module(x).float(), dim=1)
+
+    def divergence(self, teacher: torch.Tensor, student: torch.Tensor) -> torch.Tensor:
+        """KL(teacher || student), mean over images."""
+        return (teacher.exp() * (teacher - student)).sum(1).mean()
+
+    def figures(self, teacher, plain, compressed, labels) -> dict[str, float]:
+        """Uncompressed answers agreeing with the frozen ones; top-1 hits where labelled."""
+        found = {"uncompressed_agreement": float((plain.argmax(1) == teacher.argmax(1)).sum())}
+        if labels is not None:
+            found["top1"] = float((compressed.argmax(1) == labels).sum())
+            found["uncompressed_top1"] = float((plain.argmax(1) == labels).sum())
+        return found
+
+    def label_loss(self, compressed: torch.Tensor, labels: torch.Tensor) -> torch.Tensor | None:
+        """Cross-entropy over the images that have a label."""
+        if not bool((labels >= 0).any()):  # -1: an image without a label
+            return None
+        return torch.nn.functional.nll_loss(compressed, labels, ignore_index=-1)
+
+    def written(self, path: Path, student: torch.nn.Module) -> Classifier:
+        """The base with the adapter applied, its sidecar beside the adapter."""
+        adapted = apply_adapter(self.frozen, path)
+        write_sidecar(path, adapted)
+        return adapted
 
 
 def trainable(module: torch.nn.Module, learn: str) -> list[torch.nn.Parameter]:
@@ -131,23 +237,24 @@ def _is_norm(module: torch.nn.Module) -> bool:
 
 
 def adapt(
-    classifier: Classifier,
+    network: Classifier | Learner,
     images: ImageSet,
     directory: Path | str,
     adaptation: Adaptation = Adaptation(),
     validation: ImageSet | None = None,
     progress: bool = False,
 ) -> Adapted:
-    """Adapt a copy of ``classifier`` on ``images`` (validated on ``validation``: early stopping
-    and the check that uncompressed outputs hold), checkpointed in ``directory`` (the same call
-    resumes; a second process adapting there is refused); returns the adapter written there.
-    Refused, writing no adapter, when no epoch beat the frozen network on the validation
-    images."""
+    """Adapt a copy of ``network`` (a classifier, or a :class:`Learner`) on ``images``
+    (validated on ``validation``: early stopping and the check that uncompressed outputs
+    hold), checkpointed in ``directory`` (the same call resumes; a second process adapting
+    there is refused); returns the adapter written there. Refused, writing no adapter, when
+    no epoch beat the frozen network on the validation images."""
+    learner = network if isinstance(network, Learner) else ClassifierLearner(network)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     with lock_folder(directory):
-        trainer = _Trainer(classifier, images, adaptation, validation or images)
-        trainer.resume(directory, _identity(classifier, images, validation, adaptation))
+        trainer = _Trainer(learner, images, adaptation, validation or images)
+        trainer.resume(directory, _identity(learner, images, validation, adaptation))
         epochs = range(trainer.epoch + 1, adaptation.epochs + 1)
         for epoch in _bar(epochs, progress):
             if trainer.stalled >= adaptation.patience:
@@ -165,9 +272,9 @@ def _bar(epochs: range, progress: bool):
     return tqdm(epochs, desc="adapting", unit="epoch", disable=None)
 
 
-def _identity(classifier, images, validation, adaptation: Adaptation) -> dict[str, str]:
+def _identity(learner: Learner, images, validation, adaptation: Adaptation) -> dict[str, str]:
     return {
-        **classifier.identity(),
+        **learner.identity(),
         **{f"images {k}": v for k, v in images.identity().items()},
         "validation": (validation.identity()["images"] if validation is not None else "the same"),
         **adaptation.identity(),
@@ -177,20 +284,16 @@ def _identity(classifier, images, validation, adaptation: Adaptation) -> dict[st
 class _Trainer:
     """The training state: the student, its optimiser, the best weights so far."""
 
-    def __init__(self, classifier, images: ImageSet, adaptation: Adaptation, validation: ImageSet):
-        if isinstance(classifier.module, OnnxModule) or not list(classifier.module.parameters()):
-            raise QSearchError(
-                f"{classifier.name}: adapt needs a trainable network (a PyTorch module with "
-                "weights); an ONNX file or a network without parameters cannot learn"
-            )
-        self.frozen, self.adaptation = classifier, adaptation
-        self.student = copy.deepcopy(classifier.module).eval()  # running statistics stay
+    def __init__(self, learner: Learner, images: ImageSet, adaptation: Adaptation,
+                 validation: ImageSet):  # fmt: skip
+        self.learner, self.adaptation = learner, adaptation
+        self.student = copy.deepcopy(learner.module).eval()  # running statistics stay
         for parameter in self.student.parameters():
             parameter.requires_grad_(False)
-        self.learning = trainable(self.student, adaptation.learn)
+        self.learning = learner.trainable(self.student, adaptation.learn)
         if not self.learning:
             raise QSearchError(
-                f"{classifier.name}: has no parameters to learn under --learn {adaptation.learn} "
+                f"{learner.name}: has no parameters to learn under --learn {adaptation.learn} "
                 "(a TorchScript file hides its layers' kinds); choose --learn all"
             )
         for parameter in self.learning:
@@ -198,7 +301,8 @@ class _Trainer:
         self.optimiser = torch.optim.AdamW(
             self.learning, lr=adaptation.learning_rate, weight_decay=0.0
         )
-        self.train_set, self.validation = _Side(classifier, images), _Side(classifier, validation)
+        self.train_set, self.validation = _Side(learner, images), _Side(learner, validation)
+        self.drift_key = f"uncompressed_{learner.divergence_name}"
         self.epoch, self.stalled = 0, 0
         self.history = [self.validate()]
         self.best = (self.history[0]["loss"], copy.deepcopy(self.student.state_dict()))
@@ -207,7 +311,6 @@ class _Trainer:
     def resume(self, directory: Path, identity: dict[str, str]) -> None:
         """Continue from the folder's checkpoint (refused when made with other settings)."""
         path = directory / CHECKPOINT
-        directory.mkdir(parents=True, exist_ok=True)
         record = directory / "identity.json"
         if record.exists():
             check_identity(directory, json.loads(record.read_text()), identity)
@@ -238,7 +341,7 @@ class _Trainer:
         self.epoch = epoch
         figures = self.validate()
         self.history.append(figures)
-        holds = figures["uncompressed_kl"] <= self.adaptation.drift
+        holds = figures[self.drift_key] <= self.adaptation.drift
         if holds and figures["loss"] < self.best[0]:
             self.best, self.stalled = (figures["loss"], copy.deepcopy(self.student.state_dict())), 0
             self.best_epoch = epoch
@@ -246,52 +349,41 @@ class _Trainer:
             self.stalled += 1
 
     def loss(self, side: _Side, rows: np.ndarray, tables: list[QTable]) -> torch.Tensor:
-        """KL from the frozen output on the uncompressed image, for the compressed image and
-        for the uncompressed one (plus weighted cross-entropy against the labels)."""
-        teacher = side.teacher[rows]
-        compressed = self._log_probs(side.compressed(rows, tables, self.adaptation.settings))
-        plain = self._log_probs(side.inputs[rows])
-        loss = _kl(teacher, compressed) + _kl(teacher, plain)
+        """The divergence from the frozen output on the uncompressed image, for the compressed
+        image and for the uncompressed one (plus weighted cross-entropy against labels)."""
+        learner, teacher = self.learner, side.teacher[rows]
+        compressed = learner.output(self.student, side.compressed(rows, tables, self.adaptation))
+        plain = learner.output(self.student, side.inputs[rows])
+        loss = learner.divergence(teacher, compressed) + learner.divergence(teacher, plain)
         if self.adaptation.label_weight and side.labels is not None:
-            labels = side.labels[rows]  # -1: an image without a label, left out of this term
-            if bool((labels >= 0).any()):
-                loss = loss + self.adaptation.label_weight * torch.nn.functional.nll_loss(
-                    compressed, labels, ignore_index=-1
-                )
+            labelled = learner.label_loss(compressed, side.labels[rows])
+            if labelled is not None:
+                loss = loss + self.adaptation.label_weight * labelled
         return loss
-
-    def _log_probs(self, batch: np.ndarray) -> torch.Tensor:
-        x = self.frozen.to_input(batch).contiguous(memory_format=torch.channels_last)
-        return torch.log_softmax(self.student(x).float(), dim=1)
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """The validation loss (fixed draws of tables), the KL on uncompressed images alone, the
-        share of uncompressed top-1 answers that are the frozen network's, and top-1
-        uncompressed and compressed where there are labels."""
+        """The validation loss (fixed draws of tables), the divergence on uncompressed images
+        alone, and what the learner counts beside it (agreement, top-1 where there are labels)."""
         side, rng = self.validation, np.random.default_rng([self.adaptation.seed, 1_000_003])
+        learner = self.learner
         tables = [self.adaptation.setting(rng) for _ in range(len(side))]
-        total, plain_kl, hits, plain_hits, agree = 0.0, 0.0, 0.0, 0.0, 0.0
+        sums: dict[str, float] = {"loss": 0.0, self.drift_key: 0.0}
         for start in range(0, len(side), 50):
             rows = np.arange(start, min(start + 50, len(side)))
             chosen = [tables[i] for i in rows]
-            compressed = self._log_probs(side.compressed(rows, chosen, self.adaptation.settings))
-            plain = self._log_probs(side.inputs[rows])
+            compressed = learner.output(
+                self.student, side.compressed(rows, chosen, self.adaptation)
+            )
+            plain = learner.output(self.student, side.inputs[rows])
             teacher = side.teacher[rows]
-            total += float(_kl(teacher, compressed) + _kl(teacher, plain)) * len(rows)
-            plain_kl += float(_kl(teacher, plain)) * len(rows)
-            agree += float((plain.argmax(1) == teacher.argmax(1)).sum())
-            if side.labels is not None:
-                hits += float((compressed.argmax(1) == side.labels[rows]).sum())
-                plain_hits += float((plain.argmax(1) == side.labels[rows]).sum())
-        figures = {
-            "loss": total / len(side),
-            "uncompressed_kl": plain_kl / len(side),
-            "uncompressed_agreement": agree / len(side),
-        }
-        if side.labels is not None:
-            figures.update(top1=hits / len(side), uncompressed_top1=plain_hits / len(side))
-        return figures
+            drift = float(learner.divergence(teacher, plain))
+            sums["loss"] += (float(learner.divergence(teacher, compressed)) + drift) * len(rows)
+            sums[self.drift_key] += drift * len(rows)
+            labels = None if side.labels is None else side.labels[rows]
+            for key, count in learner.figures(teacher, plain, compressed, labels).items():
+                sums[key] = sums.get(key, 0.0) + count
+        return {key: value / len(side) for key, value in sums.items()}
 
     def checkpoint(self, directory: Path) -> None:
         """The state after this epoch, written atomically (tensors only: loaded without pickle)."""
@@ -313,28 +405,21 @@ class _Trainer:
             torch.save(state, handle)
 
     def write(self, directory: Path, images: ImageSet, validation: ImageSet | None) -> Adapted:
-        """The best weights' learned parameters as an adapter, with the base's input
-        declaration and the record of what it was adapted to, from which images, how."""
+        """The best weights' learned parameters as an adapter, with the base's declaration and
+        the record of what it was adapted to, from which images, how."""
         if self.best_epoch == 0:
-            first = self.history[0]
-            raise QSearchError(
-                f"{directory}: no epoch of {self.epoch} lowered the validation loss "
-                f"({first['loss']:.4f} frozen; then "
-                + ", ".join(f"{r['loss']:.4f}" for r in self.history[1:])
-                + f") with uncompressed KL at most {self.adaptation.drift:g} (then "
-                + ", ".join(f"{r['uncompressed_kl']:.4f}" for r in self.history[1:])
-                + "); no adapter written (give more images, a validation split or more epochs)"
-            )
+            raise QSearchError(self._nothing_kept(directory))
         self.student.load_state_dict(self.best[1])
         names = _parameter_names(self.student, self.learning)
+        learner = self.learner
         path = write_adapter(
-            directory / ADAPTER, self.student, names, self.frozen, self.adaptation.learn
+            directory / ADAPTER, self.student, names, learner, self.adaptation.learn
         )
-        adapted = apply_adapter(self.frozen, path)
-        write_sidecar(path, adapted)
+        network = learner.written(path, self.student)
         record = {
-            "base_model": self.frozen.name,
-            "base_weights_sha256": self.frozen.weights_digest,
+            "base_model": learner.name,
+            "base_weights_sha256": learner.digest,
+            "task": learner.task,
             "learned": f"{len(names)} tensors, {sum(p.numel() for p in self.learning)} of "
             f"{sum(p.numel() for p in self.student.parameters())} parameters",
             "images": images.identity(),
@@ -346,7 +431,18 @@ class _Trainer:
             "sha256": file_digest(path),
         }
         write_text(directory / RECORD, json.dumps(record, indent=2) + "\n")
-        return Adapted(path, adapted, self.history, self.best_epoch)
+        return Adapted(path, network, self.history, self.best_epoch)
+
+    def _nothing_kept(self, directory: Path) -> str:
+        later = self.history[1:]
+        return (
+            f"{directory}: no epoch of {self.epoch} lowered the validation loss "
+            f"({self.history[0]['loss']:.4f} frozen; then "
+            + ", ".join(f"{r['loss']:.4f}" for r in later)
+            + f") with {self.drift_key} at most {self.adaptation.drift:g} (then "
+            + ", ".join(f"{r[self.drift_key]:.4f}" for r in later)
+            + "); no adapter written (give more images, a validation split or more epochs)"
+        )
 
 
 def _parameter_names(module: torch.nn.Module, learning: list[torch.nn.Parameter]) -> list[str]:
@@ -359,34 +455,33 @@ class _Side:
     """One image set as the trainer reads it: network inputs, what the frozen network says
     of them uncompressed, labels, and how to compress a batch."""
 
-    def __init__(self, classifier: Classifier, images: ImageSet):
-        self.images = images
-        self.inputs = images.network_inputs()
-        self.teacher = torch.cat(
-            [classifier.log_probs(self.inputs[s : s + 50]) for s in range(0, len(images), 50)]
-        )
+    def __init__(self, learner: Learner, images: ImageSet):
+        self.learner, self.images = learner, images
+        self.inputs = learner.inputs(images)
+        with torch.no_grad():
+            self.teacher = torch.cat(
+                [learner.output(learner.module, self.inputs[s : s + 50])
+                 for s in range(0, len(images), 50)]
+            )  # fmt: skip
         self.labels = None if images.labels is None else torch.from_numpy(images.labels)
 
     def __len__(self) -> int:
         return len(self.inputs)
 
     def compressed(
-        self, rows: np.ndarray, tables: list[QTable], settings: EncoderSettings
+        self, rows: np.ndarray, tables: list[QTable], adaptation: Adaptation
     ) -> np.ndarray:
         """The images at ``rows``, each through the real codec with its table, as the network
-        sees them (resized after decoding where images are compressed at their stored size)."""
-        source = self.images.images
-        decoded = []
-        for row, table in zip(rows, tables):
-            image = decode(encode(source[int(row)], table, settings), settings=settings)
-            stored = self.images.compress_at == "source"
-            decoded.append(self.images.preprocessing(image) if stored else image)
-        return np.stack(decoded)
+        sees them (placed after decoding where images are compressed at their stored size)."""
+        settings, source = adaptation.settings, self.images.images
+        return np.stack([
+            self.learner.placed(self.images, decode(encode(source[int(row)], table, settings),
+                                                    settings=settings))
+            for row, table in zip(rows, tables)
+        ])  # fmt: skip
 
 
-def _kl(teacher: torch.Tensor, student: torch.Tensor) -> torch.Tensor:
-    """Mean over images of KL(teacher || student), both log-probabilities."""
-    return (teacher.exp() * (teacher - student)).sum(1).mean()
-
-
-__all__ = ["ADAPTER", "LEARNABLE", "RECORD", "Adaptation", "Adapted", "adapt", "trainable"]
+__all__ = [
+    "ADAPTER", "LEARNABLE", "RECORD", "Adaptation", "Adapted", "ClassifierLearner", "Learner",
+    "adapt", "trainable",
+]  # fmt: skip

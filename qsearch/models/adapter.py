@@ -32,6 +32,7 @@ class AdapterFile:
     base_model: str
     base_sha256: str
     learn: str
+    task: str = "classify"
 
     @classmethod
     def read(cls, path: Path | str) -> AdapterFile:
@@ -55,9 +56,9 @@ class AdapterFile:
         )
 
 
-def write_adapter(path: Path, module: torch.nn.Module, names: list[str], base: Classifier,
-                  learn: str) -> Path:  # fmt: skip
-    """The parameters ``names`` of ``module`` as an adapter of ``base`` (written atomically)."""
+def write_adapter(path: Path, module: torch.nn.Module, names: list[str], base, learn: str) -> Path:
+    """The parameters ``names`` of ``module`` as an adapter of ``base`` (anything with the
+    base's ``name``, weights ``digest`` and ``task``), written atomically."""
     from safetensors.torch import save
 
     state = module.state_dict()
@@ -65,7 +66,8 @@ def write_adapter(path: Path, module: torch.nn.Module, names: list[str], base: C
     metadata = {
         "format": FORMAT,
         "base_model": base.name,
-        "base_sha256": base.weights_digest,
+        "base_sha256": base.digest,
+        "task": base.task,
         "learn": learn,
     }
     with atomic_write(path, "wb") as handle:
@@ -73,25 +75,37 @@ def write_adapter(path: Path, module: torch.nn.Module, names: list[str], base: C
     return path
 
 
+def checked_tensors(adapter: AdapterFile, name: str, digest: str, state: dict) -> dict:
+    """The adapter's tensors, once it is known to adapt the base whose weights hash to
+    ``digest`` and each tensor fits a parameter of ``state`` (refused in one line otherwise)."""
+    if adapter.base_sha256 != digest:
+        raise QSearchError(
+            f"{adapter.path}: adapts {adapter.base_model} (weights sha256 "
+            f"{adapter.base_sha256[:16]}), not {name} (sha256 {digest[:16]})"
+        )
+    for key, tensor in adapter.tensors.items():
+        if key not in state or state[key].shape != tensor.shape:
+            raise QSearchError(
+                f"{adapter.path}: its tensor {key!r} {tuple(tensor.shape)} fits no parameter "
+                f"of {name}"
+            )
+    return adapter.tensors
+
+
 def apply_adapter(base: Classifier, path: Path | str) -> Classifier:
     """``base`` with the adapter's parameters in place of its own (a copy; ``base`` is kept).
     Refused in one line when the base's weights are not those the adapter was made from, or
     when a tensor names no parameter of the base or has another shape."""
     adapter = AdapterFile.read(path)
-    if adapter.base_sha256 != base.weights_digest:
+    if adapter.task != "classify":
         raise QSearchError(
-            f"{adapter.path}: adapts {adapter.base_model} (weights sha256 "
-            f"{adapter.base_sha256[:16]}), not {base.name} (sha256 {base.weights_digest[:16]})"
+            f"{adapter.path}: adapts a {adapter.task} network; give it with --task {adapter.task}"
         )
     module = copy.deepcopy(base.module)
-    own = module.state_dict()
-    for name, tensor in adapter.tensors.items():
-        if name not in own or own[name].shape != tensor.shape:
-            raise QSearchError(
-                f"{adapter.path}: its tensor {name!r} {tuple(tensor.shape)} fits no parameter "
-                f"of {base.name}"
-            )
-    module.load_state_dict(adapter.tensors, strict=False)
+    module.load_state_dict(
+        checked_tensors(adapter, base.name, base.weights_digest, module.state_dict()),
+        strict=False,
+    )
     digest = hashlib.sha256((base.weights_digest + file_digest(adapter.path)).encode()).hexdigest()
     return dataclasses.replace(
         base, name=f"{base.name} + adapter {adapter.path}", module=module, runner=None,
