@@ -4,13 +4,18 @@ uncompressed image (no labels needed), each pooled over the images, against size
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
+from qsearch.errors import QSearchError
 from qsearch.search.evaluator import EVALUATORS, Metrics
 from qsearch.tasks.annotations import Boxes
 from qsearch.tasks.boxes import Detections, DetectorHead
-from qsearch.tasks.coco import PooledAP, match
+from qsearch.tasks.coco import MAX_DETECTIONS, PooledAP, match
 from qsearch.tasks.evaluation import TaskEvaluator
+
+log = logging.getLogger(__name__)
 
 REFERENCE_SCORE = 0.3
 """Without labels, the uncompressed image's boxes above this score are the truth."""
@@ -62,6 +67,36 @@ class DetectorEvaluator(TaskEvaluator):
                 figures[key], figures[key.replace("map", "ap50")] = overall, at_50
         figures["boxes_per_image"] = float(np.mean([len(r["det"]) for r in records["map_ref"]]))
         return figures
+
+    def check_reference(self) -> None:
+        """The uncompressed images' boxes judged against their own confident boxes score 1 by
+        construction (where no image has more confident boxes of a class than COCO counts):
+        anything else means the declared output is read wrongly (another layout, scale or
+        channel order). Hundreds of confident boxes, or a labelled mAP of 0, are said."""
+        reference = self.reference or {}
+        own = reference.get("map_ref", float("nan"))
+        crowded = sum(
+            np.bincount(plain.classes[plain.scores > self.reference_score]).max(initial=0)
+            > MAX_DETECTIONS
+            for plain in self._uncompressed
+        )
+        if crowded:
+            log.warning(
+                "%s: %d images have over %d boxes of one class above score %g (COCO counts "
+                "%d); check the declaration", self.model.runtime.path, crowded, MAX_DETECTIONS,
+                self.reference_score, MAX_DETECTIONS,
+            )  # fmt: skip
+        elif np.isfinite(own) and own < 0.999:
+            raise QSearchError(
+                f"{self.model.runtime.path}: its uncompressed boxes judged against themselves "
+                f"score map_ref {own:.3f}, not 1: the declaration reads its output wrongly "
+                f"(output {self.model.head.describe()}; input {self.model.spec.describe()})"
+            )
+        if reference.get("map") == 0:
+            log.warning(
+                "%s: mAP 0 on the uncompressed images against the labels; check the declaration "
+                "(scale, channels, output layout) and --class-map", self.model.runtime.path,
+            )  # fmt: skip
 
     def _accuracy_metrics(self) -> tuple[str, ...]:
         labelled = ("map", "ap50") if self._truth is not None else ()

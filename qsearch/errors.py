@@ -30,7 +30,8 @@ class QSearchError(Exception):
         return _FIELD.sub(lambda m: names.get(m.group(1), m.group(1)), self.template)
 
 
-def first_sentence(error: Exception, limit: int = 300) -> str:
-    """The first line of an error, whole up to ``limit`` characters (never cut mid-word)."""
-    line = (str(error).splitlines() or [type(error).__name__])[0]
+def one_line(error: Exception, limit: int = 400) -> str:
+    """An error's whole message on one line (a library's second line often says what it
+    expected), up to ``limit`` characters, never cut mid-word."""
+    line = " ".join(str(error).split()) or type(error).__name__
     return line if len(line) <= limit else line[:limit].rsplit(" ", 1)[0] + " ..."

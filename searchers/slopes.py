@@ -31,8 +31,9 @@ def band_moves(ratios: np.ndarray, shares: np.ndarray) -> np.ndarray:
     moves no bits says little); bands without a finite ratio stay."""
     ratios, weights = np.asarray(ratios, dtype=float), np.abs(np.asarray(shares, dtype=float))
     known = np.isfinite(ratios) & (weights > 0)
-    total = np.where(known, weights, 0.0).sum(0)
-    mean = np.where(known, ratios * weights, 0.0).sum(0) / np.where(total > 0, total, 1.0)
+    used = np.where(known, weights, 0.0)
+    total = used.sum(0)
+    mean = (np.where(known, ratios, 0.0) * used).sum(0) / np.where(total > 0, total, 1.0)
     moves = -0.5 * np.log2(np.clip(mean, *RATIO_LIMITS))
     return np.where(total > 0, moves, 0.0)
 

@@ -38,10 +38,13 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path_factory, monkeypatch):
-    """Each test session prepares images into its own cache folder."""
-    monkeypatch.setenv("QSEARCH_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory):
+    """Each test session prepares images into its own cache folder, never the user's: set
+    before any fixture of a wider scope loads images."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QSEARCH_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from qsearch.cli.options import add_data_arguments
 from qsearch.errors import QSearchError
 
 NAME = "adapt"
-HELP = "fine-tune a copy of the network to compressed images; resumable; writes an adapter"
+HELP = "fine-tune a copy of the network (classifier, detector, segmenter) to compressed images"
 
 
 def add_arguments(parser) -> None:
@@ -22,9 +22,11 @@ def add_arguments(parser) -> None:
     group = parser.add_argument_group("adaptation")
     group.add_argument(
         "--learn",
-        choices=("batchnorm", "head", "all"),
-        default="batchnorm",
-        help="which weights learn: BatchNorm scales and shifts (default), the head, or all",
+        choices=("batchnorm", "head", "biases", "all"),
+        help="which weights learn: BatchNorm scales and shifts (a classifier's default), the "
+        "head (a classifier's last layer; a detector's module named head), every bias (a "
+        "detector's or segmenter's default: an ONNX export folds BatchNorm into its "
+        "convolutions), or all",
     )
     group.add_argument("--epochs", type=whole(1), default=6, help="epochs (default 6)")
     group.add_argument(
@@ -81,7 +83,7 @@ def run(args) -> int:
 
     _check(args)
     adaptation = Adaptation(
-        learn=args.learn,
+        learn=args.learn or ("batchnorm" if args.task == "classify" else "biases"),
         epochs=args.epochs,
         learning_rate=args.learning_rate,
         batch_size=args.batch,
@@ -94,15 +96,15 @@ def run(args) -> int:
     )
     writable_folder(args.out)
     check_output_folder(args.out, "identity.json", "qsearch adapt")
-    classifier = network(args)
-    images = _adaptation_images(args, classifier.preprocessing)
+    learner, preprocessing = _learner(args)
+    images = _adaptation_images(args, preprocessing)
     validation = (
-        load_split(_one_folder(args), classifier.preprocessing, args.validation_split)
+        load_split(_one_folder(args), preprocessing, args.validation_split)
         if args.validation_split
         else None
     )
     _refuse_judged(args, images, validation)
-    adapted = adapt(classifier, images, args.out, adaptation, validation, progress=not args.quiet)
+    adapted = adapt(learner, images, args.out, adaptation, validation, progress=not args.quiet)
     for epoch, figures in enumerate(adapted.history):
         shown = ", ".join(f"{k} {v:.4f}" for k, v in figures.items())
         kept = " (kept)" if epoch == adapted.best_epoch else ""
@@ -111,10 +113,24 @@ def run(args) -> int:
     return 0
 
 
+def _learner(args):
+    """The network that adapts, and how images are prepared for it."""
+    from qsearch.images import Preprocessing
+    from qsearch.models.adapt import ClassifierLearner
+
+    if args.task == "classify":
+        classifier = network(args)
+        return ClassifierLearner(classifier), classifier.preprocessing
+    from qsearch.tasks.adapt import TaskLearner
+    from qsearch.tasks.declaration import parse_declarations
+
+    if not args.model:
+        raise QSearchError(f"--task {args.task} needs --model FILE (a declared model file)")
+    return TaskLearner(args.model, args.task, parse_declarations(args.declare)), Preprocessing()
+
+
 def _check(args) -> None:
-    """Refusals that need no image: a task that cannot adapt, splits without a split file."""
-    if args.task != "classify":
-        raise QSearchError(f"--task {args.task}: qsearch adapt adapts classifiers only")
+    """Refusals that need no image: splits without a split file, several folders with one."""
     for option in ("validation_split", "judged_split"):
         if getattr(args, option) and not args.split_file:
             raise QSearchError(f"--{option.replace('_', '-')} needs --split-file")

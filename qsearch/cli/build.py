@@ -122,7 +122,7 @@ def task_evaluator(args, split: str | None, settings: EncoderSettings):
     a declared model file on the stored images and the labels of ``--annotations``."""
     from qsearch.images import Preprocessing
     from qsearch.tasks.annotations import read_class_map
-    from qsearch.tasks.declaration import parse_declarations
+    from qsearch.tasks.declaration import declared_steps, parse_declarations
     from qsearch.tasks.evaluation import task_evaluator as build
 
     if not args.model:
@@ -132,13 +132,14 @@ def task_evaluator(args, split: str | None, settings: EncoderSettings):
         flag = "--" + refused[0].replace("_", "-")
         raise QSearchError(f"{flag} does not go with --task {args.task}")
     declared = parse_declarations(args.declare)
+    declared_steps(args.model, args.task, declared)  # before the images load
     evaluator = build(
         args.task, args.model, load_split(args, Preprocessing(), split), args.annotations,
         declared=declared, class_map=read_class_map(args.class_map), settings=settings,
-        batch_size=min(args.batch_size, 16),
+        batch_size=min(args.batch_size, 16), adapter=getattr(args, "adapter", None),
     )  # fmt: skip
     if evaluator.annotations is not None:
-        note(f"{args.task} labels: {evaluator.annotations.describe()}")
+        note(f"{args.task} labels: {evaluator.annotations.said()}")
     return evaluator
 
 

@@ -36,13 +36,16 @@ def add_arguments(parser) -> None:
         "C header (natural and zigzag), a minimal JPEG carrying the DQT (nvJPEG), a .npy pair",
     )
     parser.add_argument("--out", type=Path, required=True, help="the file to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
 
 
 def run(args) -> int:
     """Write a run's chosen table (or a table file) in the form an encoder takes it, saying where
     it comes from in the file where the format has room."""
+    from qsearch.atomic import check_new_file
     from qsearch.tables.exports import export
 
+    check_new_file(args.out, args.overwrite)
     if (args.source / "study.journal").exists():
         table, note = _chosen_table(args)
     elif args.target is not None or args.confident:

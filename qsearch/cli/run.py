@@ -206,6 +206,11 @@ def check_held_out_arguments(args) -> None:
     """Held-out images come from one place: a split of --split-file, or a --test-data folder."""
     if args.test_split and args.test_data:
         raise QSearchError("give one of --test-split and --test-data (the held-out images)")
+    if args.test_data and args.annotations and not args.test_annotations:
+        raise QSearchError(
+            "--test-data with --annotations needs --test-annotations (the held-out images' "
+            "labels): the held-out figures would otherwise lack the searched metric"
+        )
     if args.test_annotations and not args.test_data:
         raise QSearchError("--test-annotations goes with --test-data (the held-out folder)")
     if args.test_split and (not args.split_file or args.data is None):

@@ -7,7 +7,7 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from qsearch.errors import QSearchError
 
@@ -23,16 +23,21 @@ def is_image(path: Path) -> bool:
     )
 
 
+SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I")
+"""Pillow's modes for 16-bit samples (a 16-bit PNG opens as ``I``): full scale is 65535."""
+
+
 def read_rgb(path: Path) -> np.ndarray:
-    """Decode any supported image to RGB uint8; 16-bit, grayscale, RGBA, CMYK are converted."""
+    """Decode any supported image to RGB uint8 as a viewer displays it: the EXIF orientation
+    applied (boxes and masks are drawn on the displayed picture), 16-bit samples scaled from
+    their full range (a dark image stays dark), grayscale, RGBA and CMYK converted."""
     try:
         with Image.open(path) as opened:
             opened.load()
-            image: Image.Image = opened
-            if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+            image: Image.Image = ImageOps.exif_transpose(opened)
+            if image.mode in SIXTEEN_BIT:
                 wide = np.asarray(image, dtype=np.float64)
-                peak = 65535.0 if wide.max() > 255 else 255.0
-                image = Image.fromarray(np.round(wide * 255.0 / peak).astype(np.uint8))
+                image = Image.fromarray(np.round(wide * 255.0 / 65535.0).astype(np.uint8))
             if image.mode in ("RGBA", "LA", "PA") or (
                 image.mode == "P" and "transparency" in image.info
             ):
@@ -54,13 +59,22 @@ def read_rgb(path: Path) -> np.ndarray:
     return rgb
 
 
+ORIENTATION = 0x0112
+
+
 def read_metadata(path: Path) -> dict[str, bytes]:
     """What a file carries besides pixels that a re-encoded copy should keep: its EXIF block
-    (orientation included) and its ICC profile, as stored."""
+    and its ICC profile. The pixels it goes with are read upright (:func:`read_rgb`), so the
+    block's orientation says "as stored" (1): the copy displays as its source did."""
     try:
         with Image.open(path) as opened:
             info = opened.info
-            return {"exif": info.get("exif") or b"", "icc_profile": info.get("icc_profile") or b""}
+            exif = info.get("exif") or b""
+            if exif and opened.getexif().get(ORIENTATION, 1) != 1:
+                upright = opened.getexif()
+                upright[ORIENTATION] = 1
+                exif = upright.tobytes()
+            return {"exif": exif, "icc_profile": info.get("icc_profile") or b""}
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as error:
         raise QSearchError(f"{path}: not a readable image ({error})") from None
 

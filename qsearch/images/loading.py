@@ -22,7 +22,9 @@ from qsearch.images.splits import select_split
 log = logging.getLogger(__name__)
 
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4
+"""Bumped whenever what a file reads as changes (4: EXIF orientation applied, 16-bit scaled
+from full range), so that no set prepared before is reused."""
 
 
 def load_images(

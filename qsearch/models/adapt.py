@@ -39,7 +39,7 @@ from qsearch.models.sources import OnnxModule
 from qsearch.search.journal import check_identity, lock_folder
 from qsearch.tables.qtable import QTable
 
-LEARNABLE = ("batchnorm", "head", "all")
+LEARNABLE = ("batchnorm", "head", "biases", "all")
 CHECKPOINT, ADAPTER = "checkpoint.pt", "adapter.safetensors"
 RECORD = "adapter.record.json"
 
@@ -223,9 +223,12 @@ class ClassifierLearner(Learner):
 
 
 def trainable(module: torch.nn.Module, learn: str) -> list[torch.nn.Parameter]:
-    """The parameters that learn: BatchNorm scales and shifts, the last linear layer, or all."""
+    """The parameters that learn: BatchNorm scales and shifts, the last linear layer, every
+    bias, or all."""
     if learn == "all":
         return list(module.parameters())
+    if learn == "biases":
+        return [p for n, p in module.named_parameters() if n.endswith("bias")]
     if learn == "head":
         linear = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
         return list(linear[-1].parameters()) if linear else []

@@ -52,8 +52,9 @@ class AdapterFile:
         if metadata.get("format") != FORMAT:
             raise QSearchError(f"{path}: not a qsearch adapter (no {FORMAT!r} in its metadata)")
         return cls(
-            path, tensors, metadata["base_model"], metadata["base_sha256"], metadata["learn"]
-        )
+            path, tensors, metadata["base_model"], metadata["base_sha256"], metadata["learn"],
+            metadata.get("task", "classify"),
+        )  # fmt: skip
 
 
 def write_adapter(path: Path, module: torch.nn.Module, names: list[str], base, learn: str) -> Path:

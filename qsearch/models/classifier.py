@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from qsearch.errors import QSearchError, first_sentence
+from qsearch.errors import QSearchError, one_line
 from qsearch.images import Preprocessing
 from qsearch.models.forward import build_runner
 from qsearch.models.sources import OnnxModule, module_and_config
@@ -86,7 +86,7 @@ class Classifier:
         except (RuntimeError, AssertionError, ValueError) as error:
             raise QSearchError(
                 f"{self.name}: the network failed on a batch of {tuple(x.shape)} inputs; was it "
-                f"exported for another input size? ({first_sentence(error)})"
+                f"exported for another input size? ({one_line(error)})"
             ) from None
         logits = checked_logits(self.name, output)
         log_probs = torch.log_softmax(logits.float(), dim=1)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qsearch.errors import QSearchError, first_sentence
+from qsearch.errors import QSearchError, one_line
 
 SUFFIXES = {
     ".onnx": "ONNX",
@@ -42,9 +42,18 @@ class Runtime:
             raise
         except Exception as error:  # loaders raise many types for a damaged or foreign file
             raise QSearchError(
-                f"{self.path}: not a loadable {kind} file ({first_sentence(error)})"
+                f"{self.path}: not a loadable {kind} file ({one_line(error)})"
             ) from None
         self.sha256 = hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+    @classmethod
+    def of_module(cls, module, path: Path, sha256: str, kind: str) -> Runtime:
+        """A PyTorch module run in place of the file ``path`` (an adapter applied to it),
+        identified by ``sha256`` (the base's and the adapter's bytes together)."""
+        runtime = cls.__new__(cls)
+        runtime.path, runtime.kind, runtime.sha256 = Path(path), kind, sha256
+        runtime._run, runtime.fixed_batch = _torch_runner(module), None
+        return runtime
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """The first output for a float32 batch, one row per image."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from qsearch.errors import QSearchError, first_sentence
+from qsearch.errors import QSearchError, one_line
 from qsearch.models.sidecar import read_sidecar, sidecar_path
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -131,9 +131,7 @@ class OnnxModule(torch.nn.Module):
         try:
             self.session = onnxruntime.InferenceSession(str(path), providers=providers)
         except Exception as error:  # onnxruntime raises its own exception types
-            raise QSearchError(
-                f"{path}: not a loadable ONNX model ({first_sentence(error)})"
-            ) from None
+            raise QSearchError(f"{path}: not a loadable ONNX model ({one_line(error)})") from None
         first = self.session.get_inputs()[0]
         self.input_name = first.name
         batch = first.shape[0] if first.shape else None
@@ -175,9 +173,7 @@ def model_file(path: Path) -> tuple[torch.nn.Module, dict]:
         raise
     except Exception as error:  # loaders raise many types for a damaged or foreign file
         kind = {".onnx": "ONNX", ".pt2": "torch.export"}.get(suffix, "TorchScript")
-        raise QSearchError(
-            f"{path}: not a loadable {kind} file ({first_sentence(error)})"
-        ) from None
+        raise QSearchError(f"{path}: not a loadable {kind} file ({one_line(error)})") from None
     return module, {
         "input_size": 224,
         "crop_pct": 0.875,

@@ -90,6 +90,14 @@ def operating_points(
 ) -> list[dict]:
     """For each fraction: the tables chosen on ``searched`` and judged on ``judged`` (see the
     module's docstring), and the front's envelope crossing on ``judged``."""
+    undefined = _no_share(metric, searched, judged)
+    if undefined:
+        return [
+            {"fraction": f, "metric": metric, "chosen_on": "search", "judged_on": judged_on,
+             "table": None, "confident_table": None, "front_crossing_bits_vs_ijg_percent": None,
+             "undefined": undefined}
+            for f in fractions
+        ]  # fmt: skip
     found = []
     for fraction in fractions:
         target = operating_target(metric, searched.uncompressed[metric], fraction)
@@ -108,6 +116,14 @@ def operating_points(
         point.update(front_crossing(metric, judged.front, judged.ijg, judged_target, seed))
         found.append(_rounded(point))
     return found
+
+
+def _no_share(metric: str, searched: ImageSide, judged: ImageSide) -> str | None:
+    """Why shares of the uncompressed figure mean nothing here (it is 0), or None."""
+    for name, side in (("searched", searched), ("judged", judged)):
+        if math.isnan(share_of_uncompressed(metric, 1.0, side.uncompressed[metric])):
+            return f"the uncompressed {metric} on the {name} images is 0: no share of it exists"
+    return None
 
 
 def _reaching(side: ImageSide, metric: str, fraction: float, target: float) -> pd.Series | None:
@@ -260,6 +276,8 @@ def describe(point: dict, rule: str = "table") -> str:
     bits against IJG, signed so that it cannot be misread."""
     table = point[rule]
     metric = point["metric"]
+    if point.get("undefined"):
+        return f"none: {point['undefined']}"
     if table is None:
         return "none reaches it on the searched images" + (
             " with 95% confidence" if rule == "confident_table" else ""

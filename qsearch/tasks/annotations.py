@@ -43,10 +43,27 @@ class Annotations:
     digest: str
     missing: int
     kind: str
+    unmatched: int = 0
+    """Label files (or COCO images) that name no image of the set: left out, and said."""
 
     def describe(self) -> str:
-        """One line: kind, digest, images without a file."""
+        """One line: kind, digest, images without a file (what a run's identity records)."""
         return f"{self.kind}, sha256 {self.digest[:16]}, {self.missing} images without a file"
+
+    def said(self) -> str:
+        """What a user is told: the description and label files that name no image."""
+        unmatched = f"; {self.unmatched} label files name no image (left out)"
+        return self.describe() + (unmatched if self.unmatched else "")
+
+
+def _matched(annotations: Annotations, where: Path) -> Annotations:
+    """The labels, refused in one line where they match none of the images."""
+    if annotations.items and annotations.missing == len(annotations.items):
+        raise QSearchError(
+            f"{where}: none of the {len(annotations.items)} images has a label here (another "
+            "split's labels, or file names that differ from the images'?)"
+        )
+    return annotations
 
 
 def _digest(parts: list[tuple[str, bytes]]) -> str:
@@ -79,7 +96,16 @@ def read_boxes(
         data = path.read_bytes()
         parts.append((name, data))
         items.append(Boxes(*_yolo_lines(path, data, width, height, classes, class_map)))
-    return Annotations(items, _digest(parts), missing, "YOLO boxes")
+    found = Annotations(
+        items, _digest(parts), missing, "YOLO boxes", _unmatched(folder, names, ".txt")
+    )
+    return _matched(found, folder)
+
+
+def _unmatched(folder: Path, names: list[str], suffix: str) -> int:
+    """Label files in ``folder`` that belong to no image of the set."""
+    expected = {_label_file(folder, name, suffix) for name in names}
+    return sum(1 for path in folder.rglob(f"*{suffix}") if path not in expected)
 
 
 def read_coco(
@@ -114,7 +140,12 @@ def read_coco(
         missing += image_id is None
         notes = by_image.get(image_id, []) if image_id is not None else []
         items.append(_coco_boxes(path, notes, width, height, classes, class_map))
-    return Annotations(items, hashlib.sha256(data).hexdigest(), missing, "COCO instances")
+    matched = {Path(name).name for name in names}
+    found = Annotations(
+        items, hashlib.sha256(data).hexdigest(), missing, "COCO instances",
+        sum(1 for name in files if name not in matched),
+    )  # fmt: skip
+    return _matched(found, path)
 
 
 def _coco_boxes(path: Path, notes: list[dict], width: int, height: int, classes: int,
@@ -163,9 +194,10 @@ def _yolo_fields(path: Path, number: int, line: str) -> tuple[int, float, float,
         raise QSearchError(f"{path}:{number}: not a YOLO box line 'class cx cy w h'") from None
     if len(fields) != 5:
         raise QSearchError(f"{path}:{number}: {len(fields)} fields, a YOLO box has 5")
+    if not (w > 0 and h > 0):
+        raise QSearchError(f"{path}:{number}: box width {w:g} and height {h:g} must be above 0")
     low, high = -EDGE_TOLERANCE, 1 + EDGE_TOLERANCE
-    inside = low <= min(cx - w / 2, cy - h / 2) and max(cx + w / 2, cy + h / 2) <= high
-    if not (w > 0 and h > 0 and inside):
+    if not (low <= min(cx - w / 2, cy - h / 2) and max(cx + w / 2, cy + h / 2) <= high):
         raise QSearchError(
             f"{path}:{number}: box {cx:g} {cy:g} {w:g} {h:g} reaches outside its image "
             "(YOLO boxes are fractions 0..1 of the width and height)"
@@ -215,10 +247,13 @@ def read_masks(folder: Path, names: list[str], sizes: list[tuple[int, int]]) -> 
         if mask.shape != (height, width):
             raise QSearchError(
                 f"{path}: mask {mask.shape[1]}x{mask.shape[0]} differs from its image "
-                f"{width}x{height}"
+                f"{width}x{height} (as displayed: its EXIF orientation applied)"
             )
         items.append(mask.astype(np.int32))
-    return Annotations(items, _digest(parts), missing, "PNG masks")
+    found = Annotations(
+        items, _digest(parts), missing, "PNG masks", _unmatched(folder, names, ".png")
+    )
+    return _matched(found, folder)
 
 
 def read_class_map(path: Path | None) -> dict[int, int] | None:

@@ -79,16 +79,23 @@ def read_task_sidecar(model: Path) -> dict:
 
 def load_task_model(model: Path, task: str, declared: dict | None = None) -> TaskModel:
     """The model file ``model`` for ``task``, its sidecar overridden by ``declared``."""
+    spec, head = declared_steps(model, task, declared)
+    return TaskModel(Runtime(Path(model)), task, spec, head)
+
+
+def declared_steps(model: Path, task: str, declared: dict | None = None) -> tuple:
+    """The declared input and output of ``model`` (its sidecar overridden by ``declared``),
+    checked before anything is loaded: the file first, then every key and value."""
     model = Path(model)
+    if not model.is_file():
+        raise QSearchError(f"{model}: no such model file")
     given = {**read_task_sidecar(model), **(declared or {})}
     where = f"{sidecar_path(model)} (or --declare)"
     _check_keys(given, task, where)
     try:
-        spec = _input_spec(given)
-        head = _HEADS[task](given)
+        return _input_spec(given), _HEADS[task](given)
     except (TypeError, ValueError, QSearchError) as error:
         raise QSearchError(f"{where}: {error}") from None
-    return TaskModel(Runtime(model), task, spec, head)
 
 
 def _check_keys(given: dict, task: str, where: str) -> None:
@@ -157,4 +164,10 @@ def _segmenter_head(given: dict) -> SegmenterHead:
 
 _HEADS: dict[str, Callable[[dict], Any]] = {"detect": _detector_head, "segment": _segmenter_head}
 
-__all__ = ["TaskModel", "load_task_model", "parse_declarations", "read_task_sidecar"]
+__all__ = [
+    "TaskModel",
+    "declared_steps",
+    "load_task_model",
+    "parse_declarations",
+    "read_task_sidecar",
+]

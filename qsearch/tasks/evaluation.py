@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from qsearch.codecs.codec import EncoderSettings, decode, encode
-from qsearch.errors import QSearchError, first_sentence
+from qsearch.errors import QSearchError, one_line
 from qsearch.images import ImageSet
 from qsearch.search.evaluator import CodecEvaluator, Evaluation, Metrics
 from qsearch.search.pruning import Rejection
@@ -61,6 +61,7 @@ class TaskEvaluator(CodecEvaluator):
         records = self.records(self._uncompressed)
         self.reference = self.pooled(records)
         self.reference_per_image = records
+        self.check_reference()
 
     # -- what a task defines --------------------------------------------------------------------
     @abstractmethod
@@ -74,6 +75,10 @@ class TaskEvaluator(CodecEvaluator):
     @abstractmethod
     def pooled(self, records: dict[str, list]) -> Metrics:
         """The figures of the records, each pooled over the images."""
+
+    def check_reference(self) -> None:
+        """Refuse figures that cannot be right by construction (the uncompressed images
+        judged against their own outputs), before any table is judged."""
 
     @abstractmethod
     def _accuracy_metrics(self) -> tuple[str, ...]:
@@ -108,7 +113,7 @@ class TaskEvaluator(CodecEvaluator):
             except Exception as error:  # runtimes raise their own types for a wrong input
                 raise QSearchError(
                     f"{self.model.runtime.path}: refused the declared input "
-                    f"{'x'.join(map(str, batch.shape))} ({first_sentence(error)})"
+                    f"{'x'.join(map(str, batch.shape))} ({one_line(error)})"
                 ) from None
             outputs += [self.read(row, len(outputs) + k) for k, row in enumerate(rows)]
         return outputs
@@ -178,18 +183,22 @@ def task_evaluator(
     class_map: dict[int, int] | None = None,
     settings: EncoderSettings = EncoderSettings(),
     batch_size: int = 16,
+    adapter: Path | str | None = None,
 ) -> TaskEvaluator:
     """The ``detect`` or ``segment`` evaluator of ``model`` (a model file, its declaration in
     its sidecar and ``declared``) on ``images`` (a folder, or an :class:`ImageSet` loaded with
     ``compress_at="source"``), labelled by ``annotations`` (a folder of YOLO files or a COCO
-    JSON file to detect, a folder of PNG masks to segment; None: label-free figures only).
-    What ``qsearch run --task`` builds, for notebooks."""
+    JSON file to detect, a folder of PNG masks to segment; None: label-free figures only),
+    with an ``adapter`` of the model applied where given. What ``qsearch run --task`` builds,
+    for notebooks."""
     from qsearch.images import load_images
     from qsearch.search.evaluator import EVALUATORS
     from qsearch.tasks.annotations import read_boxes, read_coco, read_masks
     from qsearch.tasks.declaration import load_task_model
 
     loaded = load_task_model(Path(model), task, declared)
+    if adapter is not None:
+        loaded = _with_adapter(loaded, Path(adapter))
     if not isinstance(images, ImageSet):
         images = load_images(images, compress_at="source", labels="none")
     labels = None
@@ -204,6 +213,26 @@ def task_evaluator(
             labels = reader(annotations, images.names, sizes, classes, class_map)
     name = "detector" if task == "detect" else "segmenter"
     return EVALUATORS[name](images, loaded, labels, settings, batch_size)
+
+
+def _with_adapter(loaded: TaskModel, adapter: Path) -> TaskModel:
+    """The declared model with an adapter's tensors in place, run as a PyTorch module."""
+    import dataclasses
+    import hashlib
+
+    from qsearch.models.adapter import AdapterFile
+    from qsearch.models.classifier import file_digest
+    from qsearch.models.runtime import Runtime
+    from qsearch.tasks.adapt import adapted_task_module
+
+    read = AdapterFile.read(adapter)
+    if read.task != loaded.task:
+        raise QSearchError(f"{adapter}: adapts a {read.task} network, not a {loaded.task} one")
+    base = loaded.runtime
+    module = adapted_task_module(read, base.path)
+    digest = hashlib.sha256((base.sha256 + file_digest(adapter)).encode()).hexdigest()
+    runtime = Runtime.of_module(module, base.path, digest, f"{base.kind} + adapter {adapter.name}")
+    return dataclasses.replace(loaded, runtime=runtime)
 
 
 __all__ = ["TaskEvaluator", "task_evaluator"]

@@ -67,6 +67,11 @@ class InputSpec:
                 raise QSearchError(
                     f"{name} {getattr(self, name)!r} is not one of {', '.join(choices)}"
                 )
+        if 0 in self.std or self.scale == 0:
+            raise QSearchError(
+                f"std {list(self.std)} and scale {self.scale:g}: each must be non-zero (an input "
+                "divided by zero, or scaled to nothing, is no image)"
+            )
         if min(self.height, self.width) < 8 or not 0 <= self.pad <= 255:
             raise QSearchError(
                 f"input {self.height}x{self.width} pad {self.pad}: sizes must be at least 8 "

@@ -1,0 +1,240 @@
+"""Detectors and segmenters adapted to compression, without labels: the model file becomes a
+trainable module (ONNX through ``onnx2torch``; TorchScript and ``.pt2`` as they are), its raw
+output on a compressed image is pulled towards the frozen model's raw output on the
+uncompressed image, and the result is an adapter of the same kind as a classifier's. Exported
+(:func:`export_task_model`), it is an ONNX file with the base's input and output names and
+shapes and its declaration beside it, which every command, ONNX Runtime and the ladder take."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from qsearch.atomic import write_text
+from qsearch.errors import QSearchError, one_line
+from qsearch.images import ImageSet
+from qsearch.models.adapt import Learner
+from qsearch.models.adapter import AdapterFile, checked_tensors
+from qsearch.models.sidecar import sidecar_path
+from qsearch.tasks.declaration import TaskModel, load_task_model, read_task_sidecar
+
+TASK_LEARNABLE = ("biases", "head", "batchnorm", "all")
+"""``biases``: every bias (an ONNX export folds BatchNorm into its convolutions, leaving the
+biases as its shifts); ``head``: the parameters under a module named ``head``; ``batchnorm``
+where there are BatchNorm layers; ``all``."""
+
+
+def trainable_module(path: Path) -> torch.nn.Module:
+    """A model file as a module that can learn (refused in one line for TFLite and foreign
+    files)."""
+    suffix = path.suffix.lower()
+    if suffix == ".tflite":
+        raise QSearchError(
+            f"{path}: a TFLite model cannot be trained here; give the same network as ONNX, "
+            "TorchScript or .pt2 (e.g. converted with tf2onnx)"
+        )
+    try:
+        if suffix == ".onnx":
+            from onnx2torch import convert
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return convert(str(path)).eval()
+        if suffix == ".pt2":
+            return torch.export.load(str(path)).module()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return torch.jit.load(str(path), map_location="cpu").eval()
+    except Exception as error:  # converters raise many types for an unsupported graph
+        raise QSearchError(f"{path}: cannot be made trainable ({one_line(error)})") from None
+
+
+def task_trainable(module: torch.nn.Module, learn: str) -> list[torch.nn.Parameter]:
+    """The parameters that learn under one of :data:`TASK_LEARNABLE`."""
+    named = list(module.named_parameters())
+    if learn == "all":
+        return [p for _, p in named]
+    if learn == "biases":
+        return [p for n, p in named if n.endswith("bias")]
+    if learn == "head":
+        return [p for n, p in named if n.replace(".", "/").split("/")[0] == "head"]
+    norms = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    return [p for m in norms for p in m.parameters(recurse=False)]
+
+
+class TaskLearner(Learner):
+    """A declared detector or segmenter: inputs placed as declared, the raw first output
+    compared by the divergence its output layout defines."""
+
+    divergence_name = "divergence"
+
+    def __init__(self, model: Path | str, task: str, declared: dict | None = None):
+        path = Path(model)
+        self.declaration = {**read_task_sidecar(path), **(declared or {}), "task": task}
+        self.model: TaskModel = load_task_model(path, task, declared)
+        self.task, self.name = task, str(path)
+        self.digest = self.model.runtime.sha256
+        self.module = trainable_module(path)
+        self.pull = divergence_of(self.model)
+
+    def identity(self) -> dict[str, str]:
+        """The model file's contents and every declared step."""
+        return self.model.identity()
+
+    def inputs(self, images: ImageSet) -> np.ndarray:
+        """Each stored image on the declared canvas."""
+        return np.stack([self.model.spec.canvas(image) for image in images.images])
+
+    def placed(self, images: ImageSet, decoded: np.ndarray) -> np.ndarray:
+        """A decoded stored image on the declared canvas."""
+        return self.model.spec.canvas(decoded)
+
+    def output(self, module: torch.nn.Module, batch: np.ndarray) -> torch.Tensor:
+        """The first raw output for a batch of canvases."""
+        found = module(torch.from_numpy(self.model.spec.tensor(batch)))
+        return (found[0] if isinstance(found, (tuple, list)) else found).float()
+
+    def divergence(self, teacher: torch.Tensor, student: torch.Tensor) -> torch.Tensor:
+        """The layout's divergence, mean over images."""
+        return self.pull(teacher, student).mean()
+
+    def trainable(self, module: torch.nn.Module, learn: str) -> list[torch.nn.Parameter]:
+        """One of :data:`TASK_LEARNABLE`."""
+        if learn not in TASK_LEARNABLE:
+            raise QSearchError(f"--learn {learn}: a {self.task} network learns one of "
+                               f"{', '.join(TASK_LEARNABLE)}")  # fmt: skip
+        return task_trainable(module, learn)
+
+    def written(self, path: Path, student: torch.nn.Module) -> torch.nn.Module:
+        """The adapted module; the base's declaration beside the adapter."""
+        write_text(sidecar_path(path), json.dumps(self.declaration, indent=2) + "\n")
+        return student
+
+
+def divergence_of(model: TaskModel):
+    """How far a student's raw output is from the frozen one's, per image, for the declared
+    output: box rows (smooth L1) weighted by the frozen objectness (or best class score),
+    objectness and class scores as probabilities (KL); masks pixel by pixel (KL)."""
+    head, spec = model.head, model.spec
+    if model.task == "segment":
+        channels = -1 if spec.layout == "nhwc" else 1
+        return lambda t, s: _map_divergence(t, s, head.output, channels)  # type: ignore[union-attr]
+    layout = head.layout  # type: ignore[union-attr]
+    if layout == "yolox":
+        return lambda t, s: _rows_divergence(t, s, box_scale=1.0)
+    if layout == "yolov5":
+        return lambda t, s: _rows_divergence(t, s, box_scale=float(max(spec.width, spec.height)))
+    if layout == "yolov8":
+        return lambda t, s: _yolov8_divergence(t, s, float(max(spec.width, spec.height)))
+    raise QSearchError(
+        f"output {layout}: adapting needs the raw rows (yolox, yolov5 or yolov8), not final boxes"
+    )
+
+
+def _binary_kl(teacher: torch.Tensor, student: torch.Tensor) -> torch.Tensor:
+    """KL between Bernoulli probabilities, element by element (0 where they are equal)."""
+    t = teacher.clamp(1e-6, 1 - 1e-6)
+    s = student.clamp(1e-6, 1 - 1e-6)
+    return t * (t / s).log() + (1 - t) * ((1 - t) / (1 - s)).log()
+
+
+def _box_gap(t: torch.Tensor, s: torch.Tensor, box_scale: float) -> torch.Tensor:
+    """Per row: smooth L1 between the box coordinates (quadratic near zero, so that the
+    uncompressed image's term, at its minimum, grows slower than a compressed one falls)."""
+    return torch.nn.functional.smooth_l1_loss(
+        s / box_scale, t / box_scale, reduction="none", beta=1.0
+    ).sum(-1)
+
+
+def _weighted(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Per image: the mean of ``values`` over rows, weighted."""
+    return (values * weights).sum(1) / weights.sum(1).clamp_min(1e-6)
+
+
+def _rows_divergence(t: torch.Tensor, s: torch.Tensor, box_scale: float) -> torch.Tensor:
+    """(N, rows, 5 + classes): x, y, w, h, objectness, class scores."""
+    weight = t[..., 4]
+    boxes = _box_gap(t[..., :4], s[..., :4], box_scale)
+    classes = _binary_kl(t[..., 5:], s[..., 5:]).mean(-1)
+    objectness = _binary_kl(t[..., 4], s[..., 4]).mean(1)
+    return _weighted(boxes, weight) + objectness + _weighted(classes, weight)
+
+
+def _yolov8_divergence(t: torch.Tensor, s: torch.Tensor, box_scale: float) -> torch.Tensor:
+    """(N, 4 + classes, rows): boxes then class scores, no objectness."""
+    t, s = t.transpose(1, 2), s.transpose(1, 2)
+    weight = t[..., 4:].amax(-1)
+    boxes = _box_gap(t[..., :4], s[..., :4], box_scale)
+    classes = _binary_kl(t[..., 4:], s[..., 4:]).mean(-1)
+    return _weighted(boxes, weight) + _weighted(classes, weight)
+
+
+def _map_divergence(t: torch.Tensor, s: torch.Tensor, output: str, channels: int) -> torch.Tensor:
+    """Per-pixel KL of a probability map (binary) or of logits (softmax over channels)."""
+    if output == "probability":
+        return _binary_kl(t, s).flatten(1).mean(1)
+    teacher, student = t.log_softmax(channels), s.log_softmax(channels)
+    return (teacher.exp() * (teacher - student)).sum(channels).flatten(1).mean(1)
+
+
+def adapted_task_module(adapter: AdapterFile, model: Path | str) -> torch.nn.Module:
+    """The base model file made trainable, with the adapter's tensors in place (refused in
+    one line where the base's bytes are not those the adapter was made from)."""
+    from qsearch.models.runtime import Runtime
+
+    path = Path(model)
+    module = trainable_module(path)
+    digest = Runtime(path).sha256
+    module.load_state_dict(
+        checked_tensors(adapter, str(path), digest, module.state_dict()), strict=False
+    )
+    return module.eval()
+
+
+def export_task_model(adapter_path: Path | str, out: Path, model: Path | str | None = None) -> Path:
+    """The adapted detector or segmenter as ONNX with the base's input and output names and
+    shapes, its declaration (the adapter's, which is the base's) beside it."""
+    import onnx
+
+    adapter = AdapterFile.read(adapter_path)
+    base = Path(model or adapter.base_model)
+    if not base.is_file():
+        raise QSearchError(
+            f"{adapter.path}: its base model {base} is not here; give --model BASE (the same file)"
+        )
+    if out.suffix != ".onnx":
+        raise QSearchError.about(
+            f"{{out}} {out}: a {adapter.task} network is exported as FILE.onnx"
+        )
+    module = adapted_task_module(adapter, base)
+    read = onnx.load(str(base), load_external_data=False)
+    graph, opset = (
+        read.graph,
+        max(o.version for o in read.opset_import if o.domain in ("", "ai.onnx")),
+    )
+    (first, *_), outputs = graph.input, [o.name for o in graph.output]
+    shape = [d.dim_value or 1 for d in first.type.tensor_type.shape.dim]
+    temporary = out.with_name(f"{out.name}.tmp{os.getpid()}")
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            copy.deepcopy(module), (torch.zeros(shape),), str(temporary),
+            input_names=[first.name], output_names=outputs, dynamo=False, opset_version=opset,
+        )  # fmt: skip
+    temporary.replace(out)
+    declaration = sidecar_path(Path(adapter.path))
+    if declaration.exists():
+        write_text(sidecar_path(out), declaration.read_text())
+    return out
+
+
+__all__ = [
+    "TASK_LEARNABLE", "TaskLearner", "adapted_task_module", "divergence_of", "export_task_model",
+    "task_trainable", "trainable_module",
+]  # fmt: skip
