@@ -203,20 +203,22 @@ def check_before_work(args) -> None:
 
 
 def check_held_out_arguments(args) -> None:
-    """Held-out images come from one place: a split of --split-file, or a --test-data folder."""
-    if args.test_split and args.test_data:
-        raise QSearchError("give one of --test-split and --test-data (the held-out images)")
-    if args.test_data and args.annotations and not args.test_annotations:
-        raise QSearchError(
-            "--test-data with --annotations needs --test-annotations (the held-out images' "
-            "labels): the held-out figures would otherwise lack the searched metric"
-        )
-    if args.test_annotations and not args.test_data:
-        raise QSearchError("--test-annotations goes with --test-data (the held-out folder)")
-    if args.test_split and (not args.split_file or args.data is None):
-        raise QSearchError(
-            "--test-split needs --data and --split-file (the bundled photographs have no splits)"
-        )
+    """Held-out images come from one place: a split of --split-file, or a --test-data folder,
+    labelled where the searched images are."""
+    refusals = (
+        (args.test_split and args.test_data,
+         "give one of --test-split and --test-data (the held-out images)"),
+        (args.test_data and args.annotations and not args.test_annotations,
+         "--test-data with --annotations needs --test-annotations (the held-out images' "
+         "labels): the held-out figures would otherwise lack the searched metric"),
+        (args.test_annotations and not args.test_data,
+         "--test-annotations goes with --test-data (the held-out folder)"),
+        (args.test_split and (not args.split_file or args.data is None),
+         "--test-split needs --data and --split-file (the bundled photographs have no splits)"),
+    )  # fmt: skip
+    for refused, message in refusals:
+        if refused:
+            raise QSearchError(message)
 
 
 def check_held_out_split(args) -> None:

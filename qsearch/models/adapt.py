@@ -225,14 +225,12 @@ class ClassifierLearner(Learner):
 def trainable(module: torch.nn.Module, learn: str) -> list[torch.nn.Parameter]:
     """The parameters that learn: BatchNorm scales and shifts, the last linear layer, every
     bias, or all."""
-    if learn == "all":
-        return list(module.parameters())
-    if learn == "biases":
-        return [p for n, p in module.named_parameters() if n.endswith("bias")]
     if learn == "head":
         linear = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
         return list(linear[-1].parameters()) if linear else []
-    return [p for m in module.modules() if _is_norm(m) for p in m.parameters(recurse=False)]
+    if learn == "batchnorm":
+        return [p for m in module.modules() if _is_norm(m) for p in m.parameters(recurse=False)]
+    return [p for n, p in module.named_parameters() if learn == "all" or n.endswith("bias")]
 
 
 def _is_norm(module: torch.nn.Module) -> bool:

@@ -19,7 +19,7 @@ import torch
 from qsearch.atomic import write_text
 from qsearch.errors import QSearchError, one_line
 from qsearch.images import ImageSet
-from qsearch.models.adapt import Learner
+from qsearch.models.adapt import Learner, trainable
 from qsearch.models.adapter import AdapterFile, checked_tensors
 from qsearch.models.sidecar import sidecar_path
 from qsearch.tasks.declaration import TaskModel, load_task_model, read_task_sidecar
@@ -57,15 +57,17 @@ def trainable_module(path: Path) -> torch.nn.Module:
 
 def task_trainable(module: torch.nn.Module, learn: str) -> list[torch.nn.Parameter]:
     """The parameters that learn under one of :data:`TASK_LEARNABLE`."""
-    named = list(module.named_parameters())
-    if learn == "all":
-        return [p for _, p in named]
-    if learn == "biases":
-        return [p for n, p in named if n.endswith("bias")]
-    if learn == "head":
-        return [p for n, p in named if n.replace(".", "/").split("/")[0] == "head"]
-    norms = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    return [p for m in norms for p in m.parameters(recurse=False)]
+    if learn == "batchnorm":
+        return trainable(module, "batchnorm")
+    chosen = _NAMED[learn]
+    return [p for n, p in module.named_parameters() if chosen(n)]
+
+
+_NAMED = {
+    "all": lambda name: True,
+    "biases": lambda name: name.endswith("bias"),
+    "head": lambda name: name.replace(".", "/").split("/")[0] == "head",
+}
 
 
 class TaskLearner(Learner):

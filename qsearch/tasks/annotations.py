@@ -116,14 +116,7 @@ def read_coco(
     the categories, sorted by id, are the network's classes 0..N-1 (the convention of COCO
     detectors: ids 1..90 -> 0..79), which needs as many categories as network classes."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-        found = json.loads(data)
-        files = {Path(i["file_name"]).name: i["id"] for i in found["images"]}
-        categories = sorted(c["id"] for c in found["categories"])
-        annotations = found["annotations"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise QSearchError(f"{path}: not a COCO instances JSON file ({error})") from None
+    data, files, categories, annotations = _coco_file(path)
     if class_map is None:
         if len(categories) != classes:
             raise QSearchError(
@@ -146,6 +139,17 @@ def read_coco(
         sum(1 for name in files if name not in matched),
     )  # fmt: skip
     return _matched(found, path)
+
+
+def _coco_file(path: Path) -> tuple[bytes, dict, list, list]:
+    """A COCO instances file's bytes, image ids by file name, sorted category ids and notes."""
+    try:
+        data = path.read_bytes()
+        found = json.loads(data)
+        files = {Path(i["file_name"]).name: i["id"] for i in found["images"]}
+        return data, files, sorted(c["id"] for c in found["categories"]), found["annotations"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise QSearchError(f"{path}: not a COCO instances JSON file ({error})") from None
 
 
 def _coco_boxes(path: Path, notes: list[dict], width: int, height: int, classes: int,
