@@ -225,16 +225,29 @@ class ClassifierLearner(Learner):
 def trainable(module: torch.nn.Module, learn: str) -> list[torch.nn.Parameter]:
     """The parameters that learn: BatchNorm scales and shifts, the last linear layer, every
     bias, or all."""
-    if learn == "head":
-        linear = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
-        return list(linear[-1].parameters()) if linear else []
-    if learn == "batchnorm":
-        return [p for m in module.modules() if _is_norm(m) for p in m.parameters(recurse=False)]
-    return [p for n, p in module.named_parameters() if learn == "all" or n.endswith("bias")]
+    return _LEARNABLE_SETS[learn](module)
 
 
-def _is_norm(module: torch.nn.Module) -> bool:
-    return isinstance(module, torch.nn.modules.batchnorm._BatchNorm)
+def _norms(module: torch.nn.Module) -> list[torch.nn.Parameter]:
+    norms = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    return [p for m in norms for p in m.parameters(recurse=False)]
+
+
+def _last_linear(module: torch.nn.Module) -> list[torch.nn.Parameter]:
+    linear = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
+    return list(linear[-1].parameters()) if linear else []
+
+
+def _biases(module: torch.nn.Module) -> list[torch.nn.Parameter]:
+    return [p for n, p in module.named_parameters() if n.endswith("bias")]
+
+
+_LEARNABLE_SETS = {
+    "batchnorm": _norms,
+    "head": _last_linear,
+    "biases": _biases,
+    "all": lambda module: list(module.parameters()),
+}
 
 
 def adapt(
