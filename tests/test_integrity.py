@@ -235,11 +235,12 @@ def test_nested_folders_of_an_imagefolder_class_are_found_and_named_by_their_pat
 
 
 @pytest.mark.parametrize("codec", ["jpeg", "mozjpeg"])
-def test_compress_keeps_exif_orientation_and_the_icc_profile_with_the_stored_pixels(
+def test_compress_keeps_exif_and_the_icc_profile_with_the_displayed_pixels(
     folders, tmp_path, capsys, codec
 ):
-    """Pixels are encoded as stored (as `evaluate` scores them) and the EXIF block with its
-    orientation and the ICC profile are kept, so a viewer shows the copy as the original."""
+    """Pixels are encoded as displayed (as `evaluate` scores them: the EXIF orientation
+    applied), the EXIF block kept with its orientation saying so, and the ICC profile kept, so
+    a viewer shows the copy as the original."""
     from PIL import ImageCms
 
     source = tmp_path / "camera"
@@ -268,8 +269,8 @@ def test_compress_keeps_exif_orientation_and_the_icc_profile_with_the_stored_pix
     )
     assert "kept EXIF on 1 and an ICC profile on 1" in capsys.readouterr().out
     with Image.open(tmp_path / "out" / "IMG_1.jpg") as copy:
-        assert copy.getexif()[0x0112] == 6 and copy.info["icc_profile"] == icc
-        assert copy.size == (90, 60)  # the stored pixels, not rotated
+        assert copy.getexif()[0x0112] == 1 and copy.info["icc_profile"] == icc
+        assert copy.size == (60, 90)  # upright: the pixels a viewer showed
         assert QTable.from_pillow(copy.quantization) == QTable.from_quality(50)
     assert (
         main(["compress", "--qtable", str(tmp_path / "t.txt"), str(source), str(tmp_path / "out")])

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import warnings
 
 import numpy as np
 import onnx
 import onnxruntime
 import pytest
 import torch
+from tinydetector import TINY, write_tiny_detector
 
 from qsearch.cli import main
 from qsearch.errors import QSearchError
@@ -25,50 +25,15 @@ from qsearch.models.adapter import AdapterFile
 from qsearch.tasks.adapt import TaskLearner, adapted_task_module
 from realdata import COCO128, DECLARATIONS, SHARED_MODELS, YOLOX, photos
 
-TINY = {
-    "task": "detect", "input_size": 128, "resize": "letterbox", "pad": 114, "channels": "rgb",
-    "scale": 1, "mean": 0, "std": 1, "layout": "nchw", "output": "yolox", "classes": 2,
-    "strides": [8, 16, 32], "score_threshold": 0.01, "nms_iou": 0.65,
-}  # fmt: skip
 QUICK = Adaptation(
     epochs=3, batch_size=3, learning_rate=3e-3, drift=1.0, learn="biases", qualities=(5, 15)
 )
 
 
-class TinyDetector(torch.nn.Module):
-    """YOLOX's output layout at 128 px: rows of x, y, w, h, objectness, 2 class scores, one row
-    a cell of strides 8, 16 and 32 (probabilities through a sigmoid, as YOLOX exports them)."""
-
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.features = torch.nn.Conv2d(3, 8, 3, padding=1)
-        self.head = torch.nn.Conv2d(8, 7, 1)
-        with torch.no_grad():  # edge detectors: what JPEG's quantisation takes away
-            self.features.weight.normal_(0, 3.0)
-
-    def forward(self, x):
-        features = torch.relu(self.features(x / 255.0))
-        rows = []
-        for stride in (8, 16, 32):
-            cells = self.head(torch.nn.functional.max_pool2d(features, stride))
-            cells = cells.flatten(2).transpose(1, 2)
-            rows.append(torch.cat([cells[..., :4], torch.sigmoid(cells[..., 4:])], -1))
-        return torch.cat(rows, 1)
-
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """The small detector as an ONNX file (fixed batch of one, as YOLOX's export) with its
-    declaration beside it."""
-    path = tmp_path_factory.mktemp("tiny") / "tiny.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(TinyDetector().eval(), (torch.zeros(1, 3, 128, 128),), str(path),
-                          input_names=["images"], output_names=["output"], dynamo=False,
-                          opset_version=13)  # fmt: skip
-    path.with_name("tiny.onnx.json").write_text(json.dumps(TINY))
-    return path
+    return write_tiny_detector(tmp_path_factory.mktemp("tiny") / "tiny.onnx")
 
 
 @pytest.fixture(scope="module")
@@ -135,16 +100,7 @@ def test_the_adapter_at_evaluation_gives_the_exported_files_figures(adapted, tin
 
 
 def test_an_adapter_on_another_detector_is_refused_in_one_line(adapted, tmp_path, capsys):
-    other = tmp_path / "other.onnx"
-    module = TinyDetector()
-    with torch.no_grad():
-        module.head.bias += 1
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module.eval(), (torch.zeros(1, 3, 128, 128),), str(other),
-                          input_names=["images"], output_names=["output"], dynamo=False,
-                          opset_version=13)  # fmt: skip
-    other.with_name("other.onnx.json").write_text(json.dumps(TINY))
+    other = write_tiny_detector(tmp_path / "other.onnx", shift=1.0)
     arguments = ["evaluate", "--task", "detect", "--quality", "40", "--limit", "2"]
     assert main([*arguments, "--model", str(other), "--adapter", str(adapted.path)]) == 2
     error = [line for line in capsys.readouterr().err.splitlines() if "error" in line]

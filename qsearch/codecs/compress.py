@@ -1,8 +1,8 @@
 """Applying a table to files: every image of a file or folder written as a JPEG carrying the
-table, never into the source, with the folder layout kept. Pixels are encoded as stored, as
-``evaluate`` scores them (EXIF orientation is not applied to them), and the EXIF block
-(orientation tag included) and ICC profile are kept, so a viewer shows the copy as it showed
-the source. ``qsearch compress`` is this function."""
+table, never into the source, with the folder layout kept. Pixels are encoded as displayed,
+as ``evaluate`` scores them (the EXIF orientation applied), and the EXIF block (its orientation
+then "as stored") and ICC profile are kept, so a viewer shows the copy as it showed the source.
+``qsearch compress`` is this function."""
 
 from __future__ import annotations
 
