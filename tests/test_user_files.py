@@ -130,3 +130,21 @@ def test_a_search_the_network_never_gets_right_ends_with_its_report(tmp_path, ca
     capsys.readouterr()
     assert main(["front", str(run), "--target", "0.98"]) == 0
     assert "none: the uncompressed top1 on the searched images is 0" in capsys.readouterr().out
+
+
+def test_a_journal_joined_to_a_copy_of_itself_counts_each_trial_once(tmp_path, capsys):
+    """Sync tools and backups copy and concatenate files: every trial still counts once, and
+    the same search resumes from it to exactly its budget."""
+    from qsearch.search.journal import Journal
+
+    run = tmp_path / "run"
+    arguments = ["run", "--metric", "similarity", "--limit", "4", "--searcher", "quality",
+                 "--quiet", "--out", str(run)]  # fmt: skip
+    assert main([*arguments, "--budget", "3"]) == 0
+    journal = run / "study.journal"
+    journal.write_bytes(journal.read_bytes() * 2)
+    assert [t.number for t in Journal.read(run)[0]] == [0, 1, 2]
+    assert main(["front", str(run)]) == 0
+    assert "3 table file(s)" in capsys.readouterr().out
+    assert main([*arguments, "--budget", "4"]) == 0
+    assert [t.number for t in Journal.read(run)[0]] == [0, 1, 2, 3]

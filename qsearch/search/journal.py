@@ -173,7 +173,7 @@ def recorded_trials(storage_study: optuna.Study) -> list[Trial]:
     line), in the order they were recorded."""
     states = [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED]
     frozen_trials = storage_study.get_trials(deepcopy=False, states=states)
-    return [
+    return _once_each([
         Trial(
             number=int(frozen.user_attrs["number"]),
             qtable=QTable.from_vector(frozen.user_attrs["table"]),
@@ -188,7 +188,21 @@ def recorded_trials(storage_study: optuna.Study) -> list[Trial]:
             state="complete" if frozen.state == optuna.trial.TrialState.COMPLETE else "pruned",
         )
         for frozen in frozen_trials
-    ]
+    ])  # fmt: skip
+
+
+def _once_each(trials: list[Trial]) -> list[Trial]:
+    """Each trial once, however often its line was written (a journal copied onto itself or
+    concatenated by a sync tool); two different tables under one number are refused."""
+    seen: dict[int, Trial] = {}
+    for trial in trials:
+        first = seen.setdefault(trial.number, trial)
+        if first.qtable.key != trial.qtable.key:
+            raise QSearchError(
+                f"trial {trial.number} is recorded twice with different tables: lines of "
+                "another run were joined to this journal; keep one run's lines"
+            )
+    return list(seen.values())
 
 
 def open_journal(directory: Path, create: bool = False):
