@@ -129,7 +129,7 @@ def searched_fronts(budget: int) -> dict[str, pd.DataFrame]:
     trellis (run here) and under libjpeg-turbo (the first ``budget`` trials of search_quality's
     run: slopes is deterministic, so they are that run), each front (by top-1 on the searched
     images) encoded with trellis on the test split."""
-    from qsearch.report.pareto import non_dominated
+    from qsearch.search.front import non_dominated
     from qsearch.search.journal import Journal
 
     trellis_run = search(

@@ -22,8 +22,9 @@ import pandas as pd
 from common import ROOT, evaluator, record, search, unpacked
 from qsearch.report.curves import IJG_SEARCH, IJG_TEST, TEST_SCORES, frame_points, rescore
 from qsearch.report.operating import TARGETS
-from qsearch.report.pareto import bd_rate, bootstrap_samples, interval, non_dominated, saving_at
+from qsearch.report.pareto import bd_rate, bootstrap_samples, interval, saving_at
 from qsearch.report.plots import plot_curves
+from qsearch.search.front import non_dominated
 from qsearch.search.journal import Journal
 from qsearch.search.trial import metric_sign, operating_target
 from search_quality import BUDGET, VARIANTS, reference_curve, run, run_directory

@@ -18,11 +18,11 @@ import torch
 
 from qsearch import QSearchError
 from qsearch.cli import main
+from qsearch.folders import lock_folder
 from qsearch.images import load_images
 from qsearch.models import load_classifier
 from qsearch.models.adapt import ADAPTER, RECORD, Adaptation, adapt, trainable
 from qsearch.models.adapter import AdapterFile, apply_adapter
-from qsearch.search.journal import lock_folder
 from realdata import photos
 
 QUICK = Adaptation(epochs=2, batch_size=3, learning_rate=5e-4, drift=1.0)

@@ -1,13 +1,8 @@
 import numpy as np
 import pytest
 
-from qsearch.report.pareto import (
-    bd_rate,
-    bootstrap_bd_rate,
-    hypervolume,
-    non_dominated,
-    upper_envelope,
-)
+from qsearch.report.pareto import bd_rate, bootstrap_bd_rate, hypervolume, upper_envelope
+from qsearch.search.front import non_dominated
 
 
 def test_non_dominated_keeps_only_points_nothing_beats():

@@ -30,7 +30,6 @@ QUICK = Adaptation(
 )
 
 
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     return write_tiny_detector(tmp_path_factory.mktemp("tiny") / "tiny.onnx")

@@ -9,12 +9,12 @@ import json
 import shutil
 
 import pytest
+from tinydetector import TINY, write_tiny_detector
 
 from qsearch.cli import main
 from qsearch.errors import QSearchError
 from qsearch.tasks.annotations import read_boxes, read_coco
 from realdata import photos
-from tinydetector import TINY, write_tiny_detector
 
 
 @pytest.fixture(scope="module")

@@ -63,7 +63,9 @@ def test_evaluation_of_turned_files_equals_the_upright_ones(phone, capsys):
     assert figures[1]["similarity"] == pytest.approx(figures[0]["similarity"], abs=0.02)
     assert figures[1]["bpp"] == pytest.approx(figures[0]["bpp"], rel=0.05)
     prepared = load_images(turned, labels="none", compress_at="source")
-    assert [i.shape for i in prepared.images] == [read_rgb(p).shape for p in sorted(upright.iterdir())]
+    assert [i.shape for i in prepared.images] == [
+        read_rgb(p).shape for p in sorted(upright.iterdir())
+    ]
 
 
 def test_compress_writes_files_that_display_like_their_sources(phone, tmp_path):

@@ -15,6 +15,8 @@ TINY = {
     "scale": 1, "mean": 0, "std": 1, "layout": "nchw", "output": "yolox", "classes": 2,
     "strides": [8, 16, 32], "score_threshold": 0.01, "nms_iou": 0.65,
 }  # fmt: skip
+
+
 class TinyDetector(torch.nn.Module):
     """YOLOX's output layout at 128 px: rows of x, y, w, h, objectness, 2 class scores, one row
     a cell of strides 8, 16 and 32 (probabilities through a sigmoid, as YOLOX exports them)."""

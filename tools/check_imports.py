@@ -1,6 +1,7 @@
-"""Architecture checks run by `make lint`: no import cycle among the modules of qsearch/,
-searchers/ and evaluators/ (module-level imports), the core never imports a plugin, and
-`import qsearch` loads neither torch, optuna nor pymoo."""
+"""Architecture checks run by `make lint`: packages import downward only (:data:`LAYERS`; every
+import counts, deferred and type-only ones included), no import cycle among the modules of
+qsearch/, searchers/ and evaluators/ (module-level imports), the core never imports a plugin,
+and `import qsearch` loads neither torch, optuna nor pymoo."""
 
 from __future__ import annotations
 
@@ -16,6 +17,45 @@ PACKAGES = {
     "qsearch.evaluators": ROOT / "evaluators",
 }
 PLUGINS = ("qsearch.searchers", "qsearch.evaluators")
+LAYERS = [
+    {"errors", "registry", "atomic", "folders", "data"},
+    {"tables", "images"},
+    {"codecs"},
+    {"models", "transforms"},
+    {"search"},
+    {"tasks", "searchers", "evaluators"},
+    {"report"},
+    {"testing", "__init__"},
+    {"cli"},
+]
+"""The package order, lowest first: a package imports its own layer's and lower ones only."""
+
+
+def layer(module: str) -> tuple[str, int]:
+    """The room a module of ours is in (``qsearch.tasks.coco`` -> tasks) and its layer."""
+    parts = module.split(".")
+    room = parts[1] if len(parts) > 1 else "__init__"
+    return room, next(i for i, rooms in enumerate(LAYERS) if room in rooms)
+
+
+def upward_imports(found: dict[str, Path]) -> list[str]:
+    """Every import, at any depth of a module, of a package above the importer's."""
+    problems = []
+    for name, path in found.items():
+        room, level = layer(name)
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module]
+            for target in (t for t in targets if t.split(".")[0] == "qsearch"):
+                other, above = layer(target)
+                if above > level and other != room:
+                    problems.append(
+                        f"{name} ({room}) imports {target} ({other}), a package above it"
+                    )
+    return problems
 
 
 def modules() -> dict[str, Path]:
@@ -70,7 +110,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def main() -> int:
     found = modules()
     graph = {name: module_imports(path, set(found)) - {name} for name, path in found.items()}
-    problems = []
+    problems = upward_imports(found)
     cycle = find_cycle(graph)
     if cycle:
         problems.append("import cycle: " + " -> ".join(cycle))

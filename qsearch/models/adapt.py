@@ -31,12 +31,12 @@ import torch
 from qsearch.atomic import atomic_write, write_text
 from qsearch.codecs.codec import EncoderSettings, decode, encode
 from qsearch.errors import QSearchError
+from qsearch.folders import check_identity, lock_folder
 from qsearch.images import ImageSet
 from qsearch.models.adapter import apply_adapter, write_adapter
 from qsearch.models.classifier import Classifier, file_digest
 from qsearch.models.sidecar import write_sidecar
 from qsearch.models.sources import OnnxModule
-from qsearch.search.journal import check_identity, lock_folder
 from qsearch.tables.qtable import QTable
 
 LEARNABLE = ("batchnorm", "head", "biases", "all")

@@ -1,44 +1,17 @@
-"""Pareto tools over (bpp, accuracy): non-dominated filtering, normalised hypervolume, and
+"""Pareto tools over (bpp, accuracy): normalised hypervolume and
 the Bjontegaard delta rate between accuracy-vs-bpp curves (definitions in the design notes)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import numpy as np
 from pymoo.indicators.hv import HV
-from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
 from qsearch.search.trial import metric_sign
 
-if TYPE_CHECKING:
-    from qsearch.search.trial import Trial
-
 HV_MAX_BPP = 4.0
 """Fixed reference point of the hypervolume: (bpp = 4, accuracy = 0), box area normalised to 1."""
-
-
-def non_dominated(bpp, accuracy) -> np.ndarray:
-    """Indices of the points no other point beats in both fewer bits and more accuracy."""
-    points = np.column_stack([np.asarray(bpp, float), -np.asarray(accuracy, float)])
-    if len(points) == 0:
-        return np.array([], dtype=int)
-    front = NonDominatedSorting().do(points, only_non_dominated_front=True)
-    return np.sort(front)
-
-
-def pareto_front(trials: Sequence[Trial], metric: str, rate: str = "bpp") -> list[Trial]:
-    """The complete trials no other complete trial beats in both fewer ``rate`` and a better
-    ``metric`` (its sign decides which way is better), in increasing rate then number: the one
-    front of a set of trials, for the study, a run folder, the ladder and the benchmarks."""
-    complete = [t for t in trials if t.state == "complete"]
-    sign = metric_sign(metric)
-    kept = non_dominated(
-        [t.metrics[rate] for t in complete], [sign * t.metrics[metric] for t in complete]
-    )
-    return sorted((complete[i] for i in kept), key=lambda t: (t.metrics[rate], t.number))
 
 
 def hypervolume(bpp, accuracy, max_bpp: float = HV_MAX_BPP) -> float:

@@ -36,8 +36,8 @@ from qsearch.report.curves import (
     write_csv,
 )
 from qsearch.report.operating import TARGETS, Curve, ImageSide, describe, operating_points
-from qsearch.report.pareto import non_dominated
 from qsearch.report.plots import curves_figure, save_figure
+from qsearch.search.front import non_dominated
 from qsearch.search.journal import JOURNAL, Journal
 from qsearch.search.study import Study
 from qsearch.search.trial import Objective

@@ -83,6 +83,9 @@ class Evaluator(ABC):
     reference: Metrics | None = None
     reference_per_image: dict[str, list[float]] | None = None
     """The uncompressed figures image by image, where known (paired operating-point intervals)."""
+    pooled_metrics: frozenset[str] = frozenset()
+    """Figures pooled over the images (mAP, mean IoU), not means of per-image figures: no
+    per-image value of theirs can be kept or stopped early on."""
     images: ImageSet
 
     @property

@@ -11,7 +11,6 @@ folder is ever unpickled.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
 import warnings
@@ -24,11 +23,12 @@ from optuna.storages.journal import JournalFileBackend
 
 from qsearch.atomic import write_bytes
 from qsearch.errors import QSearchError
+from qsearch.folders import check_identity, lock_folder
 from qsearch.search.storage import Storage
 from qsearch.search.trial import Objective, Trial
 from qsearch.tables.qtable import QTable
 
-JOURNAL, LOCK = "study.journal", ".lock"
+JOURNAL = "study.journal"
 
 
 class Journal(Storage):
@@ -135,36 +135,6 @@ def _identity(directory: Path, attrs: dict) -> dict | None:
             "use a new --out"
         )
     return attrs.get("identity")
-
-
-def lock_folder(directory: Path):
-    """Hold ``directory`` for this process (released when the handle closes): a second writer
-    of the same run or adaptation is refused in one line."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        handle = open(directory / LOCK, "a+")
-    except OSError as error:
-        raise QSearchError(f"{directory}: cannot write the run here ({error.strerror})") from None
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise QSearchError(f"{directory}: another qsearch process is writing here") from None
-    return handle
-
-
-def check_identity(directory: Path, recorded: dict[str, str], current: dict[str, str]) -> None:
-    """Refuse to resume a run with anything that decides its numbers changed, naming each change."""
-    changed = [
-        f"{key}: {recorded.get(key, 'unset')} -> {current.get(key, 'unset')}"
-        for key in sorted(set(recorded) | set(current))
-        if recorded.get(key) != current.get(key)
-    ]
-    if changed:
-        raise QSearchError(
-            f"{directory}: was started with other settings ({'; '.join(changed)}); "
-            "use a new --out or the original settings"
-        )
 
 
 def recorded_trials(storage_study: optuna.Study) -> list[Trial]:
@@ -314,4 +284,4 @@ def _drop_torn_last_line(journal: Path) -> None:
             handle.truncate(data.rfind(b"\n") + 1)
 
 
-__all__ = ["JOURNAL", "Journal", "check_identity", "repair_journal"]
+__all__ = ["JOURNAL", "Journal", "repair_journal"]

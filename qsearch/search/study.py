@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from qsearch.errors import QSearchError
-from qsearch.report.pareto import pareto_front
 from qsearch.search.evaluator import Evaluation
+from qsearch.search.front import pareto_front
 from qsearch.search.journal import Journal
 from qsearch.search.pruning import BasePruner, Rejection
 from qsearch.search.searcher import Searcher
@@ -28,7 +28,6 @@ from qsearch.search.storage import InMemoryStorage, Storage
 from qsearch.search.trial import Objective, Trial, metric_sign
 from qsearch.search.workers import worker_name
 from qsearch.tables.qtable import QTable
-from qsearch.tasks.pooled import is_pooled
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +151,8 @@ class Study:
         figure is not a mean over images (PSNR, mAP). Pixels are the image set's, kept with the IJG
         curve."""
         metric = self.objective.metric
-        if per_image is None or metric not in per_image or is_pooled(metric):
+        pooled = self.evaluator.pooled_metrics
+        if per_image is None or metric not in per_image or metric in pooled:
             return None
         kept = {
             "accuracy": [round(float(v), 6) for v in per_image[metric]],

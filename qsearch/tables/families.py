@@ -35,21 +35,39 @@ def mozjpeg(index: int) -> TableFamily:
     )
 
 
+RGB_TO_YCBCR = np.array(
+    [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]]
+)
+"""JFIF's colour transform (Cb and Cr offset by 128 afterwards)."""
+
+
+def _dct_matrix() -> np.ndarray:
+    """The orthonormal 8-point DCT-II (JPEG's FDCT is its 2-D form)."""
+    k = np.arange(8.0)
+    matrix = np.cos((2 * k[None, :] + 1) * k[:, None] * np.pi / 16) * np.sqrt(2 / 8)
+    matrix[0] /= np.sqrt(2)
+    return matrix
+
+
+def _blocks_dct(plane: np.ndarray) -> np.ndarray:
+    """(H, W) plane, multiples of 8 -> (blocks, 8, 8) DCT coefficients."""
+    height, width = plane.shape
+    blocks = plane.reshape(height // 8, 8, width // 8, 8).transpose(0, 2, 1, 3).reshape(-1, 8, 8)
+    dct = _dct_matrix()
+    return dct @ blocks @ dct.T
+
+
 def coefficient_spread(images) -> np.ndarray:
     """Standard deviation of each DCT coefficient over all 8x8 blocks of ``images`` (luma,
     chroma after 4:2:0): shape (2, 8, 8). Images are cropped to multiples of 16 pixels."""
-    import torch
-
-    from qsearch.codecs import diffjpeg
-
     sums, squares, counts = np.zeros((2, 8, 8)), np.zeros((2, 8, 8)), np.zeros(2)
     for image in images:
         height, width = (image.shape[0] // 16) * 16, (image.shape[1] // 16) * 16
-        luma, chroma = diffjpeg.dct_planes(
-            torch.from_numpy(np.ascontiguousarray(image[:height, :width]))[None]
-        )
-        for plane, blocks in enumerate((luma.reshape(-1, 8, 8), chroma.reshape(-1, 8, 8))):
-            values = blocks.double().numpy()
+        ycbcr = image[:height, :width].astype(np.float64) @ RGB_TO_YCBCR.T
+        chroma = ycbcr[..., 1:].reshape(height // 2, 2, width // 2, 2, 2).mean((1, 3))
+        planes = [_blocks_dct(ycbcr[..., 0] - 128.0)]
+        planes.append(np.concatenate([_blocks_dct(chroma[..., c]) for c in range(2)]))
+        for plane, values in enumerate(planes):
             sums[plane] += values.sum(0)
             squares[plane] += (values**2).sum(0)
             counts[plane] += len(values)

@@ -22,6 +22,7 @@ from qsearch.search.pruning import Rejection
 from qsearch.tables.qtable import QTable
 from qsearch.tasks.annotations import Annotations
 from qsearch.tasks.declaration import TaskModel
+from qsearch.tasks.pooled import POOLED
 
 
 class TaskEvaluator(CodecEvaluator):
@@ -29,6 +30,7 @@ class TaskEvaluator(CodecEvaluator):
     image's output (:meth:`read`) and turn outputs into per-image records and pooled figures."""
 
     task = ""
+    pooled_metrics = frozenset(POOLED)
 
     def __init__(
         self,
