@@ -17,9 +17,16 @@ from realdata import IMAGENET_SAMPLE, SPLITS, split_names
 SHARED_PRESETS = IMAGENET_SAMPLE.parent / "mozjpeg-qtables.json"
 
 
-def test_ijg_family_is_libjpeg_quality_scaling():
+def test_ijg_family_is_what_libjpeg_writes_at_each_quality(tmp_path):
+    """libjpeg-turbo's own tables (Pillow's encoder at ``quality=q``, read back from the file)."""
+    from PIL import Image
+
+    image = Image.new("RGB", (16, 16), (90, 120, 200))
     for quality in range(1, 101):
-        assert IJG.at(quality) == QTable.from_quality(quality)
+        path = tmp_path / f"q{quality}.jpg"
+        image.save(path, quality=quality)
+        with Image.open(path) as written:
+            assert IJG.at(quality) == QTable.from_pillow(written.quantization), quality
 
 
 @pytest.mark.imagenet

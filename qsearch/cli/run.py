@@ -76,7 +76,7 @@ def add_arguments(parser) -> None:
         "--early-rejection",
         action="store_true",
         help="stop a table once a confidence bound shows it cannot enter the front or beat the "
-        "IJG curve (see benchmarks/RESULTS.md for the forward passes it saves)",
+        "IJG curve: fewer forward passes on hopeless tables",
     )
     search.add_argument(
         "--rejection-z",

@@ -1,9 +1,6 @@
-"""Forward paths: the ways one frozen network can run, and how to build each.
-
-Measured on the default network on 2 CPU cores (benchmarks/RESULTS.md, "Forward paths"):
-ONNX Runtime fp32 ~4.3x eager fp32 NCHW with identical top-1; torch.compile bf16 ~4.6x
-after a compilation step; eager bf16 ~3x.
-"""
+"""Forward paths: the ways one frozen network can run, and how to build each. ``auto`` takes
+the fastest path whose top-1 stays within half a point of fp32 on the images at hand
+(``benchmarks/forward_paths.py`` measures them all)."""
 
 from __future__ import annotations
 

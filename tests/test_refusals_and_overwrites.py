@@ -1,6 +1,7 @@
-"""What a newcomer's second hour found, each case on real files and real networks (broken
-networks are built with torch here): no command writes before its arguments are checked, no
-figure comes from a broken network, record or cache entry, no output overwrites a user's files."""
+"""Refusals before any work and outputs that never overwrite, on real files and real networks
+(broken networks are built with torch here): no command writes before its arguments are
+checked, no figure comes from a broken network, record or cache entry, no output overwrites a
+user's files."""
 
 from __future__ import annotations
 
