@@ -34,7 +34,8 @@ from qsearch.errors import QSearchError
 from qsearch.folders import check_identity, lock_folder
 from qsearch.images import ImageSet
 from qsearch.models.adapter import apply_adapter, write_adapter
-from qsearch.models.classifier import Classifier, file_digest
+from qsearch.models.classifier import Classifier
+from qsearch.models.runtime import file_digest
 from qsearch.models.sidecar import write_sidecar
 from qsearch.models.sources import OnnxModule
 from qsearch.tables.qtable import QTable

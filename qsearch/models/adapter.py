@@ -17,7 +17,8 @@ import torch
 
 from qsearch.atomic import atomic_write
 from qsearch.errors import QSearchError
-from qsearch.models.classifier import Classifier, file_digest
+from qsearch.models.classifier import Classifier
+from qsearch.models.runtime import file_digest
 from qsearch.models.sidecar import write_sidecar
 
 FORMAT = "qsearch-adapter/1"

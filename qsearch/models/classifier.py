@@ -5,7 +5,6 @@ weights file, or a model file."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import torch
 from qsearch.errors import QSearchError, one_line
 from qsearch.images import Preprocessing
 from qsearch.models.forward import build_runner
+from qsearch.models.runtime import file_digest
 from qsearch.models.sources import OnnxModule, module_and_config
 
 DEFAULT_MODEL = "efficientnet_lite0"
@@ -138,15 +138,6 @@ def checked_logits(name: str, output: Any) -> torch.Tensor:
 
 def _numbers(values) -> str:
     return ",".join(f"{v:g}" for v in values)
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def default_device() -> torch.device:

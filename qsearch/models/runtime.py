@@ -22,6 +22,16 @@ SUFFIXES = {
 }
 
 
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes, read in chunks: which weights a model file holds, whatever
+    its name."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 class Runtime:
     """A frozen network in a file: ``runtime(batch) -> first output``, batch by batch (a file
     exported for one image at a time is run one image at a time)."""
@@ -44,7 +54,7 @@ class Runtime:
             raise QSearchError(
                 f"{self.path}: not a loadable {kind} file ({one_line(error)})"
             ) from None
-        self.sha256 = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        self.sha256 = file_digest(self.path)
 
     @classmethod
     def of_module(cls, module, path: Path, sha256: str, kind: str) -> Runtime:
@@ -144,4 +154,4 @@ _LOADERS: dict[str, Callable[[Path], Loaded]] = {
     "TFLite": _tflite,
 }
 
-__all__ = ["SUFFIXES", "Runtime"]
+__all__ = ["SUFFIXES", "Runtime", "file_digest"]

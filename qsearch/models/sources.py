@@ -7,7 +7,6 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from qsearch.errors import QSearchError, one_line
@@ -117,41 +116,19 @@ def torchvision_model(arch: str, weights: Path) -> tuple[torch.nn.Module, dict]:
 
 
 class OnnxModule(torch.nn.Module):
-    """An ONNX file run by ONNX Runtime (CUDA provider where installed), as a frozen module."""
+    """An ONNX file run by ONNX Runtime (:class:`qsearch.models.runtime.Runtime`: CUDA where
+    installed, a fixed batch size honoured), as a frozen module."""
 
     def __init__(self, path: Path):
         super().__init__()
-        import onnxruntime
+        from qsearch.models.runtime import Runtime
 
-        providers = [
-            p
-            for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
-            if p in onnxruntime.get_available_providers()
-        ]
-        try:
-            self.session = onnxruntime.InferenceSession(str(path), providers=providers)
-        except Exception as error:  # onnxruntime raises its own exception types
-            raise QSearchError(f"{path}: not a loadable ONNX model ({one_line(error)})") from None
-        first = self.session.get_inputs()[0]
-        self.input_name = first.name
-        batch = first.shape[0] if first.shape else None
-        self.fixed_batch = batch if isinstance(batch, int) and batch > 0 else None
-        """A model exported for one batch size is run that many images at a time."""
+        self.runtime = Runtime(path)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The first output of the session for ``x``, on ``x``'s device."""
         inputs = x.detach().float().contiguous().cpu().numpy()
-        if self.fixed_batch is None:
-            return torch.from_numpy(self._run(inputs)).to(x.device)
-        size, outputs = self.fixed_batch, []
-        for start in range(0, len(inputs), size):
-            chunk = inputs[start : start + size]
-            padded = np.concatenate([chunk, np.repeat(chunk[-1:], size - len(chunk), 0)])
-            outputs.append(self._run(padded)[: len(chunk)])
-        return torch.from_numpy(np.concatenate(outputs)).to(x.device)
-
-    def _run(self, inputs):
-        return self.session.run(None, {self.input_name: inputs})[0]
+        return torch.from_numpy(self.runtime(inputs)).to(x.device)
 
 
 def model_file(path: Path) -> tuple[torch.nn.Module, dict]:

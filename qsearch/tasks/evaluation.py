@@ -223,8 +223,7 @@ def _with_adapter(loaded: TaskModel, adapter: Path) -> TaskModel:
     import hashlib
 
     from qsearch.models.adapter import AdapterFile
-    from qsearch.models.classifier import file_digest
-    from qsearch.models.runtime import Runtime
+    from qsearch.models.runtime import Runtime, file_digest
     from qsearch.tasks.adapt import adapted_task_module
 
     read = AdapterFile.read(adapter)
