@@ -21,6 +21,7 @@ import json
 from tasks import COCO128, DECLARATIONS, QUALITIES, TASKS
 
 from common import ROOT, record
+from qsearch.errors import QSearchError
 from qsearch.images import load_images
 from qsearch.models.adapt import Adaptation, adapt
 from qsearch.report.curves import cached_frame, sweep
@@ -67,7 +68,11 @@ def main() -> None:
         qualities=(args.low_quality, args.high_quality),
     )  # fmt: skip
     tag = f"{args.learn}-lr{args.learning_rate:g}-q{args.low_quality}-{args.high_quality}"
-    run = adapted(adaptation, RESULTS / tag)
+    try:
+        run = adapted(adaptation, RESULTS / tag)
+    except QSearchError as refusal:  # no epoch beat the frozen network on the validation images
+        record(f"Adapting a detector ({tag})", f"No adapter: {refusal}\n\n" + _command(args))
+        return
     frozen, adapted_scorer = judged(), judged(run.path)
     exported = RESULTS / tag / "adapted.onnx"
     if not exported.exists():
@@ -111,10 +116,16 @@ def main() -> None:
         "'at X%': where each curve crosses X% of the frozen uncompressed figure.\n\n"
         + markdown(table)
         + "\n\n| epoch | validation loss | uncompressed divergence |\n|---|---|---|\n" + history
-        + f"\n\nCommand: `python benchmarks/adapt_detector.py --learn {args.learn} --epochs "
+        + "\n\n" + _command(args)
+    ))  # fmt: skip
+
+
+def _command(args) -> str:
+    return (
+        f"Command: `python benchmarks/adapt_detector.py --learn {args.learn} --epochs "
         f"{args.epochs} --learning-rate {args.learning_rate:g} --low-quality {args.low_quality} "
         f"--high-quality {args.high_quality}`"
-    ))  # fmt: skip
+    )
 
 
 if __name__ == "__main__":
