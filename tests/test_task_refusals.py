@@ -121,3 +121,9 @@ def test_a_declaration_is_checked_before_the_images_load(tiny, folder, tmp_path,
     monkeypatch.setattr("qsearch.cli.build.load_split", loading)
     assert main(detect(bare, folder)) == 2
     assert "no 'channels'" in one_error(capsys)
+
+
+def test_model_describe_checks_a_detectors_declaration(tiny, capsys):
+    assert main(["model", "describe", str(tiny)]) == 0
+    said = capsys.readouterr().out
+    assert "a complete detect declaration" in said and "yolox strides [8, 16, 32]" in said

@@ -54,6 +54,8 @@ def run(args) -> int:
         raise QSearchError(f"{args.file}: no such file")
     if args.action == "export":
         return _export(args, declared_preprocessing(args))
+    if _describe_task(args.file):
+        return 0
     from qsearch.models import load_classifier, write_sidecar
 
     classifier = load_classifier(
@@ -62,6 +64,21 @@ def run(args) -> int:
     path = write_sidecar(args.file, classifier)
     print(f"wrote {path}:\n{path.read_text()}", end="")
     return 0
+
+
+def _describe_task(path: Path) -> bool:
+    """A detector's or segmenter's sidecar (it names its task): checked and said, not
+    rewritten (its keys are the task's declaration)."""
+    from qsearch.models.sidecar import sidecar_path
+    from qsearch.tasks.declaration import declared_steps, read_task_sidecar
+
+    task = read_task_sidecar(path).get("task")
+    if task not in ("detect", "segment"):
+        return False
+    spec, head = declared_steps(path, task)
+    print(f"{sidecar_path(path)}: a complete {task} declaration: input {spec.describe()}; "
+          f"output {head.describe()}")  # fmt: skip
+    return True
 
 
 def _export(args, declared: dict) -> int:
