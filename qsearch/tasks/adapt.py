@@ -99,7 +99,9 @@ class TaskLearner(Learner):
 
     def output(self, module: torch.nn.Module, batch: np.ndarray) -> torch.Tensor:
         """The first raw output for a batch of canvases."""
-        found = module(torch.from_numpy(self.model.spec.tensor(batch)))
+        with warnings.catch_warnings():  # onnx2torch's slicing warns of a future torch change
+            warnings.simplefilter("ignore", UserWarning)
+            found = module(torch.from_numpy(self.model.spec.tensor(batch)))
         return (found[0] if isinstance(found, (tuple, list)) else found).float()
 
     def divergence(self, teacher: torch.Tensor, student: torch.Tensor) -> torch.Tensor:
