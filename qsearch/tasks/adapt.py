@@ -7,7 +7,6 @@ shapes and its declaration beside it, which every command, ONNX Runtime and the 
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import warnings
@@ -202,8 +201,9 @@ def adapted_task_module(adapter: AdapterFile, model: Path | str) -> torch.nn.Mod
 
 
 def export_task_model(adapter_path: Path | str, out: Path, model: Path | str | None = None) -> Path:
-    """The adapted detector or segmenter as ONNX with the base's input and output names and
-    shapes, its declaration (the adapter's, which is the base's) beside it."""
+    """The adapted detector or segmenter as ONNX: the base file itself with the adapted
+    tensors written into its initializers (the same graph, input and output names, shapes and
+    opset), its declaration beside it. Only ONNX bases are written back this way."""
     import onnx
 
     adapter = AdapterFile.read(adapter_path)
@@ -212,30 +212,57 @@ def export_task_model(adapter_path: Path | str, out: Path, model: Path | str | N
         raise QSearchError(
             f"{adapter.path}: its base model {base} is not here; give --model BASE (the same file)"
         )
-    if out.suffix != ".onnx":
+    if out.suffix != ".onnx" or base.suffix.lower() != ".onnx":
         raise QSearchError.about(
-            f"{{out}} {out}: a {adapter.task} network is exported as FILE.onnx"
+            f"{{out}} {out}: a {adapter.task} network is exported from an ONNX base as FILE.onnx"
         )
-    module = adapted_task_module(adapter, base)
-    read = onnx.load(str(base), load_external_data=False)
-    graph, opset = (
-        read.graph,
-        max(o.version for o in read.opset_import if o.domain in ("", "ai.onnx")),
-    )
-    (first, *_), outputs = graph.input, [o.name for o in graph.output]
-    shape = [d.dim_value or 1 for d in first.type.tensor_type.shape.dim]
+    adapted_task_module(adapter, base)  # the same checks as at evaluation: the base's bytes
+    proto = onnx.load(str(base))
+    _write_initializers(proto, adapter)
     temporary = out.with_name(f"{out.name}.tmp{os.getpid()}")
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            copy.deepcopy(module), (torch.zeros(shape),), str(temporary),
-            input_names=[first.name], output_names=outputs, dynamo=False, opset_version=opset,
-        )  # fmt: skip
+    onnx.save(proto, str(temporary))
     temporary.replace(out)
     declaration = sidecar_path(Path(adapter.path))
     if declaration.exists():
         write_text(sidecar_path(out), declaration.read_text())
     return out
+
+
+WRITABLE = {"Conv": ("weight", "bias"), "ConvTranspose": ("weight", "bias"),
+            "BatchNormalization": ("weight", "bias")}  # fmt: skip
+"""ONNX operators whose initializers an adapter's tensors go back into, by the position of
+each input after the first (onnx2torch names a node's module as it names the node)."""
+
+
+def _write_initializers(proto, adapter: AdapterFile) -> None:
+    """Each adapted tensor written over the initializer it was converted from; an initializer
+    several nodes share (a head applied at every stride) is given to each node as its own copy,
+    since the converted module learned one tensor a node."""
+    from onnx import numpy_helper
+    from onnx2torch.onnx_graph import OnnxGraph
+
+    initializers = {item.name: item for item in proto.graph.initializer}
+    targets, users = {}, {}
+    for name, node in OnnxGraph(proto.graph).nodes.items():
+        for position, kind in enumerate(WRITABLE.get(node.operation_type, ()), 1):
+            if position < len(node.input_values):
+                source = node.input_values[position]
+                targets[f"{name}.{kind}"] = (node.proto, position, source, name)
+                users[source] = users.get(source, 0) + 1
+    for key, tensor in adapter.tensors.items():
+        node, position, source, node_name = targets.get(key, (None, 0, "", ""))
+        if source not in initializers:
+            raise QSearchError(
+                f"{adapter.path}: its tensor {key!r} has no initializer in the base ONNX graph "
+                f"to be written into (writable: {', '.join(WRITABLE)} weights and biases)"
+            )
+        values = tensor.numpy().astype(np.float32)
+        if users[source] == 1:
+            initializers[source].CopyFrom(numpy_helper.from_array(values, source))
+            continue
+        own = f"{source}/adapted/{node_name}"
+        proto.graph.initializer.append(numpy_helper.from_array(values, own))
+        node.input[position] = own
 
 
 __all__ = [
