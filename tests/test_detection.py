@@ -343,3 +343,15 @@ def test_a_coco_instances_file_gives_the_figures_of_the_same_boxes_as_yolo_files
                                 "categories": [{"id": i} for i in coco_ids[:60]]}))  # fmt: skip
     with pytest.raises(QSearchError, match="60 categories for a network of 80 classes"):
         read_coco(path, val_images.names, sizes, 80)
+
+
+def test_a_declaration_that_reads_its_own_boxes_wrongly_is_refused(val_images):
+    """YOLOX's rows read as YOLOv5's fit the shapes but not the meaning: the uncompressed
+    images' boxes judged against themselves, 1 by construction, score less, and are refused."""
+    from qsearch.evaluators.detector import DetectorEvaluator
+
+    model = load_task_model(DETECTOR, "detect", {**YOLOX, "output": "yolov5"})
+    with pytest.raises(
+        QSearchError, match=r"judged against themselves score map_ref 0\.\d+, not 1"
+    ):
+        DetectorEvaluator(val_images.subset(range(8)), model)
