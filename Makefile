@@ -19,7 +19,8 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 demo: setup
 	$(BIN)/qsearch run --searcher nsga2 --metric similarity --budget 40 --out runs/demo
 
-# The fast tier (under 5 minutes on 2 quiet cores); tests needing the ImageNet sample skip without it.
+# The fast tier (3m43 from a fresh clone on 2 quiet cores, setup aside); tests needing the shared
+# data skip without it.
 test: setup
 	$(BIN)/pytest -m "not slow"
 
