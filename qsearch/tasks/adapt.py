@@ -242,7 +242,8 @@ def _write_initializers(proto, adapter: AdapterFile) -> None:
     from onnx2torch.onnx_graph import OnnxGraph
 
     initializers = {item.name: item for item in proto.graph.initializer}
-    targets, users = {}, {}
+    targets: dict[str, tuple] = {}
+    users: dict[str, int] = {}
     for name, node in OnnxGraph(proto.graph).nodes.items():
         for position, kind in enumerate(WRITABLE.get(node.operation_type, ()), 1):
             if position < len(node.input_values):
