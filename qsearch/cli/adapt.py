@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 
 from qsearch.cli.arguments import number, whole, writable_folder
-from qsearch.cli.build import encoder_settings, load_split, network
+from qsearch.cli.build import encoder_settings, load_split, network, read_class_map
 from qsearch.cli.options import add_data_arguments
 from qsearch.errors import QSearchError
 
@@ -138,9 +138,13 @@ def _check(args) -> None:
         raise QSearchError("--split-file picks images of one --data folder; give one folder")
 
 
-def _one_folder(args) -> argparse.Namespace:
+def _with_data(args, folder) -> argparse.Namespace:
     """The arguments with ``--data`` as one folder (or none), as the image loader reads them."""
-    return argparse.Namespace(**{**vars(args), "data": args.data[0] if args.data else None})
+    return argparse.Namespace(**{**vars(args), "data": folder})
+
+
+def _one_folder(args) -> argparse.Namespace:
+    return _with_data(args, args.data[0] if args.data else None)
 
 
 def _adaptation_images(args, preprocessing):
@@ -148,10 +152,7 @@ def _adaptation_images(args, preprocessing):
     from qsearch.images import ImageSet
 
     folders = args.data or [None]
-    sets = [
-        load_split(argparse.Namespace(**{**vars(args), "data": folder}), preprocessing, None)
-        for folder in folders
-    ]
+    sets = [load_split(_with_data(args, folder), preprocessing, None) for folder in folders]
     return ImageSet.joined(sets)
 
 
@@ -160,7 +161,6 @@ def _refuse_judged(args, images, validation) -> None:
     with the validation images (which choose the epoch)."""
     if not args.judged_split:
         return
-    from qsearch.cli.build import read_class_map
     from qsearch.images import split_files
     from qsearch.images.files import content_digest
     from qsearch.images.splits import check_held_out
