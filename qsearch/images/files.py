@@ -70,10 +70,10 @@ def read_metadata(path: Path) -> dict[str, bytes]:
         with Image.open(path) as opened:
             info = opened.info
             exif = info.get("exif") or b""
-            if exif and opened.getexif().get(ORIENTATION, 1) != 1:
-                upright = opened.getexif()
-                upright[ORIENTATION] = 1
-                exif = upright.tobytes()
+            tags = opened.getexif()
+            if exif and tags.get(ORIENTATION, 1) != 1:
+                tags[ORIENTATION] = 1
+                exif = tags.tobytes()
             return {"exif": exif, "icc_profile": info.get("icc_profile") or b""}
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as error:
         raise QSearchError(f"{path}: not a readable image ({error})") from None

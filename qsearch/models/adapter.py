@@ -50,7 +50,8 @@ class AdapterFile:
             tensors = load_file(str(path))
         except (SafetensorError, OSError, ValueError) as error:
             raise QSearchError(f"{path}: not a safetensors adapter ({error})") from None
-        if metadata.get("format") != FORMAT:
+        missing = [k for k in ("base_model", "base_sha256", "learn") if k not in metadata]
+        if metadata.get("format") != FORMAT or missing:
             raise QSearchError(f"{path}: not a qsearch adapter (no {FORMAT!r} in its metadata)")
         return cls(
             path, tensors, metadata["base_model"], metadata["base_sha256"], metadata["learn"],
@@ -108,11 +109,16 @@ def apply_adapter(base: Classifier, path: Path | str) -> Classifier:
         checked_tensors(adapter, base.name, base.weights_digest, module.state_dict()),
         strict=False,
     )
-    digest = hashlib.sha256((base.weights_digest + file_digest(adapter.path)).encode()).hexdigest()
     return dataclasses.replace(
         base, name=f"{base.name} + adapter {adapter.path}", module=module, runner=None,
-        weights_digest=digest,
+        weights_digest=adapted_digest(base.weights_digest, adapter.path),
     )  # fmt: skip
+
+
+def adapted_digest(base_digest: str, adapter: Path | str) -> str:
+    """Which network a base with an adapter is: its weights' and the adapter's bytes together
+    (a run's identity tells adapted from frozen, and one adapter from another)."""
+    return hashlib.sha256((base_digest + file_digest(Path(adapter))).encode()).hexdigest()
 
 
 def load_adapted(adapter: Path | str, model: str | None = None, weights=None, device=None,
@@ -161,6 +167,7 @@ def export_model(classifier: Classifier, out: Path) -> Path:
 __all__ = [
     "FORMAT",
     "AdapterFile",
+    "adapted_digest",
     "apply_adapter",
     "export_model",
     "load_adapted",

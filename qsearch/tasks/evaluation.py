@@ -220,10 +220,9 @@ def task_evaluator(
 def _with_adapter(loaded: TaskModel, adapter: Path) -> TaskModel:
     """The declared model with an adapter's tensors in place, run as a PyTorch module."""
     import dataclasses
-    import hashlib
 
-    from qsearch.models.adapter import AdapterFile
-    from qsearch.models.runtime import Runtime, file_digest
+    from qsearch.models.adapter import AdapterFile, adapted_digest
+    from qsearch.models.runtime import Runtime
     from qsearch.tasks.adapt import adapted_task_module
 
     read = AdapterFile.read(adapter)
@@ -231,7 +230,7 @@ def _with_adapter(loaded: TaskModel, adapter: Path) -> TaskModel:
         raise QSearchError(f"{adapter}: adapts a {read.task} network, not a {loaded.task} one")
     base = loaded.runtime
     module = adapted_task_module(read, base.path)
-    digest = hashlib.sha256((base.sha256 + file_digest(adapter)).encode()).hexdigest()
+    digest = adapted_digest(base.sha256, adapter)
     runtime = Runtime.of_module(module, base.path, digest, f"{base.kind} + adapter {adapter.name}")
     return dataclasses.replace(loaded, runtime=runtime)
 
