@@ -26,7 +26,7 @@ from qsearch.report.pareto import bd_rate, bootstrap_samples, interval, saving_a
 from qsearch.report.plots import plot_curves
 from qsearch.search.front import non_dominated
 from qsearch.search.journal import Journal
-from qsearch.search.trial import metric_sign, operating_target
+from qsearch.search.metrics import metric_sign, operating_target
 from search_quality import BUDGET, VARIANTS, reference_curve, run, run_directory
 
 RESULTS = ROOT / "benchmarks" / "results" / "search_quality"

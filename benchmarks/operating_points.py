@@ -20,7 +20,7 @@ from qsearch.images import load_images
 from qsearch.models import load_classifier
 from qsearch.report.curves import TEST_SCORES, curve_summary
 from qsearch.report.operating import TARGETS, crossing_cell, percent_cell
-from qsearch.search.trial import operating_target
+from qsearch.search.metrics import operating_target
 
 RESULTS = ROOT / "benchmarks" / "results" / "search_quality"
 METRICS = ("top1", "logprob")

@@ -23,7 +23,7 @@ from qsearch.images import load_images
 from qsearch.models import load_classifier
 from qsearch.report.curves import curve_summary, scored, sweep, write_csv
 from qsearch.report.operating import crossing_cell, percent_cell
-from qsearch.search.trial import operating_target
+from qsearch.search.metrics import operating_target
 
 BEST = ROOT / "benchmarks" / "results" / "best_front"
 OUT = ROOT / "benchmarks" / "results" / "transfer"

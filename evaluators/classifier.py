@@ -18,8 +18,8 @@ from qsearch.images import ImageSet
 from qsearch.models import Classifier
 from qsearch.models.forward import auto_candidates
 from qsearch.search.evaluator import CodecEvaluator, Evaluation, Metrics
+from qsearch.search.metrics import MetricSpec, metric_sign
 from qsearch.search.pruning import Rejection
-from qsearch.search.trial import metric_sign
 from qsearch.tables.qtable import QTable
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,17 @@ class ClassifierEvaluator(CodecEvaluator):
     outputs are identical), which rises with bits even on a handful of uncertain photographs."""
 
     name = "classifier"
+    metric_specs = (
+        MetricSpec("top1", bounds=(0, 1), description="share of images whose top class is the label"),
+        MetricSpec("top5", bounds=(0, 1), description="share with the label among the top five"),
+        MetricSpec("logprob", log_scale=True, description="mean log-probability of the label"),
+        MetricSpec("agreement", bounds=(0, 1), description="top-1 agreement with the uncompressed image"),
+        MetricSpec("similarity", bounds=(0, 1), description="mean exp(-KL) from the uncompressed output"),
+        MetricSpec(
+            "kl", higher_is_better=False, bounds=(0, float("inf")), log_scale=True,
+            description="mean KL divergence from the uncompressed output",
+        ),
+    )  # fmt: skip
 
     def __init__(
         self,

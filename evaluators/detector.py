@@ -10,6 +10,7 @@ import numpy as np
 
 from qsearch.errors import QSearchError
 from qsearch.search.evaluator import EVALUATORS, Metrics
+from qsearch.search.metrics import MetricSpec, Pooling
 from qsearch.tasks.annotations import Boxes
 from qsearch.tasks.boxes import Detections, DetectorHead
 from qsearch.tasks.coco import MAX_DETECTIONS, PooledAP, match
@@ -27,6 +28,16 @@ class DetectorEvaluator(TaskEvaluator):
 
     name = "detector"
     task = "detect"
+    metric_specs = (
+        MetricSpec("map", bounds=(0, 1), pooled=Pooling("map", PooledAP, 0),
+                   description="COCO mAP@[.5:.95] against the labels"),
+        MetricSpec("ap50", bounds=(0, 1), pooled=Pooling("map", PooledAP, 1),
+                   description="COCO AP at IoU 0.5 against the labels"),
+        MetricSpec("map_ref", bounds=(0, 1), pooled=Pooling("map_ref", PooledAP, 0),
+                   description="mAP against the network's own confident boxes, uncompressed"),
+        MetricSpec("ap50_ref", bounds=(0, 1), pooled=Pooling("map_ref", PooledAP, 1),
+                   description="AP50 against the network's own confident boxes, uncompressed"),
+    )  # fmt: skip
 
     reference_score = REFERENCE_SCORE
 

@@ -8,6 +8,7 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 from qsearch.search.evaluator import CodecEvaluator, Evaluation
+from qsearch.search.metrics import MetricSpec
 from qsearch.search.pruning import Rejection
 from qsearch.tables.qtable import QTable
 
@@ -16,6 +17,10 @@ class FidelityEvaluator(CodecEvaluator):
     """Size with PSNR and SSIM against the originals; no network."""
 
     name = "fidelity"
+    metric_specs = (
+        MetricSpec("psnr", description="peak signal-to-noise ratio over all pixels, dB"),
+        MetricSpec("ssim", bounds=(-1, 1), description="mean structural similarity"),
+    )
     accuracy_metrics = ("psnr", "ssim")
 
     def evaluate(

@@ -13,8 +13,8 @@ import numpy as np
 from qsearch.codecs.codec import EncoderSettings
 from qsearch.errors import QSearchError
 from qsearch.search.evaluator import Evaluation, Evaluator, Metrics
+from qsearch.search.metrics import metric_sign
 from qsearch.search.pruning import Rejection
-from qsearch.search.trial import metric_sign
 from qsearch.tables.qtable import QTable
 
 COMBINE = ("worst", "mean")

@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from qsearch.search.evaluator import EVALUATORS, Metrics
+from qsearch.search.metrics import MetricSpec, Pooling
 from qsearch.tasks.evaluation import TaskEvaluator
-from qsearch.tasks.masks import SegmenterHead, overlap, pooled_iou
+from qsearch.tasks.masks import SegmenterHead, mean_iou_figures, overlap, pooled_iou
 
 
 @EVALUATORS.register()
@@ -19,6 +20,12 @@ class SegmenterEvaluator(TaskEvaluator):
 
     name = "segmenter"
     task = "segment"
+    metric_specs = (
+        MetricSpec("miou", bounds=(0, 1), pooled=Pooling("miou", mean_iou_figures),
+                   description="mean IoU over the classes present, against the masks"),
+        MetricSpec("miou_ref", bounds=(0, 1), pooled=Pooling("miou_ref", mean_iou_figures),
+                   description="mean IoU against the network's own uncompressed mask"),
+    )  # fmt: skip
 
     @property
     def _masks(self) -> list | None:

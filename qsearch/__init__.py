@@ -21,7 +21,7 @@ _EXPORTS = {
     "Trial": "qsearch.search.trial",
     "Pruner": "qsearch.search.pruning",
     "Run": "qsearch.report.runs",
-    "run": "qsearch.report.runs",
+    "run": "qsearch.experiment",
     "Searcher": "qsearch.search.searcher",
     "Evaluator": "qsearch.search.evaluator",
     "SearchSpace": "qsearch.search.space",
@@ -56,8 +56,9 @@ if TYPE_CHECKING:
     from qsearch.codecs.codec import Codec, EncoderSettings
     from qsearch.codecs.compress import compress
     from qsearch.errors import QSearchError
+    from qsearch.experiment import run
     from qsearch.report.baseline import Baseline, baseline
-    from qsearch.report.runs import Run, run
+    from qsearch.report.runs import Run
     from qsearch.search.evaluator import Evaluator
     from qsearch.search.pruning import Pruner
     from qsearch.search.searcher import Searcher, make_searcher

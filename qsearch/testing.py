@@ -1,5 +1,5 @@
 """Conformance suites for plugin authors, as optuna ships ``optuna.testing.pytest_samplers``:
-every searcher and every evaluator registered with qsearch, built in or third-party, must pass
+every searcher, evaluator and task registered with qsearch, built in or third-party, must pass
 them. Subclass a suite in your tests and override its fixture::
 
     from qsearch.testing import SearcherSuite
@@ -15,23 +15,24 @@ The suites run real parts: the real libjpeg-turbo codec on the photographs sciki
 
 from __future__ import annotations
 
-import inspect
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from qsearch.errors import QSearchError
-from qsearch.search.evaluator import Evaluation, Evaluator
+from qsearch.search.evaluator import EVALUATORS, Evaluation, Evaluator
+from qsearch.search.metrics import is_pooled, metric_spec, pool
 from qsearch.search.searcher import Searcher
 from qsearch.search.space import SPACES
 from qsearch.search.study import Study
 from qsearch.search.trial import Objective
 from qsearch.tables.qtable import QTable
-from qsearch.tasks.pooled import is_pooled, pool
 
 PSNR = Objective(metric="psnr", floor=30.0, relative=False)
 """The objective of the default setting: minimise bpp above 30 dB PSNR."""
@@ -133,18 +134,16 @@ class SearcherSuite:
         assert type(searcher)(**params).get_params() == params
 
     def test_every_option_is_declared_and_checked(self, searcher_setting):
-        """Each ``__init__`` argument has its :class:`Option`, and a value of the wrong kind is
-        refused in one line naming the searcher and the option."""
+        """Every option the searcher keeps is declared, its default passes its own check, a
+        value of the wrong kind is refused in one line naming the searcher and the option, and
+        an option it does not have is refused by name."""
         searcher_class = type(searcher_setting.make())
-        arguments = [
-            p.name
-            for p in inspect.signature(searcher_class).parameters.values()
-            if p.name != "self"
-        ]
-        assert sorted(searcher_class.options) == sorted(arguments)
-        for name in arguments:
+        for name, option in searcher_class.options.items():
+            assert option.check(name, option.default) == searcher_class().get_params()[name]
             with pytest.raises(QSearchError, match=f"option {name}="):
                 searcher_class(**{name: object()})
+        with pytest.raises(QSearchError, match="has no option 'no_such_option'"):
+            searcher_class(no_such_option=1)
 
 
 class EvaluatorSuite:
@@ -167,6 +166,15 @@ class EvaluatorSuite:
         pixels = evaluator.images.pixels
         assert evaluation["bpp"] == 8 * evaluation["bytes"] / pixels
         assert evaluation["ratio"] == 3 * pixels / evaluation["bytes"]
+
+    def test_every_figure_it_reports_declares_what_it_is(self, evaluator):
+        """Each accuracy figure has a :class:`~qsearch.search.metrics.MetricSpec` (direction,
+        bounds, scale, pooling), and the uncompressed figures lie within its bounds."""
+        for metric in evaluator.accuracy_metrics:
+            spec = metric_spec(metric)
+            value = (evaluator.reference or {}).get(metric)
+            if spec.bounds is not None and value is not None:
+                assert spec.bounds[0] <= value <= spec.bounds[1], f"{metric} {value} off its bounds"
 
     def test_a_coarser_table_gives_fewer_bytes(self, evaluator):
         """IJG quality 10 writes fewer bytes than quality 90."""
@@ -205,4 +213,82 @@ class EvaluatorSuite:
         assert identity == evaluator.identity()
 
 
-__all__ = ["EvaluatorSuite", "SearcherSetting", "SearcherSuite", "photographs_evaluator"]
+@dataclass
+class TaskSetting:
+    """What the task suite judges: a registered task's name, a model file declared for it
+    (its sidecar beside it), stored images (files or a folder) and their labels (or None)."""
+
+    task: str
+    model: Path
+    images: Any
+    annotations: Path | None = None
+
+
+class TaskSuite(EvaluatorSuite):
+    """The task contract, on top of its evaluator's: registered under its name with a
+    registered evaluator of the same task; a declaration missing a key the task needs, or
+    holding one it does not know, refused in one line naming the key; labels read for every
+    image they name. Override ``task_setting``."""
+
+    @pytest.fixture
+    def task_setting(self) -> TaskSetting:
+        """Override: the task, its model file, images and labels."""
+        raise NotImplementedError("override the task_setting fixture")
+
+    @pytest.fixture
+    def evaluator(self, task_setting):
+        """The task's evaluator, built as ``qsearch run --task`` builds it."""
+        from qsearch.images import load_images
+        from qsearch.tasks.evaluation import task_evaluator
+
+        images = task_setting.images
+        if not isinstance(images, (str, Path)):
+            images = [str(path) for path in images]
+        stored = load_images(images, compress_at="source", labels="none")
+        made = task_evaluator(
+            task_setting.task, task_setting.model, stored, task_setting.annotations
+        )
+        yield made
+        made.close()
+
+    def test_the_task_and_its_evaluator_are_registered_together(self, task_setting, evaluator):
+        """``--task NAME`` finds the task, whose evaluator says it serves that task."""
+        from qsearch.tasks.task import TASKS, task_names
+
+        task = TASKS[task_setting.task]
+        assert task.name == task_setting.task and task.name in task_names()
+        assert EVALUATORS[task.evaluator].task == task.name
+        assert type(evaluator) is EVALUATORS[task.evaluator]
+        assert evaluator.identity()["task"] == task.name
+
+    def test_a_declaration_missing_a_needed_key_is_refused_naming_it(self, task_setting, tmp_path):
+        """Every output key the task needs, taken out of the declaration, is named."""
+        from qsearch.models.sidecar import read_declaration
+        from qsearch.tasks.declaration import declared_steps
+        from qsearch.tasks.task import TASKS
+
+        given = read_declaration(task_setting.model)
+        model = tmp_path / task_setting.model.name
+        model.write_bytes(task_setting.model.read_bytes())
+        for key in TASKS[task_setting.task].needed_keys(given):
+            reduced = {k: v for k, v in given.items() if k != key}
+            model.with_name(model.name + ".json").write_text(json.dumps(reduced))
+            with pytest.raises(QSearchError, match=f"no '{key}'"):
+                declared_steps(model, task_setting.task)
+
+    def test_an_unknown_declaration_key_is_refused(self, task_setting):
+        """A key the task does not know (a typo) is refused, never ignored."""
+        from qsearch.tasks.declaration import declared_steps
+
+        with pytest.raises(QSearchError, match="unknown key 'outptu'"):
+            declared_steps(task_setting.model, task_setting.task, {"outptu": 1})
+
+
+__all__ = [
+    "EvaluatorSuite",
+    "SearcherSetting",
+    "SearcherSuite",
+    "TaskSetting",
+    "TaskSuite",
+    "photographs_evaluator",
+]

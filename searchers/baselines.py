@@ -30,15 +30,8 @@ class SortedSearcher(Searcher):
     default_space = "monotone"
     batch_size = 10
 
-    low: int
-    high: int
-    options = {
-        "low": Option(int, 1, 255, help="the smallest step drawn"),
-        "high": Option(int, 1, 255, help="the largest step drawn (at least low)"),
-    }
-
-    def __init__(self, low: int = 1, high: int = 255):
-        self.configure(low=low, high=high)
+    low = Option(int, 1, 255, help="the smallest step drawn", default=1)
+    high = Option(int, 1, 255, help="the largest step drawn (at least low)", default=255)
 
     def _check_options(self) -> None:
         if self.high < self.low:

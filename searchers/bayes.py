@@ -15,24 +15,13 @@ class BayesSearcher(Searcher):
 
     name = "bayes"
     state_attributes = ("study", "_numbers")
-    sampler: str
-    startup_trials: int
-    seed_qualities: tuple[int, ...]
-    options = {
-        "sampler": Option(str, choices=("tpe", "gp"), help="optuna's TPE or Gaussian process"),
-        "startup_trials": Option(int, 1, help="random trials before the model proposes"),
-        "seed_qualities": Option(int, 1, 100, many=True, help="the family's tables tried first"),
-    }
-
-    def __init__(
-        self,
-        sampler: str = "tpe",
-        startup_trials: int = 10,
-        seed_qualities: tuple[int, ...] = (20, 50, 80),
-    ):
-        self.configure(
-            sampler=sampler, startup_trials=startup_trials, seed_qualities=seed_qualities
-        )
+    sampler = Option(
+        str, choices=("tpe", "gp"), help="optuna's TPE or Gaussian process", default="tpe"
+    )
+    startup_trials = Option(int, 1, help="random trials before the model proposes", default=10)
+    seed_qualities = Option(
+        int, 1, 100, many=True, help="the family's tables tried first", default=(20, 50, 80)
+    )
 
     def _setup(self) -> None:
         sampler: optuna.samplers.BaseSampler

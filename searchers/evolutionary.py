@@ -41,15 +41,8 @@ class PymooSearcher(GenerationalSearcher):
     """Base of the pymoo wrappers: the algorithm is built in ``_setup`` and told each generation."""
 
     state_attributes = (*GenerationalSearcher.state_attributes, "algorithm", "_population")
-    pop_size: int
-    seed_ijg: bool
-    options = {
-        "pop_size": Option(int, 4, help="tables per generation"),
-        "seed_ijg": Option(bool, help="half the first generation is the family's tables"),
-    }
-
-    def __init__(self, pop_size: int = 20, seed_ijg: bool = True):
-        self.configure(pop_size=pop_size, seed_ijg=seed_ijg)
+    pop_size = Option(int, 4, help="tables per generation", default=20)
+    seed_ijg = Option(bool, help="half the first generation is the family's tables", default=True)
 
     @property
     def batch_size(self) -> int:

@@ -75,41 +75,17 @@ class GradientSearcher(_NetworkSearcher):
 
     name = "gradient"
     state_attributes = ("position", "theta", "_seed")
-    weights: tuple[float, float]
-    points: int
-    steps: int
-    learning_rate: float
-    rounding: str
-    start_quality: int
-    options = {
-        "weights": Option(float, many=True, length=2, help="[LOW, HIGH] nats per proxy bpp"),
-        "points": Option(int, 1, help="weights of the sweep (tables of one pass)"),
-        "steps": Option(int, 1, help="gradient steps per table"),
-        "learning_rate": Option(float, 0, help="Adam's step on the log-steps"),
-        "batch": Option(int, 1, help="images per gradient step"),
-        "rounding": Option(str, choices=diffjpeg.ROUNDINGS, help="how quantisation is rounded"),
-        "start_quality": Option(int, 1, 100, help="the family's table each pass starts from"),
-    }
-
-    def __init__(
-        self,
-        weights: tuple[float, float] = (0.5, 500.0),
-        points: int = 12,
-        steps: int = 20,
-        learning_rate: float = 0.05,
-        batch: int = 16,
-        rounding: str = "ste",
-        start_quality: int = 50,
-    ):
-        self.configure(
-            weights=weights,
-            points=points,
-            steps=steps,
-            learning_rate=learning_rate,
-            batch=batch,
-            rounding=rounding,
-            start_quality=start_quality,
-        )
+    weights = Option(
+        float, many=True, length=2, help="[LOW, HIGH] nats per proxy bpp", default=(0.5, 500.0)
+    )
+    points = Option(int, 1, help="weights of the sweep (tables of one pass)", default=12)
+    steps = Option(int, 1, help="gradient steps per table", default=20)
+    learning_rate = Option(float, 0, help="Adam's step on the log-steps", default=0.05)
+    batch = Option(int, 1, help="images per gradient step", default=16)
+    rounding = Option(
+        str, choices=diffjpeg.ROUNDINGS, help="how quantisation is rounded", default="ste"
+    )
+    start_quality = Option(int, 1, 100, help="the family's table each pass starts from", default=50)
 
     def _check_options(self) -> None:
         if not 0 < self.weights[0] <= self.weights[1]:
@@ -168,16 +144,11 @@ class SensitivitySearcher(_NetworkSearcher):
     name = "sensitivity"
     state_attributes = ("position", "base", "_seed")
 
-    rounding: str
-    images_used: int
-    options = {
-        "batch": Option(int, 1, help="images per gradient batch"),
-        "rounding": Option(str, choices=diffjpeg.ROUNDINGS, help="how quantisation is rounded"),
-        "images_used": Option(int, 1, help="images the sensitivity is measured on"),
-    }
-
-    def __init__(self, batch: int = 16, rounding: str = "ste", images_used: int = 128):
-        self.configure(batch=batch, rounding=rounding, images_used=images_used)
+    batch = Option(int, 1, help="images per gradient batch", default=16)
+    rounding = Option(
+        str, choices=diffjpeg.ROUNDINGS, help="how quantisation is rounded", default="ste"
+    )
+    images_used = Option(int, 1, help="images the sensitivity is measured on", default=128)
 
     def _setup(self) -> None:
         super()._setup()

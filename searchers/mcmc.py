@@ -14,39 +14,15 @@ class MCMCSearcher(Searcher):
 
     name = "mcmc"
     state_attributes = ("current", "current_value", "temperature_now", "accepted")
-    start_quality: int
-    temperature: float
-    cooling: float
-    coordinates: int
-    step: float
-    options = {
-        "start_quality": Option(int, 1, 100, help="the chain starts at the family's table here"),
-        "temperature": Option(float, 0, help="in units of the scalarised objective (bpp)"),
-        "cooling": Option(float, 0, 1, help="the temperature's factor after each move"),
-        "coordinates": Option(int, 1, help="coordinates one move changes"),
-        "step": Option(
-            float, 0, help="the proposal's scale, a fraction of each coordinate's range"
-        ),
-    }
-
-    def __init__(
-        self,
-        start_quality: int = 50,
-        temperature: float = 0.05,
-        cooling: float = 0.97,
-        coordinates: int = 2,
-        step: float = 0.08,
-    ):
-        """``step`` is the proposal's scale as a fraction of each coordinate's range;
-        ``coordinates`` how many coordinates one move changes; ``temperature`` is in units
-        of the scalarised objective (bpp) and is multiplied by ``cooling`` after each move."""
-        self.configure(
-            start_quality=start_quality,
-            temperature=temperature,
-            cooling=cooling,
-            coordinates=coordinates,
-            step=step,
-        )
+    start_quality = Option(
+        int, 1, 100, help="the chain starts at the family's table here", default=50
+    )
+    temperature = Option(float, 0, help="in units of the scalarised objective (bpp)", default=0.05)
+    cooling = Option(float, 0, 1, help="the temperature's factor after each move", default=0.97)
+    coordinates = Option(int, 1, help="coordinates one move changes", default=2)
+    step = Option(
+        float, 0, help="the proposal's scale, a fraction of each coordinate's range", default=0.08
+    )
 
     def _setup(self) -> None:
         self.current = self.space.from_qtable(self.space.family.at(self.start_quality))

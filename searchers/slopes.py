@@ -46,25 +46,14 @@ class SlopeSearcher(GenerationalSearcher):
     multi_objective = True
     state_attributes = (*GenerationalSearcher.state_attributes, "center")
 
-    anchors: tuple[int, ...]
-    probe: int
-    sweep: int
-    signal: str
-    options = {
-        "anchors": Option(int, 1, 100, many=True, help="qualities where the slopes are probed"),
-        "probe": Option(int, 1, help="levels a band moves finer and coarser to probe it"),
-        "sweep": Option(int, 2, help="tables of each round's quality sweep"),
-        "signal": Option(str, help="the figure slopes are read on (else the objective's)"),
-    }
-
-    def __init__(
-        self,
-        anchors: tuple[int, ...] = (50, 85),
-        probe: int = 2,
-        sweep: int = 10,
-        signal: str = "logprob",
-    ):
-        self.configure(anchors=anchors, probe=probe, sweep=sweep, signal=signal)
+    anchors = Option(
+        int, 1, 100, many=True, help="qualities where the slopes are probed", default=(50, 85)
+    )
+    probe = Option(int, 1, help="levels a band moves finer and coarser to probe it", default=2)
+    sweep = Option(int, 2, help="tables of each round's quality sweep", default=10)
+    signal = Option(
+        str, help="the figure slopes are read on (else the objective's)", default="logprob"
+    )
 
     def _setup(self) -> None:
         if not isinstance(self.space, BandSpace):

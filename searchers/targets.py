@@ -25,8 +25,9 @@ from __future__ import annotations
 import numpy as np
 
 from qsearch.errors import QSearchError
+from qsearch.search.metrics import metric_sign, operating_target
 from qsearch.search.searcher import GenerationalSearcher, Option
-from qsearch.search.trial import Trial, metric_sign, operating_target
+from qsearch.search.trial import Trial
 from qsearch.tables.bands import (
     RATIO_LIMITS,
     probe_directions,
@@ -122,46 +123,30 @@ class TargetSearcher(GenerationalSearcher):
         "signal_targets",
     )
 
-    targets: tuple[float, ...]
-    metric: str | None
-    signal: str | None
-    relative: bool
-    families: tuple[str, ...]
-    qualities: tuple[int, ...]
-    probe: int
-    damping: float
-    options = {
-        "targets": Option(float, many=True, help="accuracies to find tables for"),
-        "metric": Option(str, optional=True, help="what targets are of (top1, else similarity)"),
-        "signal": Option(str, optional=True, help="the smooth figure moves are read on"),
-        "relative": Option(bool, help="targets are shares of the uncompressed value"),
-        "families": Option(str, many=True, help="table families the starts are chosen among"),
-        "qualities": Option(int, 1, 100, many=True, help="the qualities each family is swept at"),
-        "probe": Option(int, 1, LEVELS_PER_OCTAVE * 2, help="levels a band moves to probe it"),
-        "damping": Option(float, 0, 1, help="the share of each equal-slope move taken"),
-    }
-
-    def __init__(
-        self,
-        targets: tuple[float, ...] = (0.99, 0.98, 0.95, 0.9),
-        metric: str | None = None,
-        signal: str | None = None,
-        relative: bool = True,
-        families: tuple[str, ...] = ("ijg", "mozjpeg-3", "mozjpeg-4", "mozjpeg-6", "mozjpeg-8"),
-        qualities: tuple[int, ...] = (50, 60, 70, 80, 85, 90, 95, 98),
-        probe: int = 4,
-        damping: float = 0.5,
-    ):
-        self.configure(
-            targets=targets,
-            metric=metric,
-            signal=signal,
-            relative=relative,
-            families=families,
-            qualities=qualities,
-            probe=probe,
-            damping=damping,
-        )
+    targets = Option(
+        float, many=True, help="accuracies to find tables for", default=(0.99, 0.98, 0.95, 0.9)
+    )
+    metric = Option(
+        str, optional=True, help="what targets are of (top1, else similarity)", default=None
+    )
+    signal = Option(str, optional=True, help="the smooth figure moves are read on", default=None)
+    relative = Option(bool, help="targets are shares of the uncompressed value", default=True)
+    families = Option(
+        str,
+        many=True,
+        help="table families the starts are chosen among",
+        default=("ijg", "mozjpeg-3", "mozjpeg-4", "mozjpeg-6", "mozjpeg-8"),
+    )
+    qualities = Option(
+        int,
+        1,
+        100,
+        many=True,
+        help="the qualities each family is swept at",
+        default=(50, 60, 70, 80, 85, 90, 95, 98),
+    )
+    probe = Option(int, 1, LEVELS_PER_OCTAVE * 2, help="levels a band moves to probe it", default=4)
+    damping = Option(float, 0, 1, help="the share of each equal-slope move taken", default=0.5)
 
     def _check_options(self) -> None:
         outside = [t for t in self.targets if not 0 < t <= 1]

@@ -296,7 +296,7 @@ CASES = [
             "--split",
             "a",
         ],
-        "no.json: cannot read split file",
+        "no.json: not a readable JSON file",
     ),
     (
         lambda w: [

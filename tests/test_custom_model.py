@@ -248,7 +248,7 @@ def test_model_describe_writes_the_sidecar_it_uses(task, tmp_path, capsys):
         )
         == 0
     )
-    assert json.loads((tmp_path / "net.pt.json").read_text()) == DECLARED
+    assert json.loads((tmp_path / "net.pt.json").read_text()) == {"task": "classify", **DECLARED}
 
 
 def test_an_onnx_model_exported_for_one_batch_size_is_run_that_many_at_a_time(

@@ -299,7 +299,7 @@ def test_held_out_images_that_are_searched_images_are_refused_by_content(folders
     """The same photograph under another name in the 'held-out' set is still not held out."""
     from qsearch import make_searcher
     from qsearch.evaluators.fidelity import FidelityEvaluator
-    from qsearch.report.runs import run
+    from qsearch.experiment import run
 
     other = tmp_path / "other"
     other.mkdir()

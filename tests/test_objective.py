@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from qsearch.search.trial import Objective, operating_target
+from qsearch.search.metrics import operating_target
+from qsearch.search.trial import Objective
 
 REFERENCE = {"top1": 0.88, "logprob": -0.52, "kl": 0.0, "bpp": 24.0}
 

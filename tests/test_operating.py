@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from qsearch.report.operating import Curve, ImageSide, describe, operating_points
-from qsearch.search.trial import operating_target, share_of_uncompressed
+from qsearch.search.metrics import operating_target, share_of_uncompressed
 
 PIXELS = 100 * 100
 IMAGES = 400

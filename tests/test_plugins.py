@@ -4,13 +4,13 @@ from the command line like a built-in one."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import textwrap
 import types
 
 import pandas as pd
 import pytest
+from pluginpackage import write_plugin_package
 
 from qsearch.cli import main
 from qsearch.testing import SearcherSetting, SearcherSuite
@@ -29,10 +29,7 @@ class CoarseFirst(Searcher):
     name = "coarse-first"
     default_space = "quality"
     state_attributes = ("next",)
-    options = {"step": Option(int, 1, 50, help="qualities between two tables")}
-
-    def __init__(self, step: int = 7):
-        self.configure(step=step)
+    step = Option(int, 1, 50, default=7, help="qualities between two tables")
 
     def _setup(self):
         self.next = 1
@@ -67,16 +64,13 @@ def test_the_suite_catches_state_a_searcher_does_not_declare():
 
 
 def test_a_searcher_registered_by_another_package_runs_from_the_cli(tmp_path, monkeypatch, capsys):
-    (tmp_path / "qsearch_extra").mkdir()
-    (tmp_path / "qsearch_extra" / "__init__.py").write_text(textwrap.dedent(PLUGIN))
-    info = tmp_path / "qsearch_extra-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: qsearch-extra\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(
-        "[qsearch.searchers]\ncoarse-first = qsearch_extra:CoarseFirst\n"
+    write_plugin_package(
+        tmp_path,
+        "qsearch_extra",
+        PLUGIN,
+        "[qsearch.searchers]\ncoarse-first = qsearch_extra:CoarseFirst\n",
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    importlib.invalidate_caches()
     out = tmp_path / "run"
     arguments = [
         *PSNR_RUN,

@@ -127,3 +127,15 @@ def test_model_describe_checks_a_detectors_declaration(tiny, capsys):
     assert main(["model", "describe", str(tiny)]) == 0
     said = capsys.readouterr().out
     assert "a complete detect declaration" in said and "yolox strides [8, 16, 32]" in said
+
+
+def test_one_declaration_file_says_which_task_reads_it(tiny, folder, capsys):
+    """A detector's declaration given to the classifier is refused naming the task it declares;
+    a classifier sidecar without a task key (as written before) is the classifier's."""
+    from qsearch.models.sidecar import read_sidecar
+
+    assert main(["evaluate", "--model", str(tiny), "--data", str(folder), "--quality", "50"]) == 2
+    assert one_error(capsys).endswith(f"{tiny}.json: declares a detect model: give --task detect")
+    old = tiny.with_name("old.pt")
+    old.with_name("old.pt.json").write_text(json.dumps({"input_size": 224, "resize": 256}))
+    assert read_sidecar(old) == {"input_size": 224, "resize": 256}

@@ -18,14 +18,14 @@ PACKAGES = {
 }
 PLUGINS = ("qsearch.searchers", "qsearch.evaluators")
 LAYERS = [
-    {"errors", "registry", "atomic", "folders", "data"},
+    {"errors", "registry", "atomic", "folders", "jsonfile", "data"},
     {"tables", "images"},
     {"codecs"},
     {"models", "transforms"},
     {"search"},
     {"tasks", "searchers", "evaluators"},
     {"report"},
-    {"testing", "__init__"},
+    {"experiment", "testing", "__init__"},
     {"cli"},
 ]
 """The package order, lowest first: a package imports its own layer's and lower ones only."""
@@ -35,7 +35,10 @@ def layer(module: str) -> tuple[str, int]:
     """The room a module of ours is in (``qsearch.tasks.coco`` -> tasks) and its layer."""
     parts = module.split(".")
     room = parts[1] if len(parts) > 1 else "__init__"
-    return room, next(i for i, rooms in enumerate(LAYERS) if room in rooms)
+    found = [i for i, rooms in enumerate(LAYERS) if room in rooms]
+    if not found:
+        raise SystemExit(f"{module}: its package {room!r} is in no layer of LAYERS: place it there")
+    return room, found[0]
 
 
 def upward_imports(found: dict[str, Path]) -> list[str]:

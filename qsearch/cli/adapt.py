@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 
 from qsearch.cli.arguments import number, whole, writable_folder
-from qsearch.cli.build import encoder_settings, load_split, network, read_class_map
+from qsearch.cli.build import encoder_settings, load_split, network, read_folder_class_map
 from qsearch.cli.options import add_data_arguments
 from qsearch.errors import QSearchError
 
@@ -167,7 +167,7 @@ def _refuse_judged(args, images, validation) -> None:
 
     judged = split_files(
         args.data[0], args.split_file, args.judged_split, labels=args.labels,
-        class_map=read_class_map(args.class_map),
+        class_map=read_folder_class_map(args.class_map),
     )  # fmt: skip
     adapted_on = list(images.digests) + (list(validation.digests) if validation else [])
     check_held_out(

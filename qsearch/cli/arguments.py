@@ -60,6 +60,11 @@ def number(low: float | None = None, above: float | None = None) -> Callable[[st
     return parse
 
 
+def add_target(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--target FRACTION``: a share of the uncompressed accuracy (e.g. 0.98)."""
+    parser.add_argument("--target", type=number(above=0), metavar="FRACTION", help=help)
+
+
 def triple(text: str) -> tuple[float, float, float]:
     """R,G,B: three numbers (a normalisation's mean or standard deviation)."""
     parts = text.split(",")

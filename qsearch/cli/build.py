@@ -3,13 +3,13 @@ the evaluator, table families, and where evaluations run."""
 
 from __future__ import annotations
 
-import json
 import sys
 from functools import partial
 from pathlib import Path
 
 from qsearch.codecs.codec import EncoderSettings
 from qsearch.errors import QSearchError
+from qsearch.jsonfile import read_json_object
 
 
 def encoder_settings(args, codec: str | None = None) -> EncoderSettings:
@@ -29,17 +29,14 @@ def codecs(args) -> list[str]:
     return names
 
 
-def read_class_map(path: Path | None) -> dict[str, int] | None:
-    """A JSON object mapping class-folder names to the network's output indices."""
+def read_folder_class_map(path: Path | None) -> dict[str, int] | None:
+    """A JSON object mapping class-folder names to the classifier's output indices."""
     if path is None:
         return None
-    try:
-        mapping = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise QSearchError(f"--class-map {path}: not a readable JSON file ({error})") from None
-    if not isinstance(mapping, dict) or not all(
-        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in mapping.values()
-    ):
+    mapping = read_json_object(
+        path, "a JSON object of class folder -> output index", f"--class-map {path}"
+    )
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in mapping.values()):
         raise QSearchError(
             f"--class-map {path}: must be a JSON object of class folder -> output index (>= 0)"
         )
@@ -121,7 +118,7 @@ def task_evaluator(args, split: str | None, settings: EncoderSettings):
     """The detector or segmenter evaluator (:func:`qsearch.tasks.evaluation.task_evaluator`) of
     a declared model file on the stored images and the labels of ``--annotations``."""
     from qsearch.images import Preprocessing
-    from qsearch.tasks.annotations import read_class_map
+    from qsearch.tasks.annotations import read_label_class_map
     from qsearch.tasks.declaration import declared_steps, parse_declarations
     from qsearch.tasks.evaluation import task_evaluator as build
 
@@ -135,7 +132,7 @@ def task_evaluator(args, split: str | None, settings: EncoderSettings):
     declared_steps(args.model, args.task, declared)  # before the images load
     evaluator = build(
         args.task, args.model, load_split(args, Preprocessing(), split), args.annotations,
-        declared=declared, class_map=read_class_map(args.class_map), settings=settings,
+        declared=declared, class_map=read_label_class_map(args.class_map), settings=settings,
         batch_size=min(args.batch_size, 16), adapter=getattr(args, "adapter", None),
     )  # fmt: skip
     if evaluator.annotations is not None:
@@ -187,7 +184,7 @@ def load_split(args, preprocessing, split: str | None):
         limit=args.limit,
         strict=args.strict,
         labels=args.labels if args.task == "classify" else "none",
-        class_map=read_class_map(args.class_map) if args.task == "classify" else None,
+        class_map=read_folder_class_map(args.class_map) if args.task == "classify" else None,
     )
     labels = images.label_rule if images.labels is not None else "none"
     note(f"{len(images)} images" + (f", labels: {labels}" if args.task == "classify" else ""))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from qsearch.cli.arguments import number
+from qsearch.cli.arguments import add_target
 from qsearch.errors import QSearchError
 from qsearch.tables.qtable import QTable
 
@@ -16,11 +16,9 @@ HELP = "write a table in the form an encoder takes it (cjpeg, Pillow, C, ...)"
 def add_arguments(parser) -> None:
     """The arguments of ``qsearch export``."""
     parser.add_argument("source", type=Path, help="a run folder (with --target) or a table file")
-    parser.add_argument(
-        "--target",
-        type=number(above=0),
-        metavar="FRACTION",
-        help="with a run: the table chosen for this share of the uncompressed accuracy (e.g. 0.98)",
+    add_target(
+        parser,
+        "with a run: the table chosen for this share of the uncompressed accuracy (e.g. 0.98)",
     )
     parser.add_argument("--metric", help="with a run: the accuracy the target is a share of")
     parser.add_argument(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from qsearch.cli.arguments import number
+from qsearch.cli.arguments import add_target
 
 NAME = "front"
 HELP = "re-export a run's front, tables, plot and summary"
@@ -14,11 +14,9 @@ HELP = "re-export a run's front, tables, plot and summary"
 def add_arguments(parser) -> None:
     """The arguments of ``qsearch front``."""
     parser.add_argument("run", type=Path, help="run folder written by qsearch run")
-    parser.add_argument(
-        "--target",
-        type=number(above=0),
-        metavar="FRACTION",
-        help="also name the table to use at this share of the uncompressed accuracy (e.g. 0.98) "
+    add_target(
+        parser,
+        "also name the table to use at this share of the uncompressed accuracy (e.g. 0.98) "
         "and the bits it saves against the IJG curve",
     )
 

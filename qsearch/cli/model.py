@@ -69,11 +69,12 @@ def run(args) -> int:
 def _describe_task(path: Path) -> bool:
     """A detector's or segmenter's sidecar (it names its task): checked and said, not
     rewritten (its keys are the task's declaration)."""
-    from qsearch.models.sidecar import sidecar_path
-    from qsearch.tasks.declaration import declared_steps, read_task_sidecar
+    from qsearch.models.sidecar import read_declaration, sidecar_path
+    from qsearch.tasks.declaration import declared_steps
+    from qsearch.tasks.task import TASKS
 
-    task = read_task_sidecar(path).get("task")
-    if task not in ("detect", "segment"):
+    task = read_declaration(path).get("task")
+    if task in (None, "classify") or task not in TASKS:
         return False
     spec, head = declared_steps(path, task)
     print(f"{sidecar_path(path)}: a complete {task} declaration: input {spec.describe()}; "

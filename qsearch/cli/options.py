@@ -8,7 +8,7 @@ from pathlib import Path
 from qsearch.cli.arguments import names_list, triple, whole
 from qsearch.codecs.codec import SUBSAMPLINGS
 from qsearch.images import COMPRESS_AT, INTERPOLATIONS, LABEL_RULES
-from qsearch.tasks import TASKS
+from qsearch.tasks.task import task_names
 
 SMALLEST_HELP = (
     "per image, the smaller of an optimised baseline and a progressive file (same pixels)"
@@ -92,11 +92,11 @@ def add_data_arguments(parser, several_folders: bool = False) -> None:
     model = parser.add_argument_group("network")
     model.add_argument(
         "--task",
-        choices=TASKS,
+        choices=task_names(),
         default="classify",
-        help="classify (default), detect (COCO mAP, --annotations YOLO labels) or segment (mean "
-        "IoU, --annotations PNG masks); detectors and segmenters are model files whose input "
-        "and output are declared in M.json or with --declare",
+        help="classify (default), detect (COCO mAP, --annotations YOLO labels), segment (mean "
+        "IoU, --annotations PNG masks) or a plugin's task (qsearch list); a task's networks are "
+        "model files whose input and output are declared in M.json or with --declare",
     )
     model.add_argument(
         "--declare",

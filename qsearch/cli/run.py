@@ -1,4 +1,4 @@
-"""``qsearch run``: search tables, resumably, and export the front (:func:`qsearch.report.runs.run`)."""
+"""``qsearch run``: search tables, resumably, and export the front (:func:`qsearch.experiment.run`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from qsearch.cli.build import (
     check_family,
     encoder_settings,
     evaluator_pool,
-    read_class_map,
+    read_folder_class_map,
 )
 from qsearch.cli.front import print_run
 from qsearch.cli.options import (
@@ -118,7 +118,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     """Search tables; resumable; exports the Pareto front (and re-scores it on a test split)."""
-    from qsearch.report.runs import run
+    from qsearch.experiment import run
     from qsearch.search.pruning import Pruner
     from qsearch.search.searcher import make_searcher
     from qsearch.search.space import make_space
@@ -228,7 +228,7 @@ def check_held_out_split(args) -> None:
     from qsearch.images.files import content_digest
     from qsearch.images.splits import check_held_out
 
-    options = dict(labels=args.labels, class_map=read_class_map(args.class_map))
+    options = dict(labels=args.labels, class_map=read_folder_class_map(args.class_map))
     searched = split_files(args.data, args.split_file, args.split, **options)
     held_out = split_files(args.data, args.split_file, args.test_split, **options)
     check_held_out(

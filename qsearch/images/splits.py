@@ -3,24 +3,20 @@ bare name where that names one file."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from qsearch.errors import QSearchError
 from qsearch.images.discovery import discover
 from qsearch.images.files import relative_name
+from qsearch.jsonfile import read_json_object
 
 
 def _read_splits(split_file: Path | str) -> dict:
     """The JSON object of a split file (refused: unreadable, or not an object)."""
-    try:
-        splits = json.loads(Path(split_file).read_text())
-    except (OSError, ValueError) as error:
-        raise QSearchError(f"{split_file}: cannot read split file ({error})") from None
-    if not isinstance(splits, dict):
-        raise QSearchError(f"{split_file}: not a JSON object of named lists of image names")
-    return splits
+    return read_json_object(
+        split_file, "a JSON object of named lists of image names", f"split file {split_file}"
+    )
 
 
 def read_split(split_file, split: str) -> list[str]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from qsearch.atomic import write_text
 from qsearch.errors import QSearchError
+from qsearch.jsonfile import read_json_object
 
 if TYPE_CHECKING:
     from qsearch.models.classifier import Classifier
@@ -22,12 +23,22 @@ def sidecar_path(model_file: Path) -> Path:
     return model_file.with_name(model_file.name + ".json")
 
 
-def read_sidecar(model_file: Path) -> dict:
-    """The input declaration beside a model file, checked key by key (empty when absent)."""
+def read_declaration(model_file: Path) -> dict:
+    """The declaration beside a model file as written (empty when absent): the one reader of
+    every task's ``M.json``, whose ``task`` key (``classify`` when absent, as in sidecars
+    written before it existed) says which keys it holds."""
     path = sidecar_path(model_file)
-    if not path.exists():
-        return {}
-    declared = read_json_object(path, f"a JSON object with keys {', '.join(sorted(SIDECAR_KEYS))}")
+    return read_json_object(path, "a JSON object of declared keys") if path.exists() else {}
+
+
+def read_sidecar(model_file: Path) -> dict:
+    """A classifier's input declaration beside its model file, checked key by key (empty when
+    absent); a declaration of another task is refused, naming it."""
+    path = sidecar_path(model_file)
+    declared = read_declaration(model_file)
+    task = declared.pop("task", "classify")
+    if task != "classify":
+        raise QSearchError(f"{path}: declares a {task} model: give --task {task}")
     unknown = sorted(set(declared) - SIDECAR_KEYS)
     if unknown:
         raise QSearchError(
@@ -38,18 +49,6 @@ def read_sidecar(model_file: Path) -> dict:
         if problem:
             raise QSearchError(f"{path}: {key} {problem}")
     return {k: tuple(v) if isinstance(v, list) else v for k, v in declared.items()}
-
-
-def read_json_object(path: Path, what: str = "a JSON object", where: str | None = None) -> dict:
-    """A JSON file that must hold an object, refused in one line naming ``where`` (the path)."""
-    where = where or str(path)
-    try:
-        found = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as error:
-        raise QSearchError(f"{where}: not a readable JSON file ({error})") from None
-    if not isinstance(found, dict):
-        raise QSearchError(f"{where}: must be {what}")
-    return found
 
 
 def _three_numbers(value: Any) -> str | None:
@@ -87,6 +86,7 @@ def write_sidecar(model_file: Path, classifier: Classifier) -> Path:
         path,
         json.dumps(
             {
+                "task": "classify",
                 "mean": list(classifier.mean),
                 "std": list(classifier.std),
                 "input_size": pre.input_size,

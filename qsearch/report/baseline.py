@@ -17,7 +17,7 @@ from qsearch.codecs.codec import EncoderSettings
 from qsearch.report.curves import sweep, write_csv
 from qsearch.report.ladder import ladder, markdown
 from qsearch.report.plots import plot_curves
-from qsearch.search.trial import operating_target
+from qsearch.search.metrics import operating_target
 from qsearch.tables.families import make_family
 from qsearch.tables.qtable import IJG_QUALITIES, TableFamily
 

@@ -14,7 +14,8 @@ import pandas as pd
 from qsearch.atomic import atomic_write
 from qsearch.codecs.codec import EncoderSettings
 from qsearch.report.pareto import bd_rate, bootstrap_bd_rate, curve_point, hypervolume
-from qsearch.search.trial import Trial, metric_sign
+from qsearch.search.metrics import metric_sign, metric_spec
+from qsearch.search.trial import Trial
 from qsearch.tables.qtable import IJG, IJG_QUALITIES, QTable, TableFamily
 
 MIN_IMAGES_TO_JUDGE = 100
@@ -203,7 +204,7 @@ def curve_summary(
             ijg[rate], ijg_accuracy, front[rate], accuracy, floor=floor
         )
         result.update(_interval("bd_rate_high_accuracy_ci95", pairs, partial(bd_rate, floor=floor)))
-    if metric in BOUNDED_METRICS and rate == "bpp":  # hypervolume needs [0, 1]
+    if metric_spec(metric).in_unit_interval and rate == "bpp":  # hypervolume needs [0, 1]
         result["hypervolume"] = hypervolume(front[rate], accuracy)
         result["ijg_hypervolume"] = hypervolume(ijg[rate], ijg_accuracy)
     result = {k: (None if v != v else round(v, 5)) for k, v in result.items()}
@@ -211,10 +212,6 @@ def curve_summary(
     if uncompressed is not None:
         result["uncompressed"] = round(float(uncompressed), 5)
     return result
-
-
-BOUNDED_METRICS = ("top1", "top5", "agreement", "similarity")
-"""Accuracy figures in [0, 1], for which a hypervolume is defined."""
 
 
 def _pairs(rate: str, reference_points, front_points) -> tuple | None:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from qsearch.report.curves import curve_summary
 from qsearch.report.operating import TARGETS, crossing_cell, percent_cell
-from qsearch.search.trial import operating_target
+from qsearch.search.metrics import operating_target
 
 
 def ladder(

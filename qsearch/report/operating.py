@@ -36,8 +36,14 @@ from qsearch.report.pareto import (
     resample_draws,
     saving_at,
 )
-from qsearch.search.trial import metric_sign, operating_target, share_of_uncompressed
-from qsearch.tasks.pooled import POOLED, is_pooled, pool
+from qsearch.search.metrics import (
+    has_figures,
+    is_pooled,
+    metric_sign,
+    operating_target,
+    pool,
+    share_of_uncompressed,
+)
 
 TARGETS = (0.99, 0.98, 0.95, 0.90)
 """Operating points: fractions of the uncompressed accuracy that users accept."""
@@ -180,7 +186,7 @@ def judge(
         "reaches_target": bool(share >= fraction),
     }
     figures = judged.front.figures[position] if judged.front.figures is not None else None
-    if figures is not None and (metric in figures or POOLED.get(metric, ("",))[0] in figures):
+    if figures is not None and has_figures(metric, figures):
         result["share_ci95_low"], result["share_ci95_high"] = share_interval(
             metric, figures, judged.uncompressed_per_image, judged.uncompressed[metric]
         )
@@ -220,12 +226,10 @@ def figure_draws(figures: dict | None, metric: str, draws: np.ndarray) -> np.nda
     """``metric`` on each resample of ``draws`` from per-image ``figures`` (the mean of per-image
     values, or a pooled figure recomputed with each image weighted by its draws); None where the
     figures lack it."""
-    if figures is None:
+    if figures is None or not has_figures(metric, figures):
         return None
     if is_pooled(metric):
-        return pool(metric, figures).over(draws) if POOLED[metric][0] in figures else None
-    if metric not in figures:
-        return None
+        return pool(metric, figures).over(draws)
     return np.asarray(figures[metric], dtype=np.float64)[draws].mean(1)
 
 

@@ -8,7 +8,7 @@ from functools import lru_cache
 import numpy as np
 from pymoo.indicators.hv import HV
 
-from qsearch.search.trial import metric_sign
+from qsearch.search.metrics import has_figures, is_pooled, metric_sign, pool
 
 HV_MAX_BPP = 4.0
 """Fixed reference point of the hypervolume: (bpp = 4, accuracy = 0), box area normalised to 1."""
@@ -81,13 +81,11 @@ def curve_point(figures: dict, metric: str) -> dict | None:
     either ``accuracy`` (per-image values, signed higher-is-better, resampled by their mean) or,
     for a figure pooled over images (mAP, mean IoU), ``pooled``: the figure recomputed for any
     weighting of the images. None where the figures lack ``metric``."""
-    from qsearch.tasks.pooled import POOLED, pool
-
     sizes = {"bytes": figures.get("bytes"), "pixels": figures.get("pixels")}
-    if metric in POOLED:
-        return {"pooled": pool(metric, figures), **sizes} if POOLED[metric][0] in figures else None
-    if metric not in figures:
+    if not has_figures(metric, figures):
         return None
+    if is_pooled(metric):
+        return {"pooled": pool(metric, figures), **sizes}
     return {"accuracy": [metric_sign(metric) * v for v in figures[metric]], **sizes}
 
 

@@ -18,6 +18,7 @@ from qsearch.codecs.codec import Codec, EncoderSettings
 from qsearch.codecs.pool import ProcessEncoder
 from qsearch.images import ImageSet
 from qsearch.registry import Registry
+from qsearch.search.metrics import MetricSpec, declare
 from qsearch.search.pruning import Rejection
 from qsearch.tables.qtable import QTable
 
@@ -72,21 +73,26 @@ class Evaluator(ABC):
     """The one evaluator contract: score one table on a fixed image set.
 
     Attributes a study and searchers read: ``images`` (the :class:`ImageSet` scored),
-    ``accuracy_metrics`` (the accuracy figures ``evaluate`` reports), ``reference`` (the same
+    ``metric_specs`` (what each figure it can report is), ``accuracy_metrics`` (the accuracy
+    figures ``evaluate`` reports, each with a spec), ``reference`` (the same
     figures on the uncompressed images, or None) and ``reference_per_image``, ``settings`` (the
     encoder settings) and ``network`` (the frozen classifier, for searchers that declare
     ``needs_network``; None where there is none). A searcher sees it as an
     :class:`EvaluatorView`."""
 
     name: ClassVar[str] = ""
+    metric_specs: ClassVar[tuple[MetricSpec, ...]] = ()
+    """What each accuracy figure the evaluator can report is (direction, bounds, scale,
+    pooling): declared once here, read by the study, the reports and the searchers."""
     accuracy_metrics: tuple[str, ...] = ()
     reference: Metrics | None = None
     reference_per_image: dict[str, list[float]] | None = None
     """The uncompressed figures image by image, where known (paired operating-point intervals)."""
-    pooled_metrics: frozenset[str] = frozenset()
-    """Figures pooled over the images (mAP, mean IoU), not means of per-image figures: no
-    per-image value of theirs can be kept or stopped early on."""
     images: ImageSet
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        declare(cls.__dict__.get("metric_specs", ()))
 
     @property
     def network(self) -> Any:

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
-from qsearch.search.trial import Trial, metric_sign
+from qsearch.search.metrics import metric_sign
+from qsearch.search.trial import Trial
 
 
 def non_dominated(bpp, accuracy) -> np.ndarray:

@@ -1,7 +1,8 @@
 """The searcher contract: ask/tell over the integer vectors of a search space.
 
-A searcher is configured in ``__init__`` (its options, stored under the same names, which
-``get_params`` reports for the run's identity) and bound by the study with
+A searcher declares each option once, as a class attribute (an :class:`Option`: its kind,
+range, default and help); ``__init__`` takes them by name, checks them and keeps each under
+its own name, which ``get_params`` reports for the run's identity. It is and bound by the study with
 ``setup(space, evaluator, seed)``; subclasses implement the internal hooks ``_setup``,
 ``_propose`` and ``_learn``. A resumed study rebuilds a searcher's state by replaying the
 recorded asks and tells through these hooks with the same seed (:mod:`qsearch.search.study`), so no
@@ -13,16 +14,15 @@ from __future__ import annotations
 
 import copy
 import inspect
-import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from qsearch.errors import QSearchError
 from qsearch.registry import Registry
+from qsearch.search.options import Option
 from qsearch.search.space import SearchSpace
 from qsearch.search.trial import Trial
 from qsearch.tables.qtable import QTable
@@ -44,7 +44,7 @@ class Searcher(ABC):
 
     name: ClassVar[str] = ""
     options: ClassVar[dict[str, Option]] = {}
-    """Every ``__init__`` argument, declared (see :class:`Option`)."""
+    """Every option, by name: the class's :class:`Option` attributes, its bases' included."""
     multi_objective: ClassVar[bool] = False
     needs_network: ClassVar[bool] = False
     default_space: ClassVar[str] = "bands"
@@ -57,6 +57,26 @@ class Searcher(ABC):
     seed: int | None
     rng: np.random.Generator
     """The searcher's only source of randomness, seeded by :meth:`setup`."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.options = {
+            name: value
+            for klass in reversed(cls.__mro__)
+            for name, value in vars(klass).items()
+            if isinstance(value, Option)
+        }
+
+    def __init__(self, **options: Any):
+        """Each option by name (the rest at their defaults), checked: one line names the
+        searcher and an option unknown or given wrong."""
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            raise QSearchError(
+                f"searcher {self.name} has no option {unknown[0]!r} "
+                f"(options: {', '.join(self.options) or 'none'})"
+            )
+        self.configure(**{name: options.get(name, o.default) for name, o in self.options.items()})
 
     @property
     def batch_size(self) -> int:
@@ -100,8 +120,8 @@ class Searcher(ABC):
         were checked in ``__init__``."""
 
     def configure(self, **values: Any) -> None:
-        """Check each option against its declaration and keep it under its own name (what
-        ``__init__`` does with its arguments); one line names an option given wrong."""
+        """Check each option against its declaration and keep it under its own name; one line
+        names an option given wrong."""
         for name, value in values.items():
             setattr(
                 self, name, self.options[name].check(f"searcher {self.name}: option {name}", value)
@@ -117,11 +137,12 @@ class Searcher(ABC):
         whose ``__init__`` takes an undeclared option is refused, since a resume with that
         option changed could not be told apart."""
         arguments = inspect.signature(type(self)).parameters
-        undeclared = sorted(set(arguments) - set(self.options) - {"self"})
+        named = {n for n, p in arguments.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+        undeclared = sorted(named - set(self.options) - {"self"})
         if undeclared:
             raise QSearchError(
                 f"searcher {self.name}: option {undeclared[0]!r} of __init__ is not declared in "
-                f"{type(self).__name__}.options"
+                f"{type(self).__name__} as an Option"
             )
         return {name: getattr(self, name) for name in self.options}
 
@@ -245,93 +266,9 @@ class GenerationalSearcher(Searcher):
             self._learn_generation(generation, measured)
 
 
-@dataclass(frozen=True)
-class Option:
-    """A searcher option, declared once (``Searcher.options``): its type, its range or choices,
-    whether it is a list of such values, and what it does. The default is the ``__init__``
-    argument's. Declarations check every value (:meth:`Searcher.configure`) and describe the
-    options in ``qsearch list``; ``get_params`` reports them for the run's identity."""
-
-    kind: type = int
-    """int, float, bool or str (an int is a float too; a bool is neither)."""
-    low: float | None = None
-    high: float | None = None
-    choices: tuple[Any, ...] | None = None
-    many: bool = False
-    """A non-empty list of such values (a tuple once configured)."""
-    length: int | None = None
-    """With ``many``: exactly this many values."""
-    optional: bool = False
-    """None is allowed (the searcher then decides, e.g. from the evaluator)."""
-    help: str = ""
-
-    def check(self, where: str, value: Any) -> Any:
-        """``value`` as the searcher keeps it (a list as a tuple), or a one-line error."""
-        if value is None and self.optional:
-            return None
-        if not self.many:
-            self._check_one(where, value)
-            return value
-        if not isinstance(value, (list, tuple)) or not value:
-            raise QSearchError(f"{where}={value!r} is not a non-empty list")
-        if self.length is not None and len(value) != self.length:
-            raise QSearchError(f"{where}={value!r} is not a list of {self.length} values")
-        for item in value:
-            self._check_one(where, item)
-        return tuple(value)
-
-    def _check_one(self, where: str, value: Any) -> None:
-        if self.choices is not None and value not in self.choices:
-            raise QSearchError(
-                f"{where}={value!r} is not one of {', '.join(map(str, self.choices))}"
-            )
-        if not _is_kind(value, self.kind):
-            raise QSearchError(f"{where}={value!r} is not {_KIND_NAMES[self.kind]}")
-        if self.low is not None and float(value) < self.low:
-            raise QSearchError(f"{where}={value!r} must be at least {self.low:g}")
-        if self.high is not None and float(value) > self.high:
-            raise QSearchError(f"{where}={value!r} must be at most {self.high:g}")
-
-    def describe(self) -> str:
-        """One phrase: type, range or choices."""
-        if self.choices is not None:
-            kind = "one of " + "|".join(map(str, self.choices))
-        else:
-            kind = f"a list of {_PLURALS[self.kind]}" if self.many else _KIND_NAMES[self.kind]
-        if self.low is not None and self.high is not None:
-            kind += f" in {self.low:g}..{self.high:g}"
-        elif self.low is not None:
-            kind += f" >= {self.low:g}"
-        return kind + (", or null" if self.optional else "")
-
-
-_KIND_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a name"}
-_PLURALS = {int: "integers", float: "numbers", bool: "switches", str: "names"}
-
-
-def _is_kind(value: Any, kind: type) -> bool:
-    if kind is bool:
-        return isinstance(value, bool)
-    if isinstance(value, bool):
-        return False
-    if kind is int:
-        return isinstance(value, numbers.Integral)
-    if kind is float:
-        return isinstance(value, numbers.Real)
-    return isinstance(value, kind)
-
-
 def make_searcher(name: str, **options: Any) -> Searcher:
     """A registered searcher configured with ``options``; unknown options are one-line errors."""
-    searcher_class = SEARCHERS[name]
-    accepted = list(searcher_class.options)
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise QSearchError(
-            f"searcher {name} has no option {unknown[0]!r} "
-            f"(options: {', '.join(accepted) or 'none'})"
-        )
-    return searcher_class(**options)
+    return SEARCHERS[name](**options)
 
 
 __all__ = ["SEARCHERS", "GenerationalSearcher", "Option", "Searcher", "make_searcher"]

@@ -21,11 +21,12 @@ from qsearch.errors import QSearchError
 from qsearch.search.evaluator import Evaluation
 from qsearch.search.front import pareto_front
 from qsearch.search.journal import Journal
+from qsearch.search.metrics import is_pooled, metric_sign
 from qsearch.search.pruning import BasePruner, Rejection
 from qsearch.search.searcher import Searcher
 from qsearch.search.space import SPACES, SearchSpace
 from qsearch.search.storage import InMemoryStorage, Storage
-from qsearch.search.trial import Objective, Trial, metric_sign
+from qsearch.search.trial import Objective, Trial
 from qsearch.search.workers import worker_name
 from qsearch.tables.qtable import QTable
 
@@ -151,8 +152,7 @@ class Study:
         figure is not a mean over images (PSNR, mAP). Pixels are the image set's, kept with the IJG
         curve."""
         metric = self.objective.metric
-        pooled = self.evaluator.pooled_metrics
-        if per_image is None or metric not in per_image or metric in pooled:
+        if per_image is None or metric not in per_image or is_pooled(metric):
             return None
         kept = {
             "accuracy": [round(float(v), 6) for v in per_image[metric]],

@@ -7,41 +7,8 @@ import math
 from dataclasses import dataclass
 
 from qsearch.errors import QSearchError
+from qsearch.search.metrics import metric_sign, operating_target
 from qsearch.tables.qtable import QTable
-
-LOWER_IS_BETTER = {"kl"}
-"""Metrics where lower is better (a divergence from the uncompressed output)."""
-LOG_PROBABILITY = {"logprob"}
-"""Metrics that are a mean log-probability: a share of them is a difference of logs, not a product."""
-
-
-def metric_sign(metric: str) -> int:
-    """+1 for a metric where higher is better, -1 where lower is (KL): multiply to compare."""
-    return -1 if metric in LOWER_IS_BETTER else 1
-
-
-def operating_target(metric: str, uncompressed: float, fraction: float) -> float:
-    """The value of ``metric`` at which a user keeps ``fraction`` of the uncompressed accuracy,
-    in the metric's own units: for the mean log-probability (negative) the value at which the
-    network keeps ``fraction`` of its probability for the true class (geometric mean),
-    uncompressed + ln(fraction); for the KL divergence from the uncompressed output, ln(1 /
-    fraction) above it (exp(-KL) >= fraction); for the rest ``fraction`` x uncompressed.
-    Floors, reports and searchers all read targets here, so they can never disagree."""
-    if metric in LOG_PROBABILITY:
-        return uncompressed + math.log(fraction)
-    if metric in LOWER_IS_BETTER:
-        return uncompressed - math.log(fraction)
-    return fraction * uncompressed
-
-
-def share_of_uncompressed(metric: str, value: float, uncompressed: float) -> float:
-    """The fraction of the uncompressed accuracy that ``value`` keeps: the inverse of
-    :func:`operating_target` (``operating_target(m, u, share_of_uncompressed(m, v, u)) == v``)."""
-    if metric in LOG_PROBABILITY:
-        return math.exp(value - uncompressed)
-    if metric in LOWER_IS_BETTER:
-        return math.exp(uncompressed - value)
-    return value / uncompressed if uncompressed else float("nan")
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ from qsearch.errors import QSearchError, one_line
 from qsearch.images import ImageSet
 from qsearch.models.adapt import Learner, trainable
 from qsearch.models.adapter import AdapterFile, checked_tensors
-from qsearch.models.sidecar import sidecar_path
-from qsearch.tasks.declaration import TaskModel, load_task_model, read_task_sidecar
+from qsearch.models.sidecar import read_declaration, sidecar_path
+from qsearch.tasks.declaration import TaskModel, load_task_model
+from qsearch.tasks.task import TASKS
 
 TASK_LEARNABLE = ("biases", "head", "batchnorm", "all")
 """``biases``: every bias (an ONNX export folds BatchNorm into its convolutions, leaving the
@@ -77,12 +78,12 @@ class TaskLearner(Learner):
 
     def __init__(self, model: Path | str, task: str, declared: dict | None = None):
         path = Path(model)
-        self.declaration = {**read_task_sidecar(path), **(declared or {}), "task": task}
+        self.declaration = {**read_declaration(path), **(declared or {}), "task": task}
         self.model: TaskModel = load_task_model(path, task, declared)
         self.task, self.name = task, str(path)
         self.digest = self.model.runtime.sha256
         self.module = trainable_module(path)
-        self.pull = divergence_of(self.model)
+        self.pull = TASKS[self.model.task].divergence(self.model)
 
     def identity(self) -> dict[str, str]:
         """The model file's contents and every declared step."""
@@ -120,24 +121,25 @@ class TaskLearner(Learner):
         return student
 
 
-def divergence_of(model: TaskModel):
-    """How far a student's raw output is from the frozen one's, per image, for the declared
-    output: box rows (smooth L1) weighted by the frozen objectness (or best class score),
-    objectness and class scores as probabilities (KL); masks pixel by pixel (KL)."""
+def detector_divergence(model: TaskModel):
+    """Box rows (smooth L1) weighted by the frozen objectness (or best class score), objectness
+    and class scores as probabilities (KL), per image."""
     head, spec = model.head, model.spec
-    if model.task == "segment":
-        channels = -1 if spec.layout == "nhwc" else 1
-        return lambda t, s: _map_divergence(t, s, head.output, channels)  # type: ignore[union-attr]
-    layout = head.layout  # type: ignore[union-attr]
-    if layout == "yolox":
+    if head.layout == "yolox":
         return lambda t, s: _rows_divergence(t, s, box_scale=1.0)
-    if layout == "yolov5":
+    if head.layout == "yolov5":
         return lambda t, s: _rows_divergence(t, s, box_scale=float(max(spec.width, spec.height)))
-    if layout == "yolov8":
+    if head.layout == "yolov8":
         return lambda t, s: _yolov8_divergence(t, s, float(max(spec.width, spec.height)))
     raise QSearchError(
-        f"output {layout}: adapting needs the raw rows (yolox, yolov5 or yolov8), not final boxes"
+        f"output {head.layout}: adapting needs the raw rows (yolox, yolov5 or yolov8), not final boxes"
     )
+
+
+def segmenter_divergence(model: TaskModel):
+    """Masks pixel by pixel (KL), per image."""
+    channels = -1 if model.spec.layout == "nhwc" else 1
+    return lambda t, s: _map_divergence(t, s, model.head.output, channels)
 
 
 def _binary_kl(teacher: torch.Tensor, student: torch.Tensor) -> torch.Tensor:
@@ -267,6 +269,6 @@ def _write_initializers(proto, adapter: AdapterFile) -> None:
 
 
 __all__ = [
-    "TASK_LEARNABLE", "TaskLearner", "adapted_task_module", "divergence_of", "export_task_model",
-    "task_trainable", "trainable_module",
+    "TASK_LEARNABLE", "TaskLearner", "adapted_task_module", "detector_divergence",
+    "export_task_model", "segmenter_divergence", "task_trainable", "trainable_module",
 ]  # fmt: skip

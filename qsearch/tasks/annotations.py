@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from qsearch.errors import QSearchError
+from qsearch.jsonfile import read_json_object
 
 EDGE_TOLERANCE = 1e-3
 """How far (a fraction of the image) a YOLO box may reach past the edge: rounding, no more."""
@@ -260,17 +261,16 @@ def read_masks(folder: Path, names: list[str], sizes: list[tuple[int, int]]) -> 
     return _matched(found, folder)
 
 
-def read_class_map(path: Path | None) -> dict[int, int] | None:
+def read_label_class_map(path: Path | None) -> dict[int, int] | None:
     """A JSON object mapping the labels' class ids to the network's output classes."""
     if path is None:
         return None
+    what = "a JSON object of label class -> network class"
+    mapping = read_json_object(path, what, f"--class-map {path}")
     try:
-        mapping = json.loads(Path(path).read_text())
         return {int(k): int(v) for k, v in mapping.items()}
-    except (OSError, ValueError, AttributeError, TypeError) as error:
-        raise QSearchError(
-            f"--class-map {path}: must be a JSON object of label class -> network class ({error})"
-        ) from None
+    except (ValueError, TypeError) as error:
+        raise QSearchError(f"--class-map {path}: must be {what} ({error})") from None
 
 
-__all__ = ["Annotations", "Boxes", "read_boxes", "read_class_map", "read_coco", "read_masks"]
+__all__ = ["Annotations", "Boxes", "read_boxes", "read_label_class_map", "read_coco", "read_masks"]

@@ -1,39 +1,35 @@
-"""What a detector or segmenter model file expects and gives, declared in the sidecar
-``M.json`` beside it (``"task": "detect"`` or ``"segment"``) or on the command line
+"""What a task's model file expects and gives, declared in the sidecar ``M.json`` beside it
+(``"task": "detect"``, ``"segment"`` or a plugin task's name) or on the command line
 (``--declare key=value``, which wins), checked key by key. A missing key the task needs is one
 line naming the sidecar and the key: nothing about a network's input or output is guessed."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from qsearch.errors import QSearchError
+from qsearch.jsonfile import read_json_object
 from qsearch.models.runtime import Runtime
-from qsearch.models.sidecar import read_json_object, sidecar_path
-from qsearch.tasks.boxes import DetectorHead
+from qsearch.models.sidecar import read_declaration, sidecar_path
 from qsearch.tasks.inputs import InputSpec
-from qsearch.tasks.masks import SegmenterHead
+from qsearch.tasks.task import TASKS
 
 INPUT_KEYS = ("input_size", "resize", "channels", "scale", "mean", "std", "layout")
-HEAD_KEYS = {"detect": ("output", "classes"), "segment": ("output", "classes")}
-OPTIONAL = {
-    "task", "pad", "interpolation", "strides", "score_threshold", "nms_iou", "threshold",
-}  # fmt: skip
+OPTIONAL = {"task", "pad", "interpolation"}
 
 
 @dataclass
 class TaskModel:
     """A model file with its declared input and output: ``spec`` prepares its batch, ``head``
-    reads its output (:class:`DetectorHead` or :class:`SegmenterHead`)."""
+    reads its output (the task's reader, such as :class:`~qsearch.tasks.boxes.DetectorHead`)."""
 
     runtime: Runtime
     task: str
     spec: InputSpec
-    head: DetectorHead | SegmenterHead
+    head: Any
 
     def describe(self) -> str:
         """One line: the file, its input and its output."""
@@ -71,12 +67,6 @@ def _declaration_file(path: Path) -> dict:
     return read_json_object(path, "a JSON object of declared keys", f"--declare @{path}")
 
 
-def read_task_sidecar(model: Path) -> dict:
-    """The sidecar's declaration (empty where there is none)."""
-    path = sidecar_path(model)
-    return read_json_object(path) if path.exists() else {}
-
-
 def load_task_model(model: Path, task: str, declared: dict | None = None) -> TaskModel:
     """The model file ``model`` for ``task``, its sidecar overridden by ``declared``."""
     spec, head = declared_steps(model, task, declared)
@@ -89,18 +79,19 @@ def declared_steps(model: Path, task: str, declared: dict | None = None) -> tupl
     model = Path(model)
     if not model.is_file():
         raise QSearchError(f"{model}: no such model file")
-    given = {**read_task_sidecar(model), **(declared or {})}
+    given = {**read_declaration(model), **(declared or {})}
     where = f"{sidecar_path(model)} (or --declare)"
     _check_keys(given, task, where)
     try:
-        return _input_spec(given), _HEADS[task](given)
+        return _input_spec(given), TASKS[task].head(given)
     except (TypeError, ValueError, QSearchError) as error:
         raise QSearchError(f"{where}: {error}") from None
 
 
 def _check_keys(given: dict, task: str, where: str) -> None:
     """Refuse an unknown key, another task, or a missing key the task needs."""
-    known = set(INPUT_KEYS) | set(HEAD_KEYS[task]) | OPTIONAL
+    kind = TASKS[task]
+    known = set(INPUT_KEYS) | set(kind.head_keys) | kind.optional_keys | OPTIONAL
     unknown = sorted(set(given) - known)
     if unknown:
         raise QSearchError(
@@ -108,9 +99,7 @@ def _check_keys(given: dict, task: str, where: str) -> None:
         )
     if given.get("task", task) != task:
         raise QSearchError(f"{where}: declares task {given['task']!r}, not {task!r}")
-    needed = [*INPUT_KEYS, *HEAD_KEYS[task]]
-    if task == "detect" and given.get("output") == "yolox":
-        needed.append("strides")
+    needed = [*INPUT_KEYS, *kind.needed_keys(given)]
     if str(given.get("resize", "")).startswith("letterbox"):
         needed.append("pad")
     absent = [key for key in needed if key not in given]
@@ -147,27 +136,9 @@ def _input_spec(given: dict) -> InputSpec:
     )  # fmt: skip
 
 
-def _detector_head(given: dict) -> DetectorHead:
-    return DetectorHead(
-        str(given["output"]), int(given["classes"]),
-        float(given.get("score_threshold", 0.01)), float(given.get("nms_iou", 0.65)),
-        tuple(int(s) for s in given.get("strides", (8, 16, 32))),
-    )  # fmt: skip
-
-
-def _segmenter_head(given: dict) -> SegmenterHead:
-    classes = given["classes"]
-    if not isinstance(classes, list) or not all(isinstance(c, int) for c in classes):
-        raise ValueError(f"classes {classes!r}: a segmenter declares the class id of each channel")
-    return SegmenterHead(str(given["output"]), tuple(classes), float(given.get("threshold", 0.5)))
-
-
-_HEADS: dict[str, Callable[[dict], Any]] = {"detect": _detector_head, "segment": _segmenter_head}
-
 __all__ = [
     "TaskModel",
     "declared_steps",
     "load_task_model",
     "parse_declarations",
-    "read_task_sidecar",
 ]

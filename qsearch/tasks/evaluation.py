@@ -22,7 +22,6 @@ from qsearch.search.pruning import Rejection
 from qsearch.tables.qtable import QTable
 from qsearch.tasks.annotations import Annotations
 from qsearch.tasks.declaration import TaskModel
-from qsearch.tasks.pooled import POOLED
 
 
 class TaskEvaluator(CodecEvaluator):
@@ -30,7 +29,6 @@ class TaskEvaluator(CodecEvaluator):
     image's output (:meth:`read`) and turn outputs into per-image records and pooled figures."""
 
     task = ""
-    pooled_metrics = frozenset(POOLED)
 
     def __init__(
         self,
@@ -82,10 +80,10 @@ class TaskEvaluator(CodecEvaluator):
         """Refuse figures that cannot be right by construction (the uncompressed images
         judged against their own outputs), before any table is judged."""
 
-    @abstractmethod
     def _accuracy_metrics(self) -> tuple[str, ...]:
-        """The accuracy figures reported: against labels where there are labels, and against
-        the uncompressed output always."""
+        """The accuracy figures reported: every declared one here; tasks whose figures need
+        labels report those only where there are labels."""
+        return tuple(spec.name for spec in self.metric_specs)
 
     # -- the pipeline ---------------------------------------------------------------------------
     def _batches(self, source: Callable[[int], np.ndarray]) -> Iterator[np.ndarray]:
@@ -187,17 +185,19 @@ def task_evaluator(
     batch_size: int = 16,
     adapter: Path | str | None = None,
 ) -> TaskEvaluator:
-    """The ``detect`` or ``segment`` evaluator of ``model`` (a model file, its declaration in
-    its sidecar and ``declared``) on ``images`` (a folder, or an :class:`ImageSet` loaded with
-    ``compress_at="source"``), labelled by ``annotations`` (a folder of YOLO files or a COCO
-    JSON file to detect, a folder of PNG masks to segment; None: label-free figures only),
+    """The evaluator of ``task`` (``detect``, ``segment`` or a plugin's) for ``model`` (a model
+    file, its declaration in its sidecar and ``declared``) on ``images`` (a folder, or an
+    :class:`ImageSet` loaded with ``compress_at="source"``), labelled by ``annotations`` (what
+    the task reads: YOLO files or a COCO JSON file to detect, PNG masks to segment; None:
+    label-free figures only),
     with an ``adapter`` of the model applied where given. What ``qsearch run --task`` builds,
     for notebooks."""
     from qsearch.images import load_images
     from qsearch.search.evaluator import EVALUATORS
-    from qsearch.tasks.annotations import read_boxes, read_coco, read_masks
     from qsearch.tasks.declaration import load_task_model
+    from qsearch.tasks.task import TASKS
 
+    kind = TASKS[task]
     loaded = load_task_model(Path(model), task, declared)
     if adapter is not None:
         loaded = _with_adapter(loaded, Path(adapter))
@@ -205,16 +205,9 @@ def task_evaluator(
         images = load_images(images, compress_at="source", labels="none")
     labels = None
     if annotations is not None:
-        annotations, sizes = Path(annotations), [image.shape[:2] for image in images.images]
-        if task == "segment":
-            labels = read_masks(annotations, images.names, sizes)
-        else:
-            reader = read_coco if annotations.suffix.lower() == ".json" else read_boxes
-            classes = loaded.head.classes
-            assert isinstance(classes, int)  # a detector declares how many
-            labels = reader(annotations, images.names, sizes, classes, class_map)
-    name = "detector" if task == "detect" else "segmenter"
-    return EVALUATORS[name](images, loaded, labels, settings, batch_size)
+        sizes = [image.shape[:2] for image in images.images]
+        labels = kind.read_labels(Path(annotations), images.names, sizes, loaded.head, class_map)
+    return EVALUATORS[kind.evaluator](images, loaded, labels, settings, batch_size)
 
 
 def _with_adapter(loaded: TaskModel, adapter: Path) -> TaskModel:

@@ -4,6 +4,7 @@ image, pooled into mean IoU over the classes present (a bootstrap re-pools any r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,4 +99,13 @@ def pooled_iou(records: list[dict], weights: np.ndarray | None = None) -> tuple[
     return (float(per_class[present].mean()) if present.any() else float("nan")), per_class
 
 
-__all__ = ["BACKGROUND", "OUTPUTS", "SegmenterHead", "overlap", "pooled_iou"]
+def mean_iou_figures(records: list[dict]) -> Callable[[np.ndarray | None], tuple[float, ...]]:
+    """Mean IoU of ``records`` for any weighting of the images (a pooled metric's figures)."""
+
+    def figures(weights: np.ndarray | None = None) -> tuple[float, ...]:
+        return (pooled_iou(records, weights)[0],)
+
+    return figures
+
+
+__all__ = ["BACKGROUND", "OUTPUTS", "SegmenterHead", "mean_iou_figures", "overlap", "pooled_iou"]

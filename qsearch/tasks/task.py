@@ -1,0 +1,68 @@
+"""A task beyond classification, as one plugin: what its model declares about its output, how
+that output is read, how its labels are read and which evaluator scores it. ``--task``
+choices and ``qsearch list`` come from :data:`TASKS`; a package adds a task with one module
+and an entry point in the ``qsearch.tasks`` group (the conformance suite is
+:class:`qsearch.testing.TaskSuite`)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from qsearch.errors import QSearchError
+from qsearch.registry import Registry
+
+TASKS = Registry("qsearch.tasks")
+"""Tasks by name (``detect``, ``segment`` and those plugins add); ``classify`` is the
+classifier of :mod:`qsearch.models`, which needs no declaration."""
+
+
+class OutputHead(Protocol):
+    """How a task reads its network's output (a declared step of the model)."""
+
+    def describe(self) -> str:
+        """One line naming the declared output."""
+
+
+class Task(ABC):
+    """One task: its declaration keys and output reader, its label reader and its evaluator.
+
+    ``head_keys`` are the declaration keys the output needs (beyond the input's), ``optional_keys``
+    those it may take; ``evaluator`` names its evaluator in ``qsearch.evaluators`` (which takes
+    the images, the :class:`~qsearch.tasks.declaration.TaskModel`, the labels, the encoder
+    settings and a batch size); ``labels`` says what ``--annotations`` is for it."""
+
+    name: ClassVar[str] = ""
+    evaluator: ClassVar[str] = ""
+    labels: ClassVar[str] = ""
+    head_keys: ClassVar[tuple[str, ...]] = ("output",)
+    optional_keys: ClassVar[frozenset[str]] = frozenset()
+
+    @abstractmethod
+    def head(self, given: dict) -> OutputHead:
+        """The output reader the declaration ``given`` describes (ValueError on a bad value)."""
+
+    @abstractmethod
+    def read_labels(
+        self, path: Path, names: list[str], sizes: list[tuple[int, int]], head: Any,
+        class_map: dict[int, int] | None,
+    ) -> Any:  # fmt: skip
+        """The labels at ``path`` of the images ``names`` (stored sizes ``sizes``), as
+        :class:`~qsearch.tasks.annotations.Annotations`."""
+
+    def needed_keys(self, given: dict) -> tuple[str, ...]:
+        """The output keys ``given`` must hold (some outputs need more)."""
+        return self.head_keys
+
+    def divergence(self, model: Any):
+        """``(teacher, student) -> per-image divergence`` of raw outputs, for ``qsearch adapt``."""
+        raise QSearchError(f"--task {self.name}: its networks cannot be adapted")
+
+
+def task_names() -> tuple[str, ...]:
+    """``classify`` and every registered task, plugins included."""
+    return ("classify", *(name for name, _ in TASKS.items()))
+
+
+__all__ = ["TASKS", "OutputHead", "Task", "task_names"]
