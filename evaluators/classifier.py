@@ -17,7 +17,7 @@ from qsearch.errors import QSearchError
 from qsearch.images import ImageSet
 from qsearch.models import Classifier
 from qsearch.models.forward import auto_candidates
-from qsearch.search.evaluator import CodecEvaluator, Evaluation, Metrics
+from qsearch.search.evaluator import Annotation, CodecEvaluator, Evaluation, Metrics
 from qsearch.search.metrics import MetricSpec, metric_sign
 from qsearch.search.pruning import Rejection
 from qsearch.tables.qtable import QTable
@@ -184,6 +184,20 @@ class ClassifierEvaluator(CodecEvaluator):
         """One line for reports, with the network and its forward path."""
         return f"{super().describe()}, {self.classifier.describe()}"
 
+    def annotate(self, pictures: list[np.ndarray], indices: list[int]) -> list[Annotation]:
+        """Each picture's top class and its probability (ImageNet names for 1000 classes),
+        and the image's label where it has one."""
+        log_probs = self.classifier.log_probs(np.stack(pictures)).float().cpu()
+        name = _class_namer(log_probs.shape[1])
+        found = []
+        for index, row in zip(indices, log_probs):
+            top = int(row.argmax())
+            caption = f"{name(top)} ({float(row[top].exp()):.2f})"
+            if self._labels is not None:
+                caption += f"; label {name(int(self._labels[index]))}"
+            found.append(Annotation(caption=caption))
+        return found
+
     def identity(self) -> dict[str, str]:
         """The images and settings, the network, and the forward path asked for."""
         return {**super().identity(), **self.classifier.identity(), "forward": self._forward_asked}
@@ -347,3 +361,16 @@ class ClassifierEvaluator(CodecEvaluator):
         """Stop the prefetch thread, the codec's threads and any encoder processes."""
         self._prefetch.shutdown()
         super().close()
+
+
+def _class_namer(classes: int) -> Callable[[int], str]:
+    """Class index -> a name: the ImageNet synset's words for a 1000-class network, else the
+    index."""
+    if classes != 1000:
+        return lambda k: f"class {k}"
+    from importlib import resources
+
+    text = resources.files("qsearch").joinpath("data/imagenet_synsets.txt").read_text()
+    words = dict(line.split(maxsplit=1) for line in text.splitlines() if line.strip())
+    names = [words[synset].replace("_", " ") for synset in sorted(words)]
+    return lambda k: f"{names[k]} ({k})"

@@ -9,7 +9,7 @@ import logging
 import numpy as np
 
 from qsearch.errors import QSearchError
-from qsearch.search.evaluator import EVALUATORS, Metrics
+from qsearch.search.evaluator import EVALUATORS, Annotation, Metrics
 from qsearch.search.metrics import MetricSpec, Pooling
 from qsearch.tasks.annotations import Boxes
 from qsearch.tasks.boxes import Detections, DetectorHead
@@ -51,6 +51,17 @@ class DetectorEvaluator(TaskEvaluator):
         head = self.model.head
         assert isinstance(head, DetectorHead)  # a detect model's head
         return head.detections(output, self.model.spec, self._places[index])
+
+    def annotation(self, read: Detections) -> Annotation:
+        """The boxes above the reference score, captioned with class and score."""
+        kept = read.scores > self.reference_score
+        boxes = tuple(
+            (float(x1), float(y1), float(x2), float(y2), f"{int(c)} {s:.2f}")
+            for (x1, y1, x2, y2), c, s in zip(
+                read.boxes[kept], read.classes[kept], read.scores[kept]
+            )
+        )
+        return Annotation(caption=f"{len(boxes)} boxes above {self.reference_score:g}", boxes=boxes)
 
     def records(self, outputs: list) -> dict[str, list]:
         """COCO matches of each image: against the labels and against the uncompressed boxes

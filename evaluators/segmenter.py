@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from qsearch.search.evaluator import EVALUATORS, Metrics
+from qsearch.search.evaluator import EVALUATORS, Annotation, Metrics
 from qsearch.search.metrics import MetricSpec, Pooling
 from qsearch.tasks.evaluation import TaskEvaluator
-from qsearch.tasks.masks import SegmenterHead, mean_iou_figures, overlap, pooled_iou
+from qsearch.tasks.masks import BACKGROUND, SegmenterHead, mean_iou_figures, overlap, pooled_iou
 
 
 @EVALUATORS.register()
@@ -41,6 +41,11 @@ class SegmenterEvaluator(TaskEvaluator):
     def read(self, output: np.ndarray, index: int) -> np.ndarray:
         """One image's class mask at its stored size."""
         return self._head.mask(output, self.model.spec, self._places[index])
+
+    def annotation(self, read: np.ndarray) -> Annotation:
+        """The pixels of any class but background, and their share."""
+        mask = read != BACKGROUND
+        return Annotation(caption=f"{100 * mask.mean():.1f}% of pixels segmented", mask=mask)
 
     def records(self, outputs: list) -> dict[str, list]:
         """Intersections and unions a class, image by image: against the masks (images that

@@ -49,7 +49,7 @@ def run(
 ) -> Run:
     """Search tables with ``searcher`` on ``evaluator``'s images, recorded in ``directory``
     (the same call resumes it), then judge the front on ``test_evaluator``'s images, which must
-    share none with the searched ones. Returns the run, exported."""
+    share none with the searched ones. Returns the run, exported, its ``report.html`` written."""
     directory = Path(directory)
     check_output_folder(directory, JOURNAL, "qsearch run")
     if test_evaluator is not None:
@@ -81,11 +81,15 @@ def run(
             references["test"] = test_evaluator.reference or {}
             per_image["test"] = getattr(test_evaluator, "reference_per_image", None)
         references["per_image"] = {k: v for k, v in per_image.items() if v is not None}
+        references["identity"] = {"search": evaluator.identity()}
+        if test_evaluator is not None:
+            references["identity"]["test"] = test_evaluator.identity()
         write_text(directory / REFERENCE, json.dumps(references))
+        finished = Run(directory)
+        finished.export()
+        finished.report(test_evaluator or evaluator)
     finally:
         study.close()
-    finished = Run(directory)
-    finished.export()
     return finished
 
 

@@ -28,6 +28,7 @@ from qsearch.cli import (
     listing,
     model,
     repair,
+    report,
     run,
 )
 from qsearch.cli.arguments import Parser, apply_config
@@ -38,6 +39,7 @@ COMMANDS = (
     baseline,
     run,
     front,
+    report,
     adapt,
     listing,
     compress,

@@ -39,6 +39,24 @@ def add_encoder_arguments(parser) -> None:
     )
 
 
+def add_held_out_arguments(group) -> None:
+    """Where a run's front is re-scored: a split of --split-file or a folder of its own."""
+    group.add_argument("--test-split", help="re-score the front on this split of --split-file")
+    group.add_argument(
+        "--test-data",
+        type=Path,
+        metavar="DIR",
+        help="re-score the front on this folder of held-out images instead (e.g. val2017 "
+        "beside train2017; no image may be one of --data's)",
+    )
+    group.add_argument(
+        "--test-annotations",
+        type=Path,
+        metavar="DIR",
+        help="with --test-data and --task detect/segment: the held-out images' labels",
+    )
+
+
 def add_data_arguments(parser, several_folders: bool = False) -> None:
     """Images, labels, the network and how it wants its inputs (``several_folders``: ``--data``
     takes one folder or more)."""

@@ -17,6 +17,7 @@ from qsearch.cli.front import print_run
 from qsearch.cli.options import (
     FAMILY_HELP,
     add_data_arguments,
+    add_held_out_arguments,
 )
 from qsearch.errors import QSearchError
 
@@ -96,20 +97,7 @@ def add_arguments(parser) -> None:
         metavar="ADDRESS",
         help="evaluate on the workers of this Dask scheduler (e.g. tcp://10.0.0.5:8786)",
     )
-    search.add_argument("--test-split", help="re-score the front on this split of --split-file")
-    search.add_argument(
-        "--test-data",
-        type=Path,
-        metavar="DIR",
-        help="re-score the front on this folder of held-out images instead (e.g. val2017 "
-        "beside train2017; no image may be one of --data's)",
-    )
-    search.add_argument(
-        "--test-annotations",
-        type=Path,
-        metavar="DIR",
-        help="with --test-data and --task detect/segment: the held-out images' labels",
-    )
+    add_held_out_arguments(search)
     search.add_argument(
         "--out", type=Path, default=Path("runs/latest"), help="run folder (resumes if present)"
     )

@@ -274,6 +274,14 @@ class Run:
         write_text(self.directory / "summary.json", json.dumps(self.summary, indent=2))
         return self.summary
 
+    def report(self, evaluator=None) -> Path:
+        """Write ``report.html`` (:func:`qsearch.report.html.write_report`): the plot, the
+        operating points and the identity, and with ``evaluator`` (the one the tables are
+        judged with) crops of the chosen tables' images; returns its path."""
+        from qsearch.report.html import write_report
+
+        return write_report(self, evaluator)
+
     def _write_tables(self) -> None:
         folder = self.directory / "tables"
         folder.mkdir(exist_ok=True)

@@ -47,6 +47,17 @@ class Evaluation(Mapping):
         return len(self.metrics)
 
 
+@dataclass(frozen=True)
+class Annotation:
+    """What a network says of one image, for a report to draw: a caption (a classifier's top
+    class), boxes in the image's pixels ``(x1, y1, x2, y2, caption)`` (a detector's), or a
+    boolean mask of the image's size (a segmenter's)."""
+
+    caption: str = ""
+    boxes: tuple[tuple[float, float, float, float, str], ...] = ()
+    mask: np.ndarray | None = field(default=None, repr=False)
+
+
 class EvaluatorView(Protocol):
     """What a searcher may read of the evaluator it is bound to (``Searcher.evaluator``): the
     images scored, the accuracy figures reported, their uncompressed values, and the frozen
@@ -120,6 +131,11 @@ class Evaluator(ABC):
     def describe(self) -> str:
         """One line for reports: evaluator, image count, encoder settings."""
         return f"{self.name}, {len(self.images)} images, {self.settings.describe()}"
+
+    def annotate(self, pictures: list[np.ndarray], indices: list[int]) -> list[Annotation]:
+        """What the network says of ``pictures`` (decoded versions of images ``indices`` of
+        :attr:`images`, same sizes), for a report's crops; nothing to draw here."""
+        return [Annotation() for _ in pictures]
 
     def close(self) -> None:
         """Release what the evaluator holds (threads, processes)."""
@@ -202,4 +218,12 @@ class CodecEvaluator(Evaluator):
             self._processes = None
 
 
-__all__ = ["EVALUATORS", "CodecEvaluator", "Evaluation", "Evaluator", "EvaluatorView", "Metrics"]
+__all__ = [
+    "EVALUATORS",
+    "Annotation",
+    "CodecEvaluator",
+    "Evaluation",
+    "Evaluator",
+    "EvaluatorView",
+    "Metrics",
+]

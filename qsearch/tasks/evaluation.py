@@ -17,7 +17,7 @@ import numpy as np
 from qsearch.codecs.codec import EncoderSettings, decode, encode
 from qsearch.errors import QSearchError, one_line
 from qsearch.images import ImageSet
-from qsearch.search.evaluator import CodecEvaluator, Evaluation, Metrics
+from qsearch.search.evaluator import Annotation, CodecEvaluator, Evaluation, Metrics
 from qsearch.search.pruning import Rejection
 from qsearch.tables.qtable import QTable
 from qsearch.tasks.annotations import Annotations
@@ -75,6 +75,17 @@ class TaskEvaluator(CodecEvaluator):
     @abstractmethod
     def pooled(self, records: dict[str, list]) -> Metrics:
         """The figures of the records, each pooled over the images."""
+
+    def annotation(self, read: Any) -> Annotation:
+        """What a report draws of one read output (boxes, a mask); nothing by default."""
+        return Annotation()
+
+    def annotate(self, pictures: list[np.ndarray], indices: list[int]) -> list[Annotation]:
+        """The network's read output on each picture (stored images ``indices``, decoded)."""
+        spec = self.model.spec
+        batch = spec.tensor(np.stack([spec.canvas(p) for p in pictures]))
+        rows = self.model.runtime(batch)
+        return [self.annotation(self.read(row, k)) for row, k in zip(rows, indices)]
 
     def check_reference(self) -> None:
         """Refuse figures that cannot be right by construction (the uncompressed images

@@ -1,0 +1,55 @@
+"""``qsearch report``: write a run's ``report.html`` (:meth:`qsearch.report.runs.Run.report`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qsearch.cli.options import add_data_arguments, add_held_out_arguments
+from qsearch.errors import QSearchError
+
+NAME = "report"
+HELP = "write RUN/report.html: the front, operating points, identity and image crops"
+
+
+def add_arguments(parser) -> None:
+    """The arguments of ``qsearch report``."""
+    parser.add_argument("run", type=Path, help="run folder written by qsearch run")
+    parser.add_argument(
+        "--no-crops",
+        action="store_true",
+        help="leave the images out (no network is loaded; the image and model options are unused)",
+    )
+    add_data_arguments(parser)
+    add_held_out_arguments(parser.add_argument_group("held-out images"))
+
+
+def run(args) -> int:
+    """The report, with crops from the images and network the run's options name (checked to
+    give the run's own uncompressed figures)."""
+    from qsearch.report.runs import Run
+
+    finished = Run(args.run)
+    evaluator = None if args.no_crops else judged_evaluator(args, finished.held_out)
+    try:
+        path = finished.report(evaluator)
+    finally:
+        if evaluator is not None:
+            evaluator.close()
+    print(f"wrote {path}")
+    return 0
+
+
+def judged_evaluator(args, held_out: bool):
+    """The evaluator of the images the run's tables are judged on: the held-out ones where the
+    run has them."""
+    from qsearch.cli.build import build_evaluator
+    from qsearch.cli.run import held_out_evaluator
+
+    if not held_out:
+        return build_evaluator(args)
+    if not (args.test_split or args.test_data):
+        raise QSearchError(
+            f"{args.run}: its tables are judged on held-out images: give --test-split or "
+            "--test-data as the run was given (or --no-crops)"
+        )
+    return held_out_evaluator(args)

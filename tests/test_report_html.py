@@ -1,0 +1,193 @@
+"""``RUN/report.html``: written by ``qsearch run`` and ``qsearch report``, one file that opens
+offline, whose figures are the summary's, whose crops come from the images the tables are
+judged on (the held-out ones where there are some) and are refused for other images; the
+detector's boxes are drawn; a real headless browser renders the plot and every crop."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image
+from tinydetector import write_tiny_detector
+
+from qsearch.cli import main
+from qsearch.codecs.codec import EncoderSettings, encode
+from qsearch.report.crops import per_image_values, same_bits
+from qsearch.report.html import CROP_TARGETS, REPORT
+from qsearch.tables.qtable import QTable
+from realdata import COCO128, SHARED_MODELS, YOLOX, declare, photos
+
+CLASSIFY = ["run", "--searcher", "quality", "--budget", "20", "--metric", "similarity", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def classified(tmp_path_factory):
+    """A search on five bundled photographs with the default network; its report."""
+    out = tmp_path_factory.mktemp("classified") / "run"
+    assert main([*CLASSIFY, "--limit", "5", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def held_out(tmp_path_factory):
+    """A search on four photographs, its front judged on four others."""
+    root = tmp_path_factory.mktemp("held")
+    folder = root / "photos"
+    folder.mkdir()
+    for path in photos(8):
+        shutil.copy(path, folder / path.name)
+    names = sorted(p.name for p in folder.iterdir())
+    splits = root / "splits.json"
+    splits.write_text(json.dumps({"search": names[:4], "test": names[4:]}))
+    data = ["--data", str(folder), "--split-file", str(splits), "--split", "search"]
+    out = root / "run"
+    assert main([*CLASSIFY, *data, "--test-split", "test", "--out", str(out)]) == 0
+    return out, data, names[4:]
+
+
+def page(run) -> str:
+    return (run / REPORT).read_text()
+
+
+def cells(text: str) -> dict[float, dict[str, float]]:
+    """The operating-point table: fraction -> {key: the value the cell carries}."""
+    found = {}
+    for fraction, row in re.findall(r'<tr data-fraction="([0-9.]+)">(.*?)</tr>', text):
+        pairs = re.findall(r'data-key="([^"]+)" data-value="([^"]+)"', row)
+        found[float(fraction)] = {k: float(v) for k, v in pairs}
+    return found
+
+
+def test_the_report_opens_offline_and_its_figures_are_the_summarys(classified):
+    text = page(classified)
+    summary = json.loads((classified / "summary.json").read_text())
+    assert len(text.encode()) < 4_000_000
+    assert not re.search(r'(src|href)="(https?:)?//', text)  # nothing fetched from elsewhere
+    shown = cells(text)
+    points = summary["operating_points"]["similarity"]
+    assert {p["fraction"] for p in points} == set(shown)
+    for point in points:
+        table = point["table"]
+        if table is None:
+            assert shown[point["fraction"]] == {}
+            continue
+        for key in ("bpp", "similarity", "share", "bits_vs_ijg_percent"):
+            assert shown[point["fraction"]][key] == pytest.approx(table[key], abs=1e-9)
+    bd = re.search(r'data-key="bd_rate_vs_ijg_percent" data-value="([^"]+)"', text).group(1)
+    assert float(bd) == pytest.approx(summary["search"]["bd_rate_vs_ijg_percent"])
+    assert text.count("<title>trial ") == summary["front_size"]  # every front table on hover
+
+
+def test_the_crops_show_the_chosen_tables_of_each_target(classified):
+    text = page(classified)
+    summary = json.loads((classified / "summary.json").read_text())
+    chosen = [
+        p for p in summary["operating_points"]["similarity"]
+        if p["fraction"] in CROP_TARGETS and p["table"] is not None
+    ]  # fmt: skip
+    assert chosen, "the quality sweep reaches 95% of the uncompressed similarity"
+    crops = re.findall(r'<img class="crop" alt="([^"]+)"', text)
+    assert len(crops) == 3 * 3 * len(chosen)  # three images a target, three versions an image
+    assert crops[:3] == ["uncompressed", "chosen table", crops[2]] and crops[2].startswith(
+        "IJG quality"
+    )
+
+
+def test_the_ijg_version_has_the_closest_size_of_any_quality():
+    image = np.asarray(Image.open(photos(1)[0]).convert("RGB"))[:200, :200]
+    settings = EncoderSettings()
+    size = len(encode(image, QTable.from_quality(63), settings)) + 40
+    quality, data = same_bits(image, size, settings)
+    gaps = {
+        q: abs(len(encode(image, QTable.from_quality(q), settings)) - size) for q in range(1, 101)
+    }
+    assert abs(len(data) - size) == min(gaps.values()) and gaps[quality] == min(gaps.values())
+
+
+def test_a_pooled_figure_is_judged_image_by_image_on_each_image_alone():
+    records = {"miou": [{"i": [3], "u": [4]}, {"i": [1], "u": [4]}]}
+    assert per_image_values("miou", records).tolist() == [0.75, 0.25]
+
+
+def test_crops_of_other_images_than_the_runs_are_refused(classified, capsys):
+    assert main(["report", str(classified), "--limit", "3"]) == 2
+    assert "are not those of the run's search images (images: '3 images" in capsys.readouterr().err
+    assert main(["report", str(classified), "--limit", "5"]) == 0
+
+
+def test_a_held_out_run_shows_crops_of_held_out_images(held_out, capsys):
+    run, data, test_names = held_out
+    names = re.findall(r'<div class="image"><p><code>([^<]+)</code>', page(run))
+    assert names and set(names) <= set(test_names)
+    assert main(["report", str(run), *data]) == 2  # the held-out images are not given
+    assert "give --test-split or --test-data" in capsys.readouterr().err
+    (run / REPORT).unlink()
+    assert main(["report", str(run), "--no-crops"]) == 0
+    assert "No crops" in page(run)
+
+
+def test_a_detectors_crops_carry_its_boxes(tmp_path):
+    """Each version of a detector's crop is drawn with the boxes the network finds on it."""
+    from qsearch.images import load_images
+    from qsearch.report.crops import crop
+    from qsearch.tasks.evaluation import task_evaluator
+
+    detector = write_tiny_detector(tmp_path / "tiny.onnx")
+    stored = load_images([str(p) for p in photos(2)], compress_at="source", labels="none")
+    evaluator = task_evaluator("detect", detector, stored)
+    shown = crop(evaluator, 0, QTable.from_quality(20), 0.0)
+    counts = [int(v.caption.split()[0]) for v in shown.versions]
+    assert [v.caption for v in shown.versions] == [f"{n} boxes above 0.3" for n in counts]
+    assert counts[0] > 0
+    drawn = Image.open(io.BytesIO(shown.versions[0].png))
+    assert drawn.size == (min(224, stored.images[0].shape[1]), min(224, stored.images[0].shape[0]))
+    reds = (np.asarray(drawn) == (255, 40, 40)).all(-1).sum()
+    assert reds > 0, "the box outlines are drawn in the crop"
+    evaluator.close()
+
+
+@pytest.mark.slow
+@pytest.mark.coco
+def test_a_detection_run_reports_yolox_boxes_on_coco(tmp_path):
+    out = tmp_path / "run"
+    arguments = [
+        "run", "--task", "detect", "--model", str(SHARED_MODELS / "yolox_nano.onnx"),
+        *declare(YOLOX), "--data", str(COCO128 / "images" / "val2017"), "--limit", "16",
+        "--annotations", str(COCO128 / "detection" / "labels" / "val2017"),
+        "--searcher", "quality", "--budget", "20", "--quiet", "--out", str(out),
+    ]  # fmt: skip
+    assert main(arguments) == 0
+    text = page(out)
+    drawn = [int(n) for n in re.findall(r"<br>(\d+) boxes above 0.3</figcaption>", text)]
+    assert drawn and all(n > 0 for n in drawn[::3]), "YOLOX's boxes on each uncompressed crop"
+    shown = cells(text)
+    summary = json.loads((out / "summary.json").read_text())
+    for point in summary["operating_points"]["map"]:
+        if point["table"] is not None:
+            assert shown[point["fraction"]]["map"] == pytest.approx(point["table"]["map"])
+
+
+@pytest.mark.skipif(
+    shutil.which("chromium") is None,
+    reason="no headless browser (Debian's chromium) installed; CI installs one",
+)
+def test_a_real_browser_renders_the_plot_and_every_crop(classified, tmp_path):
+    dom = subprocess.run(
+        [
+            "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+            f"--user-data-dir={tmp_path}", "--dump-dom", (classified / REPORT).as_uri(),
+        ],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    body = re.search(r"<body([^>]*)>", dom).group(1)
+    shown = dict(re.findall(r'data-(crops-shown|chart-width|chart-points)="(\d+)"', body))
+    crops = page(classified).count('<img class="crop"')
+    assert int(shown["crops-shown"]) == crops > 0
+    assert int(shown["chart-width"]) > 300
+    assert int(shown["chart-points"]) == page(classified).count("<circle")
