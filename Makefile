@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: setup demo test test-slow test-all lint
+.PHONY: setup demo test test-slow test-all lint docs
 setup: $(VENV)/.installed
 
 # The selfie segmenter inside the mediapipe wheel is the tests' real segmenter in a user's
@@ -19,8 +19,8 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 demo: setup
 	$(BIN)/qsearch run --searcher nsga2 --metric similarity --budget 40 --out runs/demo
 
-# The fast tier (3m43 from a fresh clone on 2 quiet cores, setup aside); tests needing the shared
-# data skip without it.
+# The fast tier (about 4 minutes from a fresh clone on 2 quiet cores, setup aside); tests needing
+# the shared data skip without it.
 test: setup
 	$(BIN)/pytest -m "not slow"
 
@@ -34,7 +34,12 @@ test-all: setup
 # ruff, mypy over every shipped package, cyclomatic complexity at most 10 (xenon counts boolean
 # operators), and no import cycle nor heavy import behind `import qsearch`.
 lint: setup
-	$(BIN)/ruff check qsearch searchers evaluators tests benchmarks
+	$(BIN)/ruff check qsearch searchers evaluators tests benchmarks tools
 	$(BIN)/mypy
 	$(BIN)/xenon --max-absolute B qsearch searchers evaluators benchmarks/common.py
 	$(BIN)/python tools/check_imports.py
+
+# The documentation site (docs/ and the pages generated from the parser, the docstrings and the
+# results) into site/, every warning an error: a broken link or a missing reference fails it.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(BIN)/mkdocs build --strict

@@ -59,7 +59,7 @@ def add_arguments(parser) -> None:
         help="tables per ask (default: the searcher's natural batch)",
     )
     search.add_argument(
-        "--metric", help="accuracy metric of the front (default top1, or agreement without labels)"
+        "--metric", help="accuracy metric of the front (default top1, or similarity without labels)"
     )
     search.add_argument(
         "--floor",

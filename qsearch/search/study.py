@@ -36,15 +36,11 @@ STALL_LIMIT = 50  # consecutive asks with nothing new: the searcher has exhauste
 
 
 def default_objective(evaluator) -> Objective:
-    """top1 with labels, agreement without; the evaluator's first figure otherwise."""
+    """top1 with labels; without, similarity (smooth where top-1 agreement moves in steps of one
+    image); the evaluator's first figure otherwise."""
     metrics = evaluator.accuracy_metrics
-    return Objective(
-        metric="top1"
-        if "top1" in metrics
-        else "agreement"
-        if "agreement" in metrics
-        else metrics[0]
-    )
+    preferred = [m for m in ("top1", "similarity") if m in metrics]
+    return Objective(metric=preferred[0] if preferred else metrics[0])
 
 
 class Study:

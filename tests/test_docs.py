@@ -1,0 +1,79 @@
+"""The documentation site builds with warnings as errors: every command has its page holding
+every one of its flags, every name of ``qsearch.__all__`` its page from its docstrings, and a
+broken link fails the build."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import qsearch
+from qsearch.cli import COMMANDS, build_parser
+
+ROOT = Path(__file__).resolve().parents[1]
+QUIET = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "DISABLE_MKDOCS_2_WARNING": "true"}
+pytestmark = pytest.mark.slow
+
+
+def build(config: Path, site: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(site)],
+        cwd=config.parent, env=QUIET, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    site = tmp_path_factory.mktemp("site")
+    built = build(ROOT / "mkdocs.yml", site)
+    assert built.returncode == 0, built.stderr[-3000:]
+    return site
+
+
+def flags(parser: argparse.ArgumentParser) -> set[str]:
+    """Every long flag of a parser and of its subcommands."""
+    found = {s for a in parser._actions for s in a.option_strings if s.startswith("--")}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= flags(sub)
+    return found
+
+
+def test_every_command_has_its_page_with_every_flag(site):
+    parsers = next(
+        a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)
+    ).choices
+    for module in COMMANDS:
+        page = (site / "cli" / module.NAME / "index.html").read_text()
+        missing = sorted(f for f in flags(parsers[module.NAME]) if f not in page)
+        assert not missing, f"qsearch {module.NAME}: {missing}"
+
+
+def test_every_public_name_has_its_page_from_its_docstring(site):
+    for name in qsearch.__all__:
+        page = (site / "api" / name / "index.html").read_text()
+        assert f'id="{qsearch._EXPORTS[name]}.{name}"' in page, name
+
+
+def test_a_broken_link_fails_the_build(tmp_path):
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    plots = [
+        f"benchmarks/results/{p}"
+        for p in ("adapted/adapted.png", "best_front/front.png", "codec_ladder/ladder.png")
+    ]
+    for path in ("mkdocs.yml", "tools", "qsearch", "benchmarks/RESULTS.md", *plots):
+        source = ROOT / path
+        target = tmp_path / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
+    page = tmp_path / "docs" / "concepts.md"
+    page.write_text(page.read_text() + "\nSee [the missing page](no-such-page.md).\n")
+    built = build(tmp_path / "mkdocs.yml", tmp_path / "site")
+    assert built.returncode != 0 and "no-such-page.md" in built.stderr
