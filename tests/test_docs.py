@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from browser import needs_browser, rendered_dom
 
 import qsearch
 from qsearch.cli import COMMANDS, build_parser
@@ -79,17 +80,8 @@ def test_a_broken_link_fails_the_build(tmp_path):
     assert built.returncode != 0 and "no-such-page.md" in built.stderr
 
 
-@pytest.mark.skipif(
-    shutil.which("chromium") is None,
-    reason="no headless browser (Debian's chromium) installed; CI installs one",
-)
+@needs_browser
 def test_a_real_browser_renders_the_site_with_its_navigation(site, tmp_path):
-    dom = subprocess.run(
-        [
-            "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
-            f"--user-data-dir={tmp_path}", "--dump-dom", (site / "cli" / "report" / "index.html").as_uri(),
-        ],
-        capture_output=True, text=True, timeout=120, check=True,
-    ).stdout  # fmt: skip
+    dom = rendered_dom(site / "cli" / "report" / "index.html", tmp_path)
     assert "qsearch report" in dom and "--no-crops" in dom
     assert 'class="md-nav' in dom and "Getting started" in dom and "Python API" in dom

@@ -9,10 +9,10 @@ import io
 import json
 import re
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
+from browser import needs_browser, rendered_dom
 from PIL import Image
 from tinydetector import write_tiny_detector
 
@@ -173,18 +173,9 @@ def test_a_detection_run_reports_yolox_boxes_on_coco(tmp_path):
             assert shown[point["fraction"]]["map"] == pytest.approx(point["table"]["map"])
 
 
-@pytest.mark.skipif(
-    shutil.which("chromium") is None,
-    reason="no headless browser (Debian's chromium) installed; CI installs one",
-)
+@needs_browser
 def test_a_real_browser_renders_the_plot_and_every_crop(classified, tmp_path):
-    dom = subprocess.run(
-        [
-            "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
-            f"--user-data-dir={tmp_path}", "--dump-dom", (classified / REPORT).as_uri(),
-        ],
-        capture_output=True, text=True, timeout=120, check=True,
-    ).stdout  # fmt: skip
+    dom = rendered_dom(classified / REPORT, tmp_path)
     body = re.search(r"<body([^>]*)>", dom).group(1)
     shown = dict(re.findall(r'data-(crops-shown|chart-width|chart-points)="(\d+)"', body))
     crops = page(classified).count('<img class="crop"')

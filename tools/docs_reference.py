@@ -40,30 +40,48 @@ def command_pages() -> None:
     """``cli/NAME.md`` for every command and ``cli/index.md`` listing them."""
     os.environ["COLUMNS"] = "100"  # argparse wraps help at the terminal's width
     commands = subcommands(build_parser())
-    lines = [
-        "# Command reference",
-        "",
+    pages = {
+        module.NAME: (
+            f"# qsearch {module.NAME}\n\n{module.HELP}.\n\n```\n{help_of(commands[module.NAME])}```\n",
+            f"`qsearch {module.NAME}`",
+            f": {module.HELP}",
+        )
+        for module in COMMANDS
+    }
+    write_section(
+        "cli",
+        "Command reference",
         "Every command and flag, as `qsearch NAME --help` prints it.",
-        "",
-    ]
-    for module in COMMANDS:
-        help_text = help_of(commands[module.NAME])
-        with mkdocs_gen_files.open(f"cli/{module.NAME}.md", "w") as page:
-            page.write(f"# qsearch {module.NAME}\n\n{module.HELP}.\n\n```\n{help_text}```\n")
-        lines.append(f"- [`qsearch {module.NAME}`]({module.NAME}.md): {module.HELP}")
-    with mkdocs_gen_files.open("cli/index.md", "w") as page:
-        page.write("\n".join(lines) + "\n")
+        pages,
+    )
 
 
 def api_pages() -> None:
     """``api/NAME.md`` for every name of ``qsearch.__all__`` and ``api/index.md``."""
-    lines = ["# Python API", "", "Every name `import qsearch` offers, from its docstrings.", ""]
-    for name in qsearch.__all__:
-        module = qsearch._EXPORTS[name]
-        with mkdocs_gen_files.open(f"api/{name}.md", "w") as page:
-            page.write(f"# qsearch.{name}\n\n::: {module}.{name}\n")
-        lines.append(f"- [`qsearch.{name}`]({name}.md) (`{module}`)")
-    with mkdocs_gen_files.open("api/index.md", "w") as page:
+    pages = {
+        name: (
+            f"# qsearch.{name}\n\n::: {qsearch._EXPORTS[name]}.{name}\n",
+            f"`qsearch.{name}`",
+            f" (`{qsearch._EXPORTS[name]}`)",
+        )
+        for name in qsearch.__all__
+    }
+    write_section(
+        "api", "Python API", "Every name `import qsearch` offers, from its docstrings.", pages
+    )
+
+
+def write_section(
+    folder: str, title: str, intro: str, pages: dict[str, tuple[str, str, str]]
+) -> None:
+    """``folder/NAME.md`` for each page (its text, its link's label and what follows the link in
+    the index) and ``folder/index.md`` linking them."""
+    lines = [f"# {title}", "", intro, ""]
+    for name, (text, label, note) in pages.items():
+        with mkdocs_gen_files.open(f"{folder}/{name}.md", "w") as page:
+            page.write(text)
+        lines.append(f"- [{label}]({name}.md){note}")
+    with mkdocs_gen_files.open(f"{folder}/index.md", "w") as page:
         page.write("\n".join(lines) + "\n")
 
 
