@@ -8,7 +8,8 @@ deployment with one fixed table can. Apart too: arithmetic coding (ITU T.81 Anne
 libjpeg-turbo's ``jpegtran -arithmetic`` recodes the optimised file losslessly), which
 libjpeg-turbo, hence Pillow and simplejpeg, decode but web browsers do not. Test split, input
 scenario; BD-rate with a paired bootstrap 95% interval over images. Needs the search-quality reference
-curve and best front (benchmarks/search_quality.py).
+curve (benchmarks/search_quality.py --baselines) and the cross-fitted best front
+(benchmarks/cross_fit.py --export), whose tables it scores on the test split once.
 
     python benchmarks/lossless_settings.py
 """
@@ -22,11 +23,17 @@ import subprocess
 import numpy as np
 import pandas as pd
 
-from common import record, upstream_frame
+from common import ROOT, record, upstream_frame
 from qsearch.codecs.codec import EncoderSettings, decode, encode
+from qsearch.report.curves import rescore
 from qsearch.report.pareto import bd_rate, bootstrap_bd_rate
 from qsearch.tables.qtable import IJG, QTable
-from search_quality import BEST_FRONT, METRIC, RESULTS, evaluator
+from search_quality import METRIC, RESULTS, evaluator
+
+BEST_FRONT = ROOT / "benchmarks" / "results" / "best_front"
+"""The cross-fitted front (``python benchmarks/cross_fit.py --export``)."""
+FRONT_SCORES = RESULTS / "input" / "best_front_test_scores.csv"
+"""Its tables' per-image figures on the test split (not in git: this command writes them)."""
 
 SETTINGS = {
     "optimize": EncoderSettings(optimize=True),
@@ -110,7 +117,8 @@ def compare(reference: list[dict], test: list[dict]) -> str:
 
 
 def main() -> None:
-    images = evaluator("input", "test").images.images
+    scorer = evaluator("input", "test")
+    images = scorer.images.images
     ijg = upstream_frame(RESULTS / "input" / "reference" / "ijg_test.csv")
     ijg_figures = [json.loads(text) for text in ijg["per_image"]]
     ijg_tables = [IJG.at(int(q)) for q in ijg["quality"]]
@@ -124,11 +132,9 @@ def main() -> None:
     ]
 
     front = pd.read_csv(BEST_FRONT / "front.csv")
-    scores = upstream_frame(BEST_FRONT / "test_scores.csv").set_index("key")
-    front_figures = [json.loads(scores.loc[key, "per_image"]) for key in front["key"]]
-    front_tables = [
-        QTable.load(BEST_FRONT / path.replace("tables/", "")) for path in front["table"]
-    ]
+    front_tables = [QTable.load(BEST_FRONT / path) for path in front["table"]]
+    scores = rescore(scorer, {t.key: t for t in front_tables}, FRONT_SCORES).set_index("key")
+    front_figures = [json.loads(scores.loc[t.key, "per_image"]) for t in front_tables]
     front_sizes = [sizes(images, table) for table in front_tables]
     rows.append(
         f"| best front's tables, standard Huffman | IJG tables, standard Huffman | "
@@ -145,11 +151,11 @@ def main() -> None:
             f"| **whole encoding: best front's tables + {name}** | IJG tables, standard Huffman "
             f"(libjpeg's defaults) | {compare(baseline, points(front_figures, [s[name] for s in front_sizes]))} |"
         )
-    summary = json.loads((BEST_FRONT / "summary.json").read_text())
     record(
         "Lossless settings and the whole encoding (input scenario, test split 400 images, 4:2:0)",
         f"Decoded pixels identical to standard Huffman for every image at IJG q10/50/90: {checked}. "
-        f"Best front: {summary['searcher']} on {summary['space']} ({len(front)} tables). BD-rate % of top-1 vs "
+        f"Best front: the cross-fitted front of benchmarks/results/best_front ({len(front)} tables). "
+        "BD-rate % of top-1 vs "
         "bpp [95% paired bootstrap interval over images]; negative is better.\n\n"
         "| encoding | against | BD-rate |\n|---|---|---|\n"
         + "\n".join(rows)

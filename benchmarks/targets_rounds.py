@@ -21,7 +21,7 @@ import pandas as pd
 from common import ROOT, record, unpacked
 from cross_fit import cell, own_saving
 from qsearch.report.curves import REFERENCE, scored, write_csv
-from qsearch.search.journal import load_record
+from qsearch.search.journal import Journal
 from qsearch.search.searcher import make_searcher
 from qsearch.search.space import make_space
 from search_quality import evaluator, reference_curve
@@ -34,7 +34,7 @@ ROUNDS_FILE = "rounds_judged.csv"
 def replay_centres(directory: Path) -> tuple[list[list], object, dict, dict]:
     """Each target's table at the start of every round (its centre), by replaying the recorded
     trials through a fresh searcher; the searcher itself, the trials by key and the identity."""
-    trials, _, identity = load_record(directory)
+    trials, _, identity = Journal.read(directory)
     by_key = {t.qtable.key: t for t in trials}
     reference = json.loads((directory / REFERENCE).read_text())["search"]
     bound_to = SimpleNamespace(accuracy_metrics=tuple(reference), reference=reference, images=None)
