@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from browser import needs_browser, rendered_dom
 from PIL import Image
+from test_segmentation import wheel_segmenter
 from tinydetector import write_tiny_detector
 
 from qsearch.cli import main
@@ -21,7 +22,7 @@ from qsearch.codecs.codec import EncoderSettings, encode
 from qsearch.report.crops import per_image_values, same_bits
 from qsearch.report.html import CROP_TARGETS, REPORT
 from qsearch.tables.qtable import QTable
-from realdata import COCO128, SHARED_MODELS, YOLOX, declare, photos
+from realdata import COCO128, SELFIE, SHARED_MODELS, YOLOX, declare, photos
 
 CLASSIFY = ["run", "--searcher", "quality", "--budget", "20", "--metric", "similarity", "--quiet"]
 
@@ -150,6 +151,34 @@ def test_a_detectors_crops_carry_its_boxes(tmp_path):
     reds = (np.asarray(drawn) == (255, 40, 40)).all(-1).sum()
     assert reds > 0, "the box outlines are drawn in the crop"
     evaluator.close()
+
+
+@pytest.mark.skipif(
+    wheel_segmenter() is None,
+    reason="mediapipe==0.10.21 is not installed (make test installs it for its model file)",
+)
+def test_a_segmenters_crops_are_tinted_where_its_mask_is():
+    """The uncompressed crop is tinted exactly where the segmenter's mask is, and its caption
+    says what share of the pixels that is."""
+    from qsearch.images import load_images
+    from qsearch.report.crops import crop
+    from qsearch.tasks.evaluation import task_evaluator
+
+    astronaut = [p for p in photos() if p.stem == "astronaut"]
+    stored = load_images([str(p) for p in astronaut], compress_at="source", labels="none")
+    evaluator = task_evaluator("segment", wheel_segmenter(), stored, declared=SELFIE)
+    try:
+        shown = crop(evaluator, 0, QTable.from_quality(30), 0.0)
+        (note,) = evaluator.annotate([stored.images[0]], [0])
+    finally:
+        evaluator.close()
+    share = 100 * note.mask.mean()
+    assert 1 < share < 99 and shown.versions[0].caption == f"{share:.1f}% of pixels segmented"
+    drawn = np.asarray(Image.open(io.BytesIO(shown.versions[0].png))).astype(int)
+    left, top, right, bottom = shown.window
+    original = stored.images[0][top:bottom, left:right].astype(int)
+    tinted = np.abs(drawn - original).sum(-1) > 0
+    assert tinted.any() and (tinted == note.mask[top:bottom, left:right]).all()
 
 
 @pytest.mark.slow

@@ -32,11 +32,13 @@ class Version:
 
 @dataclass(frozen=True)
 class Crop:
-    """One image shown in three versions, and how far its figure moved at the chosen table."""
+    """One image shown in three versions, how far its figure moved at the chosen table, and the
+    window shown (left, top, right, bottom in the image's pixels)."""
 
     name: str
     moved: float
     versions: tuple[Version, ...]
+    window: tuple[int, int, int, int]
 
 
 def changed_first(evaluator, qtable: QTable, metric: str, count: int) -> list[tuple[int, float]]:
@@ -85,7 +87,7 @@ def crop(evaluator, index: int, qtable: QTable, moved: float) -> Crop:
         Version(title, size, _png(picture, note, window), note.caption)
         for (title, size), picture, note in zip(titles, pictures, notes)
     )
-    return Crop(evaluator.images.names[index], moved, versions)
+    return Crop(evaluator.images.names[index], moved, versions, window)
 
 
 def same_bits(image: np.ndarray, size: int, settings) -> tuple[int, bytes]:

@@ -241,7 +241,8 @@ def _crop_block(point: dict, table: dict, crops: list[Crop], metric: str) -> str
         )
         rows.append(
             f'<div class="image"><p><code>{escape(found.name)}</code>: {escape(metric)} moved '
-            f"{found.moved:.4f} from uncompressed</p>{figures}</div>"
+            f"{found.moved:.4f} from uncompressed; pixels {found.window[0]}..{found.window[2]} x "
+            f"{found.window[1]}..{found.window[3]}</p>{figures}</div>"
         )
     return (
         f"<h3>{100 * point['fraction']:g}% of uncompressed: trial {table['number']}</h3><p>The "
