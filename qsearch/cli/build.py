@@ -52,7 +52,7 @@ def build_evaluator(args, split: str | None = None, codec: str | None = None):
     check_images(args, split)
     settings = encoder_settings(args, codec)  # checked before the network loads
     if args.task != "classify":
-        return task_evaluator(args, split, settings)
+        return build_task_evaluator(args, split, settings)
     if getattr(args, "networks", None):
         return build_networks(args, split)
     if args.evaluator == "networks":
@@ -114,13 +114,13 @@ def build_networks(args, split: str | None):
     return EVALUATORS["networks"](members, args.combine)
 
 
-def task_evaluator(args, split: str | None, settings: EncoderSettings):
-    """The detector or segmenter evaluator (:func:`qsearch.tasks.evaluation.task_evaluator`) of
+def build_task_evaluator(args, split: str | None, settings: EncoderSettings):
+    """The evaluator of ``--task`` (:func:`qsearch.tasks.evaluation.task_evaluator`) of
     a declared model file on the stored images and the labels of ``--annotations``."""
     from qsearch.images import Preprocessing
     from qsearch.tasks.annotations import read_label_class_map
     from qsearch.tasks.declaration import declared_steps, parse_declarations
-    from qsearch.tasks.evaluation import task_evaluator as build
+    from qsearch.tasks.evaluation import task_evaluator
 
     if not args.model:
         raise QSearchError(f"--task {args.task} needs --model FILE (a declared model file)")
@@ -130,7 +130,7 @@ def task_evaluator(args, split: str | None, settings: EncoderSettings):
         raise QSearchError(f"{flag} does not go with --task {args.task}")
     declared = parse_declarations(args.declare)
     declared_steps(args.model, args.task, declared)  # before the images load
-    evaluator = build(
+    evaluator = task_evaluator(
         args.task, args.model, load_split(args, Preprocessing(), split), args.annotations,
         declared=declared, class_map=read_label_class_map(args.class_map), settings=settings,
         batch_size=min(args.batch_size, 16), adapter=getattr(args, "adapter", None),
