@@ -17,7 +17,7 @@ from qsearch.errors import QSearchError
 from qsearch.report.crops import Crop, changed_first, crop
 from qsearch.report.curves import verdict
 from qsearch.report.operating import resample_draws
-from qsearch.report.svg import Point, Series, chart
+from qsearch.report.svg import COLOURS, Point, Series, chart
 from qsearch.search.metrics import metric_sign
 from qsearch.tables.qtable import QTable
 
@@ -72,18 +72,18 @@ def _plot(run, summary: dict) -> str:
     """The front and the IJG curve on the judged images (and the searched ones beside them)."""
     metric, sign = run.metric, metric_sign(run.metric)
     marks = _marks(summary, metric)
+    searched, held_out = COLOURS[0], COLOURS[1]
     series = [
-        Series(
-            "front, searched images", _front_points(run, "search", marks), steps=True, sign=sign
-        ),
-        Series("IJG quality, searched images", _ijg_points(run.ijg, metric)),
+        Series("front, searched images", _front_points(run, "search", marks), True, sign, searched),
+        Series("IJG quality, searched images", _ijg_points(run.ijg, metric), colour=searched),
     ]
     if run.held_out:
-        series.insert(
-            1,
-            Series("front, held-out images", _front_points(run, "test", {}), steps=True, sign=sign),
-        )
-        series.append(Series("IJG quality, held-out images", _ijg_points(run.ijg_test, metric)))
+        series += [
+            Series("front, held-out images", _front_points(run, "test", {}), True, sign, held_out),
+            Series(
+                "IJG quality, held-out images", _ijg_points(run.ijg_test, metric), colour=held_out
+            ),
+        ]
     levels = {
         f"{100 * p['fraction']:g}% of uncompressed": p["target_judged"]
         for p in summary["operating_points"].get(metric, [])

@@ -33,6 +33,9 @@ class Series:
     steps: bool = False
     sign: int = 1
     """-1 where lower accuracy values are better (the steps then keep the lowest)."""
+    colour: str = ""
+    """Its colour (by default the next of :data:`COLOURS`): a front and its reference curve on
+    the same images share one, the front solid, the curve dashed."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ def chart(series: list[Series], metric: str, levels: dict[str, float] | None = N
     parts += [_level(axes, name, value) for name, value in (levels or {}).items()]
     for number, curve in enumerate(series):
         legend_y = HEIGHT - BOTTOM - 10 - 16 * (len(series) - 1 - number)
-        parts.append(_curve(axes, curve, COLOURS[number % len(COLOURS)], legend_y))
+        parts.append(_curve(axes, curve, curve.colour or COLOURS[number % len(COLOURS)], legend_y))
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'role="img" aria-label="{escape(metric)} against bits per pixel">'
@@ -170,4 +173,4 @@ def _steps(axes: _Axes, ordered: list[Point], sign: int) -> str:
     return " ".join(moves)
 
 
-__all__ = ["Point", "Series", "chart"]
+__all__ = ["COLOURS", "Point", "Series", "chart"]
