@@ -107,6 +107,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     """Search tables; resumable; exports the Pareto front (and re-scores it on a test split)."""
     from qsearch.experiment import run
+    from qsearch.report.html import REPORT
     from qsearch.search.pruning import Pruner
     from qsearch.search.searcher import make_searcher
     from qsearch.search.space import make_space
@@ -142,6 +143,9 @@ def run(args) -> int:
         if pool is not None:
             pool.shutdown()
     print_run(finished)
+    print(
+        f"wrote {finished.directory / REPORT}: open it in a browser (plot, operating points, crops)"
+    )
     return 0
 
 
