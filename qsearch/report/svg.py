@@ -56,12 +56,13 @@ class _Axes:
 def chart(series: list[Series], metric: str, levels: dict[str, float] | None = None) -> str:
     """The SVG of ``series`` (``metric`` against bpp), with dotted horizontal ``levels``
     (name -> accuracy, e.g. 98% of the uncompressed figure)."""
-    points = [p for s in series for p in s.points if p.bpp > 0 and math.isfinite(p.accuracy)]
+    levels = levels or {}
+    points = [p for s in series for p in s.points if _plottable(p)]
     if not points:
         return "<p>No table to plot.</p>"
-    axes = _axes(points, list((levels or {}).values()))
+    axes = _axes(points, list(levels.values()))
     parts = [_frame(axes, metric)]
-    parts += [_level(axes, name, value) for name, value in (levels or {}).items()]
+    parts += [_level(axes, name, value) for name, value in levels.items()]
     for number, curve in enumerate(series):
         legend_y = HEIGHT - BOTTOM - 10 - 16 * (len(series) - 1 - number)
         parts.append(_curve(axes, curve, curve.colour or COLOURS[number % len(COLOURS)], legend_y))
@@ -71,6 +72,10 @@ def chart(series: list[Series], metric: str, levels: dict[str, float] | None = N
         + "".join(parts)
         + "</svg>"
     )
+
+
+def _plottable(point: Point) -> bool:
+    return point.bpp > 0 and math.isfinite(point.accuracy)
 
 
 def _axes(points: list[Point], levels: list[float]) -> _Axes:
@@ -123,7 +128,7 @@ def _level(axes: _Axes, name: str, value: float) -> str:
 
 
 def _curve(axes: _Axes, curve: Series, colour: str, legend_y: float) -> str:
-    ordered = sorted(curve.points, key=lambda p: p.bpp)
+    ordered = sorted(filter(_plottable, curve.points), key=lambda p: p.bpp)
     if not ordered:
         return ""
     path = (
