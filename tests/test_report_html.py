@@ -211,3 +211,28 @@ def test_a_real_browser_renders_the_plot_and_every_crop(classified, tmp_path):
     assert int(shown["crops-shown"]) == crops > 0
     assert int(shown["chart-width"]) > 300
     assert int(shown["chart-points"]) == page(classified).count("<circle")
+
+
+def test_the_chart_leaves_out_what_cannot_be_plotted_and_steps_the_right_way():
+    """A table without a finite figure is left out; a lower-is-better front steps down to the
+    lowest figure of no more bits, a higher-is-better one up to the highest."""
+    from qsearch.report.svg import Point, Series, chart
+
+    points = [
+        Point(0.5, 0.3, "a"),
+        Point(1.0, 0.1, "b"),
+        Point(2.0, 0.2, "c"),
+        Point(3.0, np.nan, "d"),
+    ]
+    lower = chart([Series("kl", points, steps=True, sign=-1)], "kl")
+    assert lower.count("<circle") == 3 and "<title>d</title>" not in lower
+    rising = [Point(0.5, 0.1, "a"), Point(1.0, 0.3, "b"), Point(2.0, 0.2, "c")]
+    higher = chart([Series("top1", rising, steps=True)], "top1")
+
+    def moves(svg: str) -> list[float]:
+        path = re.search(r'<path d="([^"]+)"', svg).group(1)
+        return [float(y) for y in re.findall(r"[ML][0-9.]+,([0-9.]+)", path)]
+
+    assert moves(lower) == sorted(moves(lower))  # svg y grows downwards: steps to lower figures
+    assert len(set(moves(higher))) == 2 and moves(higher) == sorted(moves(higher), reverse=True)
+    assert len(set(moves(lower))) == 2
