@@ -87,7 +87,7 @@ def run(
         write_text(directory / REFERENCE, json.dumps(references))
         finished = Run(directory)
         finished.export()
-        finished.report(test_evaluator or evaluator)
+        finished.report(evaluator if test_evaluator is None else test_evaluator)
     finally:
         study.close()
     return finished
