@@ -61,6 +61,7 @@ def test_every_public_name_has_its_page_from_its_docstring(site):
     for name in qsearch.__all__:
         page = (site / "api" / name / "index.html").read_text()
         assert f'id="{qsearch._EXPORTS[name]}.{name}"' in page, name
+        assert ":class:`" not in page and ":func:`" not in page, f"{name}: raw reST roles"
 
 
 def test_a_broken_link_fails_the_build(tmp_path):
