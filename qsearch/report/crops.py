@@ -41,11 +41,18 @@ class Crop:
     window: tuple[int, int, int, int]
 
 
-def changed_first(evaluator, qtable: QTable, metric: str, count: int) -> list[tuple[int, float]]:
+def changed_first(
+    evaluator, qtable: QTable, metric: str, count: int, recorded: dict | None = None
+) -> list[tuple[int, float]]:
     """(image index, how far its ``metric`` moved towards worse) of the ``count`` images whose
-    figure at ``qtable`` moved most from the uncompressed one, largest first."""
-    figures = evaluator.evaluate(qtable, per_image=True).per_image or {}
-    values = per_image_values(metric, figures)
+    figure at ``qtable`` moved most from the uncompressed one, largest first. ``recorded``: the
+    table's per-image figures on these images as the run kept them (the table is evaluated
+    again only where the run kept none of ``metric``)."""
+    values = per_image_values(metric, recorded or {})
+    if values is None:
+        values = per_image_values(
+            metric, evaluator.evaluate(qtable, per_image=True).per_image or {}
+        )
     reference = per_image_values(metric, evaluator.reference_per_image or {})
     if values is None:
         return []
@@ -63,8 +70,13 @@ def per_image_values(metric: str, figures: dict) -> np.ndarray | None:
             pooled = pool(metric, figures)
         except KeyError:
             return None
-        count = pooled.figures.count
-        return np.array([pooled(np.eye(count)[i]) for i in range(count)], dtype=np.float64)
+        alone = np.zeros(pooled.figures.count)
+        values = []
+        for i in range(len(alone)):
+            alone[i] = 1
+            values.append(pooled(alone))
+            alone[i] = 0
+        return np.array(values, dtype=np.float64)
     return np.asarray(figures[metric], dtype=np.float64) if metric in figures else None
 
 

@@ -201,10 +201,18 @@ def _crops(run, summary: dict, evaluator) -> str:
         if point["fraction"] not in CROP_TARGETS or table is None:
             continue
         qtable = QTable.load(run.directory / table["file"])
-        chosen = changed_first(evaluator, qtable, run.metric, CROPS_PER_TARGET)
+        recorded = _recorded_figures(run, table["number"])
+        chosen = changed_first(evaluator, qtable, run.metric, CROPS_PER_TARGET, recorded)
         crops = [crop(evaluator, index, qtable, moved) for index, moved in chosen]
         blocks.append(_crop_block(point, table, crops, run.metric))
     return "<h2>Images</h2>" + ("".join(blocks) or "<p>No table is chosen at 98% or 95%.</p>")
+
+
+def _recorded_figures(run, number: int) -> dict | None:
+    """A front table's per-image figures on the judged images, as the run kept them."""
+    front = run.side(run.judged_split).front
+    rows = np.flatnonzero(front.frame["number"].to_numpy() == number)
+    return front.figures[int(rows[0])] if front.figures is not None and len(rows) else None
 
 
 def check_same_evaluator(run, evaluator) -> None:
