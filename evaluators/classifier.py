@@ -148,7 +148,7 @@ class ClassifierEvaluator(CodecEvaluator):
     ) -> tuple[Classifier, torch.Tensor]:
         """The classifier on the chosen path and its log-probabilities on the uncompressed images."""
         if forward != "auto" or classifier.fixed_forward:
-            chosen = classifier.with_forward(forward)
+            chosen = classifier if forward == classifier.forward else classifier.with_forward(forward)
             return chosen, self._forward_all(chosen)
         exact = classifier.with_forward("fp32")
         exact_log_probs = self._forward_all(exact)
@@ -224,10 +224,12 @@ class ClassifierEvaluator(CodecEvaluator):
         assert labels is not None  # called with labels only
         return float((log_probs.argmax(1) == labels[: len(log_probs)]).float().mean())
 
-    def _per_image(self, log_probs: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Per-image figures for the first ``len(log_probs)`` images."""
-        count = len(log_probs)
-        reference = self._reference_log_probs[:count]
+    def _per_image(
+        self, log_probs: torch.Tensor, indices: slice | torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Per-image figures of images ``indices`` (default: the first ``len(log_probs)``)."""
+        indices = slice(0, len(log_probs)) if indices is None else indices
+        reference = self._reference_log_probs[indices]
         kl = (reference.exp() * (reference - log_probs)).sum(1)
         values = {
             "agreement": (log_probs.argmax(1) == reference.argmax(1)).float(),
@@ -235,7 +237,7 @@ class ClassifierEvaluator(CodecEvaluator):
             "kl": kl,
         }
         if self._labels is not None:
-            labels = self._labels[:count]
+            labels = self._labels[indices]
             top = log_probs.topk(min(5, self._classes), dim=1).indices
             values["top1"] = (top[:, 0] == labels).float()
             if self._classes >= 5:
@@ -335,6 +337,34 @@ class ClassifierEvaluator(CodecEvaluator):
             images = {name: values.tolist() for name, values in figures.items()}
             images.update(bytes=sizes.tolist(), pixels=self._image_pixels)
         return Evaluation(metrics, images, pruned)
+
+    fidelity_metric = "kept"
+    """Per image: its similarity where the network keeps the uncompressed top class, else 0."""
+
+    def evaluate_each(self, tables, indices) -> dict[str, np.ndarray]:
+        """Image ``indices[k]`` with ``tables[k]`` (see :meth:`Evaluator.evaluate_each`); ``kept``
+        is the per-image figure rate control reads."""
+        chosen = torch.as_tensor(list(indices), dtype=torch.long)
+        images = [self.images.images[i] for i in chosen.tolist()]
+        files = self.codec.encode_each(images, list(tables))
+        log_probs = []
+        for start in range(0, len(files), self.batch_size):
+            part = files[start : start + self.batch_size]
+            decoded = self.codec.decode_all(part, self._uncompressed.shape[1:], self._transform)
+            log_probs.append(self.classifier.log_probs(decoded))
+        joined = torch.cat(log_probs) if log_probs else self._reference_log_probs[:0]
+        figures = {k: v.numpy() for k, v in self._per_image(joined, chosen).items()}
+        figures["kept"] = figures["agreement"] * figures["similarity"]
+        figures["bytes"] = np.array([len(f) for f in files], dtype=np.int64)
+        figures["pixels"] = np.array([self._image_pixels[i] for i in chosen.tolist()])
+        return figures
+
+    def on_images(self, images: ImageSet) -> ClassifierEvaluator:
+        """The same network, on its chosen forward path, and settings on other images."""
+        return ClassifierEvaluator(
+            images, self.classifier, self.settings, self.batch_size, self.codec.threads,
+            forward=self.classifier.forward, encoder_processes=0,
+        )  # fmt: skip
 
     def _until_hopeless(
         self,

@@ -23,7 +23,7 @@ LAYERS = [
     {"codecs"},
     {"models", "transforms"},
     {"search"},
-    {"tasks", "searchers", "evaluators"},
+    {"tasks", "searchers", "evaluators", "rate"},
     {"report"},
     {"experiment", "testing", "__init__"},
     {"cli"},

@@ -31,7 +31,7 @@ from qsearch.cli import (
     report,
     run,
 )
-from qsearch.cli.arguments import Parser, apply_config
+from qsearch.cli.arguments import Parser, apply_config, refuse_unused
 from qsearch.errors import QSearchError
 
 COMMANDS = (
@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 def _execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """The command's exit status; every failure one line (a traceback only in a log file)."""
     try:
+        _refuse_unused(args, parser)
         return args.func(args)
     except QSearchError as error:
         print_error(error.spoken(flags(parser)))
@@ -137,6 +138,17 @@ def _execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return 2
     except Exception as error:  # noqa: BLE001 - the last line of defence: never a traceback
         return _internal_error(error)
+
+
+def _refuse_unused(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """An option that has no effect in the command as given is refused (each command says
+    which, in its ``unused(args)``)."""
+    command = next(c for c in COMMANDS if c.NAME == args.command)
+    unused = getattr(command, "unused", None)
+    if unused is None:
+        return
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    refuse_unused(args, subparsers.choices[args.command], unused)
 
 
 def _internal_error(error: Exception) -> int:

@@ -91,6 +91,44 @@ def names_list(text: str) -> list[str]:
 names_list.__name__ = "A,B"
 
 
+def quality_list(text: str) -> tuple[int, ...]:
+    """Q,Q,...: two or more rising qualities in 1..100."""
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of whole numbers") from None
+    if (
+        len(values) < 2
+        or list(values) != sorted(set(values))
+        or not 1 <= values[0] <= values[-1] <= 100
+    ):
+        raise argparse.ArgumentTypeError(f"{text!r} is not two or more rising qualities in 1..100")
+    return values
+
+
+quality_list.__name__ = "Q,Q,..."
+
+
+def given_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, str]:
+    """dest -> flag of every option of ``parser`` whose value is not its default: what the
+    user said (or a config file said for them)."""
+    found = {}
+    for action in parser._actions:
+        if action.option_strings and action.dest not in ("help", "version"):
+            if getattr(args, action.dest, action.default) != action.default:
+                found[action.dest] = max(action.option_strings, key=len)
+    return found
+
+
+def refuse_unused(args: argparse.Namespace, parser: argparse.ArgumentParser, unused) -> None:
+    """One line for the first option given that does nothing in the command as given
+    (``unused(args)``: dest -> why), before any work."""
+    reasons = unused(args)
+    for dest, flag in given_options(args, parser).items():
+        if dest in reasons:
+            raise QSearchError(f"{flag} has no effect here: {reasons[dest]}")
+
+
 def writable_folder(path: Path) -> Path:
     """Check that a run or output folder can be created or written, without writing anything."""
     if path.exists() and not path.is_dir():

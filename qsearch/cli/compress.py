@@ -1,32 +1,39 @@
-"""``qsearch compress``: a folder of JPEGs carrying a table (:func:`qsearch.codecs.compress.compress`)."""
+"""``qsearch compress``: a folder of JPEGs carrying one table
+(:func:`qsearch.codecs.compress.compress`), or each image at its own quality with
+``--per-image`` (:func:`qsearch.rate.job.compress_per_image`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from qsearch.cli.build import (
-    encoder_settings,
-)
-from qsearch.cli.options import (
-    add_encoder_arguments,
-)
+from qsearch.cli.arguments import number, quality_list
+from qsearch.cli.build import build_evaluator, encoder_settings, note
+from qsearch.cli.options import add_data_arguments
+from qsearch.errors import QSearchError
 from qsearch.tables.qtable import QTable
 
 NAME = "compress"
-HELP = "write a folder of JPEGs with a table"
+HELP = "write a folder of JPEGs with a table, or each image at its own quality (--per-image)"
+PER_IMAGE = ("target", "calibrate", "rule", "margin", "qualities")
+NETWORK = (
+    "labels", "class_map", "split_file", "split", "limit", "annotations", "task", "declare",
+    "evaluator", "model", "weights", "adapter", "mean", "std", "input_size", "resize",
+    "interpolation", "device", "batch_size", "forward",
+)  # fmt: skip
+"""What only a per-image job reads: the calibration images' labels and the network."""
 
 
 def add_arguments(parser) -> None:
     """The arguments of ``qsearch compress``."""
     parser.add_argument(
-        "--qtable", type=Path, required=True, help="cjpeg -qtables text file or JSON table pair"
+        "--qtable",
+        type=Path,
+        help="cjpeg -qtables text file or JSON table pair: the table every file carries; with "
+        "--per-image the base its qualities scale (IJG's when absent)",
     )
     parser.add_argument("src", type=Path, help="an image or a folder of images (never modified)")
     parser.add_argument(
         "dst", type=Path, help="destination folder, outside SRC (FILE.jpg per source file)"
-    )
-    parser.add_argument(
-        "--strict", action="store_true", help="an unreadable image is fatal instead of skipped"
     )
     parser.add_argument(
         "--overwrite",
@@ -38,13 +45,80 @@ def add_arguments(parser) -> None:
         action="store_true",
         help="leave out EXIF and the ICC profile (kept by default, orientation tag included)",
     )
-    add_encoder_arguments(parser)
+    per_image = parser.add_argument_group(
+        "per-image rate control (each image the smallest quality its network reads the same)"
+    )
+    per_image.add_argument(
+        "--per-image",
+        action="store_true",
+        help="choose each image's quality with the network; writes DST/manifest.csv and the "
+        "calibration in DST/per-image.json",
+    )
+    per_image.add_argument(
+        "--target",
+        type=number(above=0),
+        metavar="SHARE",
+        help="share of the uncompressed figure to keep on the calibration images (top-1 with "
+        "labels, agreement with the uncompressed answer without), e.g. 0.98",
+    )
+    per_image.add_argument(
+        "--calibrate",
+        type=Path,
+        metavar="CALIB",
+        help="folder of calibration images (labels read as --data reads them); its images "
+        "should look like SRC's and need not be SRC's",
+    )
+    per_image.add_argument(
+        "--rule",
+        choices=("threshold", "tradeoff"),
+        default="threshold",
+        help="threshold (default): the smallest quality whose per-image figure reaches a "
+        "calibrated floor; tradeoff: per image the quality minimising bpp + weight x (1 - "
+        "figure), the weight calibrated",
+    )
+    per_image.add_argument(
+        "--margin",
+        type=number(low=0),
+        help="threshold rule: the least floor of the per-image figure (default 0.5), a margin "
+        "for receivers that decode or resize another way",
+    )
+    per_image.add_argument(
+        "--qualities",
+        type=quality_list,
+        metavar="Q,Q,...",
+        help="the qualities to choose among (default 5,10,15,20,25,30,40,50,60,70,80,90,95,100)",
+    )
+    add_data_arguments(parser)
+
+
+def unused(args) -> dict[str, str]:
+    """Options that do nothing in the command as given, and why."""
+    if not args.per_image:
+        why = "it is read only with --per-image"
+        return {name: why for name in (*PER_IMAGE, *NETWORK)} | {
+            "data": "compress reads SRC (and CALIB with --per-image)",
+            "compress_at": "compress writes the stored images",
+        }
+    found = {
+        "data": "the images are SRC; the calibration images are --calibrate",
+        "compress_at": "per image, the stored images are compressed and judged",
+        "split_file": "the calibration images are the whole --calibrate folder",
+        "split": "the calibration images are the whole --calibrate folder",
+        "limit": "every image of --calibrate calibrates",
+    }
+    if args.rule == "tradeoff":
+        found["margin"] = "the tradeoff rule has no floor"
+    return found
 
 
 def run(args) -> int:
     """Write every image of SRC as a JPEG carrying the table (SRC is never touched)."""
+    if args.per_image:
+        return _per_image(args)
     from qsearch.codecs.compress import compress
 
+    if args.qtable is None:
+        raise QSearchError("give --qtable FILE (the table every file carries) or --per-image")
     done = compress(
         QTable.load(args.qtable),
         args.src,
@@ -60,3 +134,50 @@ def run(args) -> int:
         f"on {done.kept_icc}" + (" (--strip)" if args.strip else "")
     )
     return 0
+
+
+def _per_image(args) -> int:
+    """Calibrate on CALIB, then compress SRC image by image."""
+    from qsearch.codecs.compress import compress_targets
+    from qsearch.rate.job import MARGIN, compress_per_image
+    from qsearch.rate.ladder import QUALITIES, Ladder
+    from qsearch.tables.families import make_family
+
+    missing = [f"--{k}" for k in ("target", "calibrate") if getattr(args, k) is None]
+    if missing:
+        raise QSearchError(f"--per-image needs {' and '.join(missing)}")
+    if not args.calibrate.is_dir():
+        raise QSearchError(f"--calibrate {args.calibrate}: not a folder")
+    compress_targets(args.src, args.dst)  # the folders checked before the network loads
+    family = make_family(str(args.qtable)) if args.qtable is not None else make_family("ijg")
+    ladder = Ladder(family, args.qualities or QUALITIES)
+    args.data, args.compress_at = args.calibrate, "source"
+    evaluator = build_evaluator(args)
+    try:
+        manifest = compress_per_image(
+            evaluator, args.src, args.dst, target=args.target, rule=args.rule,
+            margin=MARGIN if args.margin is None else args.margin, ladder=ladder,
+            strip=args.strip, strict=args.strict, overwrite=args.overwrite,
+        )  # fmt: skip
+    finally:
+        evaluator.close()
+    _say(args, manifest)
+    return 0
+
+
+def _say(args, manifest) -> None:
+    from qsearch.rate.calibration import Calibration
+    from qsearch.rate.folder import read_record
+
+    record = read_record(args.dst) or {}
+    calibration = Calibration.from_dict(record["calibration"], str(args.dst))
+    note(f"calibrated on {args.calibrate}: {calibration.describe()}")
+    if manifest.empty:
+        print(f"wrote no file to {args.dst} (no readable image in {args.src})")
+        return
+    bpp = 8 * manifest["bytes"].sum() / manifest["pixels"].sum()
+    print(
+        f"wrote {len(manifest)} JPEG file(s) to {args.dst}, each at its own quality (median "
+        f"{manifest['quality'].median():g}, {manifest['quality'].min()}..{manifest['quality'].max()}"
+        f"), {bpp:.3f} bpp over the stored pixels; manifest.csv and per-image.json beside them"
+    )

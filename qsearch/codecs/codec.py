@@ -113,11 +113,16 @@ class Codec:
         """Every image's complete file (``setting``: a table, or a quality codec's quality):
         sizes first, the cheap half of an evaluation. Its wall time is kept in
         :attr:`encode_seconds` (encoders compared by speed, measured in the same run)."""
+        return self.encode_each(images, [setting] * len(images))
+
+    def encode_each(self, images, settings: list) -> list[bytes]:
+        """Image i's complete file with ``settings[i]`` (per-image rate control gives every
+        image its own table); timed as :meth:`encode_all`."""
         files: list[bytes] = [b""] * len(images)
 
         def work(indices):
             for i in indices:
-                files[i] = encode(images[i], setting, self.settings)
+                files[i] = encode(images[i], settings[i], self.settings)
 
         start = time.perf_counter()
         self._map(work, len(images))

@@ -63,7 +63,7 @@ def compress(
             log.warning("%s", error)
             done.skipped.append(str(error))
             continue
-        _write(target, encode(image, qtable, settings, metadata), len(done.written))
+        write_file(target, encode(image, qtable, settings, metadata), len(done.written))
         done.written.append(target)
         done.kept_exif += bool(metadata.get("exif"))
         done.kept_icc += bool(metadata.get("icc_profile"))
@@ -79,7 +79,9 @@ def _refuse_existing(targets: dict[Path, Path]) -> None:
         )
 
 
-def _write(target: Path, data: bytes, before: int) -> None:
+def write_file(target: Path, data: bytes, before: int) -> None:
+    """Write one output file atomically (its folders made); a failure names the file and how
+    many were written before it."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         write_bytes(target, data)
@@ -135,4 +137,4 @@ def compress_targets(source: Path, destination: Path) -> dict[Path, Path]:
     return targets
 
 
-__all__ = ["Compressed", "compress", "compress_targets"]
+__all__ = ["Compressed", "compress", "compress_targets", "write_file"]

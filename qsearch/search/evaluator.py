@@ -8,7 +8,7 @@ Implementations live in ``qsearch.evaluators`` and register through the
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -16,6 +16,7 @@ import numpy as np
 
 from qsearch.codecs.codec import Codec, EncoderSettings
 from qsearch.codecs.pool import ProcessEncoder
+from qsearch.errors import QSearchError
 from qsearch.images import ImageSet
 from qsearch.registry import Registry
 from qsearch.search.metrics import MetricSpec, declare
@@ -136,6 +137,25 @@ class Evaluator(ABC):
         """What the network says of ``pictures`` (decoded versions of images ``indices`` of
         :attr:`images`, same sizes), for a report's crops; nothing to draw here."""
         return [Annotation() for _ in pictures]
+
+    fidelity_metric: ClassVar[str] = ""
+    """The per-image figure that per-image rate control keeps (1 where the network reads the
+    compressed image as it reads the uncompressed one, lower as its reading moves away), as
+    :meth:`evaluate_each` reports it; empty where images are not judged one by one."""
+
+    def evaluate_each(self, tables: Sequence, indices: Sequence[int]) -> dict[str, np.ndarray]:
+        """Image ``indices[k]`` encoded with ``tables[k]``, decoded and read by the network:
+        per image its ``bytes``, ``pixels``, :attr:`fidelity_metric` and every accuracy figure
+        (records for pooled ones). What per-image rate control probes."""
+        raise QSearchError(
+            f"the {self.name} evaluator does not judge images one by one: it cannot choose "
+            "each image's quality"
+        )
+
+    def on_images(self, images: ImageSet) -> Evaluator:
+        """The same network and settings judging other images (per-image rate control applies
+        a rule calibrated on some images to others, chunk by chunk)."""
+        return self.evaluate_each([], [])  # type: ignore[return-value]  # refuses, naming it
 
     def close(self) -> None:
         """Release what the evaluator holds (threads, processes)."""

@@ -1,0 +1,256 @@
+"""``qsearch compress --per-image``: a folder compressed image by image, each at the step of the
+ladder its calibrated rule chooses, as ``compress`` writes folders (layout, metadata, sources
+never touched, no file replaced without ``overwrite``). Beside the files: ``manifest.csv`` (each
+file's quality, bytes and per-image figure) and ``per-image.json`` (the calibration and what it
+was calibrated on). A killed job resumes without recoding what is written, and writes the same
+bytes as an uninterrupted one: each chunk's rows reach the manifest before its files are
+renamed into place, so a row whose file is missing is redone and a file without a row was never
+ours."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from qsearch.atomic import write_text
+from qsearch.codecs.codec import EncoderSettings, encode
+from qsearch.codecs.compress import compress_targets, write_file
+from qsearch.errors import QSearchError
+from qsearch.images import ImageSet, Preprocessing, read_metadata, read_rgb
+from qsearch.rate.calibration import Calibration
+from qsearch.rate.ladder import Ladder
+from qsearch.rate.rules import Rule
+from qsearch.search.evaluator import Evaluator
+
+log = logging.getLogger(__name__)
+MANIFEST = "manifest.csv"
+RECORD = "per-image.json"
+COLUMNS = ("file", "source", "quality", "bytes", "pixels", "bpp", "fidelity")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a per-image job applies: the ladder, the rule and its calibration, the encoder
+    settings, and the identity of the request (calibration images, network, target) that a
+    resume must match."""
+
+    ladder: Ladder
+    rule: Rule
+    calibration: Calibration
+    settings: EncoderSettings
+    request: dict
+
+    def record(self) -> dict:
+        """What ``per-image.json`` holds."""
+        return {"request": self.request, "calibration": self.calibration.to_dict()}
+
+
+def read_record(destination: Path) -> dict | None:
+    """The record of an earlier job into ``destination``, or None."""
+    path = destination / RECORD
+    if not path.exists():
+        return None
+    from qsearch.jsonfile import read_json_object
+
+    return read_json_object(path, "a per-image compression record", str(path))
+
+
+def choose_steps(evaluator: Evaluator, plan: Plan) -> tuple[np.ndarray, np.ndarray]:
+    """(step, per-image figure at that step) of every image of ``evaluator``: the rule run with
+    the network in the loop, as calibration ran it on the grid."""
+    count, tables = len(evaluator.images), plan.ladder.tables()
+    seen: dict[tuple[int, int], float] = {}
+
+    def probe(images: np.ndarray, steps: np.ndarray) -> dict[str, np.ndarray]:
+        found = evaluator.evaluate_each([tables[s] for s in steps], images)
+        found["fidelity"] = np.asarray(found[evaluator.fidelity_metric], dtype=np.float64)
+        seen.update(zip(zip(images.tolist(), steps.tolist()), found["fidelity"].tolist()))
+        return found
+
+    calibration = plan.calibration
+    if calibration.fallback:
+        assert calibration.one_quality is not None
+        steps = np.full(count, plan.ladder.qualities.index(calibration.one_quality))
+    else:
+        steps = plan.rule.choose(probe, count, len(tables), calibration.value)
+    unseen = np.array([i for i in range(count) if (i, int(steps[i])) not in seen], np.int64)
+    if unseen.size:  # the finest step is taken without a probe where nothing coarser passed
+        probe(unseen, steps[unseen])
+    return steps, np.array([seen[(i, int(s))] for i, s in enumerate(steps)])
+
+
+def write_per_image(
+    source: Path | str,
+    destination: Path | str,
+    plan: Plan,
+    evaluator_for: Callable[[ImageSet], Evaluator],
+    *,
+    preprocessing: Preprocessing = Preprocessing(),
+    strip: bool = False,
+    strict: bool = False,
+    overwrite: bool = False,
+    chunk: int = 32,
+    progress: bool = True,
+):
+    """Compress every image of ``source`` into ``destination`` at its own step; returns the
+    manifest as a pandas frame. ``evaluator_for`` builds the evaluator of a chunk of images
+    (stored size, read as ``compress`` reads them) with the plan's network and settings."""
+    import pandas as pd
+
+    source, destination = Path(source), Path(destination)
+    targets = compress_targets(source, destination)
+    rows = _resumable(destination, plan, targets, overwrite)
+    pending = [p for p, t in targets.items() if not (t.exists() and _done(rows.get(t), t))]
+    destination.mkdir(parents=True, exist_ok=True)
+    write_text(destination / RECORD, json.dumps(plan.record(), indent=1) + "\n")
+    bar = tqdm(total=len(targets), initial=len(targets) - len(pending), unit="image",
+               desc="per-image compress", disable=not progress)  # fmt: skip
+    for start in range(0, len(pending), chunk):
+        part = pending[start : start + chunk]
+        written = _compress_chunk(
+            part, targets, destination, plan, evaluator_for, preprocessing, strip, strict
+        )
+        for row in written:
+            rows[destination / row["file"]] = row
+        bar.update(len(part))
+    bar.close()
+    ordered = [rows[t] for t in targets.values() if t in rows]
+    _write_manifest(destination, ordered)
+    return pd.DataFrame(ordered, columns=list(COLUMNS))
+
+
+def _done(row: dict | None, target: Path) -> bool:
+    return row is not None and target.stat().st_size == int(row["bytes"])
+
+
+def _resumable(
+    destination: Path, plan: Plan, targets: dict[Path, Path], overwrite: bool
+) -> dict[Path, dict]:
+    """The manifest rows of an earlier job with the same request (refusing one with another),
+    and every existing target that no row accounts for refused unless ``overwrite``."""
+    record = read_record(destination)
+    if record is not None and record.get("request") != plan.request and not overwrite:
+        changed = sorted(
+            k for k in {*plan.request, *record.get("request", {})}
+            if plan.request.get(k) != record.get("request", {}).get(k)
+        )  # fmt: skip
+        raise QSearchError(
+            f"{destination}: was compressed per image with another {', '.join(changed)}; "
+            "give another destination (or --overwrite)"
+        )
+    rows = _read_manifest(destination) if record is not None and not overwrite else {}
+    foreign = [t for t in targets.values() if t.exists() and not _done(rows.get(t), t)]
+    foreign = [t for t in foreign if t not in rows]
+    if foreign and not overwrite:
+        raise QSearchError.about(
+            f"{foreign[0]}: already exists and no earlier per-image job wrote it ({len(foreign)} "
+            "such file(s)); give {overwrite} to replace them, or another destination"
+        )
+    return rows
+
+
+def _read_manifest(destination: Path) -> dict[Path, dict]:
+    """Rows of ``manifest.csv`` by target (the last row of a file wins; a torn last line is
+    dropped)."""
+    path = destination / MANIFEST
+    if not path.exists():
+        return {}
+    rows: dict[Path, dict] = {}
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            if None in row.values() or set(row) != set(COLUMNS):
+                continue
+            rows[destination / row["file"]] = row
+    return rows
+
+
+def _append_rows(destination: Path, rows: list[dict]) -> None:
+    path = destination / MANIFEST
+    new = not path.exists()
+    with open(path, "a", newline="") as handle:
+        writer = csv.DictWriter(handle, COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _write_manifest(destination: Path, rows: list[dict]) -> None:
+    from io import StringIO
+
+    text = StringIO()
+    writer = csv.DictWriter(text, COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(destination / MANIFEST, text.getvalue())
+
+
+def _compress_chunk(
+    paths: list[Path],
+    targets: dict[Path, Path],
+    root: Path,
+    plan: Plan,
+    evaluator_for: Callable[[ImageSet], Evaluator],
+    preprocessing: Preprocessing,
+    strip: bool,
+    strict: bool,
+) -> list[dict]:
+    """Read, choose, encode and write one chunk; its manifest rows (appended before the files
+    are written)."""
+    read = _read_chunk(paths, strip, strict)
+    if not read:
+        return []
+    names = [str(p) for p, _, _ in read]
+    images = [image for _, image, _ in read]
+    image_set = ImageSet(
+        names, images, None, np.array([p.stat().st_size for p, _, _ in read]), "source",
+        preprocessing,
+    )  # fmt: skip
+    evaluator = evaluator_for(image_set)
+    try:
+        steps, fidelity = choose_steps(evaluator, plan)
+    finally:
+        evaluator.close()
+    files, rows = [], []
+    for (path, image, metadata), step, figure in zip(read, steps, fidelity):
+        data = encode(image, plan.ladder.table(int(step)), plan.settings, metadata)
+        pixels = int(image.shape[0] * image.shape[1])
+        target = targets[path]
+        files.append((target, data))
+        rows.append({
+            "file": str(target.relative_to(root)), "source": str(path),
+            "quality": plan.ladder.qualities[int(step)], "bytes": len(data), "pixels": pixels,
+            "bpp": round(8 * len(data) / pixels, 5), "fidelity": round(float(figure), 6),
+        })  # fmt: skip
+    _append_rows(root, rows)
+    for done, (target, data) in enumerate(files):
+        write_file(target, data, done)
+    return rows
+
+
+def _read_chunk(
+    paths: list[Path], strip: bool, strict: bool
+) -> list[tuple[Path, np.ndarray, dict]]:
+    """(path, pixels as displayed, metadata) of each readable image; unreadable ones skipped
+    with a warning (fatal with ``strict``)."""
+    found = []
+    for path in paths:
+        try:
+            found.append((path, read_rgb(path), {} if strip else read_metadata(path)))
+        except QSearchError as error:
+            if strict:
+                raise
+            log.warning("%s", error)
+    return found
+
+
+__all__ = ["MANIFEST", "RECORD", "Plan", "choose_steps", "read_record", "write_per_image"]

@@ -1,0 +1,91 @@
+"""The per-image job as users call it (``qsearch compress --per-image`` and
+:func:`compress_per_image`): calibrate a rule on the images of an evaluator, or take the
+calibration an earlier job into the same folder recorded for the same request, then compress a
+folder image by image with the same network."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from qsearch.errors import QSearchError
+from qsearch.rate.calibration import Calibration, Grid, calibrate
+from qsearch.rate.folder import Plan, read_record, write_per_image
+from qsearch.rate.ladder import Ladder
+from qsearch.rate.rules import make_rule
+from qsearch.search.evaluator import Evaluator
+
+log = logging.getLogger(__name__)
+MARGIN = 0.5
+"""The threshold rule's least floor on a classifier's per-image figure: the similarity it keeps
+beside the top class, so that a receiver decoding or resizing another way reads the same."""
+
+
+def compress_per_image(
+    evaluator: Evaluator,
+    source: Path | str,
+    destination: Path | str,
+    *,
+    target: float,
+    rule: str = "threshold",
+    margin: float = MARGIN,
+    ladder: Ladder | None = None,
+    metric: str | None = None,
+    strip: bool = False,
+    strict: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+):
+    """Compress every image of ``source`` into ``destination``, each at the smallest step of
+    ``ladder`` (IJG qualities by default) its rule allows, the rule's parameter calibrated so
+    that ``metric`` (the evaluator's first figure: top-1 with labels, agreement without) keeps
+    ``target`` of its uncompressed value on the evaluator's images. Returns the manifest (one
+    row a file) as a pandas frame; the calibration is in ``destination/per-image.json``."""
+    plan = plan_for(evaluator, target, rule, margin, ladder or Ladder(), metric, destination)
+    log.info("per-image rule: %s", plan.calibration.describe())
+    return write_per_image(
+        source, destination, plan, evaluator.on_images,
+        preprocessing=evaluator.images.preprocessing, strip=strip, strict=strict,
+        overwrite=overwrite, progress=progress,
+    )  # fmt: skip
+
+
+def plan_for(
+    evaluator: Evaluator,
+    target: float,
+    rule: str,
+    margin: float,
+    ladder: Ladder,
+    metric: str | None,
+    destination: Path | str | None = None,
+) -> Plan:
+    """The rule calibrated on ``evaluator``'s images (or the calibration recorded in
+    ``destination`` for this very request), checked before anything is measured."""
+    chosen = make_rule(rule)
+    metric = metric or evaluator.accuracy_metrics[0]
+    if metric not in evaluator.accuracy_metrics:
+        raise QSearchError(
+            f"metric {metric!r} is not one the evaluator reports "
+            f"({', '.join(evaluator.accuracy_metrics)})"
+        )
+    if not 0 < target <= 1:
+        raise QSearchError(f"--target {target}: a share of the uncompressed figure in (0, 1]")
+    if not 0 <= margin < 1:
+        raise QSearchError(f"--margin {margin}: a floor of the per-image figure in [0, 1)")
+    if not evaluator.fidelity_metric:
+        evaluator.evaluate_each([], [])  # refuses, naming the evaluator
+    request = {
+        **evaluator.identity(), **ladder.identity(), "rule": rule, "target": str(target),
+        "margin": str(margin), "metric": metric,
+    }  # fmt: skip
+    recorded = read_record(Path(destination)) if destination is not None else None
+    if recorded is not None and recorded.get("request") == request:
+        calibration = Calibration.from_dict(recorded["calibration"], "per-image.json")
+    else:
+        uncompressed = (evaluator.reference or {})[metric]
+        grid = Grid.measure(evaluator, ladder)
+        calibration = calibrate(grid, ladder, chosen, target, metric, uncompressed, margin)
+    return Plan(ladder, chosen, calibration, evaluator.settings, request)
+
+
+__all__ = ["MARGIN", "compress_per_image", "plan_for"]
