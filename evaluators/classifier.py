@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -148,7 +148,9 @@ class ClassifierEvaluator(CodecEvaluator):
     ) -> tuple[Classifier, torch.Tensor]:
         """The classifier on the chosen path and its log-probabilities on the uncompressed images."""
         if forward != "auto" or classifier.fixed_forward:
-            chosen = classifier if forward == classifier.forward else classifier.with_forward(forward)
+            chosen = (
+                classifier if forward == classifier.forward else classifier.with_forward(forward)
+            )
             return chosen, self._forward_all(chosen)
         exact = classifier.with_forward("fp32")
         exact_log_probs = self._forward_all(exact)
@@ -341,7 +343,9 @@ class ClassifierEvaluator(CodecEvaluator):
     fidelity_metric = "kept"
     """Per image: its similarity where the network keeps the uncompressed top class, else 0."""
 
-    def evaluate_each(self, tables, indices) -> dict[str, np.ndarray]:
+    def evaluate_each(
+        self, tables: Sequence[QTable], indices: Sequence[int] | np.ndarray
+    ) -> dict[str, np.ndarray]:
         """Image ``indices[k]`` with ``tables[k]`` (see :meth:`Evaluator.evaluate_each`); ``kept``
         is the per-image figure rate control reads."""
         chosen = torch.as_tensor(list(indices), dtype=torch.long)

@@ -46,6 +46,8 @@ class DetectorEvaluator(TaskEvaluator):
         """Each image's labelled boxes, or None without labels."""
         return None if self.annotations is None else self.annotations.items
 
+    kept_from = "map_ref"
+
     def read(self, output: np.ndarray, index: int) -> Detections:
         """One image's boxes in stored pixels."""
         head = self.model.head

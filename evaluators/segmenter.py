@@ -38,6 +38,8 @@ class SegmenterEvaluator(TaskEvaluator):
         assert isinstance(head, SegmenterHead)  # a segment model's head
         return head
 
+    kept_from = "miou_ref"
+
     def read(self, output: np.ndarray, index: int) -> np.ndarray:
         """One image's class mask at its stored size."""
         return self._head.mask(output, self.model.spec, self._places[index])

@@ -14,7 +14,7 @@ from qsearch.tables.qtable import QTable
 
 NAME = "compress"
 HELP = "write a folder of JPEGs with a table, or each image at its own quality (--per-image)"
-PER_IMAGE = ("target", "calibrate", "rule", "margin", "qualities")
+PER_IMAGE = ("target", "calibrate", "rule", "margin", "qualities", "save_predictor", "predictor")
 NETWORK = (
     "labels", "class_map", "split_file", "split", "limit", "annotations", "task", "declare",
     "evaluator", "model", "weights", "adapter", "mean", "std", "input_size", "resize",
@@ -88,6 +88,20 @@ def add_arguments(parser) -> None:
         metavar="Q,Q,...",
         help="the qualities to choose among (default 5,10,15,20,25,30,40,50,60,70,80,90,95,100)",
     )
+    per_image.add_argument(
+        "--save-predictor",
+        type=Path,
+        metavar="FILE",
+        help="also write a predictor of each image's quality from cheap image features, learnt "
+        "on the calibration images (a small JSON file), for senders without the network",
+    )
+    per_image.add_argument(
+        "--predictor",
+        type=Path,
+        metavar="FILE",
+        help="choose each image's quality with a predictor file instead of the network (no "
+        "--calibrate, --target or network options)",
+    )
     add_data_arguments(parser)
 
 
@@ -99,6 +113,9 @@ def unused(args) -> dict[str, str]:
             "data": "compress reads SRC (and CALIB with --per-image)",
             "compress_at": "compress writes the stored images",
         }
+    if args.predictor is not None:
+        why = "a predictor file carries its qualities and runs no network"
+        return {name: why for name in (*PER_IMAGE, *NETWORK, "qtable") if name != "predictor"}
     found = {
         "data": "the images are SRC; the calibration images are --calibrate",
         "compress_at": "per image, the stored images are compressed and judged",
@@ -143,6 +160,8 @@ def _per_image(args) -> int:
     from qsearch.rate.ladder import QUALITIES, Ladder
     from qsearch.tables.families import make_family
 
+    if args.predictor is not None:
+        return _predicted(args)
     missing = [f"--{k}" for k in ("target", "calibrate") if getattr(args, k) is None]
     if missing:
         raise QSearchError(f"--per-image needs {' and '.join(missing)}")
@@ -157,10 +176,23 @@ def _per_image(args) -> int:
         manifest = compress_per_image(
             evaluator, args.src, args.dst, target=args.target, rule=args.rule,
             margin=MARGIN if args.margin is None else args.margin, ladder=ladder,
-            strip=args.strip, strict=args.strict, overwrite=args.overwrite,
+            save_predictor=args.save_predictor, strip=args.strip, strict=args.strict,
+            overwrite=args.overwrite,
         )  # fmt: skip
     finally:
         evaluator.close()
+    _say(args, manifest)
+    return 0
+
+
+def _predicted(args) -> int:
+    """Compress SRC image by image with a predictor file: no network."""
+    from qsearch.rate.job import compress_predicted
+
+    manifest = compress_predicted(
+        args.predictor, args.src, args.dst, settings=encoder_settings(args), strip=args.strip,
+        strict=args.strict, overwrite=args.overwrite,
+    )  # fmt: skip
     _say(args, manifest)
     return 0
 
@@ -170,8 +202,11 @@ def _say(args, manifest) -> None:
     from qsearch.rate.folder import read_record
 
     record = read_record(args.dst) or {}
-    calibration = Calibration.from_dict(record["calibration"], str(args.dst))
-    note(f"calibrated on {args.calibrate}: {calibration.describe()}")
+    if "calibration" in record:
+        calibration = Calibration.from_dict(record["calibration"], str(args.dst))
+        note(f"calibrated on {args.calibrate}: {calibration.describe()}")
+    else:
+        note(f"qualities predicted by {args.predictor} from image features (no network)")
     if manifest.empty:
         print(f"wrote no file to {args.dst} (no readable image in {args.src})")
         return

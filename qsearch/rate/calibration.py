@@ -129,9 +129,10 @@ class Calibration:
         if self.one_quality is None:
             return line + "; no single quality reaches the target"
         line += f"; one quality needs q{self.one_quality} ({self.one_quality_bpp:.3f} bpp)"
-        if self.fallback:
+        saving = self.saving
+        if self.fallback or saving is None:
             return line + ": per image does not beat it, so every image gets that quality"
-        return line + f": {100 * self.saving:+.1f}% bits"
+        return line + f": {100 * saving:+.1f}% bits"
 
 
 def calibrate(

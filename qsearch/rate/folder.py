@@ -14,7 +14,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from qsearch.errors import QSearchError
 from qsearch.images import ImageSet, Preprocessing, read_metadata, read_rgb
 from qsearch.rate.calibration import Calibration
 from qsearch.rate.ladder import Ladder
+from qsearch.rate.predictor import Predictor, features
 from qsearch.rate.rules import Rule
 from qsearch.search.evaluator import Evaluator
 
@@ -43,14 +44,41 @@ class Plan:
     resume must match."""
 
     ladder: Ladder
-    rule: Rule
-    calibration: Calibration
+    rule: Rule | None
+    calibration: Calibration | None
     settings: EncoderSettings
     request: dict
+    predictor: Predictor | None = None
+    """Steps predicted from image features instead (no network at the sender)."""
 
     def record(self) -> dict:
         """What ``per-image.json`` holds."""
-        return {"request": self.request, "calibration": self.calibration.to_dict()}
+        found: dict = {"request": self.request}
+        if self.calibration is not None:
+            found["calibration"] = self.calibration.to_dict()
+        if self.predictor is not None:
+            found["predictor"] = asdict(self.predictor)
+        return found
+
+    def choose(
+        self, images: ImageSet, evaluator_for: Callable[[ImageSet], Evaluator] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(step, per-image figure) of each image: predicted from its features (the figure
+        unknown: NaN), or chosen with the network in the loop."""
+        if self.predictor is not None:
+            found = np.stack([features(i, self.ladder, self.settings) for i in images.images])
+            return self.predictor.steps(found), np.full(len(images), np.nan)
+        assert evaluator_for is not None  # a calibrated plan has its network
+        evaluator = evaluator_for(images)
+        try:
+            return choose_steps(evaluator, self)
+        finally:
+            evaluator.close()
+
+    @classmethod
+    def predicted(cls, predictor: Predictor, settings: EncoderSettings) -> Plan:
+        """The plan of a predictor file: its ladder, no network."""
+        return cls(predictor.ladder, None, None, settings, predictor.identity(), predictor)
 
 
 def read_record(destination: Path) -> dict | None:
@@ -76,6 +104,7 @@ def choose_steps(evaluator: Evaluator, plan: Plan) -> tuple[np.ndarray, np.ndarr
         return found
 
     calibration = plan.calibration
+    assert calibration is not None and plan.rule is not None  # not a predictor's plan
     if calibration.fallback:
         assert calibration.one_quality is not None
         steps = np.full(count, plan.ladder.qualities.index(calibration.one_quality))
@@ -91,7 +120,7 @@ def write_per_image(
     source: Path | str,
     destination: Path | str,
     plan: Plan,
-    evaluator_for: Callable[[ImageSet], Evaluator],
+    evaluator_for: Callable[[ImageSet], Evaluator] | None,
     *,
     preprocessing: Preprocessing = Preprocessing(),
     strip: bool = False,
@@ -102,7 +131,8 @@ def write_per_image(
 ):
     """Compress every image of ``source`` into ``destination`` at its own step; returns the
     manifest as a pandas frame. ``evaluator_for`` builds the evaluator of a chunk of images
-    (stored size, read as ``compress`` reads them) with the plan's network and settings."""
+    (stored size, read as ``compress`` reads them) with the plan's network and settings (None
+    for a predictor's plan)."""
     import pandas as pd
 
     source, destination = Path(source), Path(destination)
@@ -199,7 +229,7 @@ def _compress_chunk(
     targets: dict[Path, Path],
     root: Path,
     plan: Plan,
-    evaluator_for: Callable[[ImageSet], Evaluator],
+    evaluator_for: Callable[[ImageSet], Evaluator] | None,
     preprocessing: Preprocessing,
     strip: bool,
     strict: bool,
@@ -215,11 +245,7 @@ def _compress_chunk(
         names, images, None, np.array([p.stat().st_size for p, _, _ in read]), "source",
         preprocessing,
     )  # fmt: skip
-    evaluator = evaluator_for(image_set)
-    try:
-        steps, fidelity = choose_steps(evaluator, plan)
-    finally:
-        evaluator.close()
+    steps, fidelity = plan.choose(image_set, evaluator_for)
     files, rows = [], []
     for (path, image, metadata), step, figure in zip(read, steps, fidelity):
         data = encode(image, plan.ladder.table(int(step)), plan.settings, metadata)

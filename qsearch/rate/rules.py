@@ -61,7 +61,7 @@ class Threshold(Rule):
     def candidates(self, fidelity: np.ndarray, margin: float) -> np.ndarray:
         """The margin, then every quantile of the figures above it (at most 400 values)."""
         above = fidelity[fidelity > margin]
-        found = np.unique(np.quantile(above, np.linspace(0, 1, 400))) if above.size else []
+        found = np.unique(np.quantile(above, np.linspace(0, 1, 400))) if above.size else above
         return np.concatenate([[margin], found])
 
 

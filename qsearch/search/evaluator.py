@@ -143,7 +143,9 @@ class Evaluator(ABC):
     compressed image as it reads the uncompressed one, lower as its reading moves away), as
     :meth:`evaluate_each` reports it; empty where images are not judged one by one."""
 
-    def evaluate_each(self, tables: Sequence, indices: Sequence[int]) -> dict[str, np.ndarray]:
+    def evaluate_each(
+        self, tables: Sequence, indices: Sequence[int] | np.ndarray
+    ) -> dict[str, Any]:
         """Image ``indices[k]`` encoded with ``tables[k]``, decoded and read by the network:
         per image its ``bytes``, ``pixels``, :attr:`fidelity_metric` and every accuracy figure
         (records for pooled ones). What per-image rate control probes."""

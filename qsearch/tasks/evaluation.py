@@ -80,6 +80,55 @@ class TaskEvaluator(CodecEvaluator):
         """What a report draws of one read output (boxes, a mask); nothing by default."""
         return Annotation()
 
+    kept_from: str = ""
+    """The label-free pooled figure (against the network's own uncompressed output) whose value
+    on one image alone is the per-image figure rate control keeps; empty: no per-image control."""
+
+    @property
+    def fidelity_metric(self) -> str:  # type: ignore[override]
+        """``kept`` where the task names a label-free figure to read image by image."""
+        return "kept" if self.kept_from else ""
+
+    def evaluate_each(self, tables, indices) -> dict[str, Any]:
+        """Image ``indices[k]`` with ``tables[k]``: its records of every pooled figure (the other
+        images read as uncompressed, so that records compare alike), and ``kept``, the
+        label-free figure on the image alone (1 where the uncompressed output has nothing to
+        keep)."""
+        if not self.kept_from:
+            return super().evaluate_each(tables, indices)
+        from qsearch.search.metrics import pool
+
+        indices, tables = list(indices), list(tables)
+        files: list[bytes] = [b""] * len(indices)
+
+        def roundtrip(k: int) -> np.ndarray:
+            files[k] = encode(self.images.images[indices[k]], tables[k], self.settings)
+            return decode(files[k], settings=self.settings)
+
+        outputs = list(self._uncompressed)
+        read = self._outputs(self._batches(roundtrip, len(indices)), indices)
+        for index, output in zip(indices, read):
+            outputs[index] = output
+        records = {
+            name: [values[i] for i in indices] for name, values in self.records(outputs).items()
+        }
+        kept = [
+            pool(self.kept_from, {k: [v[j]] for k, v in records.items()})()
+            for j in range(len(indices))
+        ]
+        return {
+            **records,
+            "kept": np.nan_to_num(np.array(kept, dtype=np.float64), nan=1.0),
+            "bytes": np.array([len(f) for f in files], dtype=np.int64),
+            "pixels": np.array([self._pixels_each[i] for i in indices]),
+        }
+
+    def on_images(self, images: ImageSet) -> TaskEvaluator:
+        """The same network and settings on other (unlabelled) images."""
+        return type(self)(
+            images, self.model, None, self.settings, self.batch_size, self.codec.threads
+        )
+
     def annotate(self, pictures: list[np.ndarray], indices: list[int]) -> list[Annotation]:
         """The network's read output on each picture (stored images ``indices``, decoded)."""
         spec = self.model.spec
@@ -97,11 +146,15 @@ class TaskEvaluator(CodecEvaluator):
         return tuple(spec.name for spec in self.metric_specs)
 
     # -- the pipeline ---------------------------------------------------------------------------
-    def _batches(self, source: Callable[[int], np.ndarray]) -> Iterator[np.ndarray]:
-        """Network batches of every image (``source(k)``: image k as the network sees it
-        stored), each prepared on the prefetch thread while the network runs on the one
-        before: compressing a full-size image costs about what the network does."""
-        spec, size, count = self.model.spec, self.batch_size, len(self.images)
+    def _batches(
+        self, source: Callable[[int], np.ndarray], count: int | None = None
+    ) -> Iterator[np.ndarray]:
+        """Network batches of ``count`` images (every image by default; ``source(k)``: image k
+        as the network sees it stored), each prepared on the prefetch thread while the network
+        runs on the one before: compressing a full-size image costs about what the network
+        does."""
+        spec, size = self.model.spec, self.batch_size
+        count = len(self.images) if count is None else count
 
         def prepare(start: int) -> np.ndarray:
             end = min(start + size, count)
@@ -115,9 +168,11 @@ class TaskEvaluator(CodecEvaluator):
                 pending = self._prefetch.submit(prepare, starts[position + 1])
             yield batch
 
-    def _outputs(self, batches: Iterator[np.ndarray]) -> list:
-        """The network's read output for every image, batch after batch."""
+    def _outputs(self, batches: Iterator[np.ndarray], indices: list[int] | None = None) -> list:
+        """The network's read output for every image (or images ``indices``), batch after
+        batch."""
         outputs: list = []
+        place = (lambda k: k) if indices is None else indices.__getitem__
         for batch in batches:
             try:
                 rows = self.model.runtime(batch)
@@ -126,7 +181,7 @@ class TaskEvaluator(CodecEvaluator):
                     f"{self.model.runtime.path}: refused the declared input "
                     f"{'x'.join(map(str, batch.shape))} ({one_line(error)})"
                 ) from None
-            outputs += [self.read(row, len(outputs) + k) for k, row in enumerate(rows)]
+            outputs += [self.read(row, place(len(outputs) + k)) for k, row in enumerate(rows)]
         return outputs
 
     def evaluate(
