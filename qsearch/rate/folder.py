@@ -138,19 +138,23 @@ def write_per_image(
     source, destination = Path(source), Path(destination)
     targets = compress_targets(source, destination)
     rows = _resumable(destination, plan, targets, overwrite)
-    pending = [p for p, t in targets.items() if not (t.exists() and _done(rows.get(t), t))]
+    pending = {p for p, t in targets.items() if not (t.exists() and _done(rows.get(t), t))}
     destination.mkdir(parents=True, exist_ok=True)
     write_text(destination / RECORD, json.dumps(plan.record(), indent=1) + "\n")
     bar = tqdm(total=len(targets), initial=len(targets) - len(pending), unit="image",
                desc="per-image compress", disable=not progress)  # fmt: skip
-    for start in range(0, len(pending), chunk):
-        part = pending[start : start + chunk]
+    paths = list(targets)
+    for start in range(0, len(paths), chunk):  # fixed chunks: a resumed job batches alike
+        part = paths[start : start + chunk]
+        todo = pending.intersection(part)
+        if not todo:
+            continue
         written = _compress_chunk(
-            part, targets, destination, plan, evaluator_for, preprocessing, strip, strict
+            part, todo, targets, destination, plan, evaluator_for, preprocessing, strip, strict
         )
         for row in written:
             rows[destination / row["file"]] = row
-        bar.update(len(part))
+        bar.update(len(todo))
     bar.close()
     ordered = [rows[t] for t in targets.values() if t in rows]
     _write_manifest(destination, ordered)
@@ -198,8 +202,14 @@ def _read_manifest(destination: Path) -> dict[Path, dict]:
         for row in csv.DictReader(handle):
             if None in row.values() or set(row) != set(COLUMNS):
                 continue
-            rows[destination / row["file"]] = row
+            rows[destination / row["file"]] = _typed(row)
     return rows
+
+
+def _typed(row: dict) -> dict:
+    """A manifest row read back with the types it was written with."""
+    numbers = {"quality": int, "bytes": int, "pixels": int, "bpp": float, "fidelity": float}
+    return {key: numbers[key](value) if key in numbers else value for key, value in row.items()}
 
 
 def _append_rows(destination: Path, rows: list[dict]) -> None:
@@ -226,6 +236,7 @@ def _write_manifest(destination: Path, rows: list[dict]) -> None:
 
 def _compress_chunk(
     paths: list[Path],
+    todo: set[Path],
     targets: dict[Path, Path],
     root: Path,
     plan: Plan,
@@ -234,8 +245,9 @@ def _compress_chunk(
     strip: bool,
     strict: bool,
 ) -> list[dict]:
-    """Read, choose, encode and write one chunk; its manifest rows (appended before the files
-    are written)."""
+    """Read and choose one chunk (all of it, so that the network sees the batches an
+    uninterrupted job saw), then encode and write the images ``todo``; their manifest rows
+    (appended before the files are written)."""
     read = _read_chunk(paths, strip, strict)
     if not read:
         return []
@@ -248,6 +260,8 @@ def _compress_chunk(
     steps, fidelity = plan.choose(image_set, evaluator_for)
     files, rows = [], []
     for (path, image, metadata), step, figure in zip(read, steps, fidelity):
+        if path not in todo:
+            continue
         data = encode(image, plan.ladder.table(int(step)), plan.settings, metadata)
         pixels = int(image.shape[0] * image.shape[1])
         target = targets[path]

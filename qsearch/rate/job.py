@@ -41,6 +41,7 @@ def compress_per_image(
     strict: bool = False,
     overwrite: bool = False,
     progress: bool = True,
+    chunk: int = 32,
 ):
     """Compress every image of ``source`` into ``destination``, each at the smallest step of
     ``ladder`` (IJG qualities by default) its rule allows, the rule's parameter calibrated so
@@ -59,7 +60,7 @@ def compress_per_image(
     return write_per_image(
         source, destination, plan, evaluator.on_images,
         preprocessing=evaluator.images.preprocessing, strip=strip, strict=strict,
-        overwrite=overwrite, progress=progress,
+        overwrite=overwrite, progress=progress, chunk=chunk,
     )  # fmt: skip
 
 
