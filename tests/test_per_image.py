@@ -16,7 +16,6 @@ from PIL import Image
 from tinydetector import write_tiny_detector
 
 from qsearch.cli import main
-from qsearch.codecs.codec import EncoderSettings
 from qsearch.errors import QSearchError
 from qsearch.evaluators.classifier import ClassifierEvaluator
 from qsearch.images import load_images
