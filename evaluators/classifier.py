@@ -54,10 +54,13 @@ class ClassifierEvaluator(CodecEvaluator):
         MetricSpec("top1", bounds=(0, 1), description="share of images whose top class is the label"),
         MetricSpec("top5", bounds=(0, 1), description="share with the label among the top five"),
         MetricSpec("logprob", log_scale=True, description="mean log-probability of the label"),
-        MetricSpec("agreement", bounds=(0, 1), description="top-1 agreement with the uncompressed image"),
-        MetricSpec("similarity", bounds=(0, 1), description="mean exp(-KL) from the uncompressed output"),
+        MetricSpec("agreement", bounds=(0, 1), self_referenced=True,
+                   description="top-1 agreement with the uncompressed image"),
+        MetricSpec("similarity", bounds=(0, 1), self_referenced=True,
+                   description="mean exp(-KL) from the uncompressed output"),
         MetricSpec(
             "kl", higher_is_better=False, bounds=(0, float("inf")), log_scale=True,
+            self_referenced=True,
             description="mean KL divergence from the uncompressed output",
         ),
     )  # fmt: skip

@@ -33,9 +33,9 @@ class DetectorEvaluator(TaskEvaluator):
                    description="COCO mAP@[.5:.95] against the labels"),
         MetricSpec("ap50", bounds=(0, 1), pooled=Pooling("map", PooledAP, 1),
                    description="COCO AP at IoU 0.5 against the labels"),
-        MetricSpec("map_ref", bounds=(0, 1), pooled=Pooling("map_ref", PooledAP, 0),
+        MetricSpec("map_ref", bounds=(0, 1), pooled=Pooling("map_ref", PooledAP, 0), self_referenced=True,
                    description="mAP against the network's own confident boxes, uncompressed"),
-        MetricSpec("ap50_ref", bounds=(0, 1), pooled=Pooling("map_ref", PooledAP, 1),
+        MetricSpec("ap50_ref", bounds=(0, 1), pooled=Pooling("map_ref", PooledAP, 1), self_referenced=True,
                    description="AP50 against the network's own confident boxes, uncompressed"),
     )  # fmt: skip
 

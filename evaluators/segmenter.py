@@ -23,7 +23,7 @@ class SegmenterEvaluator(TaskEvaluator):
     metric_specs = (
         MetricSpec("miou", bounds=(0, 1), pooled=Pooling("miou", mean_iou_figures),
                    description="mean IoU over the classes present, against the masks"),
-        MetricSpec("miou_ref", bounds=(0, 1), pooled=Pooling("miou_ref", mean_iou_figures),
+        MetricSpec("miou_ref", bounds=(0, 1), pooled=Pooling("miou_ref", mean_iou_figures), self_referenced=True,
                    description="mean IoU against the network's own uncompressed mask"),
     )  # fmt: skip
 

@@ -18,7 +18,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("source", type=Path, help="a run folder (with --target) or a table file")
     add_target(
         parser,
-        "with a run: the table chosen for this share of the uncompressed accuracy (e.g. 0.98)",
+        "with a run: the table chosen for this share of the uncompressed accuracy (e.g. 0.98; "
+        "of the finest IJG quality swept for a label-free figure)",
     )
     parser.add_argument("--metric", help="with a run: the accuracy the target is a share of")
     parser.add_argument(
@@ -71,15 +72,16 @@ def _chosen_table(args) -> tuple[QTable, str]:
     chosen = point[rule]
     if chosen is None:
         raise QSearchError(
-            f"{args.source}: no front table reaches {100 * args.target:g}% of the uncompressed "
-            f"{point['metric']} on the searched images"
+            f"{args.source}: no front table reaches {100 * args.target:g}% of the "
+            f"{point.get('reference', 'uncompressed')} {point['metric']} on the searched images"
             + (" with 95% confidence" if args.confident else "")
         )
     from qsearch.report.operating import describe
 
     note = (
         f"qsearch run {finished.directory.resolve()}, {chosen['file']} (trial {chosen['number']}), "
-        f"chosen for {100 * args.target:g}% of the uncompressed {point['metric']}\n"
+        f"chosen for {100 * args.target:g}% of the {point.get('reference', 'uncompressed')} "
+        f"{point['metric']}\n"
         f"{describe(point, rule)}\nencoder settings: {finished.settings}"
     )
     return QTable.load(finished.directory / chosen["file"]), note

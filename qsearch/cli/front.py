@@ -16,8 +16,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("run", type=Path, help="run folder written by qsearch run")
     add_target(
         parser,
-        "also name the table to use at this share of the uncompressed accuracy (e.g. 0.98) "
-        "and the bits it saves against the IJG curve",
+        "also name the table to use at this share of the uncompressed accuracy (e.g. 0.98; "
+        "of the finest IJG quality swept for a label-free figure) and the bits it saves "
+        "against the IJG curve",
     )
 
 

@@ -85,7 +85,7 @@ def _plot(run, summary: dict) -> str:
             ),
         ]
     levels = {
-        f"{100 * p['fraction']:g}% of uncompressed": p["target_judged"]
+        f"{100 * p['fraction']:g}% of {p.get('reference', 'uncompressed')}": p["target_judged"]
         for p in summary["operating_points"].get(metric, [])
         if p["fraction"] in CROP_TARGETS and p.get("target_judged") is not None
     }
@@ -140,7 +140,8 @@ def _ijg_points(frame, metric: str) -> list[Point]:
 
 def _operating_points(summary: dict, metric: str) -> str:
     rows = []
-    for point in summary["operating_points"].get(metric, []):
+    points = summary["operating_points"].get(metric, [])
+    for point in points:
         table = point.get("table")
         cells = [f"<td>{100 * point['fraction']:g}%</td>"]
         if table is None:
@@ -166,7 +167,7 @@ def _operating_points(summary: dict, metric: str) -> str:
         "table",
         "bpp",
         metric,
-        "share of uncompressed",
+        f"share of {next((p.get('reference') for p in points), None) or 'uncompressed'}",
         "bits vs IJG at its accuracy",
     )
     head = "<tr>" + "".join(f"<th>{escape(name)}</th>" for name in names) + "</tr>"
@@ -253,7 +254,8 @@ def _crop_block(point: dict, table: dict, crops: list[Crop], metric: str) -> str
             f"{found.window[1]}..{found.window[3]}</p>{figures}</div>"
         )
     return (
-        f"<h3>{100 * point['fraction']:g}% of uncompressed: trial {table['number']}</h3><p>The "
+        f"<h3>{100 * point['fraction']:g}% of {point.get('reference', 'uncompressed')}: trial "
+        f"{table['number']}</h3><p>The "
         f"images whose {escape(metric)} moved most, each uncompressed, with the chosen table, and "
         "with the IJG table whose file is closest in size; click a picture to zoom.</p>"
         + "".join(rows)

@@ -28,6 +28,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
+from qsearch.errors import QSearchError
 from qsearch.report.curves import frame_figures
 from qsearch.report.pareto import (
     bootstrap_samples,
@@ -40,6 +41,7 @@ from qsearch.search.metrics import (
     has_figures,
     is_pooled,
     metric_sign,
+    metric_spec,
     operating_target,
     pool,
     share_of_uncompressed,
@@ -85,6 +87,36 @@ class ImageSide:
     uncompressed: dict
     uncompressed_per_image: dict | None = None
 
+    def reference_name(self, metric: str) -> str:
+        """What 100% of ``metric`` is: the uncompressed images, or for a self-referenced figure
+        the finest quality of the IJG sweep (:func:`share_references`)."""
+        frame = self.ijg.frame
+        if not self_referenced(metric) or frame.empty or "quality" not in frame:
+            return "uncompressed"
+        return f"IJG quality {int(frame.loc[frame['bpp'].idxmax(), 'quality'])}"
+
+
+def self_referenced(metric: str) -> bool:
+    """Whether ``metric`` judges the network against itself (:class:`MetricSpec`)."""
+    try:
+        return metric_spec(metric).self_referenced
+    except QSearchError:  # a figure no evaluator declares (e.g. boxes per image)
+        return False
+
+
+def share_references(uncompressed: dict, ijg: pd.DataFrame | None) -> dict:
+    """The figures every share is taken of: the uncompressed ones, but for a self-referenced
+    figure what the finest quality of the IJG sweep keeps on the same images, a figure tables
+    can reach (said wherever a share is printed: :meth:`ImageSide.reference_name`)."""
+    found = dict(uncompressed)
+    if ijg is None or ijg.empty:
+        return found
+    finest = ijg.loc[ijg["bpp"].idxmax()]
+    for name in uncompressed:
+        if name in finest and self_referenced(name):
+            found[name] = float(finest[name])
+    return found
+
 
 def operating_points(
     metric: str,
@@ -115,6 +147,7 @@ def operating_points(
             "judged_on": judged_on,
             "target_searched": target,
             "target_judged": judged_target,
+            "reference": judged.reference_name(metric),
         }
         for name, rule in (("table", _reaching), ("confident_table", _reaching_bound)):
             row = rule(searched, metric, fraction, target)
@@ -307,7 +340,7 @@ def describe(point: dict, rule: str = "table") -> str:
     return (
         f"{table['file']} (chosen on the searched images: {metric} {table[f'searched_{metric}']:.4f} at "
         f"{table['searched_bpp']:.3f} bpp); judged: {table['bpp']:.3f} bpp, keeps {share} "
-        f"of the uncompressed {metric}, {saving}{warning}"
+        f"of the {point.get('reference', 'uncompressed')} {metric}, {saving}{warning}"
     )
 
 

@@ -24,7 +24,14 @@ from qsearch.report.curves import (
     verdict,
     write_csv,
 )
-from qsearch.report.operating import TARGETS, Curve, ImageSide, describe, operating_points
+from qsearch.report.operating import (
+    TARGETS,
+    Curve,
+    ImageSide,
+    describe,
+    operating_points,
+    share_references,
+)
 from qsearch.report.plots import curves_figure, save_figure
 from qsearch.search.front import non_dominated
 from qsearch.search.journal import Journal
@@ -99,7 +106,11 @@ class Run:
 
     def _side(self, split: str) -> ImageSide:
         per_image = self.references.get("per_image", {}).get(split)
-        uncompressed = self.references.get(split, {})
+        ijg = self.ijg if split == "search" else self.ijg_test
+        uncompressed = share_references(self.references.get(split, {}), ijg)
+        if per_image is not None:
+            per_image = {k: v for k, v in per_image.items() if k in uncompressed and
+                         uncompressed[k] == self.references[split].get(k)}  # fmt: skip
         if split == "search":
             by_key = {t.qtable.key: t for t in self.trials}
             pixels = frame_figures(self.ijg)
@@ -134,7 +145,7 @@ class Run:
             metric,
             self.objective.rate,
             side.front.points(metric),
-            uncompressed=side.uncompressed.get(metric),
+            uncompressed=self.references.get(split, {}).get(metric),
         )
 
     def bd_rate(self, range: str = "all", split: str | None = None, metric: str | None = None):
@@ -193,7 +204,8 @@ class Run:
         crossing_text = "does not reach it" if crossing is None else f"{crossing:+.1f}% bits vs IJG"
         return "\n".join(
             [
-                f"at {100 * fraction:g}% of the uncompressed {point['metric']}: tables chosen on "
+                f"at {100 * fraction:g}% of the {point.get('reference', 'uncompressed')} "
+                f"{point['metric']}: tables chosen on "
                 f"the searched images, judged on the {where}",
                 f"  table: {describe(point, 'table')}",
                 f"  table reaching it with 95% confidence: {describe(point, 'confident_table')}",

@@ -47,6 +47,10 @@ class MetricSpec:
     log_scale: bool = False
     pooled: Pooling | None = None
     description: str = ""
+    self_referenced: bool = False
+    """The network judged against itself (agreement, similarity): the uncompressed images score
+    perfectly by construction and every JPEG moves the output a little, so a share is taken of
+    what the finest quality of the IJG sweep keeps on the same images, which a table can reach."""
 
     @property
     def sign(self) -> int:
