@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from qsearch.atomic import check_output_folder, write_text
+from qsearch.errors import QSearchError
 from qsearch.images.splits import check_held_out
 from qsearch.report.curves import (
     IJG_SEARCH,
@@ -26,9 +27,24 @@ from qsearch.report.curves import (
     sweep,
 )
 from qsearch.report.runs import Run
+from qsearch.search.evaluator import Evaluator
 from qsearch.search.journal import JOURNAL
-from qsearch.search.study import Study
+from qsearch.search.searcher import Searcher, make_searcher
+from qsearch.search.study import Study, check_limits
 from qsearch.search.trial import Objective
+
+
+def _checked(evaluator, searcher, budget, timeout, tables_per_ask):
+    """The searcher (made from its registered name where one is given), once the arguments are
+    checked: nothing is written before a bad one is refused in one line."""
+    if not isinstance(evaluator, Evaluator):
+        raise QSearchError(f"evaluator {evaluator!r} is not a qsearch Evaluator")
+    check_limits(budget, timeout, tables_per_ask)
+    if isinstance(searcher, str):
+        searcher = make_searcher(searcher)
+    if not isinstance(searcher, Searcher):
+        raise QSearchError(f"searcher {searcher!r} is neither a Searcher nor a registered name")
+    return searcher
 
 
 def run(
@@ -50,6 +66,7 @@ def run(
     """Search tables with ``searcher`` on ``evaluator``'s images, recorded in ``directory``
     (the same call resumes it), then judge the front on ``test_evaluator``'s images, which must
     share none with the searched ones. Returns the run, exported, its ``report.html`` written."""
+    searcher = _checked(evaluator, searcher, budget, timeout, tables_per_ask)
     directory = Path(directory)
     check_output_folder(directory, JOURNAL, "qsearch run")
     if test_evaluator is not None:

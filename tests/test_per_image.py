@@ -162,7 +162,7 @@ def test_a_file_already_there_is_never_replaced(folders, tmp_path, capsys):
             lambda args, empty: args.extend(["--margin", "0.9999"]),
             "no floor of the threshold rule reaches",
         ),
-        (lambda args, empty: args.extend(["--labels", "imagenet"]), "no image files found"),
+        (lambda args, empty: args.extend(["--labels", "imagenet"]), "label rule labels none"),
     ],
     ids=["no images", "no step reaches", "labels match no image"],
 )

@@ -64,6 +64,14 @@ def add_arguments(parser) -> None:
         "the frozen network's (mean KL, nats) for it to be kept (default 0.02)",
     )
     group.add_argument(
+        "--max-changed",
+        type=number(low=0),
+        default=0.05,
+        metavar="SHARE",
+        help="the largest share of uncompressed validation images whose answer an epoch may "
+        "change for it to be kept (default 0.05)",
+    )
+    group.add_argument(
         "--validation-split",
         help="images of --split-file that choose the epoch kept and check uncompressed outputs",
     )
@@ -74,6 +82,21 @@ def add_arguments(parser) -> None:
     )
     group.add_argument("--out", type=Path, required=True, help="folder (resumes if present)")
     group.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def unused(args) -> dict[str, str]:
+    """Options that do nothing in ``adapt``, and why."""
+    found = {
+        "networks": "adapt trains one network; run it once a network (--model)",
+        "combine": "adapt trains one network",
+        "evaluator": "adapt trains the network itself; no evaluator judges tables here",
+        "forward": "training runs the network in fp32",
+        "batch_size": "adapt's batch is --batch",
+    }
+    if args.task != "classify":
+        found |= {k: f"--task {args.task} declares its inputs (--declare)" for k in
+                  ("mean", "std", "input_size", "resize", "interpolation", "weights")}  # fmt: skip
+    return found
 
 
 def run(args) -> int:
@@ -93,6 +116,7 @@ def run(args) -> int:
         settings=encoder_settings(args),
         label_weight=args.label_weight,
         drift=args.drift,
+        changed=args.max_changed,
     )
     writable_folder(args.out)
     check_output_folder(args.out, "identity.json", "qsearch adapt")

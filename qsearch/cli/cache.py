@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 NAME = "cache"
-HELP = "show or empty the prepared-image cache"
+HELP = "show (show, info) or empty (clear) the prepared-image cache"
 
 
 def add_arguments(parser) -> None:
     """The arguments of ``qsearch cache``."""
     parser.add_argument(
-        "action", choices=("info", "clear"), help="info: what is cached; clear: remove it all"
+        "action",
+        choices=("show", "info", "clear"),
+        help="show (or info): what is cached; clear: remove it all",
     )
 
 

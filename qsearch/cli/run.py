@@ -11,6 +11,7 @@ from qsearch.cli.build import (
     check_family,
     encoder_settings,
     evaluator_pool,
+    note,
     read_folder_class_map,
 )
 from qsearch.cli.front import print_run
@@ -99,7 +100,10 @@ def add_arguments(parser) -> None:
     )
     add_held_out_arguments(search)
     search.add_argument(
-        "--out", type=Path, default=Path("runs/latest"), help="run folder (resumes if present)"
+        "--out",
+        type=Path,
+        help="run folder (resumes if present; default: a new folder runs/DATE-TIME-SEARCHER, "
+        "printed at the start)",
     )
     search.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -188,10 +192,25 @@ def check_before_work(args) -> None:
         )
     objective(args, args.metric or "top1")
     check_family(args.base)
+    if args.out is None:
+        args.out = new_run_folder(args.searcher)
+        note(f"this run writes to {args.out} (give --out {args.out} to resume it)")
     writable_folder(args.out)
     check_output_folder(args.out, JOURNAL, "qsearch run")
     if args.test_split:
         check_held_out_split(args)
+
+
+def new_run_folder(searcher: str, parent: Path = Path("runs")) -> Path:
+    """A folder no earlier run used, named by the time and the searcher."""
+    import datetime
+
+    stem = f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{searcher}"
+    found, count = parent / stem, 1
+    while found.exists():
+        count += 1
+        found = parent / f"{stem}-{count}"
+    return found
 
 
 def check_held_out_arguments(args) -> None:

@@ -52,6 +52,11 @@ def load_images(
         files, values = select_split(folder, files, values, split_file, split)
     if limit is not None:
         files, values = files[:limit], (None if values is None else values[:limit])
+    if not files and found.left_out:
+        raise QSearchError(
+            f"{folder}: the {found.rule} label rule labels none of its {len(found.left_out)} "
+            f"image file(s) ({found.left_out[0]}); give --labels none, auto or the rule they follow"
+        )
     if not files:
         raise QSearchError(f"{folder}: no image files found")
     image_set = _prepared(

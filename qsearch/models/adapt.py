@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
@@ -44,6 +45,8 @@ LEARNABLE = ("batchnorm", "head", "biases", "all")
 CHECKPOINT, ADAPTER = "checkpoint.pt", "adapter.safetensors"
 RECORD = "adapter.record.json"
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Adaptation:
@@ -68,6 +71,10 @@ class Adaptation:
     """The most an epoch's outputs on the uncompressed validation images may diverge from the
     frozen network's (mean KL, nats) for it to be kept; a KL, not top-1 agreement, because it
     moves with every image where agreement on a few dozen images moves by whole images."""
+    changed: float = 0.05
+    """The largest share of the uncompressed validation images whose answer (a classifier's top
+    class) an epoch may change for it to be kept, beside ``drift``: a few confident images can
+    keep the mean KL low while others change their answer."""
 
     def __post_init__(self) -> None:
         if self.learn not in LEARNABLE:
@@ -85,6 +92,8 @@ class Adaptation:
             raise QSearchError.about(f"{{codec}} {self.settings.codec}: adapt to a table codec")
 
     def _check_numbers(self) -> None:
+        if not 0 <= self.changed <= 1:
+            raise QSearchError.about(f"{{changed}} {self.changed!r} must be a share in 0..1")
         if not (self.drift >= 0 and math.isfinite(self.drift)):
             raise QSearchError.about(f"{{drift}} {self.drift!r} must be at least 0")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
@@ -265,6 +274,12 @@ def adapt(
     there is refused); returns the adapter written there. Refused, writing no adapter, when
     no epoch beat the frozen network on the validation images."""
     learner = network if isinstance(network, Learner) else ClassifierLearner(network)
+    if validation is None:
+        log.warning(
+            "no validation images: the epoch kept is chosen on the %d images adapted on, whose "
+            "figures flatter it; give a validation split to choose it on others",
+            len(images),
+        )
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     with lock_folder(directory):
@@ -356,7 +371,10 @@ class _Trainer:
         self.epoch = epoch
         figures = self.validate()
         self.history.append(figures)
-        holds = figures[self.drift_key] <= self.adaptation.drift
+        changed = 1.0 - figures.get("uncompressed_agreement", 1.0)
+        holds = figures[self.drift_key] <= self.adaptation.drift and (
+            changed <= self.adaptation.changed
+        )
         if holds and figures["loss"] < self.best[0]:
             self.best, self.stalled = (figures["loss"], copy.deepcopy(self.student.state_dict())), 0
             self.best_epoch = epoch
@@ -438,7 +456,9 @@ class _Trainer:
             "learned": f"{len(names)} tensors, {sum(p.numel() for p in self.learning)} of "
             f"{sum(p.numel() for p in self.student.parameters())} parameters",
             "images": images.identity(),
-            "validation": validation.identity() if validation is not None else "the same images",
+            "validation": validation.identity()
+            if validation is not None
+            else "none: the epoch was chosen on the images adapted on",
             "adapted_to": self.adaptation.identity(),
             "epochs_run": self.epoch,
             "best_epoch": self.best_epoch,

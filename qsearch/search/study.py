@@ -262,7 +262,7 @@ class Study:
         searcher's natural batch (a generation; one for sequential searchers), raised to the
         pool's size so that every worker has a table. ``rivals`` are points every table must
         beat from the first trial on, for the pruner (e.g. the IJG curve)."""
-        _check_limits(budget, timeout, batch_size)
+        check_limits(budget, timeout, batch_size)
         self._rivals = tuple(rivals)
         batch_size = batch_size or max(self.searcher.batch_size, self.pool.size if self.pool else 1)
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -320,7 +320,8 @@ def _storage(storage: Storage | Path | str | None) -> Storage:
     return storage if isinstance(storage, Storage) else Journal(storage)
 
 
-def _check_limits(budget: int | None, timeout: float | None, batch_size: int | None) -> None:
+def check_limits(budget: int | None, timeout: float | None, batch_size: int | None) -> None:
+    """Refuse a missing or malformed budget, timeout or batch size in one line."""
     if budget is None and timeout is None:
         raise QSearchError("a study needs a budget (trials) or a timeout (seconds)")
     for name, value in (("budget", budget), ("batch size", batch_size)):

@@ -166,8 +166,9 @@ class QTable:
     @classmethod
     def from_quality(cls, quality: int) -> QTable:
         """The tables libjpeg writes for ``quality`` (1..100), baseline-clamped."""
-        if not 1 <= int(quality) <= 100 or quality != int(quality):
-            raise QSearchError(f"IJG quality {quality} is not an integer in 1..100")
+        number = isinstance(quality, (int, float, np.number)) and not isinstance(quality, bool)
+        if not number or quality != int(quality) or not 1 <= quality <= 100:
+            raise QSearchError(f"IJG quality {quality!r} is not an integer in 1..100")
         return IJG.at(int(quality))
 
     @classmethod
