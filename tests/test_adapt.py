@@ -25,7 +25,7 @@ from qsearch.models.adapt import ADAPTER, RECORD, Adaptation, adapt, trainable
 from qsearch.models.adapter import AdapterFile, apply_adapter
 from realdata import photos
 
-QUICK = Adaptation(epochs=2, batch_size=3, learning_rate=5e-4, drift=1.0)
+QUICK = Adaptation(epochs=2, batch_size=3, learning_rate=5e-4, drift=1.0, changed=1.0)
 
 
 @pytest.fixture(scope="module")

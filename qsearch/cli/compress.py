@@ -216,3 +216,15 @@ def _say(args, manifest) -> None:
         f"{manifest['quality'].median():g}, {manifest['quality'].min()}..{manifest['quality'].max()}"
         f"), {bpp:.3f} bpp over the stored pixels; manifest.csv and per-image.json beside them"
     )
+    if "calibration" in record and record["calibration"]["one_quality"] is not None:
+        one = record["calibration"]["one_quality"]
+        reference = 8 * manifest["one_quality_bytes"].sum() / manifest["pixels"].sum()
+        floor = (
+            record["calibration"]["value"] if record["calibration"]["rule"] == "threshold" else 0
+        )
+        kept = int((manifest["fidelity"] >= max(floor, 1e-9)).sum())
+        print(
+            f"the same images at q{one}, the one quality reaching the target on the calibration "
+            f"images: {reference:.3f} bpp; per image {100 * (bpp / reference - 1):+.1f}% bits; "
+            f"the network's per-image figure kept its floor on {kept} of {len(manifest)} images"
+        )

@@ -476,7 +476,16 @@ class _Trainer:
             + ", ".join(f"{r['loss']:.4f}" for r in later)
             + f") with {self.drift_key} at most {self.adaptation.drift:g} (then "
             + ", ".join(f"{r[self.drift_key]:.4f}" for r in later)
-            + "); no adapter written (give more images, a validation split or more epochs)"
+            + ")"
+            + (
+                f" and at most {100 * self.adaptation.changed:g}% of the uncompressed answers "
+                "changed (then "
+                + ", ".join(f"{100 * (1 - r['uncompressed_agreement']):.1f}%" for r in later)
+                + ")"
+                if "uncompressed_agreement" in self.history[0]
+                else ""
+            )
+            + "; no adapter written (give more images, a validation split or more epochs)"
         )
 
 

@@ -34,7 +34,10 @@ from qsearch.search.evaluator import Evaluator
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.csv"
 RECORD = "per-image.json"
-COLUMNS = ("file", "source", "quality", "bytes", "pixels", "bpp", "fidelity")
+COLUMNS = ("file", "source", "quality", "bytes", "pixels", "bpp", "fidelity", "one_quality_bytes")
+"""``fidelity``: the network's per-image figure at the chosen quality (empty with a predictor);
+``one_quality_bytes``: the file's size at the one quality that reaches the target on the
+calibration images (empty with a predictor), so that each file's saving can be read."""
 
 
 @dataclass(frozen=True)
@@ -208,8 +211,12 @@ def _read_manifest(destination: Path) -> dict[Path, dict]:
 
 def _typed(row: dict) -> dict:
     """A manifest row read back with the types it was written with."""
-    numbers = {"quality": int, "bytes": int, "pixels": int, "bpp": float, "fidelity": float}
-    return {key: numbers[key](value) if key in numbers else value for key, value in row.items()}
+    numbers = {"quality": int, "bytes": int, "pixels": int, "bpp": float, "fidelity": float,
+               "one_quality_bytes": int}  # fmt: skip
+    return {
+        key: numbers[key](value) if key in numbers and value != "" else value
+        for key, value in row.items()
+    }
 
 
 def _append_rows(destination: Path, rows: list[dict]) -> None:
@@ -263,18 +270,28 @@ def _compress_chunk(
         if path not in todo:
             continue
         data = encode(image, plan.ladder.table(int(step)), plan.settings, metadata)
-        pixels = int(image.shape[0] * image.shape[1])
-        target = targets[path]
-        files.append((target, data))
-        rows.append({
-            "file": str(target.relative_to(root)), "source": str(path),
-            "quality": plan.ladder.qualities[int(step)], "bytes": len(data), "pixels": pixels,
-            "bpp": round(8 * len(data) / pixels, 5), "fidelity": round(float(figure), 6),
-        })  # fmt: skip
+        files.append((targets[path], data))
+        rows.append(_row(plan, targets[path].relative_to(root), path, image, metadata, data,
+                         int(step), float(figure)))  # fmt: skip
     _append_rows(root, rows)
     for done, (target, data) in enumerate(files):
         write_file(target, data, done)
     return rows
+
+
+def _row(plan: Plan, file: Path, source: Path, image, metadata, data: bytes, step: int,
+         figure: float) -> dict:  # fmt: skip
+    """One manifest row."""
+    pixels = int(image.shape[0] * image.shape[1])
+    one = plan.calibration.one_quality if plan.calibration is not None else None
+    reference = "" if one is None else len(
+        encode(image, plan.ladder.family.at(one), plan.settings, metadata)
+    )  # fmt: skip
+    return {
+        "file": str(file), "source": str(source), "quality": plan.ladder.qualities[step],
+        "bytes": len(data), "pixels": pixels, "bpp": round(8 * len(data) / pixels, 5),
+        "fidelity": round(figure, 6), "one_quality_bytes": reference,
+    }  # fmt: skip
 
 
 def _read_chunk(
