@@ -15,9 +15,13 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	-$(BIN)/pip install --quiet --no-deps mediapipe==0.10.21
 	touch $@
 
-# A real search on the photographs scikit-image ships: front, plot and tables in runs/demo/.
+# A real search on the photographs scikit-image ships: front, plot and tables in runs/demo/;
+# then each photograph of one half compressed at its own quality, calibrated on the other half.
 demo: setup
 	$(BIN)/qsearch run --searcher nsga2 --metric similarity --budget 40 --out runs/demo
+	$(BIN)/python -m qsearch.images.samples runs/demo/photos
+	$(BIN)/qsearch compress --per-image --target 0.98 --calibrate runs/demo/photos/calibrate \
+		runs/demo/photos/send runs/demo/per-image
 
 # The fast tier (about 4 minutes from a fresh clone on 2 quiet cores, setup aside); tests needing
 # the shared data skip without it.
