@@ -3,6 +3,7 @@ third-party packages add entries through entry points of the same group name."""
 
 from __future__ import annotations
 
+import re
 from importlib.metadata import entry_points
 
 from qsearch.errors import QSearchError
@@ -65,7 +66,9 @@ class Registry:
 
 
 def first_sentence(doc: str) -> str:
-    """The first sentence of a docstring's first paragraph, on one line."""
+    """The first sentence of a docstring's first paragraph, on one line, as plain text (reST
+    roles and literals shown as their text: ``sampler="gp"`` reads sampler="gp")."""
     paragraph = " ".join(doc.strip().split("\n\n")[0].split())
+    paragraph = re.sub(r":[a-z]+:`~?([^`]*)`", r"\1", paragraph).replace("``", "")
     end = paragraph.find(". ")
     return paragraph if end < 0 else paragraph[: end + 1]

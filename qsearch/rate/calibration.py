@@ -151,16 +151,8 @@ def calibrate(
         raise QSearchError(f"target {target}: a share of the uncompressed figure in (0, 1]")
     goal = operating_target(metric, uncompressed, target)
     sign = metric_spec(metric).sign
-    count, steps = grid.shape
-    best: tuple[float, float, float, np.ndarray] | None = None  # bpp, value, figure, steps
-    for value in rule.candidates(grid.values(grid.fidelity), margin):
-        chosen = rule.choose(grid.probe, count, steps, float(value))
-        figures = grid.chosen(chosen)
-        reached = dataset_figure(metric, figures)
-        if sign * reached >= sign * goal - 1e-12:
-            bpp = bits_per_pixel(figures)
-            if best is None or bpp < best[0]:
-                best = (bpp, float(value), reached, chosen)
+    count = grid.shape[0]
+    best = _cheapest(grid, rule, metric, goal, sign, margin)
     if best is None:
         raise QSearchError(
             f"no {rule.parameter} of the {rule.name} rule reaches {100 * target:g}% of the "
@@ -179,6 +171,22 @@ def calibrate(
         None if one is None else ladder.qualities[one[0]], None if one is None else one[1],
         count, [int(s) for s in chosen], fallback, margin,
     )  # fmt: skip
+
+
+def _cheapest(
+    grid: Grid, rule: Rule, metric: str, goal: float, sign: int, margin: float
+) -> tuple[float, float, float, np.ndarray] | None:
+    """(bpp, parameter, figure, steps) of the parameter reaching ``goal`` at the fewest bits."""
+    count, steps = grid.shape
+    best = None
+    for value in rule.candidates(grid.values(grid.fidelity), margin):
+        chosen = rule.choose(grid.probe, count, steps, float(value))
+        figures = grid.chosen(chosen)
+        reached = dataset_figure(metric, figures)
+        bpp = bits_per_pixel(figures)
+        if sign * reached >= sign * goal - 1e-12 and (best is None or bpp < best[0]):
+            best = (bpp, float(value), reached, chosen)
+    return best
 
 
 def _one_quality(grid: Grid, metric: str, goal: float, sign: int) -> tuple[int, float] | None:

@@ -174,24 +174,26 @@ def _resumable(
     """The manifest rows of an earlier job with the same request (refusing one with another),
     and every existing target that no row accounts for refused unless ``overwrite``."""
     record = read_record(destination)
-    if record is not None and record.get("request") != plan.request and not overwrite:
-        changed = sorted(
-            k for k in {*plan.request, *record.get("request", {})}
-            if plan.request.get(k) != record.get("request", {}).get(k)
-        )  # fmt: skip
-        raise QSearchError(
-            f"{destination}: was compressed per image with another {', '.join(changed)}; "
-            "give another destination (or --overwrite)"
-        )
+    if record is not None and not overwrite:
+        _refuse_another_request(destination, record.get("request", {}), plan.request)
     rows = _read_manifest(destination) if record is not None and not overwrite else {}
-    foreign = [t for t in targets.values() if t.exists() and not _done(rows.get(t), t)]
-    foreign = [t for t in foreign if t not in rows]
+    foreign = [t for t in targets.values() if t.exists() and t not in rows]
     if foreign and not overwrite:
         raise QSearchError.about(
             f"{foreign[0]}: already exists and no earlier per-image job wrote it ({len(foreign)} "
             "such file(s)); give {overwrite} to replace them, or another destination"
         )
     return rows
+
+
+def _refuse_another_request(destination: Path, recorded: dict, request: dict) -> None:
+    """A folder compressed with another calibration, network or setting is not resumed."""
+    changed = sorted(k for k in {*request, *recorded} if request.get(k) != recorded.get(k))
+    if changed:
+        raise QSearchError(
+            f"{destination}: was compressed per image with another {', '.join(changed)}; "
+            "give another destination (or --overwrite)"
+        )
 
 
 def _read_manifest(destination: Path) -> dict[Path, dict]:

@@ -270,7 +270,10 @@ def share_interval(
     metric: str, figures: dict, uncompressed_per_image: dict | None, uncompressed: float
 ) -> tuple[float, float]:
     """95% bootstrap interval over images of the share of the uncompressed figure a table keeps
-    (paired with the uncompressed figures image by image where they are known)."""
+    (paired with the uncompressed figures image by image where they are known); NaN on one
+    image, which a resample cannot vary."""
+    if len(figures["bytes"]) < 2:
+        return float("nan"), float("nan")
     draws = resample_draws(0, 500, len(figures["bytes"]))
     table = figure_draws(figures, metric, draws)
     assert table is not None  # callers check
@@ -319,18 +322,12 @@ def describe(point: dict, rule: str = "table") -> str:
         return "none reaches it on the searched images" + (
             " with 95% confidence" if rule == "confident_table" else ""
         )
-    share = f"{100 * table['share']:.1f}%"
-    if table.get("share_ci95_low") is not None:
-        share += f" [{100 * table['share_ci95_low']:.1f}, {100 * table['share_ci95_high']:.1f}]"
+    share = f"{100 * table['share']:.1f}%" + _bracket(table, "share_ci95", 100, ".1f")
     bits = table["bits_vs_ijg_percent"]
     saving = "IJG does not reach its accuracy there"
     if bits is not None:
         saving = f"{bits:+.1f}% bits vs IJG at its own {metric}"
-        if table.get("bits_vs_ijg_ci95_low") is not None:
-            saving += (
-                f" [{table['bits_vs_ijg_ci95_low']:+.1f}, {table['bits_vs_ijg_ci95_high']:+.1f}]"
-            )
-        saving += " (negative = fewer bits)"
+        saving += _bracket(table, "bits_vs_ijg_ci95", 1, "+.1f") + " (negative = fewer bits)"
     warning = (
         f"; WARNING: on the {'held-out' if point.get('judged_on') == 'test' else 'judged'} "
         "images it costs more bits than the IJG tables at the same accuracy"
@@ -342,6 +339,16 @@ def describe(point: dict, rule: str = "table") -> str:
         f"{table['searched_bpp']:.3f} bpp); judged: {table['bpp']:.3f} bpp, keeps {share} "
         f"of the {point.get('reference', 'uncompressed')} {metric}, {saving}{warning}"
     )
+
+
+def _bracket(table: dict, stem: str, scale: float, form: str) -> str:
+    """`` [low, high]`` of an interval, a word where it could not be computed, or nothing."""
+    low, high = table.get(f"{stem}_low"), table.get(f"{stem}_high")
+    if low is None or high is None:
+        return ""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return " (too few images for an interval)"
+    return f" [{scale * low:{form}}, {scale * high:{form}}]"
 
 
 def percent_cell(value, low=None, high=None, missing: str = "-") -> str:

@@ -118,6 +118,8 @@ def bootstrap_samples(
         return np.array([np.asarray(p[key], dtype=float) for p in points])
 
     pixels = np.asarray(reference[0]["pixels"], dtype=float)
+    if len(pixels) < 2:  # one image resampled is itself: no interval, not a zero-width one
+        return np.full(samples, np.nan)
     draws = resample_draws(seed, samples, len(pixels))
     ref_acc = np.array([over_draws(p, draws) for p in reference])
     test_acc = np.array([over_draws(p, draws) for p in test])

@@ -108,9 +108,7 @@ class Run:
         per_image = self.references.get("per_image", {}).get(split)
         ijg = self.ijg if split == "search" else self.ijg_test
         uncompressed = share_references(self.references.get(split, {}), ijg)
-        if per_image is not None:
-            per_image = {k: v for k, v in per_image.items() if k in uncompressed and
-                         uncompressed[k] == self.references[split].get(k)}  # fmt: skip
+        per_image = _kept_references(per_image, uncompressed, self.references.get(split, {}))
         if split == "search":
             by_key = {t.qtable.key: t for t in self.trials}
             pixels = frame_figures(self.ijg)
@@ -309,6 +307,16 @@ class Run:
                 f"{row[self.metric]:.4f}, {rate}={row[rate]:.4f} on the searched images, "
                 f"{self.settings}",
             )
+
+
+def _kept_references(per_image: dict | None, shares_of: dict, uncompressed: dict) -> dict | None:
+    """The uncompressed per-image figures of the metrics whose shares are still taken of the
+    uncompressed images (a self-referenced figure's are of the finest IJG quality instead)."""
+    if per_image is None:
+        return None
+    return {
+        k: v for k, v in per_image.items() if k in shares_of and shares_of[k] == uncompressed.get(k)
+    }
 
 
 def _space_words(space: str) -> str:
