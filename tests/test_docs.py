@@ -52,14 +52,14 @@ def test_every_command_has_its_page_with_every_flag(site):
         a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)
     ).choices
     for module in COMMANDS:
-        page = (site / "cli" / module.NAME / "index.html").read_text()
+        page = (site / "cli" / f"{module.NAME}.html").read_text()
         missing = sorted(f for f in flags(parsers[module.NAME]) if f not in page)
         assert not missing, f"qsearch {module.NAME}: {missing}"
 
 
 def test_every_public_name_has_its_page_from_its_docstring(site):
     for name in qsearch.__all__:
-        page = (site / "api" / name / "index.html").read_text()
+        page = (site / "api" / f"{name}.html").read_text()
         assert f'id="{qsearch._EXPORTS[name]}.{name}"' in page, name
         assert ":class:`" not in page and ":func:`" not in page, f"{name}: raw reST roles"
 
@@ -83,6 +83,29 @@ def test_a_broken_link_fails_the_build(tmp_path):
 
 @needs_browser
 def test_a_real_browser_renders_the_site_with_its_navigation(site, tmp_path):
-    dom = rendered_dom(site / "cli" / "report" / "index.html", tmp_path)
+    dom = rendered_dom(site / "cli" / "report.html", tmp_path)
     assert "qsearch report" in dom and "--no-crops" in dom
     assert 'class="md-nav' in dom and "Getting started" in dom and "Python API" in dom
+
+
+@needs_browser
+def test_the_site_works_from_files_without_a_network(site, tmp_path):
+    """Opened as the README says (site/index.html over file://): every link of the navigation
+    is a page (not a folder a browser would list), rendered with its navigation, and no page
+    fetches a font, a script or a style from the internet."""
+    import re
+
+    index = (site / "index.html").read_text()
+    links = sorted(set(re.findall(r'<a href="([^"#]+)" class="md-nav__link', index)))
+    assert len(links) > 15 and all(link.endswith(".html") for link in links), links
+    for link in links:
+        page = (site / link).resolve()
+        assert page.is_file(), link
+        dom = rendered_dom(page, tmp_path / "profile")
+        assert 'class="md-nav' in dom and "Index of" not in dom, link
+    for page in site.rglob("*.html"):
+        fetched = re.findall(
+            r'(?:src|href)="(https?://[^"]+\.(?:js|css|woff2?))"', page.read_text()
+        )
+        assert not fetched, (page, fetched[:3])
+    assert "fonts.googleapis" not in index
