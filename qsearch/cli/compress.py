@@ -150,6 +150,12 @@ def run(args) -> int:
         f"folder layout kept, pixels as stored; kept EXIF on {done.kept_exif} and an ICC profile "
         f"on {done.kept_icc}" + (" (--strip)" if args.strip else "")
     )
+    if done.written_bytes > done.source_bytes:
+        note(
+            f"the files written are {100 * (done.written_bytes / done.source_bytes - 1):.0f}% "
+            f"larger than their sources ({done.written_bytes / 1e6:.2f} MB against "
+            f"{done.source_bytes / 1e6:.2f} MB): the table is finer than the sources' own"
+        )
     return 0
 
 

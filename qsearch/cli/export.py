@@ -42,7 +42,7 @@ def run(args) -> int:
     """Write a run's chosen table (or a table file) in the form an encoder takes it, saying where
     it comes from in the file where the format has room."""
     from qsearch.atomic import check_new_file
-    from qsearch.tables.exports import export
+    from qsearch.tables.exports import USAGE, export
 
     check_new_file(args.out, args.overwrite)
     if (args.source / "study.journal").exists():
@@ -55,6 +55,8 @@ def run(args) -> int:
         raise QSearchError(f"{args.out}: would overwrite its source; choose another --out")
     path = export(table, args.format, args.out, note)
     print(f"wrote {path} ({args.format}): {note.splitlines()[0]}")
+    if args.format in USAGE:
+        print(f"use it as: {USAGE[args.format].replace('FILE', str(path))}")
     if "WARNING" in note:
         print(note.splitlines()[1], file=sys.stderr)
     return 0

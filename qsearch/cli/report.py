@@ -19,6 +19,11 @@ def add_arguments(parser) -> None:
         action="store_true",
         help="leave the images out (no network is loaded; the image and model options are unused)",
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="with --no-crops: replace a report that has image crops",
+    )
     add_data_arguments(parser)
     add_held_out_arguments(parser.add_argument_group("held-out images"))
 
@@ -29,6 +34,8 @@ def run(args) -> int:
     from qsearch.report.runs import Run
 
     finished = Run(args.run)
+    if args.no_crops and not args.overwrite:
+        _keep_crops(finished.directory / "report.html")
     evaluator = None if args.no_crops else judged_evaluator(args, finished.held_out)
     try:
         path = finished.report(evaluator)
@@ -37,6 +44,26 @@ def run(args) -> int:
             evaluator.close()
     print(f"wrote {path}")
     return 0
+
+
+def unused(args) -> dict[str, str]:
+    """With --no-crops no image or network is read; --overwrite matters only with it."""
+    if not args.no_crops:
+        return {"overwrite": "it only lets --no-crops replace a report that has crops"}
+    from qsearch.cli.compress import NETWORK
+
+    why = "--no-crops reads no image and loads no network"
+    return {k: why for k in (*NETWORK, "data", "test_split", "test_data", "test_annotations",
+                             "compress_at")}  # fmt: skip
+
+
+def _keep_crops(report: Path) -> None:
+    """A report with crops is not replaced by one without them unless asked."""
+    if report.exists() and 'class="image"' in report.read_text(errors="replace"):
+        raise QSearchError(
+            f"{report}: has image crops, which --no-crops would drop; give --overwrite to "
+            "replace it, or leave out --no-crops"
+        )
 
 
 def judged_evaluator(args, held_out: bool):

@@ -27,6 +27,9 @@ class Compressed:
     skipped: list[str]
     kept_exif: int
     kept_icc: int
+    source_bytes: int = 0
+    """The sizes of the sources of the files written."""
+    written_bytes: int = 0
 
 
 def compress(
@@ -63,8 +66,11 @@ def compress(
             log.warning("%s", error)
             done.skipped.append(str(error))
             continue
-        write_file(target, encode(image, qtable, settings, metadata), len(done.written))
+        data = encode(image, qtable, settings, metadata)
+        write_file(target, data, len(done.written))
         done.written.append(target)
+        done.source_bytes += path.stat().st_size
+        done.written_bytes += len(data)
         done.kept_exif += bool(metadata.get("exif"))
         done.kept_icc += bool(metadata.get("icc_profile"))
     return done

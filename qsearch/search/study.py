@@ -298,11 +298,14 @@ class Study:
         bar.set_postfix_str(self._best_summary(), refresh=False)
 
     def _best_summary(self) -> str:
+        """The front's size and the objective's pick (the fewest bits at the accuracy floor: its
+        accuracy falls as cheaper tables at the floor are found, so it is named as such)."""
         best = min(self.trials, key=lambda t: t.value)
         seconds = np.mean([t.metrics.get("seconds", np.nan) for t in self.trials[-10:]])
         return (
-            f"best {self.objective.metric}={best.metrics[self.objective.metric]:.3f} "
-            f"@{best.metrics[self.objective.rate]:.3f} {self.objective.rate}, {seconds:.2f}s/trial"
+            f"front {len(self.front())}, cheapest at the floor {self.objective.metric}="
+            f"{best.metrics[self.objective.metric]:.3f} @{best.metrics[self.objective.rate]:.3f} "
+            f"{self.objective.rate}, {seconds:.2f}s/trial"
         )
 
     def front(self) -> list[Trial]:

@@ -119,6 +119,14 @@ FORMATS: dict[str, tuple[Callable[[QTable, str], bytes], str]] = {
 }
 """Format name -> (writer, usual suffix)."""
 
+USAGE = {
+    "cjpeg": "cjpeg -qtables FILE IN > OUT.jpg",
+    "imagemagick": "magick IN -quality 50 -define jpeg:q-table=FILE OUT.jpg (only -quality 50 "
+    "writes these tables exactly: another quality scales them)",
+    "pillow": "Image.save(OUT, qtables=<the list in FILE>), no quality= beside it",
+}
+"""How a stock tool takes each format where a flag matters, said when it is written."""
+
 
 def export(table: QTable, format: str, path: Path, note: str = "") -> Path:
     """Write ``table`` in ``format`` to ``path`` (atomically); returns the path."""
@@ -131,4 +139,4 @@ def export(table: QTable, format: str, path: Path, note: str = "") -> Path:
     return Path(path)
 
 
-__all__ = ["FORMATS", "export"]
+__all__ = ["FORMATS", "USAGE", "export"]
