@@ -75,6 +75,7 @@ def test_the_adapter_holds_only_the_learned_tensors_and_names_its_base(adapted, 
     record = json.loads((adapted.path.parent / RECORD).read_text())
     assert record["base_weights_sha256"] == frozen.weights_digest
     assert record["best_epoch"] == adapted.best_epoch >= 1
+    assert record["validation"] == "none: the epoch was chosen on the images adapted on"
 
 
 def test_the_adapter_over_its_base_gives_the_exported_models_outputs(adapted, pictures, tmp_path,
@@ -149,6 +150,17 @@ def test_an_epoch_that_moves_the_uncompressed_outputs_is_never_kept(frozen, pict
     with pytest.raises(QSearchError, match="no epoch of 2 lowered the validation loss.*no adapter"):
         adapt(frozen, pictures, tmp_path, dataclasses.replace(QUICK, drift=0.0))
     assert not (tmp_path / ADAPTER).exists() and not (tmp_path / RECORD).exists()
+
+
+def test_an_epoch_that_changes_uncompressed_answers_is_not_kept(frozen, pictures, tmp_path,
+                                                                caplog):
+    """Without a validation split a warning says the epoch is chosen on the training images;
+    with no answer allowed to change, an epoch that changes one (the drift allowed in full) is
+    not kept, and the refusal names the rule."""
+    strict = dataclasses.replace(QUICK, changed=0.0, learning_rate=5e-2)
+    with pytest.raises(QSearchError, match="at most 0% of the uncompressed answers changed"):
+        adapt(frozen, pictures, tmp_path, strict)
+    assert "the epoch kept is chosen on the 6 images adapted on" in caplog.text
 
 
 def test_a_second_adaptation_into_the_same_folder_is_refused(frozen, pictures, tmp_path):
