@@ -37,6 +37,21 @@ def _processes(classifier: Classifier, asked: int | str) -> int:
     return min(cores - 1, 15) if classifier.device.type == "cuda" and cores >= 8 else 0
 
 
+def _sized(settings: EncoderSettings, images: ImageSet, classifier: Classifier) -> EncoderSettings:
+    """``--size network`` as this network reads: its short side before the crop. Sent sizes
+    apply to stored images (network-sized crops are already the smallest)."""
+    if settings.size == "stored":
+        return settings
+    if images.compress_at != "source":
+        raise QSearchError(
+            f"--size {settings.size} shrinks the stored images: give --compress-at source (the "
+            "network-sized crops are compressed as they are)"
+        )
+    if settings.size == "network":
+        return settings.with_size(f"short:{classifier.preprocessing.resize_size}")
+    return settings
+
+
 Batch = np.ndarray | torch.Tensor
 """Decoded (N, H, W, 3) uint8 images: an array, or a page-locked tensor on CUDA machines."""
 
@@ -50,6 +65,7 @@ class ClassifierEvaluator(CodecEvaluator):
     outputs are identical), which rises with bits even on a handful of uncertain photographs."""
 
     name = "classifier"
+    takes_sent_sizes = True
     metric_specs = (
         MetricSpec("top1", bounds=(0, 1), description="share of images whose top class is the label"),
         MetricSpec("top5", bounds=(0, 1), description="share with the label among the top five"),
@@ -81,6 +97,7 @@ class ClassifierEvaluator(CodecEvaluator):
         ``encoder_processes="auto"`` encodes in worker processes on a CUDA machine of 8 cores or
         more (where the network is fast enough for the GIL-bound encoder to be the cost), and on
         threads elsewhere."""
+        settings = _sized(settings, images, classifier)
         super().__init__(images, settings, threads, _processes(classifier, encoder_processes))
         self._pinned = None
         if self._processes is not None and classifier.device.type == "cuda":

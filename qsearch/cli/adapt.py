@@ -92,6 +92,7 @@ def unused(args) -> dict[str, str]:
         "evaluator": "adapt trains the network itself; no evaluator judges tables here",
         "forward": "training runs the network in fp32",
         "batch_size": "adapt's batch is --batch",
+        "size": "adaptation compresses images at the size the network is trained on them",
     }
     if args.task != "classify":
         found |= {k: f"--task {args.task} declares its inputs (--declare)" for k in

@@ -18,7 +18,9 @@ def encoder_settings(args, codec: str | None = None) -> EncoderSettings:
     codec = codec or args.codec
     if "," in codec:
         raise QSearchError(f"--codec {codec}: one codec here (a list is for qsearch baseline)")
-    return EncoderSettings(args.subsampling, args.optimize, args.progressive, args.smallest, codec)
+    return EncoderSettings(
+        args.subsampling, args.optimize, args.progressive, args.smallest, codec, args.size
+    )
 
 
 def codecs(args) -> list[str]:

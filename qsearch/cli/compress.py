@@ -105,14 +105,14 @@ def add_arguments(parser) -> None:
     add_data_arguments(parser)
 
 
+NETWORK_SIZE = ("task", "declare", "model", "weights", "adapter", "resize", "input_size", "device")
+"""What ``--size network`` reads to learn the network's size without --per-image."""
+
+
 def unused(args) -> dict[str, str]:
     """Options that do nothing in the command as given, and why."""
     if not args.per_image:
-        why = "it is read only with --per-image"
-        return {name: why for name in (*PER_IMAGE, *NETWORK)} | {
-            "data": "compress reads SRC (and CALIB with --per-image)",
-            "compress_at": "compress writes the stored images",
-        }
+        return _unused_with_one_table(args)
     if args.predictor is not None:
         why = "a predictor file carries its qualities and runs no network"
         return {name: why for name in (*PER_IMAGE, *NETWORK, "qtable") if name != "predictor"}
@@ -128,6 +128,20 @@ def unused(args) -> dict[str, str]:
     return found
 
 
+def _unused_with_one_table(args) -> dict[str, str]:
+    """Without --per-image: no calibration, and the network only to learn --size network."""
+    found = {name: "it is read only with --per-image" for name in PER_IMAGE}
+    for name in NETWORK:
+        if args.size != "network" or name not in NETWORK_SIZE:
+            found[name] = "it is read only with --per-image" + (
+                " (or --size network)" if name in NETWORK_SIZE else ""
+            )
+    return found | {
+        "data": "compress reads SRC (and CALIB with --per-image)",
+        "compress_at": "compress writes the stored images",
+    }
+
+
 def run(args) -> int:
     """Write every image of SRC as a JPEG carrying the table (SRC is never touched)."""
     if args.per_image:
@@ -136,20 +150,32 @@ def run(args) -> int:
 
     if args.qtable is None:
         raise QSearchError("give --qtable FILE (the table every file carries) or --per-image")
+    settings = encoder_settings(args)
+    if settings.size == "network":
+        settings = settings.with_size(network_size(args))
+        note(f"--size network: this network reads images at {settings.size}")
     done = compress(
         QTable.load(args.qtable),
         args.src,
         args.dst,
-        settings=encoder_settings(args),
+        settings=settings,
         strip=args.strip,
         strict=args.strict,
         overwrite=args.overwrite,
     )
     print(
         f"wrote {len(done.written)} JPEG file(s) to {args.dst} ({len(done.skipped)} skipped), "
-        f"folder layout kept, pixels as stored; kept EXIF on {done.kept_exif} and an ICC profile "
+        f"folder layout kept, pixels "
+        f"{'as stored' if settings.size == 'stored' else 'sent at ' + settings.size}; kept EXIF "
+        f"on {done.kept_exif} and an ICC profile "
         f"on {done.kept_icc}" + (" (--strip)" if args.strip else "")
     )
+    if settings.size != "stored":
+        shrunk = sum(row["scale"] < 1 for row in done.scales)
+        print(
+            f"sent at {settings.size}: {shrunk} of {len(done.scales)} image(s) shrunk (none "
+            f"enlarged); {args.dst}/sizes.csv gives each file's stored and sent size and scale"
+        )
     if done.written_bytes > done.source_bytes:
         note(
             f"the files written are {100 * (done.written_bytes / done.source_bytes - 1):.0f}% "
@@ -157,6 +183,21 @@ def run(args) -> int:
             f"{done.source_bytes / 1e6:.2f} MB): the table is finer than the sources' own"
         )
     return 0
+
+
+def network_size(args) -> str:
+    """The size the network of ``--task``/``--model`` reads, from its declaration (a task's
+    model file) or its preprocessing (a classifier)."""
+    if args.task == "classify":
+        from qsearch.cli.build import network
+
+        return f"short:{network(args).preprocessing.resize_size}"
+    from qsearch.tasks.declaration import declared_steps, parse_declarations
+
+    if not args.model:
+        raise QSearchError(f"--task {args.task} needs --model FILE (a declared model file)")
+    spec, _ = declared_steps(args.model, args.task, parse_declarations(args.declare))
+    return spec.sent_size()
 
 
 def _per_image(args) -> int:

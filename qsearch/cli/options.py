@@ -7,6 +7,7 @@ from pathlib import Path
 
 from qsearch.cli.arguments import names_list, triple, whole
 from qsearch.codecs.codec import SUBSAMPLINGS
+from qsearch.codecs.sizes import SIZE_HELP, check_size
 from qsearch.images import COMPRESS_AT, INTERPOLATIONS, LABEL_RULES
 from qsearch.tasks.task import task_names
 
@@ -17,6 +18,20 @@ FAMILY_HELP = (
     "ijg (default), mozjpeg-0..8 (mozjpeg's cjpeg -quant-table presets), deepn (fitted to the "
     "images' DCT statistics) or a table file"
 )
+
+
+def size_setting(text: str) -> str:
+    """``--size``: stored, network, long:N or short:N."""
+    import argparse
+
+    from qsearch.errors import QSearchError
+
+    try:
+        return check_size(text)
+    except QSearchError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not stored, network, long:N or short:N (N at least 8)"
+        ) from None
 
 
 def add_encoder_arguments(parser) -> None:
@@ -31,6 +46,7 @@ def add_encoder_arguments(parser) -> None:
     encoder.add_argument("--optimize", action="store_true", help="optimised Huffman tables")
     encoder.add_argument("--progressive", action="store_true", help="progressive files")
     encoder.add_argument("--smallest", action="store_true", help=SMALLEST_HELP)
+    encoder.add_argument("--size", type=size_setting, default="stored", help=SIZE_HELP)
     encoder.add_argument(
         "--codec",
         default="jpeg",

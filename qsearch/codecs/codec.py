@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qsearch.codecs.encoders import ENCODERS, decode_jpeg, get_encoder
+from qsearch.codecs.sizes import check_size, shrink
 from qsearch.errors import QSearchError
 from qsearch.tables.qtable import QTable
 
@@ -25,15 +26,19 @@ class EncoderSettings:
     settings. ``codec`` names the encoder (:data:`qsearch.codecs.encoders.ENCODERS`: libjpeg-turbo
     ``jpeg`` by default). ``smallest`` writes both an optimised baseline and a progressive file
     and keeps the smaller (the decoded pixels are the same): progressive wins on larger files,
-    baseline on small ones, where the extra scans' headers outweigh what they save."""
+    baseline on small ones, where the extra scans' headers outweigh what they save. ``size`` is
+    the size each image is sent at (:mod:`qsearch.codecs.sizes`): the file holds the image
+    shrunk to it, and bits stay counted over the stored pixels."""
 
     subsampling: str = "4:2:0"
     optimize: bool = False
     progressive: bool = False
     smallest: bool = False
     codec: str = "jpeg"
+    size: str = "stored"
 
     def __post_init__(self):
+        check_size(self.size)
         if self.subsampling not in SUBSAMPLINGS:
             raise QSearchError(
                 f"subsampling {self.subsampling!r} is not one of {', '.join(SUBSAMPLINGS)}"
@@ -51,6 +56,10 @@ class EncoderSettings:
                 "which chooses its own chroma sampling"
             )
 
+    def with_size(self, size: str) -> EncoderSettings:
+        """The same settings sending images at ``size`` (``network`` resolved to a side)."""
+        return dataclasses.replace(self, size=size)
+
     def with_codec(self, codec: str) -> EncoderSettings:
         """The same lossless choices under another codec (refused where it cannot honour them)."""
         return dataclasses.replace(self, codec=codec)
@@ -66,6 +75,8 @@ class EncoderSettings:
         extras = [name for name in ("optimize", "progressive", "smallest") if getattr(self, name)]
         sampling = self.subsampling if self.encoder.subsampling else "its own chroma sampling"
         line = "+".join([sampling, *extras])
+        if self.size != "stored":
+            line += f", sent at {self.size}"
         return line if self.codec == "jpeg" else f"{self.encoder.version()}, {line}"
 
 
@@ -82,7 +93,7 @@ def encode(
     if isinstance(setting, QTable) != encoder.takes_tables:
         wanted = "a quantization table" if encoder.takes_tables else "a quality"
         raise QSearchError(f"codec {settings.codec} takes {wanted}, not {setting!r}")
-    return encoder.encode(image, setting, settings, metadata)
+    return encoder.encode(shrink(image, settings.size), setting, settings, metadata)
 
 
 def decode(data: bytes, out: np.ndarray | None = None, settings=None) -> np.ndarray:

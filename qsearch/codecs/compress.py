@@ -7,11 +7,12 @@ then "as stored") and ICC profile are kept, so a viewer shows the copy as it sho
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from qsearch.atomic import write_bytes
 from qsearch.codecs.codec import EncoderSettings, encode
+from qsearch.codecs.sizes import sent_shape
 from qsearch.errors import QSearchError
 from qsearch.tables.qtable import QTable
 
@@ -30,6 +31,8 @@ class Compressed:
     source_bytes: int = 0
     """The sizes of the sources of the files written."""
     written_bytes: int = 0
+    scales: list[dict] = field(default_factory=list)
+    """Each file sent smaller than stored: its stored and sent sizes (``DST/sizes.csv``)."""
 
 
 def compress(
@@ -73,7 +76,42 @@ def compress(
         done.written_bytes += len(data)
         done.kept_exif += bool(metadata.get("exif"))
         done.kept_icc += bool(metadata.get("icc_profile"))
+        done.scales.append(_scale(target, Path(destination), image, settings))
+    if settings.size != "stored":
+        write_sizes(Path(destination), done.scales)
     return done
+
+
+SIZES = "sizes.csv"
+
+
+def _scale(target: Path, destination: Path, image, settings: EncoderSettings) -> dict:
+    """The file's stored and sent sizes, and the scale a label's coordinates are multiplied by."""
+    height, width = image.shape[:2]
+    sent = sent_shape(height, width, settings.size)
+    return {
+        "file": str(target.relative_to(destination)), "stored_width": width,
+        "stored_height": height, "width": sent[1], "height": sent[0],
+        "scale": round(sent[1] / width, 6),
+    }  # fmt: skip
+
+
+def write_sizes(destination: Path, rows: list[dict]) -> None:
+    """``sizes.csv``: where images were sent smaller than stored, each file's sizes and scale,
+    so that labels (boxes, masks) can follow the pixels."""
+    import csv
+    from io import StringIO
+
+    from qsearch.atomic import write_text
+
+    text = StringIO()
+    writer = csv.DictWriter(
+        text, ["file", "stored_width", "stored_height", "width", "height", "scale"],
+        lineterminator="\n",
+    )  # fmt: skip
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(destination / SIZES, text.getvalue())
 
 
 def _refuse_existing(targets: dict[Path, Path]) -> None:
@@ -143,4 +181,4 @@ def compress_targets(source: Path, destination: Path) -> dict[Path, Path]:
     return targets
 
 
-__all__ = ["Compressed", "compress", "compress_targets", "write_file"]
+__all__ = ["SIZES", "Compressed", "compress", "compress_targets", "write_file", "write_sizes"]

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from qsearch.atomic import write_text
 from qsearch.codecs.codec import EncoderSettings, encode
 from qsearch.codecs.compress import compress_targets, write_file
+from qsearch.codecs.sizes import sent_shape
 from qsearch.errors import QSearchError
 from qsearch.images import ImageSet, Preprocessing, read_metadata, read_rgb
 from qsearch.rate.calibration import Calibration
@@ -34,10 +35,14 @@ from qsearch.search.evaluator import Evaluator
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.csv"
 RECORD = "per-image.json"
-COLUMNS = ("file", "source", "quality", "bytes", "pixels", "bpp", "fidelity", "one_quality_bytes")
+COLUMNS = (
+    "file", "source", "quality", "bytes", "pixels", "bpp", "fidelity", "one_quality_bytes",
+    "width", "height",
+)  # fmt: skip
 """``fidelity``: the network's per-image figure at the chosen quality (empty with a predictor);
 ``one_quality_bytes``: the file's size at the one quality that reaches the target on the
-calibration images (empty with a predictor), so that each file's saving can be read."""
+calibration images (empty with a predictor), so that each file's saving can be read;
+``width``, ``height``: the size it was sent at (``pixels`` and ``bpp`` count the stored ones)."""
 
 
 @dataclass(frozen=True)
@@ -214,7 +219,7 @@ def _read_manifest(destination: Path) -> dict[Path, dict]:
 def _typed(row: dict) -> dict:
     """A manifest row read back with the types it was written with."""
     numbers = {"quality": int, "bytes": int, "pixels": int, "bpp": float, "fidelity": float,
-               "one_quality_bytes": int}  # fmt: skip
+               "one_quality_bytes": int, "width": int, "height": int}  # fmt: skip
     return {
         key: numbers[key](value) if key in numbers and value != "" else value
         for key, value in row.items()
@@ -285,6 +290,7 @@ def _row(plan: Plan, file: Path, source: Path, image, metadata, data: bytes, ste
          figure: float) -> dict:  # fmt: skip
     """One manifest row."""
     pixels = int(image.shape[0] * image.shape[1])
+    sent = sent_shape(image.shape[0], image.shape[1], plan.settings.size)
     one = plan.calibration.one_quality if plan.calibration is not None else None
     reference = "" if one is None else len(
         encode(image, plan.ladder.family.at(one), plan.settings, metadata)
@@ -292,7 +298,8 @@ def _row(plan: Plan, file: Path, source: Path, image, metadata, data: bytes, ste
     return {
         "file": str(file), "source": str(source), "quality": plan.ladder.qualities[step],
         "bytes": len(data), "pixels": pixels, "bpp": round(8 * len(data) / pixels, 5),
-        "fidelity": round(figure, 6), "one_quality_bytes": reference,
+        "fidelity": round(figure, 6), "one_quality_bytes": reference, "width": sent[1],
+        "height": sent[0],
     }  # fmt: skip
 
 

@@ -167,6 +167,10 @@ class CodecEvaluator(Evaluator):
     """An evaluator that encodes the images itself with the real codec: subclasses add the
     accuracy figures."""
 
+    takes_sent_sizes: ClassVar[bool] = False
+    """Whether images may be sent smaller than stored (``EncoderSettings.size``): the network
+    reads the decoded image however large it is; a pixel-by-pixel comparison cannot."""
+
     def __init__(
         self,
         images: ImageSet,
@@ -176,6 +180,11 @@ class CodecEvaluator(Evaluator):
     ):
         """``encoder_processes`` > 1 encodes in that many worker processes (for many-core GPU
         machines, where the GIL-bound encoder is the cost); 0 or 1 encodes on threads."""
+        if settings.size != "stored" and not self.takes_sent_sizes:
+            raise QSearchError(
+                f"--size {settings.size}: the {self.name} evaluator compares the stored pixels; "
+                "it judges images sent at their stored size only"
+            )
         self.images = images
         self.codec = Codec(settings, threads)
         self._pixels = images.pixels

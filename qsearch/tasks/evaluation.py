@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from qsearch.codecs.codec import EncoderSettings, decode, encode
+from qsearch.codecs.sizes import sent_shape
 from qsearch.errors import QSearchError, one_line
 from qsearch.images import ImageSet
 from qsearch.search.evaluator import Annotation, CodecEvaluator, Evaluation, Metrics
@@ -29,6 +30,7 @@ class TaskEvaluator(CodecEvaluator):
     image's output (:meth:`read`) and turn outputs into per-image records and pooled figures."""
 
     task = ""
+    takes_sent_sizes = True
 
     def __init__(
         self,
@@ -49,6 +51,8 @@ class TaskEvaluator(CodecEvaluator):
             )
         if model.task != self.task:
             raise QSearchError(f"{model.runtime.path}: declared for {model.task}, not {self.task}")
+        if settings.size == "network":
+            settings = settings.with_size(model.spec.sent_size())
         super().__init__(images, settings, threads)
         self.model = model
         self.batch_size = batch_size
@@ -62,6 +66,10 @@ class TaskEvaluator(CodecEvaluator):
         self.reference = self.pooled(records)
         self.reference_per_image = records
         self.check_reference()
+        shapes = [image.shape[:2] for image in images.images]
+        self._places = [
+            model.spec.placement_sent(h, w, sent_shape(h, w, settings.size)) for h, w in shapes
+        ]  # compressed images are read as sent, their outputs placed back on the stored pixels
 
     # -- what a task defines --------------------------------------------------------------------
     @abstractmethod

@@ -97,6 +97,23 @@ class InputSpec:
         top = (self.height - new_h) // 2 if self.resize == "letterbox-centre" else 0
         return Placement(new_w / width, new_h / height, left, top, width, height)
 
+    def sent_size(self) -> str:
+        """The size to send images at so that the network loses none of what it reads: the
+        letterbox's longer side, or a stretch's shorter input side."""
+        if self.resize.startswith("letterbox"):
+            return f"long:{max(self.height, self.width)}"
+        return f"short:{min(self.height, self.width)}"
+
+    def placement_sent(self, height: int, width: int, sent: tuple[int, int]) -> Placement:
+        """Where a stored image of this size lands on the input once sent at ``sent`` (height,
+        width): the sent image's placement, read back to the stored pixels (boxes scaled back,
+        masks resized to the stored size as declared)."""
+        place = self.placement(*sent)
+        return Placement(
+            place.scale_x * sent[1] / width, place.scale_y * sent[0] / height,
+            place.offset_x, place.offset_y, width, height,
+        )  # fmt: skip
+
     def canvas(self, image: np.ndarray) -> np.ndarray:
         """A stored (H, W, 3) uint8 RGB image on the input canvas, still uint8 RGB."""
         place = self.placement(*image.shape[:2])
