@@ -1,0 +1,127 @@
+"""Sending images at the size the network reads: never enlarged, bits per stored pixel, boxes
+and masks placed back on the stored pixels, and part of a run's identity. Real photographs,
+the real codec, a real segmenter (the mediapipe wheel's) and the shared YOLOX-Nano on COCO."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_segmentation import wheel_segmenter
+from tinydetector import write_tiny_detector
+
+from qsearch.cli import main
+from qsearch.codecs.codec import EncoderSettings, decode, encode
+from qsearch.codecs.sizes import sent_shape
+from qsearch.errors import QSearchError
+from qsearch.images import load_images, read_rgb
+from qsearch.tables.qtable import QTable
+from qsearch.tasks.declaration import load_task_model
+from qsearch.tasks.inputs import InputSpec
+from realdata import COCO128, SELFIE, SHARED_MODELS, YOLOX, photos
+
+Q95 = QTable.from_quality(95)
+
+
+def test_an_image_smaller_than_the_size_is_never_enlarged():
+    image = read_rgb(photos(1)[0])[:100, :80]
+    assert sent_shape(100, 80, "short:256") == (100, 80)
+    small = EncoderSettings(size="short:256")
+    assert encode(image, Q95, small) == encode(image, Q95, EncoderSettings())
+    assert sent_shape(480, 640, "long:416") == (312, 416)
+    assert sent_shape(480, 640, "short:256") == (256, 341)
+    big = read_rgb(photos(1)[0])
+    assert decode(encode(big, Q95, EncoderSettings(size="long:100"))).shape[:2] == (100, 100)
+
+
+def test_boxes_from_a_sent_image_are_placed_on_the_stored_pixels():
+    spec = InputSpec(416, 416, "letterbox", "rgb", 1, (0, 0, 0), (1, 1, 1), "nchw")
+    sent = sent_shape(480, 640, spec.sent_size())
+    place = spec.placement_sent(480, 640, sent)
+    whole = place.to_stored(np.array([[0, 0, 416, 312]], dtype=np.float32))
+    assert np.allclose(whole, [[0, 0, 640, 480]], atol=1.5)
+    centre = InputSpec(416, 416, "letterbox-centre", "rgb", 1, (0, 0, 0), (1, 1, 1), "nchw")
+    place = centre.placement_sent(480, 640, sent_shape(480, 640, centre.sent_size()))
+    assert np.allclose(place.to_stored(np.array([[0, 52, 416, 364]], np.float32)),
+                       [[0, 0, 640, 480]], atol=1.5)  # fmt: skip
+
+
+@pytest.mark.skipif(wheel_segmenter() is None, reason="mediapipe==0.10.21 is not installed")
+def test_a_segmenters_masks_sent_small_land_on_the_stored_pixels():
+    from qsearch.evaluators.segmenter import SegmenterEvaluator
+
+    images = load_images([str(p) for p in photos(6)], compress_at="source", labels="none")
+    model = load_task_model(wheel_segmenter(), "segment", SELFIE)
+    stored = SegmenterEvaluator(images, model, None)
+    sent = SegmenterEvaluator(images, model, None, EncoderSettings(size="network"))
+    try:
+        assert sent.settings.size == "short:256"
+        near, far = sent.evaluate(Q95, per_image=True), stored.evaluate(Q95, per_image=True)
+        assert near["miou_ref"] > 0.9  # the masks, resized back, cover what the stored ones do
+        assert near["bpp"] < far["bpp"]
+        files = [encode(i, Q95, sent.settings) for i in images.images]
+        assert near["bpp"] == pytest.approx(8 * sum(map(len, files)) / images.pixels)
+    finally:
+        stored.close()
+        sent.close()
+
+
+@pytest.mark.coco
+def test_a_detectors_boxes_sent_small_land_on_the_stored_pixels():
+    from qsearch.evaluators.detector import DetectorEvaluator
+
+    images = load_images(COCO128 / "images" / "val2017", compress_at="source", labels="none",
+                         limit=24)  # fmt: skip
+    model = load_task_model(SHARED_MODELS / "yolox_nano.onnx", "detect", YOLOX)
+    sent = DetectorEvaluator(images, model, None, EncoderSettings(size="network"))
+    try:
+        assert sent.settings.size == "long:416"
+        found = sent.evaluate(Q95)
+        assert found["map_ref"] > 0.7  # boxes left at the sent scale would match nothing
+    finally:
+        sent.close()
+
+
+def test_the_size_is_part_of_a_runs_identity(tmp_path, capsys):
+    tiny = write_tiny_detector(tmp_path / "tiny.onnx")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for path in photos(3):
+        shutil.copy(path, folder / path.name)
+    run = ["run", "--task", "detect", "--model", str(tiny), "--data", str(folder), "--searcher",
+           "quality", "--budget", "2", "--quiet", "--out", str(tmp_path / "run")]  # fmt: skip
+    assert main([*run, "--size", "network"]) == 0
+    assert main(run) == 2
+    assert "sent at long:128 -> 4:2:0" in capsys.readouterr().err
+
+
+def test_evaluators_comparing_stored_pixels_refuse_a_sent_size(tmp_path, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(photos(1)[0], folder / "one.png")
+    fidelity = ["evaluate", "--evaluator", "fidelity", "--data", str(folder), "--quality", "50"]
+    assert main([*fidelity, "--size", "short:64"]) == 2
+    assert "compares the stored pixels" in capsys.readouterr().err
+    assert main(["evaluate", "--data", str(folder), "--quality", "50", "--size", "network"]) == 2
+    assert "give --compress-at source" in capsys.readouterr().err
+
+
+def test_compress_writes_the_sent_images_and_their_scales(tmp_path):
+    table = tmp_path / "q50.txt"
+    QTable.from_quality(50).save(table)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for path in photos(3):
+        shutil.copy(path, folder / path.name)
+    assert main(["compress", "--qtable", str(table), "--size", "long:200", str(folder),
+                 str(tmp_path / "out")]) == 0  # fmt: skip
+    rows = (tmp_path / "out" / "sizes.csv").read_text().splitlines()[1:]
+    for row in rows:
+        name, stored_w, stored_h, width, height, scale = row.split(",")
+        with Image.open(tmp_path / "out" / name) as written:
+            assert written.size == (int(width), int(height)) and max(written.size) == 200
+        assert float(scale) == pytest.approx(int(width) / int(stored_w), abs=1e-6)
+    with pytest.raises(QSearchError):
+        EncoderSettings(size="long:4")
