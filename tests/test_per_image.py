@@ -106,6 +106,11 @@ def test_compress_per_image_writes_each_file_at_its_quality(folders, tmp_path, c
         "8 images"
     )
     assert "each at its own quality" in capsys.readouterr().out
+    report = (out / "report.html").read_text()  # the page beside the files: the manifest's bits
+    bpp = 8 * manifest["bytes"].sum() / manifest["pixels"].sum()
+    one = 8 * manifest["one_quality_bytes"].sum() / manifest["pixels"].sum()
+    assert f"<b>{bpp:.3f} bpp</b>" in report and f"{one:.3f} bpp" in report
+    assert report.count('<img class="crop"') == 2 * min(3, len(manifest))
 
 
 def test_resume_after_a_kill_writes_the_same_bytes(calibration, folders, tmp_path):

@@ -245,6 +245,15 @@ def _predicted(args) -> int:
 
 
 def _say(args, manifest) -> None:
+    """What was written and what it saves; the report beside the files."""
+    _saving(args, manifest)
+    if not manifest.empty:
+        from qsearch.report.per_image import write_per_image_report
+
+        print(f"wrote {write_per_image_report(args.dst)}: open it in a browser")
+
+
+def _saving(args, manifest) -> None:
     from qsearch.rate.calibration import Calibration
     from qsearch.rate.folder import read_record
 

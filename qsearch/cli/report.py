@@ -13,7 +13,11 @@ HELP = "write RUN/report.html: the front, operating points, identity and image c
 
 def add_arguments(parser) -> None:
     """The arguments of ``qsearch report``."""
-    parser.add_argument("run", type=Path, help="run folder written by qsearch run")
+    parser.add_argument(
+        "run",
+        type=Path,
+        help="run folder written by qsearch run, or a folder written by compress --per-image",
+    )
     parser.add_argument(
         "--no-crops",
         action="store_true",
@@ -33,6 +37,11 @@ def run(args) -> int:
     give the run's own uncompressed figures)."""
     from qsearch.report.runs import Run
 
+    if (args.run / "per-image.json").exists():
+        from qsearch.report.per_image import write_per_image_report
+
+        print(f"wrote {write_per_image_report(args.run)}")
+        return 0
     finished = Run(args.run)
     if args.no_crops and not args.overwrite:
         _keep_crops(finished.directory / "report.html")

@@ -93,6 +93,8 @@ class Calibration:
     fallback: bool = False
     """Per image did not beat one quality at the target: every image gets ``one_quality``."""
     margin: float = 0.0
+    curve: list[list[float]] = field(default_factory=list)
+    """One quality for every calibration image: [quality, bpp, figure] at each step."""
 
     @property
     def saving(self) -> float | None:
@@ -169,8 +171,19 @@ def calibrate(
     return Calibration(
         rule.name, rule.parameter, value, target, metric, uncompressed, reached, bpp,
         None if one is None else ladder.qualities[one[0]], None if one is None else one[1],
-        count, [int(s) for s in chosen], fallback, margin,
+        count, [int(s) for s in chosen], fallback, margin, _curve(grid, ladder, metric),
     )  # fmt: skip
+
+
+def _curve(grid: Grid, ladder: Ladder, metric: str) -> list[list[float]]:
+    """[quality, bpp, figure] of each step given to every image."""
+    count, steps = grid.shape
+    found = []
+    for step in range(steps):
+        figures = grid.chosen(np.full(count, step))
+        found.append([ladder.qualities[step], round(bits_per_pixel(figures), 5),
+                      round(dataset_figure(metric, figures), 6)])  # fmt: skip
+    return found
 
 
 def _cheapest(
