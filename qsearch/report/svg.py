@@ -62,7 +62,9 @@ def chart(series: list[Series], metric: str, levels: dict[str, float] | None = N
         return "<p>No table to plot.</p>"
     axes = _axes(points, list(levels.values()))
     parts = [_frame(axes, metric)]
-    parts += [_level(axes, name, value) for name, value in levels.items()]
+    placed: list[float] = []
+    for name, value in sorted(levels.items(), key=lambda item: -item[1]):
+        parts.append(_level(axes, name, value, placed))
     for number, curve in enumerate(series):
         legend_y = HEIGHT - BOTTOM - 10 - 16 * (len(series) - 1 - number)
         parts.append(_curve(axes, curve, curve.colour or COLOURS[number % len(COLOURS)], legend_y))
@@ -96,11 +98,10 @@ def _frame(axes: _Axes, metric: str) -> str:
         parts.append(
             f'<text x="{x:.1f}" y="{bottom + 16}" text-anchor="middle" class="tick">{tick:g}</text>'
         )
-    for k in range(6):
-        value = axes.low + k * (axes.high - axes.low) / 5
+    for value in _value_ticks(axes.low, axes.high):
         y = axes.y(value)
         parts.append(
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">{value:.3g}</text>'
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">{value:.6g}</text>'
         )
     parts.append(
         f'<text x="{(LEFT + right) / 2}" y="{HEIGHT - 8}" text-anchor="middle">bits per pixel (log scale)</text>'
@@ -111,6 +112,15 @@ def _frame(axes: _Axes, metric: str) -> str:
     return "".join(parts)
 
 
+def _value_ticks(low: float, high: float) -> list[float]:
+    """Round values inside the axis, about five: steps of 1, 2 or 5 times a power of ten."""
+    raw = (high - low) / 5
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = math.ceil(low / step) * step
+    return [round(first + k * step, 12) for k in range(int((high - first) / step) + 1)]
+
+
 def _bpp_ticks(low: float, high: float) -> list[float]:
     """1, 2 and 5 times the powers of ten inside the axis."""
     found = []
@@ -119,11 +129,17 @@ def _bpp_ticks(low: float, high: float) -> list[float]:
     return found
 
 
-def _level(axes: _Axes, name: str, value: float) -> str:
+def _level(axes: _Axes, name: str, value: float, placed: list[float]) -> str:
+    """A dotted line with its name above it; a name that would overlap one already ``placed``
+    (label heights) goes below its line instead."""
     y = axes.y(value)
+    label = y - 3
+    if any(abs(label - other) < 12 for other in placed):
+        label = y + 12
+    placed.append(label)
     return (
         f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#888" stroke-dasharray="2 3"/>'
-        f'<text x="{LEFT + 4}" y="{y - 3:.1f}" class="tick">{escape(name)}</text>'
+        f'<text x="{LEFT + 4}" y="{label:.1f}" class="tick">{escape(name)}</text>'
     )
 
 
