@@ -152,8 +152,7 @@ def test_an_epoch_that_moves_the_uncompressed_outputs_is_never_kept(frozen, pict
     assert not (tmp_path / ADAPTER).exists() and not (tmp_path / RECORD).exists()
 
 
-def test_an_epoch_that_changes_uncompressed_answers_is_not_kept(frozen, pictures, tmp_path,
-                                                                caplog):
+def test_an_epoch_that_changes_uncompressed_answers_is_not_kept(frozen, pictures, tmp_path, caplog):
     """Without a validation split a warning says the epoch is chosen on the training images;
     with no answer allowed to change, an epoch that changes one (the drift allowed in full) is
     not kept, and the refusal names the rule."""
