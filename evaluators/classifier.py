@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -382,6 +383,18 @@ class ClassifierEvaluator(CodecEvaluator):
         figures["bytes"] = np.array([len(f) for f in files], dtype=np.int64)
         figures["pixels"] = np.array([self._image_pixels[i] for i in chosen.tolist()])
         return figures
+
+    def another_receiver(self) -> tuple[str, ClassifierEvaluator] | None:
+        """The same network resizing the decoded stored images with the other filter (bilinear
+        for bicubic); None where the crops are compressed as they are."""
+        if self.images.compress_at != "source":
+            return None
+        given = self.images.preprocessing
+        other = "bilinear" if given.interpolation == "bicubic" else "bicubic"
+        images = dataclasses.replace(
+            self.images, preprocessing=dataclasses.replace(given, interpolation=other)
+        )
+        return f"a receiver resizing {other}", self.on_images(images)
 
     def on_images(self, images: ImageSet) -> ClassifierEvaluator:
         """The same network, on its chosen forward path, and settings on other images."""

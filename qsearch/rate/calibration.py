@@ -95,6 +95,10 @@ class Calibration:
     margin: float = 0.0
     curve: list[list[float]] = field(default_factory=list)
     """One quality for every calibration image: [quality, bpp, figure] at each step."""
+    second_receiver: str = ""
+    second_receiver_share: float | None = None
+    """The share of its own uncompressed figure that the calibration images, at their chosen
+    qualities, keep for another receiver (``second_receiver`` says how it differs)."""
 
     @property
     def saving(self) -> float | None:
@@ -133,8 +137,13 @@ class Calibration:
         line += f"; one quality needs q{self.one_quality} ({self.one_quality_bpp:.3f} bpp)"
         saving = self.saving
         if self.fallback or saving is None:
-            return line + ": per image does not beat it, so every image gets that quality"
-        return line + f": {100 * saving:+.1f}% bits"
+            line += ": per image does not beat it, so every image gets that quality"
+        else:
+            line += f": {100 * saving:+.1f}% bits"
+        if self.second_receiver_share is not None:
+            line += (f"; {self.second_receiver} keeps {100 * self.second_receiver_share:.1f}% "
+                     "of its own uncompressed figure there")  # fmt: skip
+        return line
 
 
 def calibrate(
@@ -186,6 +195,31 @@ def _curve(grid: Grid, ladder: Ladder, metric: str) -> list[list[float]]:
     return found
 
 
+def check_second_receiver(
+    evaluator: Evaluator, ladder: Ladder, calibration: Calibration
+) -> Calibration:
+    """``calibration`` with the share the calibration images, at their chosen steps, keep for
+    another receiver of the same network (:meth:`Evaluator.another_receiver`), where there is
+    one."""
+    import dataclasses
+
+    from qsearch.search.metrics import share_of_uncompressed
+
+    other = evaluator.another_receiver()
+    if other is None:
+        return calibration
+    name, receiver = other
+    try:
+        tables = [ladder.table(step) for step in calibration.steps]
+        figures = receiver.evaluate_each(tables, range(len(tables)))
+        reached = dataset_figure(calibration.metric, figures)
+        uncompressed = (receiver.reference or {})[calibration.metric]
+    finally:
+        receiver.close()
+    share = share_of_uncompressed(calibration.metric, reached, uncompressed)
+    return dataclasses.replace(calibration, second_receiver=name, second_receiver_share=share)
+
+
 def _cheapest(
     grid: Grid, rule: Rule, metric: str, goal: float, sign: int, margin: float
 ) -> tuple[float, float, float, np.ndarray] | None:
@@ -212,4 +246,11 @@ def _one_quality(grid: Grid, metric: str, goal: float, sign: int) -> tuple[int, 
     return None
 
 
-__all__ = ["Calibration", "Grid", "bits_per_pixel", "calibrate", "dataset_figure"]
+__all__ = [
+    "Calibration",
+    "Grid",
+    "bits_per_pixel",
+    "calibrate",
+    "check_second_receiver",
+    "dataset_figure",
+]

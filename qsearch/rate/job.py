@@ -13,7 +13,7 @@ import numpy as np
 from qsearch.atomic import check_new_file
 from qsearch.codecs.codec import EncoderSettings
 from qsearch.errors import QSearchError
-from qsearch.rate.calibration import Calibration, Grid, calibrate
+from qsearch.rate.calibration import Calibration, Grid, calibrate, check_second_receiver
 from qsearch.rate.folder import Plan, read_record, write_per_image
 from qsearch.rate.ladder import Ladder
 from qsearch.rate.predictor import Predictor, features, fit_predictor
@@ -137,6 +137,7 @@ def plan_for(
         uncompressed = (evaluator.reference or {})[metric]
         grid = Grid.measure(evaluator, ladder)
         calibration = calibrate(grid, ladder, chosen, target, metric, uncompressed, margin)
+        calibration = check_second_receiver(evaluator, ladder, calibration)
     return Plan(ladder, chosen, calibration, evaluator.settings, request), grid
 
 

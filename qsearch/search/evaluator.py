@@ -154,6 +154,12 @@ class Evaluator(ABC):
             "each image's quality"
         )
 
+    def another_receiver(self) -> tuple[str, Evaluator] | None:
+        """(what differs, the same network reading the same images another way: another resize
+        filter), to check that choices made at the edge survive a receiver's pipeline; None
+        where there is no other way."""
+        return None
+
     def on_images(self, images: ImageSet) -> Evaluator:
         """The same network and settings judging other images (per-image rate control applies
         a rule calibrated on some images to others, chunk by chunk)."""

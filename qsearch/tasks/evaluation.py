@@ -131,6 +131,18 @@ class TaskEvaluator(CodecEvaluator):
             "pixels": np.array([self._pixels_each[i] for i in indices]),
         }
 
+    def another_receiver(self) -> tuple[str, TaskEvaluator] | None:
+        """The same network placing the decoded images on its input with the other resize
+        filter (bicubic for bilinear)."""
+        import dataclasses
+
+        other = "bicubic" if self.model.spec.interpolation == "bilinear" else "bilinear"
+        spec = dataclasses.replace(self.model.spec, interpolation=other)
+        model = dataclasses.replace(self.model, spec=spec)
+        found = type(self)(self.images, model, self.annotations, self.settings, self.batch_size,
+                           self.codec.threads)  # fmt: skip
+        return f"a receiver resizing {other}", found
+
     def on_images(self, images: ImageSet) -> TaskEvaluator:
         """The same network and settings on other (unlabelled) images."""
         return type(self)(
