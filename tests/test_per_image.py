@@ -105,6 +105,8 @@ def test_compress_per_image_writes_each_file_at_its_quality(folders, tmp_path, c
     assert record["calibration"]["images"] == 8 and record["request"]["images"].startswith(
         "8 images"
     )
+    assert record["calibration"]["second_receiver"] == "a receiver resizing bilinear"
+    assert 0 <= record["calibration"]["second_receiver_share"] <= 1
     assert "each at its own quality" in capsys.readouterr().out
     report = (out / "report.html").read_text()  # the page beside the files: the manifest's bits
     bpp = 8 * manifest["bytes"].sum() / manifest["pixels"].sum()
