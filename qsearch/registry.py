@@ -51,6 +51,14 @@ class Registry:
             )
         return self._entries[name]
 
+    def __iter__(self):
+        """The names, plugins included, sorted."""
+        return iter(name for name, _ in self.items())
+
+    def names(self) -> list[str]:
+        """Every name, plugins' included, without loading a plugin (for help texts)."""
+        return sorted({*self._entries, *(p.name for p in entry_points(group=self.group))})
+
     def __contains__(self, name: str) -> bool:
         self._load_plugins()
         return name in self._entries

@@ -38,7 +38,8 @@ def add_arguments(parser) -> None:
         "--out",
         type=Path,
         default=Path("qsearch-baseline"),
-        help="folder for FAMILY.csv and parser.png (default qsearch-parser)",
+        help="folder for each sweep (NAME.csv), ladder.md, ladder.csv and baseline.png "
+        "(default qsearch-baseline)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from qsearch.cli.arguments import names_list, triple, whole
 from qsearch.codecs.codec import SUBSAMPLINGS
+from qsearch.codecs.encoders import ENCODERS
 from qsearch.codecs.sizes import SIZE_HELP, check_size
 from qsearch.images import COMPRESS_AT, INTERPOLATIONS, LABEL_RULES
 from qsearch.tasks.task import task_names
@@ -50,8 +51,9 @@ def add_encoder_arguments(parser) -> None:
     encoder.add_argument(
         "--codec",
         default="jpeg",
-        help="encoder: jpeg (libjpeg-turbo, default), mozjpeg (trellis, takes tables), jpegli, "
-        "webp, avif, jxl (a quality each); baseline takes a comma list (the codec ladder)",
+        help=f"encoder: {', '.join(ENCODERS.names())} (jpeg: libjpeg-turbo, the default; jpeg and "
+        "mozjpeg take tables, the others a quality; qsearch list says each); baseline takes a "
+        "comma list (the codec ladder)",
     )
 
 

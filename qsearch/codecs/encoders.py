@@ -24,6 +24,7 @@ import simplejpeg
 from PIL import Image, features
 
 from qsearch.errors import QSearchError
+from qsearch.registry import Registry
 from qsearch.tables.qtable import QTable
 
 EXTRA = "pip install 'qsearch[codecs]'"
@@ -212,59 +213,71 @@ class Jpegli(Encoder):
         return decode_jpeg(data, out)
 
 
+@dataclass(frozen=True)
 class PillowFormat(Encoder):
-    """WebP, AVIF or JPEG XL through Pillow at a quality (each library's own speed default)."""
+    """WebP or AVIF through Pillow at a quality (each library's own speed default)."""
 
-    FORMATS = {"webp": "WEBP", "avif": "AVIF", "jxl": "JXL"}
+    pillow_format: str = ""
+    """Pillow's name of the format (``WEBP``)."""
 
     def available(self) -> None:
-        if self.name == "jxl":
-            try:
-                import pillow_jxl  # noqa: F401
-            except ImportError:
-                raise QSearchError(
-                    f"codec jxl needs the pillow-jxl-plugin package: {EXTRA}"
-                ) from None
-        elif not features.check(self.name):
+        if not features.check(self.name):
             raise QSearchError(f"codec {self.name}: this Pillow has no {self.name} support")
 
     def version(self) -> str:
-        if self.name == "jxl":
-            return f"libjxl (pillow-jxl-plugin {metadata.version('pillow-jxl-plugin')})"
         return f"lib{self.name} {features.version(self.name)}"
 
     def encode(self, image, setting, settings, metadata=None) -> bytes:
-        if self.name == "jxl":
-            import pillow_jxl  # noqa: F401  (registers the format)
         options = {"subsampling": settings.subsampling} if self.subsampling else {}
         buffer = io.BytesIO()
-        Image.fromarray(image).save(
-            buffer, self.FORMATS[self.name], quality=int(setting), **options
-        )
+        Image.fromarray(image).save(buffer, self.pillow_format, quality=int(setting), **options)
         return buffer.getvalue()
 
-    def decode(self, data, out=None):
-        if self.name == "jxl":
+
+@dataclass(frozen=True)
+class JpegXL(PillowFormat):
+    """JPEG XL through Pillow's API (libjxl from pillow-jxl-plugin, which registers the format
+    when imported)."""
+
+    def available(self) -> None:
+        try:
             import pillow_jxl  # noqa: F401
+        except ImportError:
+            raise QSearchError(f"codec jxl needs the pillow-jxl-plugin package: {EXTRA}") from None
+
+    def version(self) -> str:
+        return f"libjxl (pillow-jxl-plugin {metadata.version('pillow-jxl-plugin')})"
+
+    def encode(self, image, setting, settings, metadata=None) -> bytes:
+        import pillow_jxl  # noqa: F401  (registers the format)
+
+        return super().encode(image, setting, settings, metadata)
+
+    def decode(self, data, out=None):
+        import pillow_jxl  # noqa: F401
+
         return super().decode(data, out)
 
 
-ENCODERS: dict[str, Encoder] = {
-    "jpeg": LibjpegTurbo("jpeg", True, ("optimize", "progressive", "smallest"), True),
-    "mozjpeg": MozJPEG("mozjpeg", True, ("progressive", "smallest"), True),
-    "jpegli": Jpegli("jpegli", False),
-    "webp": PillowFormat("webp", False),
-    "avif": PillowFormat("avif", False, subsampling=True),
-    "jxl": PillowFormat("jxl", False),
-}
-"""Every codec by its ``--codec`` name."""
+ENCODERS = Registry("qsearch.codecs")
+"""Every codec by its ``--codec`` name: these, and those other packages register under the
+``qsearch.codecs`` entry-point group (an :class:`Encoder` instance each)."""
+for _encoder in (
+    LibjpegTurbo("jpeg", True, ("optimize", "progressive", "smallest"), True),
+    MozJPEG("mozjpeg", True, ("progressive", "smallest"), True),
+    Jpegli("jpegli", False),
+    PillowFormat("webp", False, pillow_format="WEBP"),
+    PillowFormat("avif", False, subsampling=True, pillow_format="AVIF"),
+    JpegXL("jxl", False, pillow_format="JXL"),
+):
+    ENCODERS.register(_encoder.name)(_encoder)
 
 
 def get_encoder(name: str) -> Encoder:
     """The encoder of ``name``, refused in one line when unknown or not installed."""
-    if name not in ENCODERS:
-        raise QSearchError.about(f"{{codec}} {name!r} is not one of {', '.join(ENCODERS)}")
     found = ENCODERS[name]
+    if not isinstance(found, Encoder) or found.name != name:
+        raise QSearchError(f"codec {name!r}: its entry point gives no Encoder named {name!r}")
     found.available()
     return found
 
