@@ -50,7 +50,7 @@ def print_run(finished, fractions: tuple[float, ...] = (0.98, 0.95)) -> None:
     }
     print(json.dumps(summary, indent=2))
     for fraction in fractions:
-        if metric in finished.references.get("search", {}) and metric != "kl":
+        if metric in finished.references.get("search", {}):
             print(finished.describe_operating_point(fraction))
     print(
         f"wrote {finished.directory}/trials.csv, front.csv, front.png, summary.json and "

@@ -168,7 +168,7 @@ class Run:
         images and judged on the held-out ones (:mod:`qsearch.report.operating`)."""
         metric = metric or self.metric
         searched = self.side("search")
-        if metric not in searched.uncompressed or metric == "kl":
+        if metric not in searched.uncompressed:
             return []
         judged = self.side(self.judged_split)
         return operating_points(metric, searched, judged, self.judged_split, fractions)
