@@ -148,7 +148,7 @@ def test_export_of_a_run_names_the_chosen_table_and_its_figures(tmp_path, capsys
 
     named = Run(run).operating_point(0.5)["table"]
     text = out.read_text()
-    assert "chosen for 50% of the uncompressed similarity" in text and str(run.resolve()) in text
+    assert "chosen for 50% of the IJG quality 95 similarity" in text and str(run.resolve()) in text
     assert "bits vs IJG at its own similarity" in text
     assert QTable.load(out) == QTable.load(run / named["file"])
 
