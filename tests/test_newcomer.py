@@ -14,6 +14,7 @@ import pytest
 import qsearch
 from qsearch.cli import COMMANDS, build_parser, main
 from qsearch.cli.arguments import names_list, quality_list, triple
+from qsearch.cli.options import size_setting
 from qsearch.evaluators.fidelity import FidelityEvaluator
 from qsearch.images import load_images
 from realdata import photos
@@ -42,7 +43,8 @@ def a_value(action: argparse.Action) -> list[str]:
         return [flag, next(str(c) for c in action.choices if c != action.default)]
     if action.nargs == 2:
         return [flag, "10", "20"]
-    typed = {names_list: "a,b", triple: "0.5,0.5,0.5", quality_list: "5,10"}
+    typed = {names_list: "a,b", triple: "0.5,0.5,0.5", quality_list: "5,10",
+             size_setting: "long:300"}  # fmt: skip
     return [flag, typed.get(action.type, "30")]
 
 
