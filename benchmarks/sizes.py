@@ -29,7 +29,7 @@ from qsearch.report.pareto import bd_rate, resample_draws
 from qsearch.search.metrics import is_pooled, pool
 
 QUALITIES = {"detect": (5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 95),
-             "classify": (20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 95)}  # fmt: skip
+             "classify": (30, 50, 60, 70, 80, 85, 90, 95)}  # fmt: skip
 METRIC = {"detect": "map", "classify": "top1"}
 TARGETS = (0.98, 0.95)
 SAMPLES = 300
