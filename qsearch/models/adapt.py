@@ -305,8 +305,8 @@ def _bar(epochs: range, progress: bool):
 def _identity(learner: Learner, images, validation, adaptation: Adaptation) -> dict[str, str]:
     return {
         **learner.identity(),
-        **{f"images {k}": v for k, v in images.identity().items()},
-        "validation": (validation.identity()["images"] if validation is not None else "the same"),
+        **{f"adapted on, {k}": v for k, v in images.identity().items()},
+        "validation": (validation.identity()["images"] if validation is not None else "none"),
         **adaptation.identity(),
     }
 
