@@ -7,8 +7,8 @@ per-image control composed with the network size (calibrated on train2017, judge
 
     python benchmarks/sizes.py [--tasks detect,classify]
 
-Classification: the 400 test-split ImageNet sample images (top-1, EfficientNet-Lite0, short side
-256 sent); detection: COCO128 val2017 (mAP, YOLOX-Nano, longer side 416 sent)."""
+Classification: the first 200 test-split ImageNet sample images (top-1, EfficientNet-Lite0,
+short side 256 sent); detection: COCO128 val2017 (mAP, YOLOX-Nano, longer side 416 sent)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ QUALITIES = {"detect": (5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 95),
 METRIC = {"detect": "map", "classify": "top1"}
 TARGETS = (0.98, 0.95)
 SAMPLES = 300
+CLASSIFY_IMAGES = 200
+"""The first 200 test-split images (eight qualities at two sizes fit a session's time)."""
 
 
 def evaluator(task: str, split: str, size: str):
@@ -45,7 +47,7 @@ def evaluator(task: str, split: str, size: str):
 
     network = classifier()
     images = load_images(IMAGENET_SAMPLE, split_file=SPLITS, split=split, compress_at="source",
-                         preprocessing=network.preprocessing)  # fmt: skip
+                         preprocessing=network.preprocessing, limit=CLASSIFY_IMAGES)  # fmt: skip
     return ClassifierEvaluator(images, network, settings, forward="fp32")
 
 
