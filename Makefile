@@ -23,7 +23,7 @@ demo: setup
 	$(BIN)/qsearch compress --per-image --target 0.98 --calibrate runs/demo/photos/calibrate \
 		runs/demo/photos/send runs/demo/per-image
 
-# The fast tier (about 4 minutes from a fresh clone on 2 quiet cores, setup aside); tests needing
+# The fast tier (a few minutes from a fresh clone on 2 quiet cores, setup aside); tests needing
 # the shared data skip without it.
 test: setup
 	$(BIN)/pytest -m "not slow"
