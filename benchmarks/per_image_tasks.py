@@ -18,6 +18,7 @@ from per_image import envelope_bpp
 from tasks import TASKS, task_evaluator
 
 from common import record
+from qsearch.errors import QSearchError
 from qsearch.rate.calibration import Grid, bits_per_pixel, calibrate
 from qsearch.rate.ladder import QUALITIES, Ladder
 from qsearch.rate.rules import make_rule
@@ -57,8 +58,12 @@ def one_quality(grid: Grid, metric: str, target: float, uncompressed, draws=None
 
 def judged(task: str, grids: dict, rule: str, margin: float, target: float, reference) -> str:
     metric = METRIC[task]
-    calibration = calibrate(grids["train2017"], Ladder(), make_rule(rule), target, metric,
-                            reference["train2017"], margin)  # fmt: skip
+    label = f"{rule}" + (f" floor >= {margin}" if rule == "threshold" else "")
+    try:
+        calibration = calibrate(grids["train2017"], Ladder(), make_rule(rule), target, metric,
+                                reference["train2017"], margin)  # fmt: skip
+    except QSearchError as error:
+        return f"| {label} | {100 * target:g}% | refused on train2017: {error} | | | | |"
     grid = grids["val2017"]
     count, steps = grid.shape
     chosen = (
@@ -75,7 +80,6 @@ def judged(task: str, grids: dict, rule: str, margin: float, target: float, refe
     drawn_bpp = np.array([8 * sizes[0][r].sum() / sizes[1][r].sum() for r in draws])
     savings = drawn_bpp / reference["single_draws"][target] - 1
     low, high = np.nanpercentile(savings, [2.5, 97.5])
-    label = f"{rule}" + (f" floor >= {margin}" if rule == "threshold" else "")
     short = "" if share >= target else " (falls short)"
     used = "one quality (per image did not pay on train2017)" if calibration.fallback else label
     return (

@@ -59,10 +59,12 @@ class Threshold(Rule):
         return low
 
     def candidates(self, fidelity: np.ndarray, margin: float) -> np.ndarray:
-        """The margin, then every quantile of the figures above it (at most 400 values)."""
+        """The margin, every quantile of the figures above it (at most 400 values), and a floor
+        no figure reaches (every image at the finest step: where the per-image figure does not
+        predict the dataset's, the rule can still fall back on it)."""
         above = fidelity[fidelity > margin]
         found = np.unique(np.quantile(above, np.linspace(0, 1, 400))) if above.size else above
-        return np.concatenate([[margin], found])
+        return np.concatenate([[margin], found, [np.inf]])
 
 
 class Tradeoff(Rule):
