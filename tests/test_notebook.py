@@ -29,7 +29,7 @@ def test_the_notebook_gets_what_the_command_line_writes(tmp_path):
     texts = "".join(o.get("text", "") for o in outputs)
     assert (
         "BD-rate vs IJG from quality 50 up, held out" in texts
-        and "at 95% of the uncompressed" in texts
+        and "at 95% of the IJG quality 95 similarity" in texts
     )
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the plot
 
