@@ -126,3 +126,15 @@ def test_smaller_things_say_what_they_mean(folder, tmp_path, capsys):
     assert main(["compress", "--qtable", str(table), str(small), str(tmp_path / "bigger")]) == 0
     assert "larger than their sources" in capsys.readouterr().err
     assert lossy.written_bytes > 0
+
+
+def test_a_second_compress_counts_only_the_images_it_writes(folder, tmp_path, capsys):
+    (folder / "notes.txt").write_text("not an image")
+    table = tmp_path / "q50.txt"
+    qsearch.QTable.from_quality(50).save(table)
+    out = tmp_path / "out"
+    assert main(["compress", "--qtable", str(table), str(folder), str(out)]) == 0
+    assert "wrote 3 JPEG file(s)" in capsys.readouterr().out
+    assert main(["compress", "--qtable", str(table), str(folder), str(out)]) == 2
+    assert "(3 of the 3 targets do)" in capsys.readouterr().err
+    assert not (out / "notes.jpg").exists()

@@ -14,6 +14,7 @@ from qsearch.atomic import write_bytes
 from qsearch.codecs.codec import EncoderSettings, encode
 from qsearch.codecs.sizes import sent_shape
 from qsearch.errors import QSearchError
+from qsearch.images.files import is_image
 from qsearch.tables.qtable import QTable
 
 log = logging.getLogger(__name__)
@@ -152,9 +153,9 @@ def _sources(source: Path, destination: Path) -> list[Path]:
         )
     if destination.exists() and not destination.is_dir():
         raise QSearchError(f"{destination}: the destination is a file, not a folder")
-    files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
+    files = sorted(p for p in source.rglob("*") if is_image(p)) if source.is_dir() else [source]
     if not files:
-        raise QSearchError(f"{source}: no files to compress")
+        raise QSearchError(f"{source}: no image files to compress")
     return files
 
 
