@@ -24,6 +24,7 @@ class Grid:
 
     figures: list[dict[str, np.ndarray]]
     fidelity: str
+    _stacked: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def measure(cls, evaluator: Evaluator, ladder: Ladder, progress: bool = True) -> Grid:
@@ -41,8 +42,12 @@ class Grid:
         return len(self.figures[0]["bytes"]), len(self.figures)
 
     def values(self, name: str) -> np.ndarray:
-        """(images, steps) of a numeric per-image figure."""
-        return np.stack([np.asarray(step[name], dtype=np.float64) for step in self.figures], 1)
+        """(images, steps) of a numeric per-image figure (stacked once: calibration probes the
+        grid for every candidate parameter)."""
+        if name not in self._stacked:
+            columns = [np.asarray(step[name], dtype=np.float64) for step in self.figures]
+            self._stacked[name] = np.stack(columns, 1)
+        return self._stacked[name]
 
     def probe(self, images: np.ndarray, steps: np.ndarray) -> dict[str, np.ndarray]:
         """The figures of image ``images[k]`` at ``steps[k]``, read from the grid."""

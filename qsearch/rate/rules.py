@@ -64,7 +64,8 @@ class Threshold(Rule):
         predict the dataset's, the rule can still fall back on it)."""
         above = fidelity[fidelity > margin]
         found = np.unique(np.quantile(above, np.linspace(0, 1, 400))) if above.size else above
-        return np.concatenate([[margin], found, [np.inf]])
+        beyond = float(max(fidelity.max(initial=0.0), margin)) + 1.0  # finite: JSON-plain
+        return np.concatenate([[margin], found, [beyond]])
 
 
 class Tradeoff(Rule):
