@@ -270,3 +270,29 @@ def test_a_run_written_before_the_packages_were_grouped_resumes(tmp_path, capsys
     after = Journal.read(run)[0]
     assert len(after) == 10
     assert [(t.number, t.qtable) for t in after[:6]] == [(t.number, t.qtable) for t in before]
+
+
+def test_a_run_written_before_trials_carried_their_number_reads(tmp_path):
+    """Journals written before each trial recorded its number (the benchmark runs of that time
+    among them) are read, each trial numbered as optuna recorded it, tables unchanged; a line
+    that is damaged is still refused."""
+    import json
+
+    run = tmp_path / "run"
+    shutil.copytree(Path(__file__).parent / "data" / "run-0.2", run)
+    numbered = Journal.read(run)[0]
+    lines = (run / "study.journal").read_text().splitlines()
+    for i, line in enumerate(lines):
+        record = json.loads(line)
+        if record.get("op_code") == 4:
+            del record["user_attrs"]["number"]
+            lines[i] = json.dumps(record)
+    (run / "study.journal").write_text("\n".join(lines) + "\n")
+    unnumbered = Journal.read(run)[0]
+    assert [(t.number, t.qtable) for t in unnumbered] == [(t.number, t.qtable) for t in numbered]
+    assert [t.number for t in unnumbered] == list(range(len(numbered)))
+    record = next(json.loads(line) for line in lines if json.loads(line).get("op_code") == 4)
+    record["user_attrs"]["number"] = "7"  # present but not a whole number
+    (run / "study.journal").write_text("\n".join([*lines, json.dumps(record)]) + "\n")
+    with pytest.raises(QSearchError, match="is damaged"):
+        Journal.read(run)

@@ -140,12 +140,13 @@ def _identity(directory: Path, attrs: dict) -> dict | None:
 def recorded_trials(storage_study: optuna.Study) -> list[Trial]:
     """The trials of a journal with the numbers they were recorded under (so a table file
     named by its trial number names the same table for ever, even after a repair dropped a
-    line), in the order they were recorded."""
+    line), in the order they were recorded. Runs written before trials carried their number
+    take optuna's, which is what they were recorded under."""
     states = [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED]
     frozen_trials = storage_study.get_trials(deepcopy=False, states=states)
     return _once_each([
         Trial(
-            number=int(frozen.user_attrs["number"]),
+            number=int(frozen.user_attrs.get("number", frozen.number)),
             qtable=QTable.from_vector(frozen.user_attrs["table"]),
             metrics=frozen.user_attrs["metrics"],
             value=frozen.user_attrs["value"],
@@ -227,7 +228,7 @@ def _valid_trial(record: dict) -> bool:
     if not isinstance(attrs, dict):
         return False
     return (
-        isinstance(attrs.get("number"), int)
+        isinstance(attrs.get("number", 0), int)
         and _valid_table(attrs.get("table"))
         and _valid_figures(attrs)
     )
