@@ -7,7 +7,14 @@ uncompressed top-1 kept for a second receiver (its own decoder: libjpeg-turbo's 
 upsampling; its own resize: bilinear) with its own uncompressed top-1 as the reference.
 
     python benchmarks/per_image.py                 # both sizes, IJG and mozjpeg-4 tables
+    python benchmarks/per_image.py --modes input --families ijg,searched
+                                                   # over the best searched table of each fold
     python benchmarks/per_image.py --throughput    # per-image compress against one table
+
+``searched``: in each fold, the table a user would take for 98% from the cross-fitted
+``targets`` search run on the calibration split (``benchmarks/cross_fit.py --variant targets
+--budget 368``), scaled as IJG scales its base; the table, the calibration and the rule are all
+chosen on the calibration split, never on the judged one.
 
 Grids (every image at every quality) are cached in benchmarks/results/per_image/*.npz (not in
 git; the command writes them again, resuming grid by grid)."""
@@ -24,7 +31,7 @@ import simplejpeg
 import torch
 from PIL import Image
 
-from common import IMAGENET_SAMPLE, SPLITS, classifier, record
+from common import IMAGENET_SAMPLE, ROOT, SPLITS, classifier, record
 from qsearch.codecs.codec import Codec, EncoderSettings, encode
 from qsearch.evaluators.classifier import ClassifierEvaluator
 from qsearch.images import load_images
@@ -33,6 +40,7 @@ from qsearch.rate.ladder import QUALITIES, Ladder
 from qsearch.rate.predictor import features, fit_predictor
 from qsearch.rate.rules import make_rule
 from qsearch.tables.families import make_family
+from qsearch.tables.qtable import TableFamily
 
 OUT = Path(__file__).resolve().parent / "results" / "per_image"
 DENSE = tuple(sorted({*QUALITIES, 35, 45, 55, 65, 75, 85, 88, 92, 94, 96, 98}))
@@ -40,6 +48,10 @@ TARGETS = (0.98, 0.95)
 RULES = (("threshold", 0.0), ("threshold", 0.5), ("threshold", 0.7), ("threshold", 0.8),
          ("tradeoff", 0.0))  # fmt: skip
 SAMPLES = 1000
+SEARCHED = {
+    "search": ROOT / "benchmarks/results/search_quality/input/targets-b368-s0",
+    "test": ROOT / "benchmarks/results/search_quality/input-swapped/targets-b368-s0",
+}
 
 
 def second_receiver(files: list[bytes], mode: str, network) -> np.ndarray:
@@ -71,6 +83,21 @@ def _top_class(batch: np.ndarray, network) -> np.ndarray:
     return np.concatenate(found)
 
 
+def searched_family(split: str) -> TableFamily:
+    """The table chosen for 98% on ``split`` by the cross-fitted ``targets`` run searched there,
+    as the quality-50 base of a family."""
+    from common import unpacked
+    from cross_fit import chosen_tables, recorded
+
+    folder = SEARCHED[split]
+    with unpacked(SEARCHED["search"].parents[1]):
+        key = chosen_tables(folder, "run", split)[0.98]
+    if key is None:
+        raise SystemExit(f"{folder}: no front table reaches 98% on the {split} split")
+    table = recorded(folder)[key].qtable
+    return TableFamily(f"searched-{split}", table.luma, table.chroma)
+
+
 def measure(mode: str, family: str, qualities, evaluator, network, limit=None) -> dict:
     """Every image at every quality: the evaluator's per-image figures, the --smallest sizes
     and the second receiver's top-1 (cached in OUT, one file per grid)."""
@@ -78,7 +105,8 @@ def measure(mode: str, family: str, qualities, evaluator, network, limit=None) -
     if path.exists():
         with np.load(path) as stored:
             return dict(stored)
-    ladder = Ladder(make_family(family), qualities)
+    base = searched_family(family.split("-", 1)[1]) if family.startswith("searched-") else family
+    ladder = Ladder(make_family(base), qualities)
     images = evaluator.images.images
     count = len(images)
     smallest = Codec(EncoderSettings(smallest=True))
@@ -142,13 +170,13 @@ def one_quality_bpp(ijg: dict, weights: np.ndarray, target: float) -> float:
     return envelope_bpp(bpp, (ijg["top1"] @ weights) / total, goal)
 
 
-def cross_fitted(arrays, halves, chooser) -> dict[str, np.ndarray]:
+def cross_fitted(halves, chooser) -> dict[str, np.ndarray]:
     """Each half judged by what the other half calibrated: per-image figures of the chosen
-    files over all images (chooser(calibration indices, judged indices) -> (judged grid,
-    steps))."""
+    files over all images (chooser(fold, calibration indices, judged indices) -> (judged grid,
+    steps); fold 0 calibrates on the first half)."""
     pooled: dict[str, np.ndarray] = {}
-    for calibration, judged in ((halves[0], halves[1]), (halves[1], halves[0])):
-        grid, steps = chooser(calibration, judged)
+    for fold, (calibration, judged) in enumerate(((halves[0], halves[1]), (halves[1], halves[0]))):
+        grid, steps = chooser(fold, calibration, judged)
         figures = grid.chosen(steps)
         figures["index"] = list(judged)
         figures["quality_step"] = list(steps)
@@ -181,8 +209,9 @@ def summary(chosen: dict, ijg: dict, arrays: dict, target: float, qualities) -> 
     }  # fmt: skip
 
 
-def rule_chooser(arrays, steps, sizes, rule, margin, target):
-    def choose(calibration, judged):
+def rule_chooser(folds, steps, sizes, rule, margin, target):
+    def choose(fold, calibration, judged):
+        arrays = folds[fold]
         made = make_rule(rule)
         grid = as_grid(arrays, calibration, steps, sizes)
         uncompressed = arrays["top1_uncompressed"][calibration].mean()
@@ -195,8 +224,9 @@ def rule_chooser(arrays, steps, sizes, rule, margin, target):
     return choose
 
 
-def predictor_chooser(arrays, steps, sizes, target, margin=0.5):
-    def choose(calibration, judged):
+def predictor_chooser(folds, steps, sizes, target, margin=0.5):
+    def choose(fold, calibration, judged):
+        arrays = folds[fold]
         grid = as_grid(arrays, calibration, steps, sizes)
         uncompressed = arrays["top1_uncompressed"][calibration].mean()
         rule = make_rule("threshold")
@@ -204,7 +234,7 @@ def predictor_chooser(arrays, steps, sizes, target, margin=0.5):
         chosen = rule.choose(grid.probe, len(calibration), len(steps), found.value)
         predictor = fit_predictor(
             grid, arrays["features"][calibration], chosen, Ladder(), target, "top1",
-            uncompressed, {},
+            uncompressed, {}, found.one_quality,
         )  # fmt: skip
         return as_grid(arrays, judged, steps, sizes), predictor.steps(arrays["features"][judged])
 
@@ -221,22 +251,25 @@ def line(name: str, result: dict, target: float) -> str:
     )
 
 
-def variants(mode: str, grids: dict) -> list[tuple[str, dict, list[int], str, str]]:
-    """(name, arrays, ladder steps, sizes) of every family and size setting measured."""
+def variants(grids: dict) -> list[tuple[str, tuple[dict, dict], list[int], str]]:
+    """(name, the grid each fold calibrates and is judged on, ladder steps, sizes) of every
+    family and size setting measured."""
     ijg, found = grids["ijg"], []
     steps = [DENSE.index(q) for q in QUALITIES]
-    found.append(("IJG", ijg, steps, "bytes"))
-    found.append(("IJG + --smallest", ijg, steps, "smallest_bytes"))
-    if "mozjpeg-4" in grids:
-        all_steps = list(range(len(QUALITIES)))
-        found.append(("mozjpeg-4 tables", grids["mozjpeg-4"], all_steps, "bytes"))
-        found.append(
-            ("mozjpeg-4 tables + --smallest", grids["mozjpeg-4"], all_steps, "smallest_bytes")
-        )
+    all_steps = list(range(len(QUALITIES)))
+    found.append(("IJG", (ijg, ijg), steps, "bytes"))
+    found.append(("IJG + --smallest", (ijg, ijg), steps, "smallest_bytes"))
+    families = {"mozjpeg-4 tables": ("mozjpeg-4", "mozjpeg-4"),
+                "searched table": ("searched-search", "searched-test")}  # fmt: skip
+    for name, (first, second) in families.items():
+        if first in grids:
+            folds = (grids[first], grids[second])
+            found.append((name, folds, all_steps, "bytes"))
+            found.append((f"{name} + --smallest", folds, all_steps, "smallest_bytes"))
     return found
 
 
-def report(mode: str, grids: dict, halves) -> str:
+def report(grids: dict, halves) -> str:
     ijg = {k: grids["ijg"][k] for k in ("bytes", "pixels", "top1")}
     ijg["top1_uncompressed"] = grids["ijg"]["top1_uncompressed"]
     rows = []
@@ -248,16 +281,14 @@ def report(mode: str, grids: dict, halves) -> str:
         rows.append("| per-image variant | top-1 kept | second receiver | bpp | median q | "
                     "one quality bpp | bits vs one quality [95%] |")  # fmt: skip
         rows.append("|---|---|---|---|---|---|---|")
-        for family, arrays, steps, sizes in variants(mode, grids):
+        for family, folds, steps, sizes in variants(grids):
             for rule, margin in RULES:
-                chooser = rule_chooser(arrays, steps, sizes, rule, margin, target)
-                result = summary(
-                    cross_fitted(arrays, halves, chooser), ijg, arrays, target, QUALITIES
-                )
+                chooser = rule_chooser(folds, steps, sizes, rule, margin, target)
+                result = summary(cross_fitted(halves, chooser), ijg, folds[0], target, QUALITIES)
                 label = f"{family}, {rule}" + (f" floor >= {margin}" if rule == "threshold" else "")
                 rows.append(line(label, result, target))
-            chooser = predictor_chooser(arrays, steps, sizes, target)
-            result = summary(cross_fitted(arrays, halves, chooser), ijg, arrays, target, QUALITIES)
+            chooser = predictor_chooser(folds, steps, sizes, target)
+            result = summary(cross_fitted(halves, chooser), ijg, folds[0], target, QUALITIES)
             rows.append(line(f"{family}, predictor (no network at the sender)", result, target))
     return "\n".join(rows)
 
@@ -320,7 +351,8 @@ def main() -> None:
         grids = {}
         for family in args.families.split(","):
             qualities = DENSE if family == "ijg" else QUALITIES
-            grids[family] = measure(mode, family, qualities, evaluator, network, args.limit)
+            for name in (f"searched-{s}" for s in SEARCHED) if family == "searched" else [family]:
+                grids[name] = measure(mode, name, qualities, evaluator, network, args.limit)
         evaluator.close()
         where = (
             "stored images (about 500x375), resized after decoding"
@@ -328,13 +360,14 @@ def main() -> None:
             else "224x224 network inputs"
         )
         body = (
-            f"`python benchmarks/per_image.py --modes {mode}`: EfficientNet-Lite0 (fp32), 4:2:0, "
-            f"compressing the {where}; 800 ImageNet sample images, calibrated on one split and "
-            "judged on the other, then swapped (labels only judge). Ladder: IJG qualities "
+            f"`python benchmarks/per_image.py --modes {mode} --families {args.families}`: "
+            f"EfficientNet-Lite0 (fp32), 4:2:0, compressing the {where}; 800 ImageNet sample "
+            "images, calibrated on one split and judged on the other, then swapped (labels only "
+            "judge). Ladder: IJG qualities "
             f"{','.join(map(str, QUALITIES))} of each family. One quality: the IJG curve at "
             f"{len(DENSE)} qualities on the same 800 images. Second receiver: fast IDCT and "
             "upsampling" + (", bilinear resize" if mode == "source" else "") + ", share of its "
-            "own uncompressed top-1.\n" + report(mode, grids, halves)
+            "own uncompressed top-1.\n" + report(grids, halves)
         )
         if args.limit:
             print(body)
