@@ -229,3 +229,32 @@ def test_a_detector_folder_runs_end_to_end(folders, tmp_path):
     assert record["calibration"]["reached"] >= 0.5 * record["calibration"]["uncompressed"]
     assert len(manifest) == 4 and manifest["fidelity"].between(0, 1).all()
     assert (manifest["bytes"] == [(out / f).stat().st_size for f in manifest["file"]]).all()
+
+
+def _grid_needing(needed: np.ndarray, steps: int = 6) -> Grid:
+    """Images that keep their answer from step ``needed[i]`` up, each step twice the bytes."""
+    figures = []
+    for step in range(steps):
+        kept = (step >= needed).astype(float)
+        figures.append({"bytes": 1000.0 * 2**step * np.ones(len(needed)),
+                        "pixels": np.full(len(needed), 1e4), "kept": kept, "top1": kept})  # fmt: skip
+    return Grid(figures, "kept")
+
+
+def test_the_predictor_learns_what_features_tell_and_falls_back_on_one_quality_otherwise():
+    """Features that carry each image's step give a predictor cheaper than one quality that
+    still reaches the target; features that carry nothing give every image the one quality."""
+    from qsearch.rate.predictor import fit_predictor
+
+    rng = np.random.default_rng(0)
+    needed = rng.integers(0, 6, 60)
+    grid, ladder = _grid_needing(needed), Ladder(qualities=(10, 20, 40, 60, 80, 95))
+    one = ladder.qualities[5]  # only the finest step keeps every answer
+    telling = np.c_[needed, rng.normal(size=(60, 3))]
+    predictor = fit_predictor(grid, telling, needed, ladder, 1.0, "top1", 1.0, {}, one)
+    assert not predictor.one_quality and predictor.reached == 1.0
+    assert predictor.bpp < 8 * 1000 * 2**5 / 1e4
+    noise = rng.normal(size=(60, 4))
+    blind = fit_predictor(grid, noise, needed, ladder, 1.0, "top1", 1.0, {}, one)
+    assert blind.one_quality and set(blind.steps(noise)) == {5}
+    assert set(blind.steps(rng.normal(size=(9, 4)))) == {5}

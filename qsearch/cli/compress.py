@@ -262,7 +262,13 @@ def _saving(args, manifest) -> None:
         calibration = Calibration.from_dict(record["calibration"], str(args.dst))
         note(f"calibrated on {args.calibrate}: {calibration.describe()}")
     else:
-        note(f"qualities predicted by {args.predictor} from image features (no network)")
+        from qsearch.rate.predictor import Predictor
+
+        predictor = Predictor.load(args.predictor)
+        note(f"qualities predicted by {args.predictor} from image features (no network)" + (
+            f": one quality for every image, q{predictor.qualities[int(predictor.weights[0])]}, "
+            "since the features did not beat it on the calibration images"
+            if predictor.one_quality else ""))  # fmt: skip
     if manifest.empty:
         print(f"wrote no file to {args.dst} (no readable image in {args.src})")
         return

@@ -93,11 +93,15 @@ def _save_predictor(evaluator: Evaluator, plan: Plan, grid: Grid | None, path: P
     found = np.stack([features(i, plan.ladder, plan.settings) for i in evaluator.images.images])
     predictor = fit_predictor(
         grid, found, np.array(calibration.steps), plan.ladder, calibration.target,
-        calibration.metric, calibration.uncompressed, plan.request,
+        calibration.metric, calibration.uncompressed, plan.request, calibration.one_quality,
     )  # fmt: skip
     predictor.save(path)
     log.info("predictor written to %s: %s at %.3f bpp on the calibration images", path,
              f"{predictor.metric} {predictor.reached:.4f}", predictor.bpp)  # fmt: skip
+    if predictor.one_quality:
+        log.warning("the image features do not predict the qualities better than one quality "
+                    "for every image on the calibration images: the predictor gives each image "
+                    "q%d", calibration.one_quality)  # fmt: skip
 
 
 def plan_for(

@@ -1,14 +1,15 @@
 """A sender without the network: each image's step predicted from cheap features of the image
 (its size, contrast, detail and how large it is at a middle quality), a linear model learnt on
 the calibration images from the steps the calibrated rule chose there, then shifted by the one
-offset that reaches the target on those images. Stored as a small JSON file (plain numbers,
+offset that reaches the target on those images (set on steps predicted by weights that did not
+see the image), or one quality for every image where that is cheaper. Stored as a small JSON file (plain numbers,
 with a digest: an edited file is refused)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,8 @@ class Predictor:
     reached: float
     bpp: float
     calibration: dict
+    one_quality: bool = False
+    """The features did not beat one quality on the calibration images: every image gets it."""
 
     @property
     def ladder(self) -> Ladder:
@@ -109,6 +112,11 @@ def _digest(body: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+FOLDS = 5
+"""The calibration images are split in this many folds to set the offset on steps predicted by
+weights that did not see the image: an offset set on the weights' own images is optimistic."""
+
+
 def fit_predictor(
     grid: Grid,
     found: np.ndarray,
@@ -118,30 +126,61 @@ def fit_predictor(
     metric: str,
     uncompressed: float,
     calibration: dict,
+    one_quality: int | None = None,
 ) -> Predictor:
     """Least squares of the calibrated rule's steps ``chosen`` on the features ``found`` of the
-    grid's images, then the least offset reaching ``target`` on them (read from the grid)."""
+    grid's images, then the least offset reaching ``target`` on them (read from the grid), set on
+    out-of-fold steps. Where that costs at least what ``one_quality`` (a quality of the ladder)
+    costs on the same images, the predictor gives every image that quality instead."""
     design = np.c_[np.ones(len(found)), found]
-    weights, *_ = np.linalg.lstsq(design, chosen.astype(np.float64), rcond=None)
-    goal, sign = operating_target(metric, uncompressed, target), metric_spec(metric).sign
+    weights = _least_squares(design, chosen)
+    held_out = np.empty(len(found))
+    folds = np.arange(len(found)) % FOLDS
+    for fold in range(FOLDS):
+        inside = folds != fold
+        held_out[~inside] = design[~inside] @ _least_squares(design[inside], chosen[inside])
     family = ladder.family
     draft = Predictor(
         tuple(map(float, weights)), 0.0, ladder.qualities, family.name,
         tuple(int(v) for v in family.luma.ravel()), tuple(int(v) for v in family.chroma.ravel()),
         target, metric, float("nan"), float("nan"), calibration,
     )  # fmt: skip
-    for offset in np.arange(-len(ladder), len(ladder) + 0.25, 0.25):
-        figures = grid.chosen(draft.steps(found, offset))
-        reached = dataset_figure(metric, figures)
-        if sign * reached >= sign * goal - 1e-12:
-            return Predictor(**{
-                **asdict(draft), "offset": float(offset), "reached": reached,
-                "bpp": bits_per_pixel(figures),
-            })  # fmt: skip
-    raise QSearchError(
-        f"no offset of the predictor reaches {100 * target:g}% of the uncompressed {metric} on "
-        "the calibration images"
-    )
+    offset = _least_offset(grid, held_out, len(ladder), metric, operating_target(
+        metric, uncompressed, target))  # fmt: skip
+    if offset is None:
+        raise QSearchError(
+            f"no offset of the predictor reaches {100 * target:g}% of the uncompressed {metric} "
+            "on the calibration images"
+        )
+    steps = np.clip(np.rint(held_out + offset), 0, len(ladder) - 1).astype(np.int64)
+    if one_quality is not None:
+        one_step = ladder.qualities.index(one_quality)
+        if bits_per_pixel(grid.chosen(steps)) >= bits_per_pixel(
+            grid.chosen(np.full(len(found), one_step))
+        ):
+            draft = replace(draft, weights=(float(one_step),) + (0.0,) * len(FEATURES),
+                            one_quality=True)  # fmt: skip
+            offset, steps = 0.0, np.full(len(found), one_step)
+    figures = grid.chosen(steps)
+    return replace(draft, offset=float(offset), reached=dataset_figure(metric, figures),
+                   bpp=bits_per_pixel(figures))  # fmt: skip
+
+
+def _least_squares(design: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    weights, *_ = np.linalg.lstsq(design, steps.astype(np.float64), rcond=None)
+    return weights
+
+
+def _least_offset(
+    grid: Grid, raw: np.ndarray, steps: int, metric: str, goal: float
+) -> float | None:
+    """The least offset (in quarter steps) at which the steps ``raw + offset`` reach ``goal``."""
+    sign = metric_spec(metric).sign
+    for offset in np.arange(-steps, steps + 0.25, 0.25):
+        chosen = np.clip(np.rint(raw + offset), 0, steps - 1).astype(np.int64)
+        if sign * dataset_figure(metric, grid.chosen(chosen)) >= sign * goal - 1e-12:
+            return float(offset)
+    return None
 
 
 __all__ = ["FEATURES", "Predictor", "features", "fit_predictor"]
