@@ -117,3 +117,28 @@ def test_search_on_dask_survives_a_worker_death_and_matches_a_local_run(cluster,
     assert dask["worker"].nunique() == 2  # both workers took part before one died
     front = lambda out: pd.read_csv(out / "front.csv")["key"].tolist()  # noqa: E731
     assert front(tmp_path / "dask") == front(tmp_path / "local")
+
+
+@pytest.mark.slow
+def test_per_image_compress_on_dask_writes_what_a_local_run_writes(cluster, tmp_path):
+    """Chunks of a folder judged and encoded on the cluster's workers (each loading the
+    network once): the same files and manifest as one local process."""
+    import shutil
+
+    from realdata import photos
+
+    address, _ = cluster
+    paths = photos(10)
+    for name, chosen in (("calib", paths[:6]), ("src", paths[6:])):
+        (tmp_path / name).mkdir()
+        for path in chosen:
+            shutil.copy(path, tmp_path / name / path.name)
+    arguments = ["compress", "--per-image", "--target", "0.9", "--calibrate",
+                 str(tmp_path / "calib"), "--qualities", "5,20,50,95", "--forward", "fp32",
+                 str(tmp_path / "src")]  # fmt: skip
+    assert main([*arguments, str(tmp_path / "local")]) == 0
+    assert main([*arguments, str(tmp_path / "dask"), "--dask-scheduler", address]) == 0
+    local, dask = (pd.read_csv(tmp_path / n / "manifest.csv") for n in ("local", "dask"))
+    pd.testing.assert_frame_equal(local, dask)
+    for name in local["file"]:
+        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()

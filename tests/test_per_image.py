@@ -150,6 +150,17 @@ def _plan(evaluator, folder) -> Plan:
     return Plan(LADDER, Threshold(), found, evaluator.settings, record["request"])
 
 
+def test_worker_processes_write_what_one_process_writes(folders, tmp_path):
+    """Chunks judged and encoded in two spawned workers (each loading the network once): the
+    same files, byte for byte, and the same manifest in the same order."""
+    assert main([*compress_args(folders, tmp_path / "one")]) == 0
+    assert main([*compress_args(folders, tmp_path / "two"), "--workers", "2"]) == 0
+    one, two = (pd.read_csv(tmp_path / name / "manifest.csv") for name in ("one", "two"))
+    pd.testing.assert_frame_equal(one, two)
+    for name in one["file"]:
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+
+
 def test_a_file_already_there_is_never_replaced(folders, tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qsearch.cli.arguments import number, quality_list
-from qsearch.cli.build import build_evaluator, encoder_settings, note
+from qsearch.cli.arguments import number, quality_list, whole
+from qsearch.cli.build import build_evaluator, encoder_settings, evaluator_pool, note
 from qsearch.cli.options import add_data_arguments
 from qsearch.errors import QSearchError
 from qsearch.tables.qtable import QTable
 
 NAME = "compress"
 HELP = "write a folder of JPEGs with a table, or each image at its own quality (--per-image)"
-PER_IMAGE = ("target", "calibrate", "rule", "margin", "qualities", "save_predictor", "predictor")
+PER_IMAGE = ("target", "calibrate", "rule", "margin", "qualities", "save_predictor", "predictor",
+             "workers", "dask_scheduler")  # fmt: skip
 NETWORK = (
     "labels", "class_map", "split_file", "split", "limit", "annotations", "task", "declare",
     "evaluator", "model", "weights", "adapter", "mean", "std", "input_size", "resize",
@@ -101,6 +102,18 @@ def add_arguments(parser) -> None:
         metavar="FILE",
         help="choose each image's quality with a predictor file instead of the network (no "
         "--calibrate, --target or network options)",
+    )
+    per_image.add_argument(
+        "--workers",
+        type=whole(1),
+        default=1,
+        help="judge and encode chunks of SRC in N worker processes, each loading the network "
+        "once (the same N writes the same bytes)",
+    )
+    per_image.add_argument(
+        "--dask-scheduler",
+        metavar="ADDRESS",
+        help="judge and encode chunks of SRC on the workers of this Dask scheduler",
     )
     add_data_arguments(parser)
 
@@ -219,15 +232,18 @@ def _per_image(args) -> int:
     ladder = Ladder(family, args.qualities or QUALITIES)
     args.data, args.compress_at = args.calibrate, "source"
     evaluator = build_evaluator(args)
+    pool = evaluator_pool(args)
     try:
         manifest = compress_per_image(
             evaluator, args.src, args.dst, target=args.target, rule=args.rule,
             margin=MARGIN if args.margin is None else args.margin, ladder=ladder,
             save_predictor=args.save_predictor, strip=args.strip, strict=args.strict,
-            overwrite=args.overwrite,
+            overwrite=args.overwrite, pool=pool,
         )  # fmt: skip
     finally:
         evaluator.close()
+        if pool is not None:
+            pool.shutdown()
     _say(args, manifest)
     return 0
 

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
@@ -31,6 +32,9 @@ from qsearch.rate.ladder import Ladder
 from qsearch.rate.predictor import Predictor, features
 from qsearch.rate.rules import Rule
 from qsearch.search.evaluator import Evaluator
+
+if TYPE_CHECKING:
+    from qsearch.search.workers import EvaluatorPool
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.csv"
@@ -136,11 +140,13 @@ def write_per_image(
     overwrite: bool = False,
     chunk: int = 32,
     progress: bool = True,
+    pool: EvaluatorPool | None = None,
 ):
     """Compress every image of ``source`` into ``destination`` at its own step; returns the
     manifest as a pandas frame. ``evaluator_for`` builds the evaluator of a chunk of images
     (stored size, read as ``compress`` reads them) with the plan's network and settings (None
-    for a predictor's plan)."""
+    for a predictor's plan). With ``pool``, chunks are read, judged and encoded on its workers
+    (each with its own evaluator of the plan's network) and written here in order."""
     import pandas as pd
 
     source, destination = Path(source), Path(destination)
@@ -152,17 +158,29 @@ def write_per_image(
     bar = tqdm(total=len(targets), initial=len(targets) - len(pending), unit="image",
                desc="per-image compress", disable=not progress)  # fmt: skip
     paths = list(targets)
-    for start in range(0, len(paths), chunk):  # fixed chunks: a resumed job batches alike
-        part = paths[start : start + chunk]
-        todo = pending.intersection(part)
-        if not todo:
-            continue
-        written = _compress_chunk(
-            part, todo, targets, destination, plan, evaluator_for, preprocessing, strip, strict
-        )
-        for row in written:
-            rows[destination / row["file"]] = row
-        bar.update(len(todo))
+    jobs = [
+        _Chunk(
+            part,
+            todo,
+            {p: targets[p] for p in part},
+            destination,
+            plan,
+            preprocessing,
+            strip,
+            strict,
+        )  # fmt: skip
+        for part in (paths[s : s + chunk] for s in range(0, len(paths), chunk))
+        if (todo := pending.intersection(part))
+    ]  # fixed chunks: a resumed job batches alike
+    done = (
+        pool.each(_encode_with, jobs)
+        if pool is not None
+        else (job.encode(evaluator_for) for job in jobs)
+    )
+    for job, (written, files) in zip(jobs, done):
+        _store(destination, written, files)
+        rows.update((destination / row["file"], row) for row in written)
+        bar.update(len(job.todo))
     bar.close()
     ordered = [rows[t] for t in targets.values() if t in rows]
     _write_manifest(destination, ordered)
@@ -248,42 +266,55 @@ def _write_manifest(destination: Path, rows: list[dict]) -> None:
     write_text(destination / MANIFEST, text.getvalue())
 
 
-def _compress_chunk(
-    paths: list[Path],
-    todo: set[Path],
-    targets: dict[Path, Path],
-    root: Path,
-    plan: Plan,
-    evaluator_for: Callable[[ImageSet], Evaluator] | None,
-    preprocessing: Preprocessing,
-    strip: bool,
-    strict: bool,
-) -> list[dict]:
-    """Read and choose one chunk (all of it, so that the network sees the batches an
-    uninterrupted job saw), then encode and write the images ``todo``; their manifest rows
-    (appended before the files are written)."""
-    read = _read_chunk(paths, strip, strict)
-    if not read:
-        return []
-    names = [str(p) for p, _, _ in read]
-    images = [image for _, image, _ in read]
-    image_set = ImageSet(
-        names, images, None, np.array([p.stat().st_size for p, _, _ in read]), "source",
-        preprocessing,
-    )  # fmt: skip
-    steps, fidelity = plan.choose(image_set, evaluator_for)
-    files, rows = [], []
-    for (path, image, metadata), step, figure in zip(read, steps, fidelity):
-        if path not in todo:
-            continue
-        data = encode(image, plan.ladder.table(int(step)), plan.settings, metadata)
-        files.append((targets[path], data))
-        rows.append(_row(plan, targets[path].relative_to(root), path, image, metadata, data,
-                         int(step), float(figure)))  # fmt: skip
+@dataclass(frozen=True)
+class _Chunk:
+    """One fixed chunk of the folder: all of it is read and judged (so that the network sees
+    the batches an uninterrupted job saw), and the images ``todo`` encoded."""
+
+    paths: list[Path]
+    todo: set[Path]
+    targets: dict[Path, Path]
+    root: Path
+    plan: Plan
+    preprocessing: Preprocessing
+    strip: bool
+    strict: bool
+
+    def encode(
+        self, evaluator_for: Callable[[ImageSet], Evaluator] | None
+    ) -> tuple[list[dict], list[tuple[Path, bytes]]]:
+        """The manifest rows and the (target, bytes) of the images ``todo``."""
+        read = _read_chunk(self.paths, self.strip, self.strict)
+        if not read:
+            return [], []
+        image_set = ImageSet(
+            [str(p) for p, _, _ in read], [image for _, image, _ in read], None,
+            np.array([p.stat().st_size for p, _, _ in read]), "source", self.preprocessing,
+        )  # fmt: skip
+        steps, fidelity = self.plan.choose(image_set, evaluator_for)
+        files, rows = [], []
+        for (path, image, metadata), step, figure in zip(read, steps, fidelity):
+            if path not in self.todo:
+                continue
+            target = self.targets[path]
+            data = encode(image, self.plan.ladder.table(int(step)), self.plan.settings, metadata)
+            files.append((target, data))
+            rows.append(_row(self.plan, target.relative_to(self.root), path, image, metadata,
+                             data, int(step), float(figure)))  # fmt: skip
+        return rows, files
+
+
+def _encode_with(evaluator: Evaluator, chunk: _Chunk):
+    """A chunk encoded on a pool's worker, judged by that worker's evaluator."""
+    return chunk.encode(evaluator.on_images)
+
+
+def _store(root: Path, rows: list[dict], files: list[tuple[Path, bytes]]) -> None:
+    """Manifest rows first, then the files: a kill between them leaves rows whose files are
+    missing or short, which a resumed job writes again."""
     _append_rows(root, rows)
     for done, (target, data) in enumerate(files):
         write_file(target, data, done)
-    return rows
 
 
 def _row(plan: Plan, file: Path, source: Path, image, metadata, data: bytes, step: int,

@@ -42,6 +42,7 @@ def compress_per_image(
     overwrite: bool = False,
     progress: bool = True,
     chunk: int = 32,
+    pool=None,
 ):
     """Compress every image of ``source`` into ``destination``, each at the smallest step of
     ``ladder`` (IJG qualities by default) its rule allows, the rule's parameter calibrated so
@@ -49,7 +50,10 @@ def compress_per_image(
     ``target`` of its uncompressed value on the evaluator's images. Returns the manifest (one
     row a file) as a pandas frame; the calibration is in ``destination/per-image.json``.
     ``save_predictor`` also writes a predictor of each image's step from its features, learnt
-    on the calibration images, for senders without the network (:func:`compress_predicted`)."""
+    on the calibration images, for senders without the network (:func:`compress_predicted`).
+    ``pool`` (:func:`qsearch.search.workers.process_pool` or ``dask_pool`` of a factory of the
+    same evaluator) judges and encodes chunks of the folder on its workers; the same pool size
+    writes the same bytes."""
     if save_predictor is not None:
         check_new_file(Path(save_predictor), overwrite)
     plan, grid = plan_for(evaluator, target, rule, margin, ladder or Ladder(), metric, destination)
@@ -60,7 +64,7 @@ def compress_per_image(
     return write_per_image(
         source, destination, plan, evaluator.on_images,
         preprocessing=evaluator.images.preprocessing, strip=strip, strict=strict,
-        overwrite=overwrite, progress=progress, chunk=chunk,
+        overwrite=overwrite, progress=progress, chunk=chunk, pool=pool,
     )  # fmt: skip
 
 

@@ -21,11 +21,21 @@ def worker_name() -> str:
     return f"{platform.node()}:{os.getpid()}"
 
 
-def evaluate_cached(factory, token: str, qtable, rejection=None):
-    """(metrics, worker name) of one table, by this process's evaluator for ``token``."""
+def built(factory, token: str):
+    """This process's evaluator for ``token``, built by ``factory`` the first time."""
     if token not in _evaluators:
         _evaluators[token] = factory()
-    return _evaluators[token].evaluate(qtable, rejection, per_image=True), worker_name()
+    return _evaluators[token]
+
+
+def evaluate_cached(factory, token: str, qtable, rejection=None):
+    """(metrics, worker name) of one table, by this process's evaluator for ``token``."""
+    return built(factory, token).evaluate(qtable, rejection, per_image=True), worker_name()
+
+
+def apply_cached(factory, token: str, function, item):
+    """``function(evaluator, item)`` with this process's evaluator for ``token``."""
+    return function(built(factory, token), item)
 
 
 class EvaluatorPool:
@@ -51,6 +61,14 @@ class EvaluatorPool:
             [self.token] * count,
             tables,
             [rejection] * count,
+        )
+
+    def each(self, function, items: list):
+        """``function(a worker's evaluator, item)`` of each item, in order (``function`` a
+        module-level function: it travels by name)."""
+        count = len(items)
+        return self.executor.map(
+            apply_cached, [self.factory] * count, [self.token] * count, [function] * count, items
         )
 
     def shutdown(self) -> None:
