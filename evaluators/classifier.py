@@ -273,6 +273,10 @@ class ClassifierEvaluator(CodecEvaluator):
         return {name: float(values.mean()) for name, values in figures.items()}
 
     # -- evaluation -------------------------------------------------------------------------------
+    def sent(self, settings: EncoderSettings) -> EncoderSettings:
+        """``network``: the short side this network resizes to before its crop."""
+        return _sized(settings, self.images, self.classifier)
+
     @staticmethod
     def _pinned_buffers(
         classifier: Classifier, images: ImageSet, batch_size: int

@@ -6,13 +6,13 @@ need ../shared; CI runs them.)"""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import shutil
 
 import numpy as np
 import pytest
+from independent import coco_eval
+from PIL import Image
 
 from qsearch.cli import main
 from qsearch.errors import QSearchError
@@ -47,95 +47,15 @@ def detector_evaluator(val_images):
     evaluator.close()
 
 
-def _coco_eval(images: list[dict], truth: list[dict], found: list[dict]) -> tuple[float, float]:
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    coco = COCO()
-    coco.dataset = {
-        "images": images,
-        "annotations": truth,
-        "categories": [{"id": i} for i in range(80)],
-    }
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco.createIndex()
-        evaluation = COCOeval(coco, coco.loadRes(found), "bbox")
-        evaluation.evaluate()
-        evaluation.accumulate()
-        evaluation.summarize()
-    return float(evaluation.stats[0]), float(evaluation.stats[1])
-
-
 def _independent_reference() -> tuple[float, float]:
-    """YOLOX-Nano on val2017 decoded here with PIL, ONNX Runtime and numpy as its README says
-    (letterbox top-left on 114, BGR 0..255, grid heads, objectness x best class > 0.01, NMS
-    0.65), scored by pycocotools: nothing of qsearch's decoding."""
-    import onnxruntime
-    import torch
-    from PIL import Image
-    from torchvision.ops import batched_nms
+    """YOLOX-Nano on the stored val2017 images, judged by :mod:`independent`."""
+    from independent import Sent, yolox_map
 
-    session = onnxruntime.InferenceSession(str(DETECTOR), providers=["CPUExecutionProvider"])
-    cells = [(416 // s, s) for s in (8, 16, 32)]
-    grid = np.concatenate(
-        [
-            np.stack(np.meshgrid(np.arange(n), np.arange(n))[::-1], -1)[..., ::-1].reshape(-1, 2)
-            for n, _ in cells
-        ]
-    )
-    stride = np.concatenate([np.full((n * n, 1), s) for n, s in cells])
-    images, truth, found = [], [], []
-    for k, path in enumerate(sorted(VAL_IMAGES.glob("*.jpg"))):
-        image = np.asarray(Image.open(path).convert("RGB"))
-        h, w = image.shape[:2]
-        images.append({"id": k, "width": w, "height": h})
-        label = VAL_LABELS / f"{path.stem}.txt"
-        for line in label.read_text().split("\n") if label.exists() else []:
-            if line.strip():
-                c, cx, cy, bw, bh = map(float, line.split())
-                box = [(cx - bw / 2) * w, (cy - bh / 2) * h, bw * w, bh * h]
-                truth.append(
-                    {
-                        "id": len(truth) + 1,
-                        "image_id": k,
-                        "category_id": int(c),
-                        "bbox": box,
-                        "area": box[2] * box[3],
-                        "iscrowd": 0,
-                    }
-                )
-        r = min(416 / h, 416 / w)
-        canvas = np.full((416, 416, 3), 114, np.uint8)
-        nh, nw = round(h * r), round(w * r)
-        canvas[:nh, :nw] = np.asarray(
-            Image.fromarray(image).resize((nw, nh), Image.Resampling.BILINEAR)
-        )
-        out = session.run(
-            None, {"images": canvas[..., ::-1].transpose(2, 0, 1)[None].astype(np.float32)}
-        )[0][0]
-        centre, size = (out[:, :2] + grid) * stride, np.exp(out[:, 2:4]) * stride
-        boxes = np.concatenate([centre - size / 2, centre + size / 2], 1) / r
-        classes = out[:, 5:].argmax(1)
-        scores = out[:, 4] * out[np.arange(len(out)), 5 + classes]
-        keep = scores > 0.01
-        boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
-        kept = batched_nms(
-            torch.tensor(boxes, dtype=torch.float32),
-            torch.tensor(scores, dtype=torch.float32),
-            torch.tensor(classes),
-            0.65,
-        ).numpy()
-        for j in kept:
-            x1, y1, x2, y2 = (float(v) for v in boxes[j])
-            found.append(
-                {
-                    "image_id": k,
-                    "category_id": int(classes[j]),
-                    "bbox": [x1, y1, x2 - x1, y2 - y1],
-                    "score": float(scores[j]),
-                }
-            )
-    return _coco_eval(images, truth, found)
+    sent = []
+    for path in sorted(VAL_IMAGES.glob("*.jpg")):
+        with Image.open(path) as image:
+            sent.append(Sent(path, VAL_LABELS / f"{path.stem}.txt", (image.height, image.width)))
+    return yolox_map(DETECTOR, sent)
 
 
 @pytest.mark.slow
@@ -167,11 +87,11 @@ def test_pooled_map_of_a_weighted_resample_equals_pycocotools_on_the_resampled_i
     pooled = PooledAP(records)
     every = np.arange(len(records))
     assert pooled() == pytest.approx(
-        _coco_eval(*_as_pycocotools(detector_evaluator, every)), abs=1e-4
+        coco_eval(*_as_pycocotools(detector_evaluator, every)), abs=1e-4
     )
     chosen = np.random.default_rng(3).integers(0, len(records), len(records))
     weights = np.bincount(chosen, minlength=len(records))
-    resampled = _coco_eval(*_as_pycocotools(detector_evaluator, chosen))
+    resampled = coco_eval(*_as_pycocotools(detector_evaluator, chosen))
     assert pooled(weights) == pytest.approx(resampled, abs=1e-4)
     assert abs(pooled(weights)[0] - pooled()[0]) > 1e-3  # the resample does move the figure
 
@@ -315,7 +235,7 @@ def test_crowd_regions_count_as_pycocotools_counts_them(detector_evaluator):
         start += len(labelled.classes)
         records.append(match(evaluator._uncompressed[k], labelled.boxes, labelled.classes, flags))
     assert any(len(row) > 3 for r in records for row in r["det"])  # some matched a crowd
-    assert PooledAP(records)() == pytest.approx(_coco_eval(images, truth, found), abs=1e-4)
+    assert PooledAP(records)() == pytest.approx(coco_eval(images, truth, found), abs=1e-4)
 
 
 def test_a_coco_instances_file_gives_the_figures_of_the_same_boxes_as_yolo_files(

@@ -76,12 +76,17 @@ def test_a_detectors_boxes_sent_small_land_on_the_stored_pixels():
                          limit=24)  # fmt: skip
     model = load_task_model(SHARED_MODELS / "yolox_nano.onnx", "detect", YOLOX)
     sent = DetectorEvaluator(images, model, None, EncoderSettings(size="network"))
+    switched = DetectorEvaluator(images, model, None)
     try:
         assert sent.settings.size == "long:416"
         found = sent.evaluate(Q95)
         assert found["map_ref"] > 0.7  # boxes left at the sent scale would match nothing
+        switched.use_encoder(EncoderSettings(size="network"))  # a baseline's second size
+        assert switched.settings.size == "long:416"
+        assert switched.evaluate(Q95)["map_ref"] == pytest.approx(found["map_ref"])
     finally:
         sent.close()
+        switched.close()
 
 
 def test_the_size_is_part_of_a_runs_identity(tmp_path, capsys):
@@ -125,3 +130,34 @@ def test_compress_writes_the_sent_images_and_their_scales(tmp_path):
         assert float(scale) == pytest.approx(int(width) / int(stored_w), abs=1e-6)
     with pytest.raises(QSearchError):
         EncoderSettings(size="long:4")
+
+
+def test_baseline_sweeps_every_curve_at_each_size_in_bits_per_stored_pixel(tmp_path, capsys):
+    """``--size stored,network``: IJG and each codec's curve at both sizes, the network's curve
+    cheaper at a quality since its files are smaller while counted over the same stored
+    pixels, and the rung with the fewest bits at each target named; a list is refused where
+    one size is sent."""
+    import pandas as pd
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for path in photos(4):
+        shutil.copy(path, folder / path.name)
+    common = ["--data", str(folder), "--compress-at", "source", "--forward", "fp32"]
+    out = tmp_path / "ladder"
+    assert main(["baseline", *common, "--qualities", "30", "70", "--size", "stored,network",
+                 "--codec", "jpeg,webp", "--quiet", "--out", str(out)]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    curves = {name: pd.read_csv(out / f"{name}.csv") for name in
+              ("ijg", "webp", "ijg@network", "webp@network")}  # fmt: skip
+    stored_pixels = sum(read_rgb(p).shape[0] * read_rgb(p).shape[1] for p in folder.iterdir())
+    for name in ("ijg", "webp"):
+        assert (curves[f"{name}@network"]["bpp"] < curves[name]["bpp"]).all()
+        for frame in (curves[name], curves[f"{name}@network"]):
+            assert np.allclose(frame["bpp"], 8 * frame["bytes"] / stored_pixels)
+    ladder = (out / "ladder.md").read_text()
+    assert "| ijg@network |" in ladder and "| webp@network |" in ladder
+    assert "fewest bits at 95% of the IJG quality 70 similarity" in ladder
+    assert "fewest bits" in printed
+    assert main(["evaluate", *common, "--quality", "50", "--size", "stored,network"]) == 2
+    assert "one size here" in capsys.readouterr().err

@@ -61,12 +61,13 @@ def run(args) -> int:
         codecs=names,
         qualities=args.qualities,
         settings=encoder_settings(args, "jpeg"),
+        sizes=args.size.split(",")[1:],
         progress=not args.quiet,
     )
     columns = ["quality", result.metric, "bpp", "ratio"]
     for name, frame in result.sweeps.items():
         print(f"{name}:\n{frame[columns].to_string(index=False)}")
-    print(markdown(result.ladder))
+    print("\n\n".join([markdown(result.ladder), *result.best]))
     result.write(args.out)
     print(
         f"wrote {len(result.sweeps)} CSV file(s), ladder.md, ladder.csv and baseline.png in "

@@ -19,8 +19,15 @@ def encoder_settings(args, codec: str | None = None) -> EncoderSettings:
     if "," in codec:
         raise QSearchError(f"--codec {codec}: one codec here (a list is for qsearch baseline)")
     return EncoderSettings(
-        args.subsampling, args.optimize, args.progressive, args.smallest, codec, args.size
+        args.subsampling, args.optimize, args.progressive, args.smallest, codec, one_size(args)
     )
+
+
+def one_size(args) -> str:
+    """The one ``--size`` of a command that sends images at one size."""
+    if "," in args.size and args.command != "baseline":
+        raise QSearchError(f"--size {args.size}: one size here (a list is for qsearch baseline)")
+    return args.size.split(",")[0]
 
 
 def codecs(args) -> list[str]:

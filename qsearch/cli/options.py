@@ -22,17 +22,19 @@ FAMILY_HELP = (
 
 
 def size_setting(text: str) -> str:
-    """``--size``: stored, network, long:N or short:N."""
+    """``--size``: stored, network, long:N or short:N (a comma list for qsearch baseline)."""
     import argparse
 
     from qsearch.errors import QSearchError
 
-    try:
-        return check_size(text)
-    except QSearchError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not stored, network, long:N or short:N (N at least 8)"
-        ) from None
+    for part in text.split(","):
+        try:
+            check_size(part.strip())
+        except QSearchError:
+            raise argparse.ArgumentTypeError(
+                f"{part.strip()!r} is not stored, network, long:N or short:N (N at least 8)"
+            ) from None
+    return ",".join(part.strip() for part in text.split(","))
 
 
 def add_encoder_arguments(parser) -> None:

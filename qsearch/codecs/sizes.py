@@ -14,7 +14,8 @@ from qsearch.errors import QSearchError
 SIZE_HELP = (
     "the size each image is sent at: stored (default), network (shrunk to what the network's "
     "preprocessing reads: a classifier's short side, a detector's or segmenter's input side), "
-    "long:N or short:N (that side N pixels); never enlarged, bits always per stored pixel"
+    "long:N or short:N (that side N pixels); never enlarged, bits always per stored pixel; "
+    "qsearch baseline takes a comma list (stored,network: every curve at both sizes)"
 )
 
 

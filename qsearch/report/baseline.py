@@ -15,7 +15,8 @@ import pandas as pd
 from qsearch.atomic import check_output_folder, write_text
 from qsearch.codecs.codec import EncoderSettings
 from qsearch.report.curves import sweep, write_csv
-from qsearch.report.ladder import ladder, markdown
+from qsearch.report.ladder import fewest_bits, ladder, markdown
+from qsearch.report.operating import reference_name, share_references
 from qsearch.report.plots import plot_curves
 from qsearch.search.metrics import operating_target
 from qsearch.tables.families import make_family
@@ -37,6 +38,10 @@ class Baseline:
     """The accuracy figure plotted (the evaluator's default objective)."""
     uncompressed: dict = field(default_factory=dict)
     images: int = 0
+    best: list[str] = field(default_factory=list)
+    """Which curve needs the fewest bits at each target, one line each."""
+    reference: str = "uncompressed"
+    """What 100% of ``metric`` is (``uncompressed`` holds its figures)."""
 
     def write(self, folder: Path | str) -> list[Path]:
         """One CSV per curve, ``ladder.csv``, ``ladder.md``, ``baseline.png`` and the manifest;
@@ -50,7 +55,7 @@ class Baseline:
             write_csv(frame, folder / f"{name}.csv")
             written.append(folder / f"{name}.csv")
         write_csv(self.ladder, folder / "ladder.csv")
-        write_text(folder / "ladder.md", markdown(self.ladder) + "\n")
+        write_text(folder / "ladder.md", "\n\n".join([markdown(self.ladder), *self.best]) + "\n")
         self._plot(folder / "baseline.png")
         return [*written, *(folder / n for n in ("ladder.csv", "ladder.md", "baseline.png"))]
 
@@ -65,7 +70,7 @@ class Baseline:
             self.metric,
             path,
             title=f"{self.metric} vs bpp on {self.images} images"
-            + (f"; dotted: 98% and 95% of the uncompressed {self.metric}" if targets else ""),
+            + (f"; dotted: 98% and 95% of the {self.reference} {self.metric}" if targets else ""),
             levels=targets,
         )
 
@@ -82,28 +87,40 @@ def baseline(
     codecs: Sequence[str] = ("jpeg",),
     qualities: Sequence[int] = IJG_QUALITIES,
     settings: EncoderSettings | None = None,
+    sizes: Sequence[str] = (),
     progress: bool = False,
 ) -> Baseline:
     """Sweep ``families`` under each table codec of ``codecs`` and each quality codec on its
     own scale, on ``evaluator``'s images, with the lossless ``settings`` (subsampling,
-    optimize, ...) given; IJG under libjpeg-turbo is always swept, as the reference."""
+    optimize, ...) given; IJG under libjpeg-turbo is always swept, as the reference. Each of
+    ``sizes`` (``network``, ``long:N``, ``short:N``) sweeps every curve again, and IJG, with the
+    images sent at that size: ``CURVE@SIZE``, bits still per stored pixel, so the rungs
+    compare."""
     from qsearch.search.study import default_objective
 
     settings = settings or EncoderSettings()
     chosen = [make_family(spec, evaluator.images.images) for spec in families]
     swept: dict[str, pd.DataFrame] = {}
-    for name in dict.fromkeys(["jpeg", *codecs]):
-        encoder = settings.with_codec(name)
-        for stem, family in _curves(name, encoder, chosen if name in codecs else []).items():
-            swept[stem] = sweep(evaluator, family, qualities, settings=encoder, progress=progress)
-    if "ijg" not in swept:
-        ijg = sweep(evaluator, make_family("ijg"), qualities, settings=settings.with_codec("jpeg"))
-        swept = {"ijg": ijg, **swept}
+    for size in dict.fromkeys([settings.size, *sizes]):
+        suffix = "" if size == settings.size else f"@{size.replace(':', '')}"
+        sized = settings.with_size(size)
+        for name in dict.fromkeys(["jpeg", *codecs]):
+            encoder = sized.with_codec(name)
+            for stem, family in _curves(name, encoder, chosen if name in codecs else []).items():
+                swept[stem + suffix] = sweep(
+                    evaluator, family, qualities, settings=encoder, progress=progress
+                )
+            if name == "jpeg" and "ijg" + suffix not in swept:
+                swept["ijg" + suffix] = sweep(evaluator, make_family("ijg"), qualities,
+                                              settings=encoder, progress=progress)  # fmt: skip
+    swept = {"ijg": swept.pop("ijg"), **swept}
     evaluator.use_encoder(settings.with_codec("jpeg"))
     metric = default_objective(evaluator).metric
-    uncompressed = dict(evaluator.reference or {})
+    uncompressed = share_references(dict(evaluator.reference or {}), swept["ijg"])
     table = ladder(swept, swept["ijg"], _measured(evaluator, metric), uncompressed)
-    return Baseline(swept, table, metric, uncompressed, len(evaluator.images))
+    reference = reference_name(metric, swept["ijg"])
+    best = fewest_bits(swept, metric, uncompressed, reference)
+    return Baseline(swept, table, metric, uncompressed, len(evaluator.images), best, reference)
 
 
 def _curves(

@@ -14,7 +14,8 @@ import pandas as pd
 
 from qsearch.report.curves import curve_summary
 from qsearch.report.operating import TARGETS, crossing_cell, percent_cell
-from qsearch.search.metrics import operating_target
+from qsearch.report.pareto import bpp_at
+from qsearch.search.metrics import metric_sign, operating_target
 
 
 def ladder(
@@ -50,6 +51,32 @@ def ladder(
     return pd.DataFrame(rows)
 
 
+def fewest_bits(
+    curves: dict[str, pd.DataFrame], metric: str, uncompressed: dict, reference: str
+) -> list[str]:
+    """For each target (a share of ``uncompressed``, the figure of ``reference``), the curve
+    (codec, family, sent size) reaching it at the fewest bits per stored pixel: the rung to
+    take for this network on these images."""
+    if metric not in uncompressed:
+        return []
+    sign, lines = metric_sign(metric), []
+    for fraction in TARGETS:
+        target = operating_target(metric, uncompressed[metric], fraction)
+        at = f"at {100 * fraction:g}% of the {reference} {metric}"
+        bits = {name: bpp_at(frame["bpp"], sign * frame[metric], sign * target)
+                for name, frame in curves.items()}  # fmt: skip
+        reached = {name: value for name, value in bits.items() if value == value}
+        if not reached:
+            above = any((sign * frame[metric] > sign * target).all() for frame in curves.values())
+            lines.append(f"{at}: " + ("a curve keeps more at its coarsest quality: sweep coarser "
+                                      "qualities" if above else "no curve reaches it"))  # fmt: skip
+            continue
+        best = min(reached, key=reached.__getitem__)
+        ijg = f"ijg {bits['ijg']:.3f}" if bits["ijg"] == bits["ijg"] else "ijg outside its sweep"
+        lines.append(f"fewest bits {at}: {best} ({reached[best]:.3f} bpp per stored pixel; {ijg})")
+    return lines
+
+
 def markdown(table: pd.DataFrame) -> str:
     """The ladder as a markdown table."""
     header = "| " + " | ".join(table.columns) + " |"
@@ -58,4 +85,4 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join([header, rule, *lines])
 
 
-__all__ = ["ladder", "markdown"]
+__all__ = ["fewest_bits", "ladder", "markdown"]

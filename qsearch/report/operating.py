@@ -88,12 +88,16 @@ class ImageSide:
     uncompressed_per_image: dict | None = None
 
     def reference_name(self, metric: str) -> str:
-        """What 100% of ``metric`` is: the uncompressed images, or for a self-referenced figure
-        the finest quality of the IJG sweep (:func:`share_references`)."""
-        frame = self.ijg.frame
-        if not self_referenced(metric) or frame.empty or "quality" not in frame:
-            return "uncompressed"
-        return f"IJG quality {int(frame.loc[frame['bpp'].idxmax(), 'quality'])}"
+        """What 100% of ``metric`` is (:func:`reference_name`)."""
+        return reference_name(metric, self.ijg.frame)
+
+
+def reference_name(metric: str, ijg: pd.DataFrame) -> str:
+    """What 100% of ``metric`` is: the uncompressed images, or for a self-referenced figure the
+    finest quality of the IJG sweep ``ijg`` (:func:`share_references`)."""
+    if not self_referenced(metric) or ijg.empty or "quality" not in ijg:
+        return "uncompressed"
+    return f"IJG quality {int(ijg.loc[ijg['bpp'].idxmax(), 'quality'])}"
 
 
 def self_referenced(metric: str) -> bool:

@@ -61,19 +61,22 @@ def bd_rate(
     return float(100.0 * (np.exp(log_gap.mean()) - 1.0))
 
 
+def bpp_at(bpp, accuracy, target: float) -> float:
+    """bpp where the curve's monotone upper envelope reaches ``target`` (log-bpp interpolated);
+    NaN where it does not."""
+    kept_bpp, kept_accuracy = upper_envelope(np.asarray(bpp), np.asarray(accuracy))
+    if not len(kept_accuracy) or not kept_accuracy[0] <= target <= kept_accuracy[-1]:
+        return float("nan")
+    return float(np.exp(np.interp(target, kept_accuracy, np.log(kept_bpp))))
+
+
 def saving_at(reference_bpp, reference_accuracy, test_bpp, test_accuracy, target: float) -> float:
     """% change in bpp of the test curve against the reference at accuracy ``target`` (log-bpp
     interpolated on each monotone upper envelope); NaN where either curve does not reach it."""
-    ref_bpp, ref_acc = upper_envelope(np.asarray(reference_bpp), np.asarray(reference_accuracy))
-    test_bpp, test_acc = upper_envelope(np.asarray(test_bpp), np.asarray(test_accuracy))
-    if not (len(ref_acc) and len(test_acc)) or not (
-        ref_acc[0] <= target <= ref_acc[-1] and test_acc[0] <= target <= test_acc[-1]
-    ):
-        return float("nan")
-    gap = np.interp(target, test_acc, np.log(test_bpp)) - np.interp(
-        target, ref_acc, np.log(ref_bpp)
+    ratio = bpp_at(test_bpp, test_accuracy, target) / bpp_at(
+        reference_bpp, reference_accuracy, target
     )
-    return float(100.0 * (np.exp(gap) - 1.0))
+    return float(100.0 * (ratio - 1.0))
 
 
 def curve_point(figures: dict, metric: str) -> dict | None:

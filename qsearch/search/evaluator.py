@@ -187,10 +187,7 @@ class CodecEvaluator(Evaluator):
         """``encoder_processes`` > 1 encodes in that many worker processes (for many-core GPU
         machines, where the GIL-bound encoder is the cost); 0 or 1 encodes on threads."""
         if settings.size != "stored" and not self.takes_sent_sizes:
-            raise QSearchError(
-                f"--size {settings.size}: the {self.name} evaluator compares the stored pixels; "
-                "it judges images sent at their stored size only"
-            )
+            CodecEvaluator.sent(self, settings)  # refuses, naming the evaluator
         self.images = images
         self.codec = Codec(settings, threads)
         self._pixels = images.pixels
@@ -199,9 +196,20 @@ class CodecEvaluator(Evaluator):
         if encoder_processes > 1 and isinstance(images.images, np.ndarray):
             self._processes = ProcessEncoder(images.images, settings, encoder_processes)
 
+    def sent(self, settings: EncoderSettings) -> EncoderSettings:
+        """``settings`` as this evaluator sends images (``network`` resolved to the side its
+        network reads, by evaluators that take sent sizes)."""
+        if settings.size != "stored" and not self.takes_sent_sizes:
+            raise QSearchError(
+                f"--size {settings.size}: the {self.name} evaluator compares the stored pixels; "
+                "it judges images sent at their stored size only"
+            )
+        return settings
+
     def use_encoder(self, settings: EncoderSettings) -> None:
         """Encode with other settings from now on (a baseline's codec ladder on one network and
-        one image set; a run never changes its encoder)."""
+        one image set, at one or more sent sizes; a run never changes its encoder)."""
+        settings = self.sent(settings)
         if settings == self.codec.settings:
             return
         self._close_encoder()

@@ -25,6 +25,13 @@ from qsearch.tasks.annotations import Annotations
 from qsearch.tasks.declaration import TaskModel
 
 
+def _sent(settings: EncoderSettings, model: TaskModel) -> EncoderSettings:
+    """``--size network`` resolved to the side the model's declaration reads."""
+    if settings.size == "network":
+        return settings.with_size(model.spec.sent_size())
+    return settings
+
+
 class TaskEvaluator(CodecEvaluator):
     """Pooled figures of a network's outputs on compressed stored images. Subclasses read one
     image's output (:meth:`read`) and turn outputs into per-image records and pooled figures."""
@@ -51,9 +58,7 @@ class TaskEvaluator(CodecEvaluator):
             )
         if model.task != self.task:
             raise QSearchError(f"{model.runtime.path}: declared for {model.task}, not {self.task}")
-        if settings.size == "network":
-            settings = settings.with_size(model.spec.sent_size())
-        super().__init__(images, settings, threads)
+        super().__init__(images, _sent(settings, model), threads)
         self.model = model
         self.batch_size = batch_size
         self.annotations = annotations
@@ -66,12 +71,26 @@ class TaskEvaluator(CodecEvaluator):
         self.reference = self.pooled(records)
         self.reference_per_image = records
         self.check_reference()
-        shapes = [image.shape[:2] for image in images.images]
+        self._place_sent()
+
+    def use_encoder(self, settings: EncoderSettings) -> None:
+        """Other settings from now on, images placed as sent at their size."""
+        super().use_encoder(settings)
+        self._place_sent()
+
+    def _place_sent(self) -> None:
+        """Compressed images are read as sent, their outputs placed back on the stored pixels."""
+        size, spec = self.settings.size, self.model.spec
         self._places = [
-            model.spec.placement_sent(h, w, sent_shape(h, w, settings.size)) for h, w in shapes
-        ]  # compressed images are read as sent, their outputs placed back on the stored pixels
+            spec.placement_sent(h, w, sent_shape(h, w, size))
+            for h, w in (image.shape[:2] for image in self.images.images)
+        ]
 
     # -- what a task defines --------------------------------------------------------------------
+    def sent(self, settings: EncoderSettings) -> EncoderSettings:
+        """``network``: the side the declared letterbox or stretch reads."""
+        return _sent(settings, self.model)
+
     @abstractmethod
     def read(self, output: np.ndarray, index: int) -> Any:
         """Image ``index``'s output row, read (boxes, a mask)."""
