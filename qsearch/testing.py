@@ -41,11 +41,11 @@ PSNR = Objective(metric="psnr", floor=30.0, relative=False)
 @cache
 def photographs_evaluator(count: int = 3) -> Evaluator:
     """The fidelity evaluator (real codec, PSNR and SSIM) on ``count`` bundled photographs."""
-    from qsearch.evaluators.fidelity import FidelityEvaluator
     from qsearch.images import load_images
     from qsearch.images.samples import sample_photos
+    from qsearch.search.evaluator import EVALUATORS
 
-    return FidelityEvaluator(load_images(sample_photos()[:count]))
+    return EVALUATORS["fidelity"](load_images(sample_photos()[:count]))  # through its entry point
 
 
 @dataclass

@@ -21,7 +21,7 @@ from qsearch.cli import main
 from qsearch.images import read_rgb
 from qsearch.tables.exports import FORMATS, export
 from qsearch.tables.families import make_family
-from qsearch.tables.inspection import nearest_quality, read_tables
+from qsearch.tables.inspection import nearest_quality
 from qsearch.tables.qtable import to_zigzag
 from qsearch.transforms import JPEG
 from realdata import IMAGENET_SAMPLE, PSNR_RUN, photos, sample_args, split_names
@@ -172,7 +172,7 @@ def test_inspect_groups_a_folder_by_table_with_the_nearest_quality(tmp_path, cap
 def test_a_search_starts_from_the_tables_of_a_users_jpeg(tmp_path):
     camera = tmp_path / "cam.jpg"
     Image.fromarray(read_rgb(photos(1)[0])).save(camera, qtables=TABLE.to_pillow())
-    assert make_family(str(camera)).at(50) == read_tables(camera) == TABLE  # quality 50: as is
+    assert make_family(str(camera)).at(50) == QTable.from_jpeg(camera) == TABLE  # quality 50: as is
     out = tmp_path / "run"
     arguments = [*PSNR_RUN, "--base", str(camera), "--searcher", "quality", "--budget", "3"]
     assert main([*arguments, "--quiet", "--out", str(out)]) == 0

@@ -89,9 +89,7 @@ def test_a_searcher_registered_by_another_package_runs_from_the_cli(tmp_path, mo
     assert len(trials) == 4 and set(trials["searcher"]) == {"coarse-first"}
     assert json.loads((out / "summary.json").read_text())["identity"]["options"] == '{"step": 9}'
     assert main(["list"]) == 0
-    assert (
-        "coarse-first IJG quality from low to high in steps of step." in capsys.readouterr().out
-    )
+    assert "coarse-first IJG quality from low to high in steps of step." in capsys.readouterr().out
 
 
 def test_a_searcher_with_an_undeclared_option_is_refused_before_any_run():

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from qsearch.atomic import write_text
 from qsearch.errors import QSearchError
 from qsearch.jsonfile import read_json_object
-
-if TYPE_CHECKING:
-    from qsearch.models.classifier import Classifier
-
 
 SIDECAR_KEYS = {"mean", "std", "input_size", "resize", "interpolation"}
 
@@ -78,7 +74,15 @@ _SIDECAR_CHECKS = {
 }
 
 
-def write_sidecar(model_file: Path, classifier: Classifier) -> Path:
+class DeclaresInput(Protocol):
+    """What a declaration is written from: a classifier's normalisation and preprocessing."""
+
+    mean: Any
+    std: Any
+    preprocessing: Any
+
+
+def write_sidecar(model_file: Path, classifier: DeclaresInput) -> Path:
     """Write the input declaration a classifier uses beside its model file."""
     path = sidecar_path(model_file)
     pre = classifier.preprocessing

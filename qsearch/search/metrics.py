@@ -97,9 +97,10 @@ def metric_spec(name: str) -> MetricSpec:
     """The spec of metric ``name``, as the evaluator that reports it declares it (evaluator
     plugins are loaded to find one not seen yet)."""
     if name not in _DECLARED:
-        from qsearch.search.evaluator import EVALUATORS
+        from importlib.metadata import entry_points
 
-        EVALUATORS.items()  # loads every plugin, which declares its metrics
+        for point in entry_points(group="qsearch.evaluators"):
+            point.load()  # an evaluator plugin declares its metrics as it is imported
     if name not in _DECLARED:
         raise QSearchError(
             f"metric {name!r} is declared by no evaluator (known: {', '.join(sorted(_DECLARED))})"

@@ -8,32 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from qsearch.errors import QSearchError
+from qsearch.tables.jpegfile import JPEG_SUFFIXES, file_tables
 from qsearch.tables.qtable import IJG, QTable
-
-JPEG_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif"}
-
-
-def file_tables(path: Path) -> tuple[tuple[int, ...], ...]:
-    """Every table a JPEG file carries, by slot (natural order): one for a grayscale file."""
-    try:
-        with Image.open(path) as opened:
-            if opened.format != "JPEG":
-                raise QSearchError(f"{path}: not a JPEG file ({opened.format})")
-            tables = opened.quantization  # type: ignore[attr-defined]  # JPEG files have it; Image.open is typed as any image
-    except (OSError, UnidentifiedImageError) as error:
-        raise QSearchError(f"{path}: not a readable JPEG file ({error})") from None
-    return tuple(tuple(int(v) for v in tables[slot]) for slot in sorted(tables))
-
-
-def read_tables(path: Path) -> QTable:
-    """The luma and chroma tables a JPEG file carries (natural order)."""
-    tables = file_tables(path)
-    if len(tables) < 2:
-        raise QSearchError(f"{path}: holds one table (a grayscale JPEG): no chroma table")
-    return QTable(np.asarray(tables[0]), np.asarray(tables[1]))
 
 
 @dataclass(frozen=True)
@@ -88,4 +66,4 @@ def inspect_files(target: Path) -> dict[tuple, list[Path]]:
     return groups
 
 
-__all__ = ["QualityEstimate", "file_tables", "inspect_files", "nearest_quality", "read_tables"]
+__all__ = ["QualityEstimate", "inspect_files", "nearest_quality"]

@@ -15,10 +15,10 @@ import numpy as np
 
 from qsearch.atomic import write_text
 from qsearch.errors import QSearchError
+from qsearch.tables.jpegfile import JPEG_SUFFIXES, file_tables
 
 IJG_QUALITIES = tuple(range(5, 100, 5))
 """The reference sweep: IJG qualities 5, 10, ..., 95."""
-JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
 """Files whose own tables are read as a table (``--qtable``, ``--base``)."""
 TABLE_NAMES = ("luma", "chroma")
 
@@ -225,9 +225,7 @@ class QTable:
         file carries (what a camera or a pipeline already writes)."""
         path = Path(path)
         if path.suffix.lower() in JPEG_SUFFIXES:
-            from qsearch.tables.inspection import read_tables
-
-            return read_tables(path)
+            return cls.from_jpeg(path)
         try:
             text = path.read_text()
         except (OSError, UnicodeDecodeError) as error:
@@ -235,6 +233,14 @@ class QTable:
         if path.suffix.lower() == ".json":
             return cls.from_json(text, str(path))
         return cls.from_text(text, str(path))
+
+    @classmethod
+    def from_jpeg(cls, path: Path) -> QTable:
+        """The luma and chroma tables a JPEG file carries (natural order)."""
+        tables = file_tables(path)
+        if len(tables) < 2:
+            raise QSearchError(f"{path}: holds one table (a grayscale JPEG): no chroma table")
+        return cls(np.asarray(tables[0]), np.asarray(tables[1]))
 
     @classmethod
     def from_pillow(cls, quantization: dict) -> QTable:
