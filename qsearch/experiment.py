@@ -29,8 +29,9 @@ from qsearch.report.curves import (
 from qsearch.report.runs import Run
 from qsearch.search.evaluator import Evaluator
 from qsearch.search.journal import JOURNAL
+from qsearch.search.limits import check_limits
 from qsearch.search.searcher import Searcher, make_searcher
-from qsearch.search.study import Study, check_limits
+from qsearch.search.study import Study
 from qsearch.search.trial import Objective
 
 

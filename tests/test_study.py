@@ -296,3 +296,39 @@ def test_a_run_written_before_trials_carried_their_number_reads(tmp_path):
     (run / "study.journal").write_text("\n".join([*lines, json.dumps(record)]) + "\n")
     with pytest.raises(QSearchError, match="is damaged"):
         Journal.read(run)
+
+
+def test_a_runs_front_reads_without_torch_or_any_evaluator(tmp_path):
+    """A run records what its figures mean; reading its front in a new process loads neither
+    torch nor the evaluator plugin that reported them, and gives the front the run wrote."""
+    from qsearch.cli import main
+
+    run = tmp_path / "run"
+    assert main([*PSNR_RUN, "--limit", "2", "--searcher", "quality", "--budget", "4", "--quiet",
+                 "--out", str(run)]) == 0  # fmt: skip
+    probe = (
+        "import sys; from qsearch.report.runs import Run; "
+        f"print(','.join(Run({str(run)!r}).front['key'])); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch' "
+        "or m.startswith('qsearch.evaluators')))"
+    )
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           check=True).stdout.splitlines()  # fmt: skip
+    assert found[0] == ",".join(pd.read_csv(run / "front.csv")["key"])
+    assert found[1] == "[]"
+
+
+def test_a_recorded_pooled_figure_is_pooled_by_its_evaluators_function():
+    """A pooled figure known only from a run's record is still pooled, never averaged: its
+    function is the declaring evaluator's, loaded when first needed."""
+    probe = (
+        "import sys; from qsearch.search.metrics import remember, metric_spec, is_pooled; "
+        "remember([{'name': 'map', 'higher_is_better': True, 'bounds': [0, 1], "
+        "'log_scale': False, 'pooled': ['map', 0], 'description': '', "
+        "'self_referenced': False}]); "
+        "print(is_pooled('map'), 'qsearch.evaluators.detector' in sys.modules); "
+        "print(type(metric_spec('map').pooled.figures([])).__name__)"
+    )
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           check=True).stdout.splitlines()  # fmt: skip
+    assert found == ["True False", "PooledAP"]

@@ -24,6 +24,7 @@ from optuna.storages.journal import JournalFileBackend
 from qsearch.atomic import write_bytes
 from qsearch.errors import QSearchError
 from qsearch.folders import check_identity, lock_folder
+from qsearch.search.metrics import remember
 from qsearch.search.storage import Storage
 from qsearch.search.trial import Objective, Trial
 from qsearch.tables.qtable import QTable
@@ -65,11 +66,18 @@ class Journal(Storage):
                 self.close()
                 raise
 
+    def record_metrics(self, specs: list[dict]) -> None:
+        """The specs of the run's figures, as the evaluator declares them now."""
+        if self._opened().user_attrs.get("metrics") != specs:
+            self._opened().set_user_attr("metrics", specs)
+
     @classmethod
     def read(cls, directory: Path | str) -> tuple[list[Trial], Objective, dict]:
-        """Trials, objective and identity of a run folder, read-only (no lock, no searcher)."""
+        """Trials, objective and identity of a run folder, read-only (no lock, no searcher);
+        the specs of its figures it recorded are made known (:func:`remember`)."""
         storage_study = open_journal(Path(directory))
         attrs = storage_study.user_attrs
+        remember(attrs.get("metrics", []))
         identity = _identity(Path(directory), attrs)
         if identity is None or "objective" not in attrs:
             raise QSearchError(

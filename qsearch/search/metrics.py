@@ -93,19 +93,73 @@ def declare(specs: Iterable[MetricSpec]) -> None:
             raise QSearchError(f"metric {spec.name!r} is declared twice, differently")
 
 
-def metric_spec(name: str) -> MetricSpec:
-    """The spec of metric ``name``, as the evaluator that reports it declares it (evaluator
-    plugins are loaded to find one not seen yet)."""
-    if name not in _DECLARED:
-        from importlib.metadata import entry_points
+_RECORDED: dict[str, MetricSpec] = {}
+"""Specs read back from runs (:func:`remember`): what a run's figures mean without loading the
+evaluator that reported them; a declared spec wins over them."""
 
-        for point in entry_points(group="qsearch.evaluators"):
-            point.load()  # an evaluator plugin declares its metrics as it is imported
+
+def metric_spec(name: str) -> MetricSpec:
+    """The spec of metric ``name``, as the evaluator that reports it declares it, or as a run
+    read back recorded it; evaluator plugins are loaded to find one not seen yet."""
+    if name not in _DECLARED and name in _RECORDED:
+        return _RECORDED[name]
+    if name not in _DECLARED:
+        _load_evaluators()
     if name not in _DECLARED:
         raise QSearchError(
             f"metric {name!r} is declared by no evaluator (known: {', '.join(sorted(_DECLARED))})"
         )
     return _DECLARED[name]
+
+
+def _load_evaluators() -> None:
+    from importlib.metadata import entry_points
+
+    for point in entry_points(group="qsearch.evaluators"):
+        point.load()  # an evaluator plugin declares its metrics as it is imported
+
+
+def spec_record(spec: MetricSpec) -> dict:
+    """``spec`` as plain data, for a run to record: its pooling by the records it reads (the
+    function that pools them stays with the evaluator that declares it)."""
+    pooled = None if spec.pooled is None else [spec.pooled.records, spec.pooled.index]
+    return {"name": spec.name, "higher_is_better": spec.higher_is_better,
+            "bounds": None if spec.bounds is None else list(spec.bounds),
+            "log_scale": spec.log_scale, "pooled": pooled, "description": spec.description,
+            "self_referenced": spec.self_referenced}  # fmt: skip
+
+
+def remember(records: Iterable[dict]) -> None:
+    """Make the specs a run recorded (:func:`spec_record`) known where no evaluator declared
+    them yet. A pooled figure is recomputed by its evaluator's function, loaded when first
+    needed: never a mean in its place."""
+    for record in records:
+        pooled = record.get("pooled")
+        _RECORDED[record["name"]] = MetricSpec(
+            record["name"], bool(record["higher_is_better"]),
+            None if record.get("bounds") is None else tuple(record["bounds"]),
+            bool(record["log_scale"]),
+            None if pooled is None else Pooling(pooled[0], _DeclaredPooling(record["name"]),
+                                                int(pooled[1])),
+            str(record.get("description", "")), bool(record.get("self_referenced", False)),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _DeclaredPooling:
+    """The pooling function of ``name`` as its evaluator declares it, found when called."""
+
+    name: str
+
+    def __call__(self, records: list[dict]) -> FigureOfRecords:
+        if self.name not in _DECLARED:
+            _load_evaluators()
+        declared = _DECLARED.get(self.name)
+        if declared is None or declared.pooled is None:
+            raise QSearchError(
+                f"metric {self.name!r}: a pooled figure whose evaluator is not installed here"
+            )
+        return declared.pooled.figures(records)
 
 
 def metric_sign(metric: str) -> int:
@@ -207,6 +261,8 @@ __all__ = [
     "metric_sign",
     "metric_spec",
     "operating_target",
+    "remember",
     "pool",
     "share_of_uncompressed",
+    "spec_record",
 ]

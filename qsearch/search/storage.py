@@ -50,6 +50,10 @@ class Storage(ABC):
     def record_ask(self, index: int, n: int, told: int | None) -> None:
         """Record ask ``index`` of ``n`` tables, ``told`` of which were told (None: not yet)."""
 
+    def record_metrics(self, specs: list[dict]) -> None:
+        """Keep what the run's figures mean (:func:`qsearch.search.metrics.spec_record` of
+        each), so that reading the record needs no evaluator; the default keeps nothing."""
+
     def close(self) -> None:
         """Release what :meth:`open` took (a lock); the default holds nothing."""
 

@@ -21,7 +21,8 @@ from qsearch.errors import QSearchError
 from qsearch.search.evaluator import Evaluation
 from qsearch.search.front import pareto_front
 from qsearch.search.journal import Journal
-from qsearch.search.metrics import is_pooled, metric_sign
+from qsearch.search.limits import check_limits, room, within
+from qsearch.search.metrics import is_pooled, metric_sign, metric_spec, spec_record
 from qsearch.search.pruning import BasePruner, Rejection
 from qsearch.search.searcher import Searcher
 from qsearch.search.space import SPACES, SearchSpace
@@ -88,6 +89,9 @@ class Study:
         self.identity = self._identity()
         self.storage = _storage(storage)
         self.storage.open(self.identity, self.objective)
+        self.storage.record_metrics(
+            [spec_record(metric_spec(m)) for m in evaluator.accuracy_metrics]
+        )
         for trial in self.storage.trials():
             self._remember(trial)
         self._asks = self.storage.asks()  # [n, told] of each ask so far; told None until told
@@ -282,9 +286,9 @@ class Study:
         """Ask, evaluate and tell until the budget or the deadline, or until the searcher has
         proposed only recorded tables :data:`STALL_LIMIT` times in a row."""
         stalled = 0
-        while _within(budget, len(self.trials), deadline) and stalled < STALL_LIMIT:
+        while within(budget, len(self.trials), deadline) and stalled < STALL_LIMIT:
             before = len(self.trials)
-            self._step(_room(batch_size, budget, before), budget, on_record)
+            self._step(room(batch_size, budget, before), budget, on_record)
             stalled = stalled + 1 if len(self.trials) == before else 0
         if stalled >= STALL_LIMIT:
             log.warning(
@@ -321,29 +325,6 @@ def _storage(storage: Storage | Path | str | None) -> Storage:
     if storage is None:
         return InMemoryStorage()
     return storage if isinstance(storage, Storage) else Journal(storage)
-
-
-def check_limits(budget: int | None, timeout: float | None, batch_size: int | None) -> None:
-    """Refuse a missing or malformed budget, timeout or batch size in one line."""
-    if budget is None and timeout is None:
-        raise QSearchError("a study needs a budget (trials) or a timeout (seconds)")
-    for name, value in (("budget", budget), ("batch size", batch_size)):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 1
-        ):
-            raise QSearchError(f"{name} {value!r} must be a whole number, at least 1")
-    if timeout is not None and not timeout > 0:
-        raise QSearchError(f"timeout {timeout!r} must be a number of seconds above 0")
-
-
-def _room(batch_size: int, budget: int | None, done: int) -> int:
-    """Tables to ask for next: a batch, no more than the budget leaves."""
-    return batch_size if budget is None else min(batch_size, budget - done)
-
-
-def _within(budget: int | None, done: int, deadline: float | None) -> bool:
-    """Whether the budget and the deadline both leave room for another ask."""
-    return (budget is None or done < budget) and (deadline is None or time.monotonic() < deadline)
 
 
 def _progress_bar(budget, done):
