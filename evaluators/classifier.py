@@ -11,22 +11,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from qsearch.codecs.codec import EncoderSettings
 from qsearch.errors import QSearchError
 from qsearch.images import ImageSet
 from qsearch.models import Classifier
-from qsearch.models.forward import auto_candidates
+from qsearch.models.classifier import class_namer
+from qsearch.models.forward_choice import choose_forward
 from qsearch.search.evaluator import Annotation, CodecEvaluator, Evaluation, Metrics
 from qsearch.search.metrics import MetricSpec, metric_sign
 from qsearch.search.pruning import Rejection
 from qsearch.tables.qtable import QTable
 
 log = logging.getLogger(__name__)
-PRECISION_TOLERANCE = (
-    0.005  # a faster forward path may move top-1 (or agreement) by half a point at most
-)
 
 
 def _processes(classifier: Classifier, asked: int | str) -> int:
@@ -112,7 +109,9 @@ class ClassifierEvaluator(CodecEvaluator):
         self._uncompressed = images.network_inputs()
         self._image_pixels = [int(image.shape[0] * image.shape[1]) for image in images.images]
         self._forward_asked = forward
-        self.classifier, self._reference_log_probs = self._choose_forward(classifier, forward)
+        self.classifier, self._reference_log_probs = choose_forward(
+            classifier, forward, self._uncompressed, self._batches(), self._labels
+        )
         self._classes = int(self._reference_log_probs.shape[1])
         self._check_labels()
         self.accuracy_metrics = self._accuracy_metrics()
@@ -160,44 +159,6 @@ class ClassifierEvaluator(CodecEvaluator):
                 len(torch.unique(labels)),
             )
 
-    # -- forward path -------------------------------------------------------------------------
-    def _forward_all(self, classifier: Classifier) -> torch.Tensor:
-        return torch.cat([classifier.log_probs(self._uncompressed[b]) for b in self._batches()])
-
-    def _choose_forward(
-        self, classifier: Classifier, forward: str
-    ) -> tuple[Classifier, torch.Tensor]:
-        """The classifier on the chosen path and its log-probabilities on the uncompressed images."""
-        if forward != "auto" or classifier.fixed_forward:
-            chosen = (
-                classifier if forward == classifier.forward else classifier.with_forward(forward)
-            )
-            return chosen, self._forward_all(chosen)
-        exact = classifier.with_forward("fp32")
-        exact_log_probs = self._forward_all(exact)
-        candidates = auto_candidates(classifier.device)
-        for path in tqdm(candidates, desc="timing forward paths", unit="path", disable=None):
-            try:
-                fast = classifier.with_forward(path)
-            except QSearchError as error:
-                log.info("forward path %s unavailable: %s", path, error)
-                continue
-            fast_log_probs = self._forward_all(fast)
-            if self._labels is not None:
-                shift = abs(self._top1(fast_log_probs) - self._top1(exact_log_probs))
-            else:
-                shift = 1.0 - float(
-                    (fast_log_probs.argmax(1) == exact_log_probs.argmax(1)).float().mean()
-                )
-            log.info(
-                "forward path %s moves accuracy by %.2f points on the uncompressed images",
-                path,
-                100 * shift,
-            )
-            if shift <= PRECISION_TOLERANCE:
-                return fast, fast_log_probs
-        return exact, exact_log_probs
-
     @property
     def network(self) -> Classifier:
         """The frozen network on its chosen forward path."""
@@ -211,7 +172,7 @@ class ClassifierEvaluator(CodecEvaluator):
         """Each picture's top class and its probability (ImageNet names for 1000 classes),
         and the image's label where it has one."""
         log_probs = self.classifier.log_probs(np.stack(pictures)).float().cpu()
-        name = _class_namer(log_probs.shape[1])
+        name = class_namer(log_probs.shape[1])
         found = []
         for index, row in zip(indices, log_probs):
             top = int(row.argmax())
@@ -241,11 +202,6 @@ class ClassifierEvaluator(CodecEvaluator):
         return [
             slice(start, min(start + self.batch_size, n)) for start in range(0, n, self.batch_size)
         ]
-
-    def _top1(self, log_probs: torch.Tensor) -> float:
-        labels = self._labels
-        assert labels is not None  # called with labels only
-        return float((log_probs.argmax(1) == labels[: len(log_probs)]).float().mean())
 
     def _per_image(
         self, log_probs: torch.Tensor, indices: slice | torch.Tensor | None = None
@@ -432,16 +388,3 @@ class ClassifierEvaluator(CodecEvaluator):
         """Stop the prefetch thread, the codec's threads and any encoder processes."""
         self._prefetch.shutdown()
         super().close()
-
-
-def _class_namer(classes: int) -> Callable[[int], str]:
-    """Class index -> a name: the ImageNet synset's words for a 1000-class network, else the
-    index."""
-    if classes != 1000:
-        return lambda k: f"class {k}"
-    from importlib import resources
-
-    text = resources.files("qsearch").joinpath("data/imagenet_synsets.txt").read_text()
-    words = dict(line.split(maxsplit=1) for line in text.splitlines() if line.strip())
-    names = [words[synset].replace("_", " ") for synset in sorted(words)]
-    return lambda k: f"{names[k]} ({k})"

@@ -21,8 +21,9 @@ from qsearch.cli import main
 from qsearch.folders import lock_folder
 from qsearch.images import load_images
 from qsearch.models import load_classifier
-from qsearch.models.adapt import ADAPTER, RECORD, Adaptation, adapt, trainable
+from qsearch.models.adapt import ADAPTER, RECORD, Adaptation, adapt
 from qsearch.models.adapter import AdapterFile, apply_adapter
+from qsearch.models.learner import trainable
 from realdata import photos
 
 QUICK = Adaptation(epochs=2, batch_size=3, learning_rate=5e-4, drift=1.0, changed=1.0)

@@ -141,7 +141,7 @@ def run(args) -> int:
 def _learner(args):
     """The network that adapts, and how images are prepared for it."""
     from qsearch.images import Preprocessing
-    from qsearch.models.adapt import ClassifierLearner
+    from qsearch.models.learner import ClassifierLearner
 
     if args.task == "classify":
         classifier = network(args)

@@ -206,3 +206,16 @@ def _frozen(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     for parameter in module.parameters():
         parameter.requires_grad_(False)
     return module
+
+
+def class_namer(classes: int) -> Callable[[int], str]:
+    """Class index -> a name: the ImageNet synset's words for a 1000-class network, else the
+    index."""
+    if classes != 1000:
+        return lambda k: f"class {k}"
+    from importlib import resources
+
+    text = resources.files("qsearch").joinpath("data/imagenet_synsets.txt").read_text()
+    words = dict(line.split(maxsplit=1) for line in text.splitlines() if line.strip())
+    names = [words[synset].replace("_", " ") for synset in sorted(words)]
+    return lambda k: f"{names[k]} ({k})"

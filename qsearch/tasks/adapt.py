@@ -18,8 +18,8 @@ import torch
 from qsearch.atomic import write_text
 from qsearch.errors import QSearchError, one_line
 from qsearch.images import ImageSet
-from qsearch.models.adapt import Learner, trainable
 from qsearch.models.adapter import AdapterFile, checked_tensors
+from qsearch.models.learner import Learner, trainable
 from qsearch.models.sidecar import read_declaration, sidecar_path
 from qsearch.tasks.declaration import TaskModel, load_task_model
 from qsearch.tasks.task import TASKS
