@@ -332,3 +332,13 @@ def test_a_recorded_pooled_figure_is_pooled_by_its_evaluators_function():
     found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                            check=True).stdout.splitlines()  # fmt: skip
     assert found == ["True False", "PooledAP"]
+
+
+def test_a_damaged_reference_file_is_one_line_naming_it(tmp_path):
+    from qsearch.report.runs import Run
+
+    run = tmp_path / "run"
+    shutil.copytree(Path(__file__).parent / "data" / "run-0.2", run)
+    (run / "reference.json").write_text('{"search": {"psnr": 3')  # torn by a full disk
+    with pytest.raises(QSearchError, match=r"reference.json: not a readable JSON file"):
+        Run(run)

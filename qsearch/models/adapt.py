@@ -33,6 +33,7 @@ from qsearch.codecs.codec import EncoderSettings, decode, encode
 from qsearch.errors import QSearchError
 from qsearch.folders import check_identity, lock_folder
 from qsearch.images import ImageSet
+from qsearch.jsonfile import read_json_object
 from qsearch.models.adapter import write_adapter
 from qsearch.models.classifier import Classifier
 from qsearch.models.learner import LEARNABLE, ClassifierLearner, Learner
@@ -209,7 +210,9 @@ class _Trainer:
         path = directory / CHECKPOINT
         record = directory / "identity.json"
         if record.exists():
-            check_identity(directory, json.loads(record.read_text()), identity)
+            check_identity(
+                directory, read_json_object(record, "an adaptation's identity"), identity
+            )
         else:
             write_text(record, json.dumps(identity, indent=2))
         if not path.exists():

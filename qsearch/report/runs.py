@@ -13,6 +13,7 @@ import pandas as pd
 
 from qsearch.atomic import write_text
 from qsearch.errors import QSearchError
+from qsearch.jsonfile import read_json_object
 from qsearch.report.curves import (
     IJG_SEARCH,
     IJG_TEST,
@@ -52,7 +53,9 @@ class Run:
             )
         self.ijg = pd.read_csv(self.directory / IJG_SEARCH)
         path = self.directory / REFERENCE
-        self.references = json.loads(path.read_text()) if path.exists() else {}
+        self.references = (
+            read_json_object(path, "the run's reference figures") if path.exists() else {}
+        )
         scores, ijg_test = self.directory / TEST_SCORES, self.directory / IJG_TEST
         self.held_out = scores.exists() and ijg_test.exists() and "test" in self.references
         self.test_scores = pd.read_csv(scores) if self.held_out else None
