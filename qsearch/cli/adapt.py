@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 
 from qsearch.cli.arguments import number, whole, writable_folder
-from qsearch.cli.build import encoder_settings, load_split, network, read_folder_class_map
+from qsearch.cli.build import encoder_settings, load_split, network, read_folder_class_map, task_of
 from qsearch.cli.options import add_data_arguments
 from qsearch.errors import QSearchError
 
@@ -94,7 +94,7 @@ def unused(args) -> dict[str, str]:
         "batch_size": "adapt's batch is --batch",
         "size": "adaptation compresses images at the size the network is trained on them",
     }
-    if args.task != "classify":
+    if task_of(args).declared:
         found |= {k: f"--task {args.task} declares its inputs (--declare)" for k in
                   ("mean", "std", "input_size", "resize", "interpolation", "weights")}  # fmt: skip
     return found
@@ -107,7 +107,7 @@ def run(args) -> int:
 
     _check(args)
     adaptation = Adaptation(
-        learn=args.learn or ("batchnorm" if args.task == "classify" else "biases"),
+        learn=args.learn or task_of(args).default_learn,
         epochs=args.epochs,
         learning_rate=args.learning_rate,
         batch_size=args.batch,
@@ -143,7 +143,7 @@ def _learner(args):
     from qsearch.images import Preprocessing
     from qsearch.models.learner import ClassifierLearner
 
-    if args.task == "classify":
+    if not task_of(args).declared:
         classifier = network(args)
         return ClassifierLearner(classifier), classifier.preprocessing
     from qsearch.tasks.adapt import TaskLearner

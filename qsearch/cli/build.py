@@ -60,7 +60,7 @@ def build_evaluator(args, split: str | None = None, codec: str | None = None):
 
     check_images(args, split)
     settings = encoder_settings(args, codec)  # checked before the network loads
-    if args.task != "classify":
+    if task_of(args).declared:
         return build_task_evaluator(args, split, settings)
     if getattr(args, "networks", None):
         return build_networks(args, split)
@@ -149,17 +149,25 @@ def build_task_evaluator(args, split: str | None, settings: EncoderSettings):
     return evaluator
 
 
+def task_of(args):
+    """The task the arguments name (``classify`` where the command has no ``--task``)."""
+    from qsearch.tasks.task import TASKS
+
+    return TASKS[getattr(args, "task", "classify")]
+
+
 def compress_at(args) -> str:
     """Where images are compressed: as asked, else the network-sized crop to classify and the
     stored image to detect or segment (said once, as it changes what bpp counts)."""
     if args.compress_at is not None:
         return args.compress_at
-    if getattr(args, "task", "classify") == "classify":
-        return "input"
-    note(
-        f"--task {args.task}: compressing each stored image at its own size (--compress-at source)"
-    )
-    return "source"
+    task = task_of(args)
+    if task.compress_at == "source":
+        note(
+            f"--task {task.name}: compressing each stored image at its own size "
+            "(--compress-at source)"
+        )
+    return task.compress_at
 
 
 def check_images(args, split: str | None) -> None:
@@ -192,11 +200,15 @@ def load_split(args, preprocessing, split: str | None):
         preprocessing=preprocessing,
         limit=args.limit,
         strict=args.strict,
-        labels=args.labels if args.task == "classify" else "none",
-        class_map=read_folder_class_map(args.class_map) if args.task == "classify" else None,
+        labels=args.labels if task_of(args).labels_from_names else "none",
+        class_map=read_folder_class_map(args.class_map)
+        if task_of(args).labels_from_names
+        else None,
     )
     labels = images.label_rule if images.labels is not None else "none"
-    note(f"{len(images)} images" + (f", labels: {labels}" if args.task == "classify" else ""))
+    note(
+        f"{len(images)} images" + (f", labels: {labels}" if task_of(args).labels_from_names else "")
+    )
     return images
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qsearch.cli.arguments import number, quality_list, whole
-from qsearch.cli.build import build_evaluator, encoder_settings, evaluator_pool, note
+from qsearch.cli.build import build_evaluator, encoder_settings, evaluator_pool, note, task_of
 from qsearch.cli.options import add_data_arguments
 from qsearch.errors import QSearchError
 from qsearch.tables.qtable import QTable
@@ -201,7 +201,7 @@ def run(args) -> int:
 def network_size(args) -> str:
     """The size the network of ``--task``/``--model`` reads, from its declaration (a task's
     model file) or its preprocessing (a classifier)."""
-    if args.task == "classify":
+    if not task_of(args).declared:
         from qsearch.cli.build import network
 
         return f"short:{network(args).preprocessing.resize_size}"

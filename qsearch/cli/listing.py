@@ -34,7 +34,7 @@ def run(args) -> int:
         print(f"  {name:<12} {description}")
         for spec in EVALUATORS[name].metric_specs:
             print(f"  {'':<12}   {metric_line(spec)}")
-    for title, registry in (("tasks (--task; besides classify)", TASKS), ("spaces", SPACES)):
+    for title, registry in (("tasks (--task)", TASKS), ("spaces", SPACES)):
         print(f"{title}:")
         for name, description in registry.describe():
             print(f"  {name:<12} {description}")

@@ -74,7 +74,7 @@ def _describe_task(path: Path) -> bool:
     from qsearch.tasks.task import TASKS
 
     task = read_declaration(path).get("task")
-    if task in (None, "classify") or task not in TASKS:
+    if task is None or task not in TASKS or not TASKS[task].declared:
         return False
     spec, head = declared_steps(path, task)
     print(f"{sidecar_path(path)}: a complete {task} declaration: input {spec.describe()}; "
@@ -86,11 +86,12 @@ def _export(args, declared: dict) -> int:
     """The adapter applied to its base, written as TorchScript or ONNX with its sidecar."""
     from qsearch.atomic import check_new_file
     from qsearch.models.adapter import AdapterFile, export_model, load_adapted
+    from qsearch.tasks.task import TASKS
 
     if args.out is None or args.out.suffix not in (".pt", ".onnx"):  # a task's: .onnx only
         raise QSearchError.about(f"{{out}} {args.out}: give FILE.pt (TorchScript) or FILE.onnx")
     check_new_file(args.out, args.overwrite)
-    if AdapterFile.read(args.file).task != "classify":
+    if TASKS[AdapterFile.read(args.file).task].declared:
         from qsearch.tasks.adapt import export_task_model
 
         path = export_task_model(args.file, args.out, args.model)

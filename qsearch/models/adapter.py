@@ -19,7 +19,7 @@ from qsearch.atomic import atomic_write
 from qsearch.errors import QSearchError
 from qsearch.models.classifier import Classifier
 from qsearch.models.runtime import file_digest
-from qsearch.models.sidecar import write_sidecar
+from qsearch.models.sidecar import CLASSIFY, write_sidecar
 
 FORMAT = "qsearch-adapter/1"
 
@@ -33,7 +33,7 @@ class AdapterFile:
     base_model: str
     base_sha256: str
     learn: str
-    task: str = "classify"
+    task: str = CLASSIFY
 
     @classmethod
     def read(cls, path: Path | str) -> AdapterFile:
@@ -55,7 +55,7 @@ class AdapterFile:
             raise QSearchError(f"{path}: not a qsearch adapter (no {FORMAT!r} in its metadata)")
         return cls(
             path, tensors, metadata["base_model"], metadata["base_sha256"], metadata["learn"],
-            metadata.get("task", "classify"),
+            metadata.get("task", CLASSIFY),
         )  # fmt: skip
 
 
@@ -100,7 +100,7 @@ def apply_adapter(base: Classifier, path: Path | str) -> Classifier:
     Refused in one line when the base's weights are not those the adapter was made from, or
     when a tensor names no parameter of the base or has another shape."""
     adapter = AdapterFile.read(path)
-    if adapter.task != "classify":
+    if adapter.task != CLASSIFY:
         raise QSearchError(
             f"{adapter.path}: adapts a {adapter.task} network; give it with --task {adapter.task}"
         )

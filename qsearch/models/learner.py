@@ -16,7 +16,7 @@ from qsearch.errors import QSearchError
 from qsearch.images import ImageSet
 from qsearch.models.adapter import apply_adapter
 from qsearch.models.classifier import Classifier
-from qsearch.models.sidecar import write_sidecar
+from qsearch.models.sidecar import CLASSIFY, write_sidecar
 from qsearch.models.sources import OnnxModule
 
 LEARNABLE = ("batchnorm", "head", "biases", "all")
@@ -31,7 +31,7 @@ class Learner(ABC):
     module: torch.nn.Module
     digest: str
     """sha256 of the base's weights: the adapter applies to these only."""
-    task = "classify"
+    task = CLASSIFY
     divergence_name = "kl"
 
     @abstractmethod

@@ -11,6 +11,9 @@ from qsearch.atomic import write_text
 from qsearch.errors import QSearchError
 from qsearch.jsonfile import read_json_object
 
+CLASSIFY = "classify"
+"""The task of the classifiers of :mod:`qsearch.models`: what their sidecars and adapters
+record (a declaration or an adapter of another task is refused on this path)."""
 SIDECAR_KEYS = {"mean", "std", "input_size", "resize", "interpolation"}
 
 
@@ -32,8 +35,8 @@ def read_sidecar(model_file: Path) -> dict:
     absent); a declaration of another task is refused, naming it."""
     path = sidecar_path(model_file)
     declared = read_declaration(model_file)
-    task = declared.pop("task", "classify")
-    if task != "classify":
+    task = declared.pop("task", CLASSIFY)
+    if task != CLASSIFY:
         raise QSearchError(f"{path}: declares a {task} model: give --task {task}")
     unknown = sorted(set(declared) - SIDECAR_KEYS)
     if unknown:
@@ -90,7 +93,7 @@ def write_sidecar(model_file: Path, classifier: DeclaresInput) -> Path:
         path,
         json.dumps(
             {
-                "task": "classify",
+                "task": CLASSIFY,
                 "mean": list(classifier.mean),
                 "std": list(classifier.std),
                 "input_size": pre.input_size,

@@ -1,8 +1,9 @@
-"""A task beyond classification, as one plugin: what its model declares about its output, how
-that output is read, how its labels are read and which evaluator scores it. ``--task``
-choices and ``qsearch list`` come from :data:`TASKS`; a package adds a task with one module
-and an entry point in the ``qsearch.tasks`` group (the conformance suite is
-:class:`qsearch.testing.TaskSuite`)."""
+"""A task, as one plugin: what its model declares about its output, how that output is read,
+how its labels are read, which evaluator scores it, where its images are compressed and what
+adaptation learns by default. ``--task`` choices and ``qsearch list`` come from :data:`TASKS`
+(``classify``, ``detect`` and ``segment`` ship here); a package adds a task with one module and
+an entry point in the ``qsearch.tasks`` group (the conformance suite is
+:class:`qsearch.testing.TaskSuite`). Commands read what a task declares, never its name."""
 
 from __future__ import annotations
 
@@ -14,8 +15,7 @@ from qsearch.errors import QSearchError
 from qsearch.registry import Registry
 
 TASKS = Registry("qsearch.tasks")
-"""Tasks by name (``detect``, ``segment`` and those plugins add); ``classify`` is the
-classifier of :mod:`qsearch.models`, which needs no declaration."""
+"""Tasks by name (``classify``, ``detect``, ``segment`` and those plugins add)."""
 
 
 class OutputHead(Protocol):
@@ -38,6 +38,18 @@ class Task(ABC):
     labels: ClassVar[str] = ""
     head_keys: ClassVar[tuple[str, ...]] = ("output",)
     optional_keys: ClassVar[frozenset[str]] = frozenset()
+    declared: ClassVar[bool] = True
+    """Its networks are model files with a declaration of input and output (``--declare``,
+    ``M.json``) read by :mod:`qsearch.tasks.declaration`; a classifier is a named network or
+    a model file of :mod:`qsearch.models` instead."""
+    compress_at: ClassVar[str] = "source"
+    """Where its images are compressed unless ``--compress-at`` says: ``source`` (the stored
+    image; the network letterboxes or resizes it) or ``input`` (the network-sized crop)."""
+    labels_from_names: ClassVar[bool] = False
+    """Its labels are read from file or folder names (``--labels``, ``--class-map``); else from
+    ``--annotations``."""
+    default_learn: ClassVar[str] = "biases"
+    """What ``qsearch adapt`` learns unless ``--learn`` says."""
 
     @abstractmethod
     def head(self, given: dict) -> OutputHead:
@@ -61,8 +73,8 @@ class Task(ABC):
 
 
 def task_names() -> tuple[str, ...]:
-    """``classify`` and every registered task, plugins included."""
-    return ("classify", *(name for name, _ in TASKS.items()))
+    """Every registered task, plugins included."""
+    return tuple(name for name, _ in TASKS.items())
 
 
 __all__ = ["TASKS", "OutputHead", "Task", "task_names"]
