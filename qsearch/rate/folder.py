@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
@@ -157,21 +157,7 @@ def write_per_image(
     write_text(destination / RECORD, json.dumps(plan.record(), indent=1) + "\n")
     bar = tqdm(total=len(targets), initial=len(targets) - len(pending), unit="image",
                desc="per-image compress", disable=not progress)  # fmt: skip
-    paths = list(targets)
-    jobs = [
-        _Chunk(
-            part,
-            todo,
-            {p: targets[p] for p in part},
-            destination,
-            plan,
-            preprocessing,
-            strip,
-            strict,
-        )  # fmt: skip
-        for part in (paths[s : s + chunk] for s in range(0, len(paths), chunk))
-        if (todo := pending.intersection(part))
-    ]  # fixed chunks: a resumed job batches alike
+    jobs = _chunks(targets, pending, chunk, destination, plan, preprocessing, strip, strict)
     done = (
         pool.each(_encode_with, jobs)
         if pool is not None
@@ -185,6 +171,24 @@ def write_per_image(
     ordered = [rows[t] for t in targets.values() if t in rows]
     _write_manifest(destination, ordered)
     return pd.DataFrame(ordered, columns=list(COLUMNS))
+
+
+def _chunks(
+    targets: dict[Path, Path],
+    pending: set[Path],
+    chunk: int,
+    destination: Path,
+    *settings: Any,
+) -> list[_Chunk]:
+    """Fixed chunks of ``chunk`` sources (a resumed job batches alike) with work left; the
+    ``settings`` (plan, preprocessing, strip, strict) shared by every chunk."""
+    paths = list(targets)
+    parts = (paths[s : s + chunk] for s in range(0, len(paths), chunk))
+    return [
+        _Chunk(part, todo, {p: targets[p] for p in part}, destination, *settings)
+        for part in parts
+        if (todo := pending.intersection(part))
+    ]
 
 
 def _done(row: dict | None, target: Path) -> bool:

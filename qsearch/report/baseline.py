@@ -103,16 +103,10 @@ def baseline(
     swept: dict[str, pd.DataFrame] = {}
     for size in dict.fromkeys([settings.size, *sizes]):
         suffix = "" if size == settings.size else f"@{size.replace(':', '')}"
-        sized = settings.with_size(size)
-        for name in dict.fromkeys(["jpeg", *codecs]):
-            encoder = sized.with_codec(name)
-            for stem, family in _curves(name, encoder, chosen if name in codecs else []).items():
-                swept[stem + suffix] = sweep(
-                    evaluator, family, qualities, settings=encoder, progress=progress
-                )
-            if name == "jpeg" and "ijg" + suffix not in swept:
-                swept["ijg" + suffix] = sweep(evaluator, make_family("ijg"), qualities,
-                                              settings=encoder, progress=progress)  # fmt: skip
+        for stem, frame in _sweep_size(
+            evaluator, chosen, codecs, qualities, settings.with_size(size), progress
+        ).items():
+            swept[stem + suffix] = frame
     swept = {"ijg": swept.pop("ijg"), **swept}
     evaluator.use_encoder(settings.with_codec("jpeg"))
     metric = default_objective(evaluator).metric
@@ -121,6 +115,26 @@ def baseline(
     reference = reference_name(metric, swept["ijg"])
     best = fewest_bits(swept, metric, uncompressed, reference)
     return Baseline(swept, table, metric, uncompressed, len(evaluator.images), best, reference)
+
+
+def _sweep_size(
+    evaluator,
+    families: list[TableFamily],
+    codecs: Sequence[str],
+    qualities: Sequence[int],
+    sized: EncoderSettings,
+    progress: bool,
+) -> dict[str, pd.DataFrame]:
+    """Every curve at one size, by stem: IJG under libjpeg-turbo first, then each codec's."""
+    swept: dict[str, pd.DataFrame] = {}
+    for name in dict.fromkeys(["jpeg", *codecs]):
+        encoder = sized.with_codec(name)
+        curves = _curves(name, encoder, families if name in codecs else [])
+        if name == "jpeg" and "ijg" not in curves:
+            curves = {"ijg": make_family("ijg"), **curves}
+        for stem, family in curves.items():
+            swept[stem] = sweep(evaluator, family, qualities, settings=encoder, progress=progress)
+    return swept
 
 
 def _curves(
