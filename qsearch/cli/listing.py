@@ -1,5 +1,5 @@
-"""``qsearch list``: every searcher, evaluator (with its metrics), task, search space and
-codec."""
+"""``qsearch list``: every searcher, evaluator (with its metrics), task, search space, codec
+and model format."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 from qsearch.errors import QSearchError
 
 NAME = "list"
-HELP = "list searchers, evaluators and their metrics, tasks, search spaces and codecs"
+HELP = "list searchers, evaluators and their metrics, tasks, search spaces, codecs, model formats"
 
 
 def add_arguments(parser) -> None:
@@ -17,8 +17,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    """Every searcher, evaluator, task, search space and codec, with what it is."""
-    from qsearch.codecs.encoders import ENCODERS
+    """Every searcher, evaluator, task, search space, codec and model format, with what it is."""
     from qsearch.search.evaluator import EVALUATORS
     from qsearch.search.searcher import SEARCHERS
     from qsearch.search.space import SPACES
@@ -38,6 +37,14 @@ def run(args) -> int:
         print(f"{title}:")
         for name, description in registry.describe():
             print(f"  {name:<12} {description}")
+    _print_codecs()
+    _print_model_formats()
+    return 0
+
+
+def _print_codecs() -> None:
+    from qsearch.codecs.encoders import ENCODERS
+
     print("codecs (--codec):")
     for name, encoder in ENCODERS.items():
         try:
@@ -47,7 +54,16 @@ def run(args) -> int:
             state = str(error)
         kind = "a table" if encoder.takes_tables else "a quality"
         print(f"  {name:<12} takes {kind}; {state}")
-    return 0
+
+
+def _print_model_formats() -> None:
+    from qsearch.models.runtime import FORMATS
+    from qsearch.registry import first_sentence
+
+    print("model formats (--model FILE):")
+    for name, found in FORMATS.items():
+        learns = "adapt trains it" if found.trains else "run as it is, not adapted"
+        print(f"  {name:<12} {', '.join(found.suffixes)}; {learns}; {first_sentence(found.__doc__)}")
 
 
 def option_lines(searcher_class) -> list[str]:

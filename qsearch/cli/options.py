@@ -155,7 +155,8 @@ def add_data_arguments(parser, several_folders: bool = False) -> None:
         "--model",
         help="efficientnet_lite0 (default), efficientnet_lite1/2 (extra packages), "
         "timm/ARCH or torchvision/ARCH with --weights, or a model file "
-        "(TorchScript .pt, torch.export .pt2, ONNX .onnx) with an optional M.json",
+        "(TorchScript .pt, torch.export .pt2, ONNX .onnx, TFLite .tflite with --task, or a "
+        "plugin's format: qsearch list) with an optional M.json",
     )
     model.add_argument(
         "--weights", type=Path, help="state-dict file for a timm/ARCH or torchvision/ARCH model"

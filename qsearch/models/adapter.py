@@ -18,7 +18,7 @@ import torch
 from qsearch.atomic import atomic_write
 from qsearch.errors import QSearchError
 from qsearch.models.classifier import Classifier
-from qsearch.models.runtime import file_digest
+from qsearch.models.runtime import file_digest, names_a_model_file
 from qsearch.models.sidecar import CLASSIFY, write_sidecar
 
 FORMAT = "qsearch-adapter/1"
@@ -128,15 +128,11 @@ def load_adapted(adapter: Path | str, model: str | None = None, weights=None, de
     from qsearch.models.classifier import load_classifier
 
     base = model or AdapterFile.read(adapter).base_model
-    if model is None and _names_a_file(base) and not Path(base).exists():
+    if model is None and names_a_model_file(base) and not Path(base).exists():
         raise QSearchError(
             f"{adapter}: its base model {base} is not here; give --model BASE (the same weights)"
         )
     return apply_adapter(load_classifier(base, weights, device, declared), adapter)
-
-
-def _names_a_file(model: str) -> bool:
-    return Path(model).suffix in (".pt", ".pt2", ".onnx", ".ts")
 
 
 def export_model(classifier: Classifier, out: Path) -> Path:

@@ -16,7 +16,7 @@ from qsearch.errors import QSearchError, one_line
 from qsearch.images import Preprocessing
 from qsearch.models.forward import build_runner
 from qsearch.models.runtime import file_digest
-from qsearch.models.sources import OnnxModule, module_and_config
+from qsearch.models.sources import RuntimeModule, module_and_config
 
 DEFAULT_MODEL = "efficientnet_lite0"
 
@@ -174,7 +174,7 @@ def load_classifier(
         preprocessing,
         chosen,
         weights_digest=file_digest(source),
-        fixed_forward=isinstance(module, OnnxModule),
+        fixed_forward=isinstance(module, RuntimeModule),
     )
 
 
@@ -197,7 +197,7 @@ def _frozen(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
         module = module.eval()
     except (NotImplementedError, RuntimeError):  # torch.export modules refuse train/eval switches
         pass
-    if not isinstance(module, OnnxModule):
+    if not isinstance(module, RuntimeModule):
         module = module.to(device)
         try:
             module = module.to(memory_format=torch.channels_last)

@@ -17,7 +17,7 @@ from qsearch.images import ImageSet
 from qsearch.models.adapter import apply_adapter
 from qsearch.models.classifier import Classifier
 from qsearch.models.sidecar import CLASSIFY, write_sidecar
-from qsearch.models.sources import OnnxModule
+from qsearch.models.sources import RuntimeModule
 
 LEARNABLE = ("batchnorm", "head", "biases", "all")
 
@@ -75,7 +75,7 @@ class ClassifierLearner(Learner):
     """A :class:`Classifier`: log-probabilities compared by KL; labels where asked for."""
 
     def __init__(self, classifier: Classifier):
-        if isinstance(classifier.module, OnnxModule) or not list(classifier.module.parameters()):
+        if isinstance(classifier.module, RuntimeModule) or not list(classifier.module.parameters()):
             raise QSearchError(
                 f"{classifier.name}: adapt needs a trainable network (a PyTorch module with "
                 "weights); an ONNX file or a network without parameters cannot learn"

@@ -1,6 +1,8 @@
-"""A detector's or segmenter's model file run as it is: ONNX (ONNX Runtime), TorchScript,
-``torch.export`` (.pt2) or TFLite (``ai-edge-litert``). It takes the declared float32 batch and
-returns the first output as an array; none of these is trained here."""
+"""Model files, one format class each, found by suffix (the ``qsearch.model_formats`` registry):
+how a file runs as it is (ONNX Runtime, TorchScript, ``torch.export``, TFLite), as a frozen
+torch module (a classifier's), and as a module that can learn (``qsearch adapt``). What a format
+cannot do it refuses in one line naming the file; a package adds a format with one class and an
+entry point."""
 
 from __future__ import annotations
 
@@ -8,18 +10,74 @@ import hashlib
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
 from qsearch.errors import QSearchError, one_line
+from qsearch.registry import Registry
 
-SUFFIXES = {
-    ".onnx": "ONNX",
-    ".pt": "TorchScript",
-    ".pth": "TorchScript",
-    ".pt2": "torch.export",
-    ".tflite": "TFLite",
-}
+Loaded = tuple[Callable[[np.ndarray], np.ndarray], int | None]
+"""(float32 batch -> first output, the batch size the file was exported for or None)."""
+
+FORMATS = Registry("qsearch.model_formats")
+
+
+class ModelFormat:
+    """One model file format: its suffixes, how a file runs, and what else it can be. A format
+    declares its abilities: ``module`` (the file as a frozen torch module; None where a module
+    wraps the file's runtime) and ``trains`` (the file as a module whose parameters learn)."""
+
+    name: ClassVar[str] = ""
+    suffixes: ClassVar[tuple[str, ...]] = ()
+    trains: ClassVar[bool] = False
+
+    def run(self, path: Path) -> Loaded:
+        """The file run as it is."""
+        raise NotImplementedError
+
+    def module(self, path: Path) -> Any:
+        """The file as a frozen torch module, or None where it runs only as it is."""
+        return None
+
+    def trainable(self, path: Path) -> Any:
+        """The file as a torch module whose parameters can learn (formats that declare
+        ``trains``)."""
+        able = ", ".join(found.name for _, found in FORMATS.items() if found.trains)
+        raise QSearchError(
+            f"{path}: a {self.name} model cannot be trained here; give the same network as one "
+            f"of {able}"
+        )
+
+
+def model_format(path: Path | str) -> ModelFormat:
+    """The format of a model file, by its suffix (refused in one line naming the suffixes)."""
+    found = _by_suffix(path)
+    if found is None:
+        known = ", ".join(s for _, each in FORMATS.items() for s in each.suffixes)
+        raise QSearchError(f"{path}: not a model file qsearch runs (suffixes: {known})")
+    return found
+
+
+def names_a_model_file(name: str) -> bool:
+    """Whether ``name`` ends as a model file of a registered format does."""
+    return _by_suffix(name) is not None
+
+
+def _by_suffix(path: Path | str) -> ModelFormat | None:
+    suffix = Path(path).suffix.lower()
+    return next((f for _, f in FORMATS.items() if suffix in f.suffixes), None)
+
+
+def loaded(path: Path, failure: str, load: Callable[[], Any]) -> Any:
+    """``load()``, a failure of the format's library (many types, for a damaged or foreign
+    file) said in one line naming the file: ``PATH: FAILURE (what the library said)``."""
+    try:
+        return load()
+    except QSearchError:
+        raise
+    except Exception as error:
+        raise QSearchError(f"{path}: {failure} ({one_line(error)})") from None
 
 
 def file_digest(path: Path) -> str:
@@ -38,22 +96,13 @@ class Runtime:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        kind = SUFFIXES.get(self.path.suffix.lower())
-        if kind is None:
-            raise QSearchError(
-                f"{self.path}: not a model file qsearch runs (suffixes: {', '.join(SUFFIXES)})"
-            )
+        found = model_format(self.path)
         if not self.path.is_file():
             raise QSearchError(f"{self.path}: no such model file")
-        self.kind = kind
-        try:
-            self._run, self.fixed_batch = _LOADERS[kind](self.path)
-        except QSearchError:
-            raise
-        except Exception as error:  # loaders raise many types for a damaged or foreign file
-            raise QSearchError(
-                f"{self.path}: not a loadable {kind} file ({one_line(error)})"
-            ) from None
+        self.kind = found.name
+        self._run, self.fixed_batch = loaded(
+            self.path, f"not a loadable {found.name} file", lambda: found.run(self.path)
+        )
         self.sha256 = file_digest(self.path)
 
     @classmethod
@@ -82,9 +131,6 @@ class Runtime:
         return f"{self.path.name} ({self.kind}, sha256 {self.sha256[:16]})"
 
 
-Loaded = tuple[Callable[[np.ndarray], np.ndarray], int | None]
-
-
 def _onnx(path: Path) -> Loaded:
     import onnxruntime
 
@@ -98,21 +144,6 @@ def _onnx(path: Path) -> Loaded:
     batch = first.shape[0] if first.shape else None
     fixed = batch if isinstance(batch, int) and batch > 0 else None
     return (lambda x: session.run(None, {first.name: x})[0]), fixed
-
-
-def _torchscript(path: Path) -> Loaded:
-    import torch
-
-    with warnings.catch_warnings():  # torch.jit is deprecated, TorchScript files are still common
-        warnings.simplefilter("ignore", FutureWarning)
-        module = torch.jit.load(str(path), map_location="cpu").eval()
-    return _torch_runner(module), None
-
-
-def _exported(path: Path) -> Loaded:
-    import torch
-
-    return _torch_runner(torch.export.load(str(path)).module()), None
 
 
 def _torch_runner(module) -> Callable[[np.ndarray], np.ndarray]:
@@ -147,11 +178,77 @@ def _tflite(path: Path) -> Loaded:
     return run, int(interpreter.get_input_details()[0]["shape"][0])
 
 
-_LOADERS: dict[str, Callable[[Path], Loaded]] = {
-    "ONNX": _onnx,
-    "TorchScript": _torchscript,
-    "torch.export": _exported,
-    "TFLite": _tflite,
-}
+class Onnx(ModelFormat):
+    """ONNX, run by ONNX Runtime (CUDA where installed); learns once converted by onnx2torch."""
 
-__all__ = ["SUFFIXES", "Runtime", "file_digest"]
+    name, suffixes, trains = "ONNX", (".onnx",), True
+
+    def run(self, path: Path) -> Loaded:
+        return _onnx(path)
+
+    def trainable(self, path: Path) -> Any:
+        from onnx2torch import convert
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return convert(str(path)).eval()
+
+
+class TorchScript(ModelFormat):
+    """TorchScript (``torch.jit.save``)."""
+
+    name, suffixes, trains = "TorchScript", (".pt", ".pth"), True
+
+    def run(self, path: Path) -> Loaded:
+        return _torch_runner(self.module(path)), None
+
+    def module(self, path: Path) -> Any:
+        import torch
+
+        with warnings.catch_warnings():  # torch.jit is deprecated, its files are still common
+            warnings.simplefilter("ignore", FutureWarning)
+            return torch.jit.load(str(path), map_location="cpu").eval()
+
+    def trainable(self, path: Path) -> Any:
+        return self.module(path)
+
+
+class TorchExport(ModelFormat):
+    """``torch.export`` programs (.pt2)."""
+
+    name, suffixes, trains = "torch.export", (".pt2",), True
+
+    def run(self, path: Path) -> Loaded:
+        return _torch_runner(self.module(path)), None
+
+    def module(self, path: Path) -> Any:
+        import torch
+
+        return torch.export.load(str(path)).module()
+
+    def trainable(self, path: Path) -> Any:
+        return self.module(path)
+
+
+class TFLite(ModelFormat):
+    """TensorFlow Lite, run by ``ai-edge-litert`` as a --task model (its layout declared)."""
+
+    name, suffixes = "TFLite", (".tflite",)
+
+    def run(self, path: Path) -> Loaded:
+        return _tflite(path)
+
+    def module(self, path: Path) -> Any:
+        raise QSearchError(
+            f"{path}: a TFLite file runs as a --task model, whose declaration gives its layout; "
+            "for a classifier give ONNX, TorchScript or .pt2"
+        )
+
+
+for _format in (Onnx(), TorchScript(), TorchExport(), TFLite()):
+    FORMATS.register(_format.name)(_format)
+
+__all__ = [
+    "FORMATS", "Loaded", "ModelFormat", "Runtime", "file_digest", "loaded", "model_format",
+    "names_a_model_file",
+]  # fmt: skip

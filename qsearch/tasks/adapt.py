@@ -16,10 +16,11 @@ import numpy as np
 import torch
 
 from qsearch.atomic import write_text
-from qsearch.errors import QSearchError, one_line
+from qsearch.errors import QSearchError
 from qsearch.images import ImageSet
 from qsearch.models.adapter import AdapterFile, checked_tensors
 from qsearch.models.learner import Learner, trainable
+from qsearch.models.runtime import loaded, model_format
 from qsearch.models.sidecar import read_declaration, sidecar_path
 from qsearch.tasks.declaration import TaskModel, load_task_model
 from qsearch.tasks.task import TASKS
@@ -31,28 +32,12 @@ where there are BatchNorm layers; ``all``."""
 
 
 def trainable_module(path: Path) -> torch.nn.Module:
-    """A model file as a module that can learn (refused in one line for TFLite and foreign
-    files)."""
-    suffix = path.suffix.lower()
-    if suffix == ".tflite":
-        raise QSearchError(
-            f"{path}: a TFLite model cannot be trained here; give the same network as ONNX, "
-            "TorchScript or .pt2 (e.g. converted with tf2onnx)"
-        )
-    try:
-        if suffix == ".onnx":
-            from onnx2torch import convert
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return convert(str(path)).eval()
-        if suffix == ".pt2":
-            return torch.export.load(str(path)).module()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            return torch.jit.load(str(path), map_location="cpu").eval()
-    except Exception as error:  # converters raise many types for an unsupported graph
-        raise QSearchError(f"{path}: cannot be made trainable ({one_line(error)})") from None
+    """A model file as a module that can learn, where its format declares it can (refused in
+    one line otherwise, and for a graph the converter does not take)."""
+    found = model_format(path)
+    if not found.trains:
+        return found.trainable(path)  # the format's own refusal
+    return loaded(path, "cannot be made trainable", lambda: found.trainable(path))
 
 
 def task_trainable(module: torch.nn.Module, learn: str) -> list[torch.nn.Parameter]:
