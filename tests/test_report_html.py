@@ -126,11 +126,44 @@ def test_a_held_out_run_shows_crops_of_held_out_images(held_out, capsys):
     run, data, test_names = held_out
     names = re.findall(r'<div class="image"><p><code>([^<]+)</code>', page(run))
     assert names and set(names) <= set(test_names)
-    assert main(["report", str(run), *data]) == 2  # the held-out images are not given
-    assert "give --test-split or --test-data" in capsys.readouterr().err
+    spec = run / "spec.json"
+    kept = spec.read_bytes()
+    spec.unlink()  # a run written before runs recorded their spec
+    try:
+        assert main(["report", str(run), *data]) == 2  # the held-out images are not given
+        assert "records no spec: give --test-split or --test-data" in capsys.readouterr().err
+    finally:
+        spec.write_bytes(kept)
+    written = page(run)
     (run / REPORT).unlink()
     assert main(["report", str(run), "--no-crops"]) == 0
     assert "No crops" in page(run)
+    (run / REPORT).write_text(written)
+
+
+def test_a_run_is_reported_from_its_spec_alone_as_the_run_wrote_it(held_out, tmp_path,
+                                                                    monkeypatch, capsys):  # fmt: skip
+    """``qsearch report RUN`` and nothing else, from another folder: the run's images, splits
+    and network from its spec, the very report the run wrote; a folder given again wins, and
+    one with other images is refused by the run's identity."""
+    run, data, _ = held_out
+    written = page(run)
+    monkeypatch.chdir(tmp_path)
+    (run / REPORT).unlink()
+    capsys.readouterr()
+    assert main(["report", str(run)]) == 0
+    assert "spec.json: --data, --split-file, --split, --test-split" in capsys.readouterr().err
+    assert page(run) == written
+    moved = tmp_path / "moved"
+    shutil.copytree(data[1], moved)
+    assert main(["report", str(run), "--data", str(moved)]) == 0
+    assert page(run) == written
+    other = tmp_path / "other"
+    shutil.copytree(data[1], other)
+    first = sorted(other.iterdir())[-1]
+    Image.open(first).rotate(90).save(first)
+    assert main(["report", str(run), "--data", str(other)]) == 2
+    assert "are not those of the run's" in capsys.readouterr().err
 
 
 def test_a_detectors_crops_carry_its_boxes(tmp_path):
@@ -236,3 +269,30 @@ def test_the_chart_leaves_out_what_cannot_be_plotted_and_steps_the_right_way():
     assert moves(lower) == sorted(moves(lower))  # svg y grows downwards: steps to lower figures
     assert len(set(moves(higher))) == 2 and moves(higher) == sorted(moves(higher), reverse=True)
     assert len(set(moves(lower))) == 2
+
+
+def test_a_declared_models_run_is_reported_from_its_spec_alone(tmp_path, monkeypatch, capsys):
+    """A detector run given relative paths (its model, its declaration as ``@FILE``, images and
+    splits) is reported from elsewhere with no flag, the page the run wrote."""
+    from tinydetector import TINY
+
+    work = tmp_path / "work"
+    (work / "photos").mkdir(parents=True)
+    for path in photos(6):
+        shutil.copy(path, work / "photos" / path.name)
+    names = sorted(p.name for p in (work / "photos").iterdir())
+    (work / "splits.json").write_text(json.dumps({"search": names[:3], "test": names[3:]}))
+    write_tiny_detector(work / "tiny.onnx").with_name("tiny.onnx.json").unlink()
+    (work / "tiny.json").write_text(json.dumps(TINY))
+    monkeypatch.chdir(work)
+    arguments = ["run", "--task", "detect", "--model", "tiny.onnx", "--declare", "@tiny.json",
+                 "--data", "photos", "--split-file", "splits.json", "--split", "search",
+                 "--test-split", "test", "--searcher", "quality", "--budget", "4", "--quiet",
+                 "--out", "run"]  # fmt: skip
+    assert main(arguments) == 0
+    written = page(work / "run")
+    monkeypatch.chdir(tmp_path)
+    (work / "run" / REPORT).unlink()
+    assert main(["report", str(work / "run")]) == 0
+    assert "--task, --declare, --model" in capsys.readouterr().err
+    assert page(work / "run") == written

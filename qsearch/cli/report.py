@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from qsearch.cli.build import note
 from qsearch.cli.options import add_data_arguments, add_held_out_arguments
+from qsearch.cli.spec import SPEC, apply_spec
 from qsearch.errors import QSearchError
 
 NAME = "report"
@@ -16,7 +18,8 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "run",
         type=Path,
-        help="run folder written by qsearch run, or a folder written by compress --per-image",
+        help="run folder written by qsearch run (its images and network from its spec.json; "
+        "options given here win), or a folder written by compress --per-image",
     )
     parser.add_argument(
         "--no-crops",
@@ -33,8 +36,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    """The report, with crops from the images and network the run's options name (checked to
-    give the run's own uncompressed figures)."""
+    """The report, with crops from the images and network the run's spec records (options
+    given here win), checked to be the run's own by the identity it recorded."""
     from qsearch.report.runs import Run
 
     if (args.run / "per-image.json").exists():
@@ -45,6 +48,8 @@ def run(args) -> int:
     finished = Run(args.run)
     if args.no_crops and not args.overwrite:
         _keep_crops(finished.directory / "report.html")
+    if not args.no_crops and (taken := apply_spec(args, finished.directory)):
+        note(f"from {finished.directory / SPEC}: " + ", ".join(_flag(d) for d in taken))
     evaluator = None if args.no_crops else judged_evaluator(args, finished.held_out)
     try:
         path = finished.report(evaluator)
@@ -66,6 +71,10 @@ def unused(args) -> dict[str, str]:
                              "compress_at")}  # fmt: skip
 
 
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
 def _keep_crops(report: Path) -> None:
     """A report with crops is not replaced by one without them unless asked."""
     if report.exists() and 'class="image"' in report.read_text(errors="replace"):
@@ -85,7 +94,7 @@ def judged_evaluator(args, held_out: bool):
         return build_evaluator(args)
     if not (args.test_split or args.test_data):
         raise QSearchError(
-            f"{args.run}: its tables are judged on held-out images: give --test-split or "
-            "--test-data as the run was given (or --no-crops)"
+            f"{args.run}: its tables are judged on held-out images and it records no spec: give "
+            "--test-split or --test-data as the run was given (or --no-crops)"
         )
     return held_out_evaluator(args)

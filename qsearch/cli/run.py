@@ -20,6 +20,7 @@ from qsearch.cli.options import (
     add_data_arguments,
     add_held_out_arguments,
 )
+from qsearch.cli.spec import write_spec
 from qsearch.errors import QSearchError
 
 NAME = "run"
@@ -146,6 +147,7 @@ def run(args) -> int:
     finally:
         if pool is not None:
             pool.shutdown()
+    write_spec(args, finished.directory)
     print_run(finished)
     print(
         f"wrote {finished.directory / REPORT}: open it in a browser (plot, operating points, crops)"
