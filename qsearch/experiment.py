@@ -15,6 +15,7 @@ from pathlib import Path
 
 from qsearch.atomic import check_output_folder, write_text
 from qsearch.errors import QSearchError
+from qsearch.folders import SPEC
 from qsearch.images.splits import check_held_out
 from qsearch.report.curves import (
     IJG_SEARCH,
@@ -63,10 +64,13 @@ def run(
     pool=None,
     tables_per_ask: int | None = None,
     progress: bool = False,
+    spec: dict | None = None,
 ) -> Run:
     """Search tables with ``searcher`` on ``evaluator``'s images, recorded in ``directory``
     (the same call resumes it), then judge the front on ``test_evaluator``'s images, which must
-    share none with the searched ones. Returns the run, exported, its ``report.html`` written."""
+    share none with the searched ones. Returns the run, exported, its ``report.html`` written.
+    ``spec``, the options that make the run (the command line's), is recorded as ``spec.json``
+    once the search holds the folder."""
     searcher = _checked(evaluator, searcher, budget, timeout, tables_per_ask)
     directory = Path(directory)
     check_output_folder(directory, JOURNAL, "qsearch run")
@@ -77,38 +81,51 @@ def run(
         evaluator, searcher, objective, directory, space=space, seed=seed, pruner=pruner, pool=pool
     )
     try:
+        if spec is not None:
+            write_text(directory / SPEC, json.dumps(spec, indent=1) + "\n")
         ijg = cached_frame(
             directory / IJG_SEARCH,
             lambda: sweep(evaluator, progress=progress, label="IJG, searched images"),
         )
         rivals = rival_points(ijg, study.objective.metric, study.objective.rate)
         study.optimize(budget, timeout, tables_per_ask, progress=progress, rivals=rivals)
-        references = {"search": evaluator.reference or {}}
-        per_image = {"search": getattr(evaluator, "reference_per_image", None)}
         if test_evaluator is not None:
-            rescore(
-                test_evaluator,
-                {t.qtable.key: t.qtable for t in study.front()},
-                directory / TEST_SCORES,
-                progress=progress,
-            )
-            cached_frame(
-                directory / IJG_TEST,
-                lambda: sweep(test_evaluator, progress=progress, label="IJG, held-out images"),
-            )
-            references["test"] = test_evaluator.reference or {}
-            per_image["test"] = getattr(test_evaluator, "reference_per_image", None)
-        references["per_image"] = {k: v for k, v in per_image.items() if v is not None}
-        references["identity"] = {"search": evaluator.identity()}
-        if test_evaluator is not None:
-            references["identity"]["test"] = test_evaluator.identity()
-        write_text(directory / REFERENCE, json.dumps(references))
+            _judge_held_out(test_evaluator, study, directory, progress)
+        write_text(directory / REFERENCE, json.dumps(_references(evaluator, test_evaluator)))
         finished = Run(directory)
         finished.export()
         finished.report(evaluator if test_evaluator is None else test_evaluator)
     finally:
         study.close()
     return finished
+
+
+def _judge_held_out(test_evaluator, study: Study, directory: Path, progress: bool) -> None:
+    """The front's tables and the IJG curve on the held-out images (each kept once done)."""
+    rescore(
+        test_evaluator,
+        {t.qtable.key: t.qtable for t in study.front()},
+        directory / TEST_SCORES,
+        progress=progress,
+    )
+    cached_frame(
+        directory / IJG_TEST,
+        lambda: sweep(test_evaluator, progress=progress, label="IJG, held-out images"),
+    )
+
+
+def _references(evaluator, test_evaluator) -> dict:
+    """The uncompressed figures of each judged image set, per image where its evaluator keeps
+    them, and its identity (what report crops are checked against)."""
+    sides = {"search": evaluator}
+    if test_evaluator is not None:
+        sides["test"] = test_evaluator
+    per_image = {k: getattr(e, "reference_per_image", None) for k, e in sides.items()}
+    return {
+        **{k: e.reference or {} for k, e in sides.items()},
+        "per_image": {k: v for k, v in per_image.items() if v is not None},
+        "identity": {k: e.identity() for k, e in sides.items()},
+    }
 
 
 __all__ = ["run"]

@@ -10,6 +10,9 @@ from qsearch.errors import QSearchError
 
 LOCK = ".lock"
 
+SPEC = "spec.json"
+"""The options a run was made with, as the command line gave them (``qsearch.cli.spec``)."""
+
 
 def lock_folder(directory: Path):
     """Hold ``directory`` for this process (released when the handle closes): a second writer

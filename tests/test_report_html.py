@@ -11,6 +11,7 @@ import re
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 from browser import needs_browser, rendered_dom
 from PIL import Image
@@ -273,7 +274,8 @@ def test_the_chart_leaves_out_what_cannot_be_plotted_and_steps_the_right_way():
 
 def test_a_declared_models_run_is_reported_from_its_spec_alone(tmp_path, monkeypatch, capsys):
     """A detector run given relative paths (its model, its declaration as ``@FILE``, images and
-    splits) is reported from elsewhere with no flag, the page the run wrote."""
+    splits) is reported from elsewhere with no flag, the page the run wrote, and resumed from
+    elsewhere with a larger budget and no other flag."""
     from tinydetector import TINY
 
     work = tmp_path / "work"
@@ -296,3 +298,7 @@ def test_a_declared_models_run_is_reported_from_its_spec_alone(tmp_path, monkeyp
     assert main(["report", str(work / "run")]) == 0
     assert "--task, --declare, --model" in capsys.readouterr().err
     assert page(work / "run") == written
+    assert main(["run", "--out", str(work / "run"), "--budget", "6", "--quiet"]) == 0
+    assert "resuming" in capsys.readouterr().err
+    trials = pd.read_csv(work / "run" / "trials.csv")
+    assert len(trials) == 6 and trials["key"].nunique() == 6

@@ -6,8 +6,10 @@ from pathlib import Path
 
 from qsearch.cli.build import note
 from qsearch.cli.options import add_data_arguments, add_held_out_arguments
-from qsearch.cli.spec import SPEC, apply_spec
+from qsearch.cli.run import flags, held_out_evaluator
+from qsearch.cli.spec import apply_spec, evaluator_parser
 from qsearch.errors import QSearchError
+from qsearch.folders import SPEC
 
 NAME = "report"
 HELP = "write RUN/report.html: the front, operating points, identity and image crops"
@@ -48,8 +50,8 @@ def run(args) -> int:
     finished = Run(args.run)
     if args.no_crops and not args.overwrite:
         _keep_crops(finished.directory / "report.html")
-    if not args.no_crops and (taken := apply_spec(args, finished.directory)):
-        note(f"from {finished.directory / SPEC}: " + ", ".join(_flag(d) for d in taken))
+    if not args.no_crops and (taken := apply_spec(args, finished.directory, evaluator_parser())):
+        note(f"from {finished.directory / SPEC}: " + ", ".join(flags(taken)))
     evaluator = None if args.no_crops else judged_evaluator(args, finished.held_out)
     try:
         path = finished.report(evaluator)
@@ -71,10 +73,6 @@ def unused(args) -> dict[str, str]:
                              "compress_at")}  # fmt: skip
 
 
-def _flag(dest: str) -> str:
-    return "--" + dest.replace("_", "-")
-
-
 def _keep_crops(report: Path) -> None:
     """A report with crops is not replaced by one without them unless asked."""
     if report.exists() and 'class="image"' in report.read_text(errors="replace"):
@@ -88,7 +86,6 @@ def judged_evaluator(args, held_out: bool):
     """The evaluator of the images the run's tables are judged on: the held-out ones where the
     run has them."""
     from qsearch.cli.build import build_evaluator
-    from qsearch.cli.run import held_out_evaluator
 
     if not held_out:
         return build_evaluator(args)

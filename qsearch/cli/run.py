@@ -20,7 +20,7 @@ from qsearch.cli.options import (
     add_data_arguments,
     add_held_out_arguments,
 )
-from qsearch.cli.spec import write_spec
+from qsearch.cli.spec import apply_spec, spec_record
 from qsearch.errors import QSearchError
 
 NAME = "run"
@@ -119,6 +119,8 @@ def run(args) -> int:
     from qsearch.search.study import default_objective
     from qsearch.tables.families import make_family
 
+    if args.out is not None and (taken := apply_spec(args, args.out, run_parser())):
+        note(f"resuming {args.out} with its spec.json: " + ", ".join(flags(taken)))
     searcher = make_searcher(args.searcher, **parse_options(args.option))
     check_before_work(args)
     evaluator = build_evaluator(args)
@@ -143,16 +145,28 @@ def run(args) -> int:
             pool=pool,
             tables_per_ask=args.tables_per_ask,
             progress=not args.quiet,
+            spec=spec_record(args, run_parser()),
         )
     finally:
         if pool is not None:
             pool.shutdown()
-    write_spec(args, finished.directory)
     print_run(finished)
     print(
         f"wrote {finished.directory / REPORT}: open it in a browser (plot, operating points, crops)"
     )
     return 0
+
+
+def run_parser() -> argparse.ArgumentParser:
+    """The options of ``qsearch run`` alone (what a run's spec records and is read back by)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    return parser
+
+
+def flags(dests: list[str]) -> list[str]:
+    """Options by their flags: ``split_file`` is ``--split-file``."""
+    return ["--" + dest.replace("_", "-") for dest in dests]
 
 
 def held_out_evaluator(args):

@@ -1,48 +1,57 @@
-"""A run's spec: the options that build its evaluators (images, splits, labels, held-out
-images, task, network and its declaration, encoder settings), written by ``qsearch run`` into
-the run folder as ``spec.json``, so that ``qsearch report RUN`` rebuilds what the run measured
-with no flag. Each option is recorded as the command line would give it (paths made absolute)
-and read back through the same parser, so a value means what it meant to the run. An option
-given again wins (a moved folder is found by an explicit flag, never by guessing); the
-evaluator rebuilt is still checked against the identity the run recorded."""
+"""A run's spec: the options of ``qsearch run`` that make the run (images, splits, labels,
+held-out images, task, network and its declaration, encoder settings, the searcher, its space
+and options, the objective, the budget), recorded in the run folder as ``spec.json`` when the
+search starts, so that ``qsearch report RUN`` rebuilds what the run measured and ``qsearch run
+--out RUN`` resumes it with no other flag. Each option is recorded as the command line would
+give it (paths made absolute) and read back through the same parser, so a value means what it
+meant to the run. An option given again wins (a moved folder is found by an explicit flag, never
+by guessing); what is rebuilt is still checked against the identity the run recorded."""
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from qsearch.atomic import write_text
 from qsearch.cli.options import add_data_arguments, add_held_out_arguments
+from qsearch.folders import SPEC
 from qsearch.jsonfile import read_json_object
 
-SPEC = "spec.json"
-
-MACHINE_OPTIONS = ("device", "batch_size")
-"""Where and how fast the network runs, which the machine that reports chooses."""
-
-
-def write_spec(args: argparse.Namespace, folder: Path) -> Path:
-    """Record ``args``' evaluator options in ``folder/spec.json``."""
-    spec = {"options": {dest: value for dest, value in _given(args).items()}}
-    path = Path(folder) / SPEC
-    write_text(path, json.dumps(spec, indent=1) + "\n")
-    return path
+SESSION_OPTIONS = ("out", "quiet", "config", "timeout", "workers", "dask_scheduler", "device",
+                   "batch_size")  # fmt: skip
+"""What one session chooses (where it writes, how long, on which machine), not the run."""
 
 
-def apply_spec(args: argparse.Namespace, folder: Path) -> list[str]:
-    """Fill the options of ``args`` left at their defaults from ``folder``'s spec (none where
-    the run has no spec: runs written before keep their flags); returns the options taken."""
+FILE_NAMES = ("model", "base")
+"""Options that take a name or a file (``--model M.onnx``, ``--base FILE.jpg``)."""
+
+
+def spec_record(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
+    """The spec of ``args``: each of ``parser``'s options not at its default, as command-line
+    text (paths absolute), session options left out."""
+    given = {}
+    for dest, action in _actions(parser).items():
+        value = getattr(args, dest, action.default)
+        if dest not in SESSION_OPTIONS and value != action.default:
+            given[dest] = _text(action, value)
+    return {"options": given}
+
+
+def apply_spec(
+    args: argparse.Namespace, folder: Path, parser: argparse.ArgumentParser
+) -> list[str]:
+    """Fill the options of ``args`` that ``parser`` knows and that are left at their defaults
+    from ``folder``'s spec (none where the folder has no spec: runs written before keep their
+    flags); returns the options taken."""
     path = Path(folder) / SPEC
     if not path.exists():
         return []
     options = read_json_object(path, "a run spec", str(path)).get("options", {})
-    actions = _actions()
+    actions = _actions(parser)
     taken = [
         dest for dest in options
         if dest in actions and getattr(args, dest, None) == actions[dest].default
     ]  # fmt: skip
-    parsed = _parser().parse_args(
+    parsed = parser.parse_args(
         [token for dest in taken for token in _tokens(actions[dest], options[dest])]
     )
     for dest in taken:
@@ -50,34 +59,31 @@ def apply_spec(args: argparse.Namespace, folder: Path) -> list[str]:
     return taken
 
 
-def _given(args: argparse.Namespace) -> dict[str, object]:
-    """Each evaluator option not at its default, as command-line text (paths absolute)."""
-    given = {}
-    for dest, action in _actions().items():
-        value = getattr(args, dest, action.default)
-        if dest not in MACHINE_OPTIONS and value != action.default:
-            given[dest] = _text(dest, value)
-    return given
+def evaluator_parser() -> argparse.ArgumentParser:
+    """The options that build a run's evaluators (what ``qsearch report`` takes)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_data_arguments(parser)
+    add_held_out_arguments(parser)
+    return parser
 
 
-def _text(dest: str, value):
-    """A value as the command line gives it: a flag's truth, a list, or one string."""
+def _text(action: argparse.Action, value):
+    """A value as the command line gives it: a flag's truth, a repeated option's list, or one
+    string (a file absolute, several values joined by commas)."""
     if isinstance(value, bool):
         return value
-    if dest == "declare":
+    if isinstance(action, argparse._AppendAction):
         return [_absolute_reference(str(v)) for v in value]
-    if isinstance(value, Path) or (dest == "model" and Path(str(value)).is_file()):
+    if isinstance(value, Path) or (action.dest in FILE_NAMES and Path(str(value)).is_file()):
         return str(Path(value).resolve())
     if isinstance(value, (list, tuple)):
         return ",".join(str(v) for v in value)
     return str(value)
 
 
-def _absolute_reference(declaration: str) -> str:
-    """``@FILE`` declarations name their file absolutely; inline ones stay as given."""
-    return (
-        "@" + str(Path(declaration[1:]).resolve()) if declaration.startswith("@") else declaration
-    )
+def _absolute_reference(given: str) -> str:
+    """``@FILE`` (a declaration read from a file) names its file absolutely; the rest as given."""
+    return "@" + str(Path(given[1:]).resolve()) if given.startswith("@") else given
 
 
 def _tokens(action: argparse.Action, value) -> list[str]:
@@ -89,15 +95,8 @@ def _tokens(action: argparse.Action, value) -> list[str]:
     return [flag, value]
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(add_help=False)
-    add_data_arguments(parser)
-    add_held_out_arguments(parser)
-    return parser
+def _actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    return {a.dest: a for a in parser._actions if a.option_strings}
 
 
-def _actions() -> dict[str, argparse.Action]:
-    return {a.dest: a for a in _parser()._actions if a.option_strings}
-
-
-__all__ = ["SPEC", "apply_spec", "write_spec"]
+__all__ = ["apply_spec", "evaluator_parser", "spec_record"]
