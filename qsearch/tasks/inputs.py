@@ -10,13 +10,13 @@ import numpy as np
 from PIL import Image
 
 from qsearch.errors import QSearchError
+from qsearch.images.imageset import INTERPOLATIONS
 
 RESIZES = ("letterbox", "letterbox-centre", "stretch")
 """``letterbox``: aspect kept, image at the top left of a padded canvas (YOLOX);
 ``letterbox-centre``: the same, centred (YOLOv5/v8 exports); ``stretch``: plain resize."""
 CHANNELS = ("rgb", "bgr")
 LAYOUTS = ("nchw", "nhwc")
-FILTERS = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class InputSpec:
             ("resize", RESIZES),
             ("channels", CHANNELS),
             ("layout", LAYOUTS),
-            ("interpolation", tuple(FILTERS)),
+            ("interpolation", tuple(INTERPOLATIONS)),
         ):
             if getattr(self, name) not in choices:
                 raise QSearchError(
@@ -119,7 +119,7 @@ class InputSpec:
         place = self.placement(*image.shape[:2])
         new_w, new_h = round(place.width * place.scale_x), round(place.height * place.scale_y)
         resized = np.asarray(
-            Image.fromarray(image).resize((new_w, new_h), FILTERS[self.interpolation])
+            Image.fromarray(image).resize((new_w, new_h), INTERPOLATIONS[self.interpolation])
         )
         if self.resize == "stretch":
             return resized
