@@ -13,14 +13,18 @@ import argparse
 import contextlib
 import io
 import statistics
+import sys
 import time
 
 import numpy as np
 from tasks import task_evaluator
 
-from common import one_benchmark_at_a_time, record
+from common import ROOT, one_benchmark_at_a_time, record
 from qsearch.tables.qtable import QTable
 from qsearch.tasks.coco import PooledAP, coco_dicts
+
+sys.path.insert(0, str(ROOT / "tests"))
+from independent import coco_ground_truth  # noqa: E402
 
 
 def bare_forward(evaluator) -> float:
@@ -36,18 +40,11 @@ def bare_forward(evaluator) -> float:
 
 def pycocotools_seconds(evaluator) -> float:
     """One pycocotools evaluate + accumulate of the evaluator's uncompressed boxes."""
-    from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
     images, truth, found = coco_dicts(evaluator._uncompressed, evaluator._truth)
-    coco = COCO()
-    coco.dataset = {
-        "images": images,
-        "annotations": truth,
-        "categories": [{"id": i} for i in range(80)],
-    }
+    coco = coco_ground_truth(images, truth)
     with contextlib.redirect_stdout(io.StringIO()):
-        coco.createIndex()
         start = time.perf_counter()
         evaluation = COCOeval(coco, coco.loadRes(found), "bbox")
         evaluation.evaluate()

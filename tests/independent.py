@@ -25,10 +25,9 @@ class Sent:
     scale: float = 1.0
 
 
-def coco_eval(images: list[dict], truth: list[dict], found: list[dict]) -> tuple[float, float]:
-    """(mAP@[.5:.95], AP50) by pycocotools."""
+def coco_ground_truth(images: list[dict], truth: list[dict]):
+    """A pycocotools ``COCO`` of the boxes ``truth`` on ``images`` (80 classes), indexed."""
     from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
 
     coco = COCO()
     coco.dataset = {
@@ -38,6 +37,15 @@ def coco_eval(images: list[dict], truth: list[dict], found: list[dict]) -> tuple
     }
     with contextlib.redirect_stdout(io.StringIO()):
         coco.createIndex()
+    return coco
+
+
+def coco_eval(images: list[dict], truth: list[dict], found: list[dict]) -> tuple[float, float]:
+    """(mAP@[.5:.95], AP50) by pycocotools."""
+    from pycocotools.cocoeval import COCOeval
+
+    coco = coco_ground_truth(images, truth)
+    with contextlib.redirect_stdout(io.StringIO()):
         evaluation = COCOeval(coco, coco.loadRes(found), "bbox")
         evaluation.evaluate()
         evaluation.accumulate()

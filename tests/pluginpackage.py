@@ -5,7 +5,10 @@ once the folder is on ``sys.path``."""
 from __future__ import annotations
 
 import importlib
+import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -21,3 +24,16 @@ def write_plugin_package(root: Path, module: str, source: str, entry_points: str
     (info / "entry_points.txt").write_text(entry_points)
     importlib.invalidate_caches()
     return root
+
+
+@contextmanager
+def installed_plugin(root: Path, module: str, source: str, entry_points: str) -> Iterator[Path]:
+    """The package written into ``root`` and importable (``root`` on ``sys.path``) while the
+    block runs."""
+    write_plugin_package(root, module, source, entry_points)
+    sys.path.insert(0, str(root))
+    importlib.invalidate_caches()
+    try:
+        yield root
+    finally:
+        sys.path.remove(str(root))

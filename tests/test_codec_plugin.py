@@ -4,12 +4,10 @@ runs through ``qsearch baseline --codec`` end to end."""
 
 from __future__ import annotations
 
-import importlib
 import shutil
-import sys
 
 import pytest
-from pluginpackage import write_plugin_package
+from pluginpackage import installed_plugin
 
 from qsearch.cli import main
 from qsearch.codecs.encoders import ENCODERS
@@ -48,14 +46,11 @@ TOY = Posterise("toy", False)
 
 @pytest.fixture(scope="module")
 def toy_codec(tmp_path_factory):
-    root = write_plugin_package(
+    with installed_plugin(
         tmp_path_factory.mktemp("site"), "qsearch_toy_codec", TOY,
         "[qsearch.codecs]\ntoy = qsearch_toy_codec:TOY\n",
-    )  # fmt: skip
-    sys.path.insert(0, str(root))
-    importlib.invalidate_caches()
-    yield "toy"
-    sys.path.remove(str(root))
+    ):  # fmt: skip
+        yield "toy"
 
 
 @pytest.mark.parametrize("name", ["jpeg", "mozjpeg", "jpegli", "webp", "avif", "jxl"])

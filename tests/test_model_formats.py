@@ -6,16 +6,14 @@ plain ONNX, and is refused for adaptation by its declared abilities."""
 from __future__ import annotations
 
 import gzip
-import importlib
 import json
 import shutil
-import sys
 import warnings
 
 import numpy as np
 import pytest
 import torch
-from pluginpackage import write_plugin_package
+from pluginpackage import installed_plugin
 from tinydetector import TINY, TinyDetector, write_tiny_detector
 
 from qsearch.cli import main
@@ -53,14 +51,11 @@ DETECTOR_BATCH = np.random.default_rng(0).uniform(0, 255, (3, 3, 128, 128)).asty
 
 @pytest.fixture(scope="module")
 def toy_format(tmp_path_factory):
-    root = write_plugin_package(
+    with installed_plugin(
         tmp_path_factory.mktemp("site"), "qsearch_toy_format", TOY,
         "[qsearch.model_formats]\ngzip-onnx = qsearch_toy_format:FORMAT\n",
-    )  # fmt: skip
-    sys.path.insert(0, str(root))
-    importlib.invalidate_caches()
-    yield "gzip-onnx"
-    sys.path.remove(str(root))
+    ):  # fmt: skip
+        yield "gzip-onnx"
 
 
 @pytest.fixture(scope="module")

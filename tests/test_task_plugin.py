@@ -6,15 +6,13 @@ passes the same suite on a small real detector."""
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 import warnings
 
 import pandas as pd
 import pytest
 import torch
-from pluginpackage import write_plugin_package
+from pluginpackage import installed_plugin
 from tinydetector import write_tiny_detector
 
 from qsearch.cli import main
@@ -109,11 +107,8 @@ def toy_package(tmp_path_factory):
         "[qsearch.tasks]\ntoy = qsearch_toy:TOY\n"
         "[qsearch.evaluators]\ntoy-colour = qsearch_toy:ColourEvaluator\n"
     )
-    root = write_plugin_package(tmp_path_factory.mktemp("site"), "qsearch_toy", TOY, entry_points)
-    sys.path.insert(0, str(root))
-    importlib.invalidate_caches()
-    yield root
-    sys.path.remove(str(root))
+    with installed_plugin(tmp_path_factory.mktemp("site"), "qsearch_toy", TOY, entry_points) as root:
+        yield root
 
 
 @pytest.fixture(scope="module")
