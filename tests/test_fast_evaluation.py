@@ -1,7 +1,5 @@
 """Forward paths, early rejection and worker processes, with the real network and codec."""
 
-from functools import partial
-
 import numpy as np
 import pytest
 
@@ -131,12 +129,13 @@ def test_the_ijg_curve_as_rivals_prunes_from_the_first_table(images, classifier,
 
 
 def fidelity_factory():
-    """A picklable evaluator factory, as the CLI hands to worker processes."""
+    """The picklable evaluator factory the CLI hands to worker processes."""
     from qsearch.cli import build_parser
-    from qsearch.cli.build import build_evaluator
+    from qsearch.cli.build import evaluator_factory
 
-    args = build_parser().parse_args(["run", "--evaluator", "fidelity", "--limit", "6"])
-    return partial(build_evaluator, args)
+    return evaluator_factory(
+        build_parser().parse_args(["run", "--evaluator", "fidelity", "--limit", "6"])
+    )
 
 
 @pytest.mark.slow

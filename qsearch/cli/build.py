@@ -232,10 +232,30 @@ def check_family(spec: str) -> None:
 
 
 def evaluator_pool(args):
-    """Where a run's evaluations go besides this process: a Dask cluster or local processes."""
+    """Where a run's evaluations go besides this process: a Dask cluster or local processes,
+    each building its evaluator with :func:`evaluator_factory`."""
     from qsearch.search import workers
 
-    factory = partial(build_evaluator, args)
+    factory = evaluator_factory(args)
     if args.dask_scheduler:
         return workers.dask_pool(args.dask_scheduler, factory)
     return workers.process_pool(factory, args.workers) if args.workers > 1 else None
+
+
+def evaluator_factory(args):
+    """A picklable ``() -> evaluator`` for workers: the spec of ``args`` (plain data, read
+    back through the same parser as the command line) with this machine's device and batch
+    size."""
+    from qsearch.cli.spec import evaluator_parser, spec_record
+
+    machine = {"device": args.device, "batch_size": args.batch_size, "command": args.command}
+    return partial(evaluator_from_spec, spec_record(args, evaluator_parser()), machine)
+
+
+def evaluator_from_spec(spec: dict, machine: dict):
+    """The evaluator ``spec`` describes, built where it runs (a worker)."""
+    from qsearch.cli.spec import evaluator_parser, spec_namespace
+
+    args = spec_namespace(spec, evaluator_parser())
+    vars(args).update(machine)
+    return build_evaluator(args)

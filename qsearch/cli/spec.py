@@ -51,12 +51,20 @@ def apply_spec(
         dest for dest in options
         if dest in actions and getattr(args, dest, None) == actions[dest].default
     ]  # fmt: skip
-    parsed = parser.parse_args(
-        [token for dest in taken for token in _tokens(actions[dest], options[dest])]
-    )
+    parsed = spec_namespace({"options": {dest: options[dest] for dest in taken}}, parser)
     for dest in taken:
         setattr(args, dest, getattr(parsed, dest))
     return taken
+
+
+def spec_namespace(spec: dict, parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """The options ``spec`` records, parsed by ``parser`` as the command line would be (the
+    rest at their defaults)."""
+    actions, options = _actions(parser), spec.get("options", {})
+    return parser.parse_args(
+        [token for dest, value in options.items() if dest in actions
+         for token in _tokens(actions[dest], value)]
+    )  # fmt: skip
 
 
 def evaluator_parser() -> argparse.ArgumentParser:
@@ -99,4 +107,4 @@ def _actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
     return {a.dest: a for a in parser._actions if a.option_strings}
 
 
-__all__ = ["apply_spec", "evaluator_parser", "spec_record"]
+__all__ = ["apply_spec", "evaluator_parser", "spec_namespace", "spec_record"]
