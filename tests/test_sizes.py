@@ -98,7 +98,7 @@ def test_the_size_is_part_of_a_runs_identity(tmp_path, capsys):
     run = ["run", "--task", "detect", "--model", str(tiny), "--data", str(folder), "--searcher",
            "quality", "--budget", "2", "--quiet", "--out", str(tmp_path / "run")]  # fmt: skip
     assert main([*run, "--size", "network"]) == 0
-    assert main(run) == 2
+    assert main([*run, "--size", "stored"]) == 2
     assert "sent at long:128 -> 4:2:0" in capsys.readouterr().err
 
 

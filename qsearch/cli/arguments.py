@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import tempfile
 import tomllib
 from collections.abc import Callable
@@ -164,6 +165,7 @@ def apply_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> arg
     """Parse ``argv``; a ``--config`` TOML file supplies defaults that the command line overrides,
     each value checked as strictly as on the command line (no 4.9 for 4, no "false" for false)."""
     args = parser.parse_args(argv)
+    args.given = typed_options(parser, sys.argv[1:] if argv is None else argv, args.command)
     if getattr(args, "config", None) is None:
         return args
     try:
@@ -179,7 +181,24 @@ def apply_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> arg
             raise QSearchError(f"{args.config}: unknown option {key!r}")
         defaults[dest] = _config_value(args.config, key, value, known[dest])
     subparser.set_defaults(**defaults)
-    return parser.parse_args(argv)
+    given = args.given | set(defaults)
+    args = parser.parse_args(argv)
+    args.given = given
+    return args
+
+
+def typed_options(parser: argparse.ArgumentParser, argv: list[str], command: str) -> frozenset[str]:
+    """The options of ``command`` that ``argv`` gives explicitly (a default typed out
+    included), told apart from those left at their defaults: the command's options are parsed
+    again over a namespace holding a marker (None for options that gather several values)."""
+    unset = object()
+    subparser = _subparser(parser, command)
+    actions = [a for a in subparser._actions if a.option_strings]
+    gathering = (argparse._AppendAction, argparse._AppendConstAction, argparse._CountAction)
+    start = {a.dest: None if isinstance(a, gathering) else unset for a in actions}
+    begin = argv.index(command) + 1 if command in argv else 0
+    found = subparser.parse_args(argv[begin:], argparse.Namespace(**start))
+    return frozenset(d for d, marker in start.items() if getattr(found, d) is not marker)
 
 
 def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:

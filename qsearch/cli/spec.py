@@ -39,17 +39,20 @@ def spec_record(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
 def apply_spec(
     args: argparse.Namespace, folder: Path, parser: argparse.ArgumentParser
 ) -> list[str]:
-    """Fill the options of ``args`` that ``parser`` knows and that are left at their defaults
-    from ``folder``'s spec (none where the folder has no spec: runs written before keep their
-    flags); returns the options taken."""
+    """Fill the options of ``args`` that ``parser`` knows and that the command line did not give
+    (``args.given``; else those at their defaults) from ``folder``'s spec (none where the folder
+    has no spec: runs written before keep their flags); returns the options taken."""
     path = Path(folder) / SPEC
     if not path.exists():
         return []
     options = read_json_object(path, "a run spec", str(path)).get("options", {})
-    actions = _actions(parser)
+    actions, given = _actions(parser), getattr(args, "given", None)
     taken = [
         dest for dest in options
-        if dest in actions and getattr(args, dest, None) == actions[dest].default
+        if dest in actions and (
+            dest not in given if given is not None
+            else getattr(args, dest, None) == actions[dest].default
+        )
     ]  # fmt: skip
     parsed = spec_namespace({"options": {dest: options[dest] for dest in taken}}, parser)
     for dest in taken:
