@@ -27,7 +27,8 @@ from qsearch.models.adapt import Adaptation, adapt
 from qsearch.report.curves import cached_frame, sweep
 from qsearch.report.ladder import ladder, markdown
 from qsearch.report.plots import plot_curves
-from qsearch.tasks.adapt import TaskLearner, export_task_model
+from qsearch.tasks.adapt import TaskLearner
+from qsearch.tasks.export import export_task_model
 
 RESULTS = ROOT / "benchmarks" / "results" / "adapted-detector"
 LADDER = ROOT / "benchmarks" / "results" / "detection" / "ladder"

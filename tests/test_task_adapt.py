@@ -22,7 +22,8 @@ from qsearch.errors import QSearchError
 from qsearch.images import load_images
 from qsearch.models.adapt import ADAPTER, Adaptation, adapt
 from qsearch.models.adapter import AdapterFile
-from qsearch.tasks.adapt import TaskLearner, adapted_task_module
+from qsearch.tasks.adapt import TaskLearner
+from qsearch.tasks.export import adapted_task_module
 from realdata import COCO128, DECLARATIONS, SHARED_MODELS, YOLOX, photos
 
 QUICK = Adaptation(

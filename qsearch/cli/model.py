@@ -85,19 +85,13 @@ def _describe_task(path: Path) -> bool:
 def _export(args, declared: dict) -> int:
     """The adapter applied to its base, written as TorchScript or ONNX with its sidecar."""
     from qsearch.atomic import check_new_file
-    from qsearch.models.adapter import AdapterFile, export_model, load_adapted
+    from qsearch.models.adapter import AdapterFile
     from qsearch.tasks.task import TASKS
 
     if args.out is None or args.out.suffix not in (".pt", ".onnx"):  # a task's: .onnx only
         raise QSearchError.about(f"{{out}} {args.out}: give FILE.pt (TorchScript) or FILE.onnx")
     check_new_file(args.out, args.overwrite)
-    if TASKS[AdapterFile.read(args.file).task].declared:
-        from qsearch.tasks.adapt import export_task_model
-
-        path = export_task_model(args.file, args.out, args.model)
-        print(f"wrote {path} and {path.name}.json (the base's input and output, adapted)")
-        return 0
-    classifier = load_adapted(args.file, args.model, args.weights, "cpu", declared)
-    path = export_model(classifier, args.out)
-    print(f"wrote {path} and {path.name}.json ({classifier.name})")
+    task = TASKS[AdapterFile.read(args.file).task]
+    path, what = task.export_adapted(args.file, args.out, args.model, args.weights, declared)
+    print(f"wrote {path} and {path.name}.json ({what})")
     return 0

@@ -2,13 +2,12 @@
 trainable module (ONNX through ``onnx2torch``; TorchScript and ``.pt2`` as they are), its raw
 output on a compressed image is pulled towards the frozen model's raw output on the
 uncompressed image, and the result is an adapter of the same kind as a classifier's. Exported
-(:func:`export_task_model`), it is an ONNX file with the base's input and output names and
+(:func:`qsearch.tasks.export.export_task_model`), it is an ONNX file with the base's input and output names and
 shapes and its declaration beside it, which every command, ONNX Runtime and the ladder take."""
 
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 
@@ -18,26 +17,16 @@ import torch
 from qsearch.atomic import write_text
 from qsearch.errors import QSearchError
 from qsearch.images import ImageSet
-from qsearch.models.adapter import AdapterFile, checked_tensors
 from qsearch.models.learner import Learner, trainable
-from qsearch.models.runtime import loaded, model_format
 from qsearch.models.sidecar import read_declaration, sidecar_path
 from qsearch.tasks.declaration import TaskModel, load_task_model
+from qsearch.tasks.export import trainable_module
 from qsearch.tasks.task import TASKS
 
 TASK_LEARNABLE = ("biases", "head", "batchnorm", "all")
 """``biases``: every bias (an ONNX export folds BatchNorm into its convolutions, leaving the
 biases as its shifts); ``head``: the parameters under a module named ``head``; ``batchnorm``
 where there are BatchNorm layers; ``all``."""
-
-
-def trainable_module(path: Path) -> torch.nn.Module:
-    """A model file as a module that can learn, where its format declares it can (refused in
-    one line otherwise, and for a graph the converter does not take)."""
-    found = model_format(path)
-    if not found.trains:
-        return found.trainable(path)  # the format's own refusal
-    return loaded(path, "cannot be made trainable", lambda: found.trainable(path))
 
 
 def task_trainable(module: torch.nn.Module, learn: str) -> list[torch.nn.Parameter]:
@@ -173,87 +162,7 @@ def _map_divergence(t: torch.Tensor, s: torch.Tensor, output: str, channels: int
     return (teacher.exp() * (teacher - student)).sum(channels).flatten(1).mean(1)
 
 
-def adapted_task_module(adapter: AdapterFile, model: Path | str) -> torch.nn.Module:
-    """The base model file made trainable, with the adapter's tensors in place (refused in
-    one line where the base's bytes are not those the adapter was made from)."""
-    from qsearch.models.runtime import Runtime
-
-    path = Path(model)
-    module = trainable_module(path)
-    digest = Runtime(path).sha256
-    module.load_state_dict(
-        checked_tensors(adapter, str(path), digest, module.state_dict()), strict=False
-    )
-    return module.eval()
-
-
-def export_task_model(adapter_path: Path | str, out: Path, model: Path | str | None = None) -> Path:
-    """The adapted detector or segmenter as ONNX: the base file itself with the adapted
-    tensors written into its initializers (the same graph, input and output names, shapes and
-    opset), its declaration beside it. Only ONNX bases are written back this way."""
-    import onnx
-
-    adapter = AdapterFile.read(adapter_path)
-    base = Path(model or adapter.base_model)
-    if not base.is_file():
-        raise QSearchError(
-            f"{adapter.path}: its base model {base} is not here; give --model BASE (the same file)"
-        )
-    if out.suffix != ".onnx" or base.suffix.lower() != ".onnx":
-        raise QSearchError.about(
-            f"{{out}} {out}: a {adapter.task} network is exported from an ONNX base as FILE.onnx"
-        )
-    adapted_task_module(adapter, base)  # the same checks as at evaluation: the base's bytes
-    proto = onnx.load(str(base))
-    _write_initializers(proto, adapter)
-    temporary = out.with_name(f"{out.name}.tmp{os.getpid()}")
-    onnx.save(proto, str(temporary))
-    temporary.replace(out)
-    declaration = sidecar_path(Path(adapter.path))
-    if declaration.exists():
-        write_text(sidecar_path(out), declaration.read_text())
-    return out
-
-
-WRITABLE = {"Conv": ("weight", "bias"), "ConvTranspose": ("weight", "bias"),
-            "BatchNormalization": ("weight", "bias")}  # fmt: skip
-"""ONNX operators whose initializers an adapter's tensors go back into, by the position of
-each input after the first (onnx2torch names a node's module as it names the node)."""
-
-
-def _write_initializers(proto, adapter: AdapterFile) -> None:
-    """Each adapted tensor written over the initializer it was converted from; an initializer
-    several nodes share (a head applied at every stride) is given to each node as its own copy,
-    since the converted module learned one tensor a node."""
-    from onnx import numpy_helper
-    from onnx2torch.onnx_graph import OnnxGraph
-
-    initializers = {item.name: item for item in proto.graph.initializer}
-    targets: dict[str, tuple] = {}
-    users: dict[str, int] = {}
-    for name, node in OnnxGraph(proto.graph).nodes.items():
-        for position, kind in enumerate(WRITABLE.get(node.operation_type, ()), 1):
-            if position < len(node.input_values):
-                source = node.input_values[position]
-                targets[f"{name}.{kind}"] = (node.proto, position, source, name)
-                users[source] = users.get(source, 0) + 1
-    for key, tensor in adapter.tensors.items():
-        node, position, source, node_name = targets.get(key, (None, 0, "", ""))
-        if source not in initializers:
-            raise QSearchError(
-                f"{adapter.path}: its tensor {key!r} has no initializer in the base ONNX graph "
-                f"to be written into (writable: {', '.join(WRITABLE)} weights and biases)"
-            )
-        values = tensor.numpy().astype(np.float32)
-        if users[source] == 1:
-            initializers[source].CopyFrom(numpy_helper.from_array(values, source))
-            continue
-        own = f"{source}/adapted/{node_name}"
-        proto.graph.initializer.append(numpy_helper.from_array(values, own))
-        node.input[position] = own
-
-
 __all__ = [
-    "TASK_LEARNABLE", "TaskLearner", "adapted_task_module", "detector_divergence",
-    "export_task_model", "segmenter_divergence", "task_trainable", "trainable_module",
+    "TASK_LEARNABLE", "TaskLearner", "detector_divergence", "segmenter_divergence",
+    "task_trainable",
 ]  # fmt: skip

@@ -31,6 +31,13 @@ class ClassifyTask(Task):
         """A classifier's labels come from the names (--labels), not from --annotations."""
         raise QSearchError("--task classify: labels come from the image names (--labels)")
 
+    def export_adapted(self, adapter, out, model, weights, declared):
+        """The classifier with the adapter applied, traced to TorchScript (``.pt``) or ONNX."""
+        from qsearch.models.adapter import export_model, load_adapted
+
+        classifier = load_adapted(adapter, model, weights, "cpu", declared)
+        return export_model(classifier, out), classifier.name
+
 
 CLASSIFY_TASK = TASKS.register()(ClassifyTask())
 

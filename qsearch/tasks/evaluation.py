@@ -321,7 +321,7 @@ def _with_adapter(loaded: TaskModel, adapter: Path) -> TaskModel:
 
     from qsearch.models.adapter import AdapterFile, adapted_digest
     from qsearch.models.runtime import Runtime
-    from qsearch.tasks.adapt import adapted_task_module
+    from qsearch.tasks.export import adapted_task_module
 
     read = AdapterFile.read(adapter)
     if read.task != loaded.task:

@@ -71,6 +71,16 @@ class Task(ABC):
         """``(teacher, student) -> per-image divergence`` of raw outputs, for ``qsearch adapt``."""
         raise QSearchError(f"--task {self.name}: its networks cannot be adapted")
 
+    def export_adapted(
+        self, adapter: Path, out: Path, model: str | None, weights: Path | None, declared: dict
+    ) -> tuple[Path, str]:
+        """An adapter of this task's network applied to its base and written as a model file
+        serving code loads, its declaration beside it: (the file, what it holds). A declared
+        model's adapted tensors go back into its ONNX base."""
+        from qsearch.tasks.export import export_task_model
+
+        return export_task_model(adapter, out, model), "the base's input and output, adapted"
+
 
 def task_names() -> tuple[str, ...]:
     """Every registered task, plugins included."""
