@@ -302,3 +302,17 @@ def test_a_declared_models_run_is_reported_from_its_spec_alone(tmp_path, monkeyp
     assert "resuming" in capsys.readouterr().err
     trials = pd.read_csv(work / "run" / "trials.csv")
     assert len(trials) == 6 and trials["key"].nunique() == 6
+
+
+def test_a_damaged_spec_is_refused_in_one_line_naming_it(held_out, tmp_path, capsys):
+    run, _, _ = held_out
+    spec = run / "spec.json"
+    kept = spec.read_bytes()
+    try:
+        for damaged in ('{"options": ["--data"]}', '{"options": {"limit": "many"}}'):
+            spec.write_text(damaged)
+            assert main(["report", str(run)]) == 2
+            error = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+            assert len(error) == 1 and f"{spec}: " in error[0] and "repair or remove" in error[0]
+    finally:
+        spec.write_bytes(kept)

@@ -159,7 +159,7 @@ def run(args) -> int:
 
 def run_parser() -> argparse.ArgumentParser:
     """The options of ``qsearch run`` alone (what a run's spec records and is read back by)."""
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     add_arguments(parser)
     return parser
 

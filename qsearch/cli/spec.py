@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from qsearch.cli.options import add_data_arguments, add_held_out_arguments
+from qsearch.errors import QSearchError
 from qsearch.folders import SPEC
 from qsearch.jsonfile import read_json_object
 
@@ -46,6 +47,8 @@ def apply_spec(
     if not path.exists():
         return []
     options = read_json_object(path, "a run spec", str(path)).get("options", {})
+    if not isinstance(options, dict):
+        raise QSearchError(f"{path}: 'options' is not a JSON object; repair or remove the file")
     actions, given = _actions(parser), getattr(args, "given", None)
     taken = [
         dest for dest in options
@@ -54,7 +57,12 @@ def apply_spec(
             else getattr(args, dest, None) == actions[dest].default
         )
     ]  # fmt: skip
-    parsed = spec_namespace({"options": {dest: options[dest] for dest in taken}}, parser)
+    try:
+        parsed = spec_namespace({"options": {dest: options[dest] for dest in taken}}, parser)
+    except (argparse.ArgumentError, SystemExit, TypeError):  # a value the parser refuses
+        raise QSearchError(
+            f"{path}: holds options the command line refuses; repair or remove the file"
+        ) from None
     for dest in taken:
         setattr(args, dest, getattr(parsed, dest))
     return taken
@@ -72,7 +80,7 @@ def spec_namespace(spec: dict, parser: argparse.ArgumentParser) -> argparse.Name
 
 def evaluator_parser() -> argparse.ArgumentParser:
     """The options that build a run's evaluators (what ``qsearch report`` takes)."""
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     add_data_arguments(parser)
     add_held_out_arguments(parser)
     return parser
