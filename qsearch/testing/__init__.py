@@ -33,6 +33,8 @@ from qsearch.search.space import SPACES
 from qsearch.search.study import Study
 from qsearch.search.trial import Objective
 from qsearch.tables.qtable import QTable
+from qsearch.testing.codecs import CodecSuite
+from qsearch.testing.formats import ModelFormatSetting, ModelFormatSuite
 
 PSNR = Objective(metric="psnr", floor=30.0, relative=False)
 """The objective of the default setting: minimise bpp above 30 dB PSNR."""
@@ -284,14 +286,11 @@ class TaskSuite(EvaluatorSuite):
             declared_steps(task_setting.model, task_setting.task, {"outptu": 1})
 
 
-from qsearch.testing.codecs import CodecSuite  # noqa: E402  (the suites, one module each)
-from qsearch.testing.formats import ModelFormatSetting, ModelFormatSuite  # noqa: E402
-
 __all__ = [
     "CodecSuite",
+    "EvaluatorSuite",
     "ModelFormatSetting",
     "ModelFormatSuite",
-    "EvaluatorSuite",
     "SearcherSetting",
     "SearcherSuite",
     "TaskSetting",

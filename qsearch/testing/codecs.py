@@ -98,5 +98,4 @@ def _photographs() -> list[np.ndarray]:
     return [read_rgb(path)[:128, :160] for path in sample_photos()[:2]]
 
 
-
 __all__ = ["CodecSuite"]

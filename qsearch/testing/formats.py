@@ -70,8 +70,8 @@ class ModelFormatSuite:
         file's; where it declares it cannot learn, it refuses in one line naming the file."""
         from qsearch.models.runtime import Runtime, model_format
 
-        found, path, batch = model_format(format_setting.path), format_setting.path, format_setting.batch
-        expected = Runtime(path)(batch)
+        path, batch = format_setting.path, format_setting.batch
+        found, expected = model_format(path), Runtime(path)(batch)
         modules = [found.trainable(path)] if found.trains else []
         try:
             frozen = found.module(path)
