@@ -111,12 +111,14 @@ quality_list.__name__ = "Q,Q,..."
 
 
 def given_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, str]:
-    """dest -> flag of every option of ``parser`` whose value is not its default: what the
-    user said (or a config file said for them)."""
+    """dest -> flag of every option of ``parser`` the user gave (typed, or said by a config
+    file: ``args.given``; without that record, every option whose value is not its default)."""
+    typed = getattr(args, "given", None)
     found = {}
     for action in parser._actions:
         if action.option_strings and action.dest not in ("help", "version"):
-            if getattr(args, action.dest, action.default) != action.default:
+            value = getattr(args, action.dest, action.default)
+            if action.dest in typed if typed is not None else value != action.default:
                 found[action.dest] = max(action.option_strings, key=len)
     return found
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from qsearch.cli.build import note
 from qsearch.cli.options import add_data_arguments, add_held_out_arguments
-from qsearch.cli.run import flags, held_out_evaluator
+from qsearch.cli.run import held_out_evaluator
 from qsearch.cli.spec import apply_spec, evaluator_parser
 from qsearch.errors import QSearchError
 from qsearch.folders import SPEC
@@ -51,7 +51,7 @@ def run(args) -> int:
     if args.no_crops and not args.overwrite:
         _keep_crops(finished.directory / "report.html")
     if not args.no_crops and (taken := apply_spec(args, finished.directory, evaluator_parser())):
-        note(f"from {finished.directory / SPEC}: " + ", ".join(flags(taken)))
+        note(f"from {finished.directory / SPEC}: " + ", ".join(taken))
     evaluator = None if args.no_crops else judged_evaluator(args, finished.held_out)
     try:
         path = finished.report(evaluator)

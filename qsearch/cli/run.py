@@ -120,7 +120,7 @@ def run(args) -> int:
     from qsearch.tables.families import make_family
 
     if args.out is not None and (taken := apply_spec(args, args.out, run_parser())):
-        note(f"resuming {args.out} with its spec.json: " + ", ".join(flags(taken)))
+        note(f"resuming {args.out} with its spec.json: " + ", ".join(taken))
     searcher = make_searcher(args.searcher, **parse_options(args.option))
     check_before_work(args)
     evaluator = build_evaluator(args)
@@ -162,11 +162,6 @@ def run_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     add_arguments(parser)
     return parser
-
-
-def flags(dests: list[str]) -> list[str]:
-    """Options by their flags: ``split_file`` is ``--split-file``."""
-    return ["--" + dest.replace("_", "-") for dest in dests]
 
 
 def held_out_evaluator(args):

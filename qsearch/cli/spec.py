@@ -42,21 +42,15 @@ def apply_spec(
 ) -> list[str]:
     """Fill the options of ``args`` that ``parser`` knows and that the command line did not give
     (``args.given``; else those at their defaults) from ``folder``'s spec (none where the folder
-    has no spec: runs written before keep their flags); returns the options taken."""
+    has no spec: runs written before keep their flags); returns the flags taken."""
     path = Path(folder) / SPEC
     if not path.exists():
         return []
     options = read_json_object(path, "a run spec", str(path)).get("options", {})
     if not isinstance(options, dict):
         raise QSearchError(f"{path}: 'options' is not a JSON object; repair or remove the file")
-    actions, given = _actions(parser), getattr(args, "given", None)
-    taken = [
-        dest for dest in options
-        if dest in actions and (
-            dest not in given if given is not None
-            else getattr(args, dest, None) == actions[dest].default
-        )
-    ]  # fmt: skip
+    actions = _actions(parser)
+    taken = [dest for dest in options if dest in actions and _left(args, actions[dest])]
     try:
         parsed = spec_namespace({"options": {dest: options[dest] for dest in taken}}, parser)
     except (argparse.ArgumentError, SystemExit, TypeError):  # a value the parser refuses
@@ -65,7 +59,15 @@ def apply_spec(
         ) from None
     for dest in taken:
         setattr(args, dest, getattr(parsed, dest))
-    return taken
+    return [max(actions[dest].option_strings, key=len) for dest in taken]
+
+
+def _left(args: argparse.Namespace, action: argparse.Action) -> bool:
+    """Whether the command line left ``action``'s option to its default (not typed)."""
+    typed = getattr(args, "given", None)
+    if typed is not None:
+        return action.dest not in typed
+    return getattr(args, action.dest, None) == action.default
 
 
 def spec_namespace(spec: dict, parser: argparse.ArgumentParser) -> argparse.Namespace:
