@@ -7,6 +7,7 @@ notes say what they mean."""
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 
 import pytest
@@ -98,7 +99,8 @@ def test_a_run_without_out_gets_a_folder_of_its_own(folder, tmp_path, monkeypatc
     (other / sorted(p.name for p in other.iterdir())[0]).unlink()
     assert main([*fidelity, "--data", str(other)]) == 0  # other images: no refusal
     runs = sorted((tmp_path / "runs").iterdir())
-    assert len(runs) == 2 and all(r.name.endswith("-quality") for r in runs)
+    # a second run within the same second gets a suffix, never the first run's folder
+    assert len(runs) == 2 and all(re.fullmatch(r"\d{8}-\d{6}-quality(-2)?", r.name) for r in runs)
     assert f"this run writes to runs/{runs[0].name}" in capsys.readouterr().err
 
 
