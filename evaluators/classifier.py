@@ -6,8 +6,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -104,7 +103,6 @@ class ClassifierEvaluator(CodecEvaluator):
             self._pinned = self._pinned_buffers(classifier, images, batch_size)
         self.batch_size = batch_size
         self._transform = images.preprocessing if images.compress_at == "source" else None
-        self._prefetch = ThreadPoolExecutor(1, thread_name_prefix="qsearch-prefetch")
         self._labels = None if images.labels is None else torch.from_numpy(images.labels)
         self._uncompressed = images.network_inputs()
         self._image_pixels = [int(image.shape[0] * image.shape[1]) for image in images.images]
@@ -246,40 +244,28 @@ class ClassifierEvaluator(CodecEvaluator):
 
     def _pipeline(
         self, qtable: QTable, batches: list[slice], sizes_first: bool
-    ) -> tuple[list[bytes], Callable[[int], Batch]]:
-        """(every image's file, batch k -> its decoded images). With worker processes the files
+    ) -> tuple[list[bytes], Iterator[Batch]]:
+        """(every image's file, the decoded batches in order). With worker processes the files
         arrive chunk by chunk, decoded, and the network starts on the first batch while the rest
         are coded (``sizes_first`` waits for them all: early rejection needs every size);
-        on threads, all files are encoded first and batch k+1 is decoded while the network runs
-        on batch k."""
+        on threads, all files are encoded first and batch k+1 is decoded on the prefetch thread
+        while the network runs on batch k (into alternating page-locked buffers on CUDA)."""
         if self._processes is None:
             files = self.encode_all(qtable)
-            return files, self._prefetcher(files, batches)
+            return files, self.prefetched(
+                lambda k: self._decode(files, batches[k], k % 2), len(batches)
+            )
         chunks, files = self._processes.roundtrip(qtable), []
         decoded = self._processes.decoded
 
-        def next_batch(k: int) -> Batch:
+        def arrived(k: int) -> Batch:
             while len(files) < batches[k].stop:
                 files.extend(next(chunks))
             return decoded[batches[k]]
 
         if sizes_first:
-            next_batch(len(batches) - 1)
-        return files, next_batch
-
-    def _prefetcher(self, files: list[bytes], batches: list[slice]) -> Callable[[int], Batch]:
-        """batch k -> its decoded images; asking for k starts decoding k+1 on the prefetch thread."""
-        pending = {0: self._prefetch.submit(self._decode, files, batches[0], 0)}
-
-        def next_batch(k: int) -> Batch:
-            decoded = pending.pop(k).result()
-            if k + 1 < len(batches):
-                pending[k + 1] = self._prefetch.submit(
-                    self._decode, files, batches[k + 1], (k + 1) % 2
-                )
-            return decoded
-
-        return next_batch
+            arrived(len(batches) - 1)
+        return files, map(arrived, range(len(batches)))
 
     def _decode(self, files: list[bytes], batch: slice, slot: int = 0) -> Batch:
         if self._pinned is None:
@@ -298,15 +284,12 @@ class ClassifierEvaluator(CodecEvaluator):
         cannot matter. With ``per_image``, the evaluation holds each figure image by image."""
         start = time.perf_counter()
         batches = self._batches()
-        files, next_batch = self._pipeline(qtable, batches, sizes_first=rejection is not None)
+        files, decoded = self._pipeline(qtable, batches, sizes_first=rejection is not None)
         if rejection is None:  # one synchronisation at the end
-            log_probs = [
-                self.classifier.log_probs(next_batch(k), on_device=True)
-                for k in range(len(batches))
-            ]
+            log_probs = [self.classifier.log_probs(batch, on_device=True) for batch in decoded]
             pruned = False
         else:
-            log_probs, pruned = self._until_hopeless(files, next_batch, len(batches), rejection)
+            log_probs, pruned = self._until_hopeless(files, decoded, len(batches), rejection)
         sizes = np.array([len(f) for f in files], dtype=np.int64)  # every file is there by now
         metrics = self.size_metrics(sizes)
         figures = self._per_image(torch.cat(log_probs).cpu())
@@ -366,7 +349,7 @@ class ClassifierEvaluator(CodecEvaluator):
     def _until_hopeless(
         self,
         files: list[bytes],
-        next_batch: Callable[[int], Batch],
+        decoded: Iterator[Batch],
         count: int,
         rejection: Rejection,
     ) -> tuple[list[torch.Tensor], bool]:
@@ -374,8 +357,8 @@ class ClassifierEvaluator(CodecEvaluator):
         (every file is written first, so its rate is known); whether it stopped early."""
         rate = self.size_metrics(np.array([len(f) for f in files], dtype=np.int64))[rejection.rate]
         log_probs: list[torch.Tensor] = []
-        for k in range(count):
-            log_probs.append(self.classifier.log_probs(next_batch(k)))
+        for k, batch in enumerate(decoded):
+            log_probs.append(self.classifier.log_probs(batch))
             if k + 1 < count:
                 values = self._per_image(torch.cat(log_probs))[rejection.metric].numpy()
                 if rejection.hopeless(
@@ -384,7 +367,3 @@ class ClassifierEvaluator(CodecEvaluator):
                     return log_probs, True
         return log_probs, False
 
-    def close(self) -> None:
-        """Stop the prefetch thread, the codec's threads and any encoder processes."""
-        self._prefetch.shutdown()
-        super().close()

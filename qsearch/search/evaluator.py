@@ -8,9 +8,10 @@ Implementations live in ``qsearch.evaluators`` and register through the
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 
@@ -24,6 +25,7 @@ from qsearch.search.pruning import Rejection
 from qsearch.tables.qtable import QTable
 
 Metrics = dict[str, Any]
+Prepared = TypeVar("Prepared")
 EVALUATORS = Registry("qsearch.evaluators")
 
 
@@ -195,6 +197,20 @@ class CodecEvaluator(Evaluator):
         self.encoder_processes = encoder_processes if encoder_processes > 1 else 0
         if encoder_processes > 1 and isinstance(images.images, np.ndarray):
             self._processes = ProcessEncoder(images.images, settings, encoder_processes)
+        self._prefetch = ThreadPoolExecutor(1, thread_name_prefix="qsearch-prefetch")
+
+    def prefetched(self, prepare: Callable[[int], Prepared], count: int) -> Iterator[Prepared]:
+        """``prepare(0)``, ``prepare(1)``, ... ``prepare(count - 1)`` in order, each prepared on
+        the prefetch thread while the caller uses the one before: every evaluator's batches are
+        decoded (or coded and placed) while the network runs on the batch before."""
+        if count == 0:
+            return
+        pending = self._prefetch.submit(prepare, 0)
+        for k in range(count):
+            prepared = pending.result()
+            if k + 1 < count:
+                pending = self._prefetch.submit(prepare, k + 1)
+            yield prepared
 
     def sent(self, settings: EncoderSettings) -> EncoderSettings:
         """``settings`` as this evaluator sends images (``network`` resolved to the side its
@@ -253,7 +269,8 @@ class CodecEvaluator(Evaluator):
         return metrics
 
     def close(self) -> None:
-        """Release the codec's threads and any encoder processes."""
+        """Stop the prefetch thread and release the codec's threads and any encoder processes."""
+        self._prefetch.shutdown()
         self._close_encoder()
 
     def _close_encoder(self) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from abc import abstractmethod
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +63,6 @@ class TaskEvaluator(CodecEvaluator):
         self.annotations = annotations
         self._places = [model.spec.placement(*image.shape[:2]) for image in images.images]
         self._pixels_each = [int(image.shape[0] * image.shape[1]) for image in images.images]
-        self._prefetch = ThreadPoolExecutor(1, thread_name_prefix="qsearch-prefetch")
         self._uncompressed = self._outputs(self._batches(images.images.__getitem__))
         self.accuracy_metrics = self._accuracy_metrics()
         records = self.records(self._uncompressed)
@@ -195,17 +193,11 @@ class TaskEvaluator(CodecEvaluator):
         spec, size = self.model.spec, self.batch_size
         count = len(self.images) if count is None else count
 
-        def prepare(start: int) -> np.ndarray:
-            end = min(start + size, count)
-            return spec.tensor(np.stack([spec.canvas(source(k)) for k in range(start, end)]))
+        def prepare(batch: int) -> np.ndarray:
+            images = range(batch * size, min((batch + 1) * size, count))
+            return spec.tensor(np.stack([spec.canvas(source(k)) for k in images]))
 
-        starts = list(range(0, count, size))
-        pending = self._prefetch.submit(prepare, starts[0])
-        for position in range(len(starts)):
-            batch = pending.result()
-            if position + 1 < len(starts):
-                pending = self._prefetch.submit(prepare, starts[position + 1])
-            yield batch
+        return self.prefetched(prepare, -(-count // size))
 
     def _outputs(self, batches: Iterator[np.ndarray], indices: list[int] | None = None) -> list:
         """The network's read output for every image (or images ``indices``), batch after
@@ -272,10 +264,6 @@ class TaskEvaluator(CodecEvaluator):
             **self.model.identity(),
         }
 
-    def close(self) -> None:
-        """Stop the prefetch thread and the codec's threads."""
-        self._prefetch.shutdown()
-        super().close()
 
 
 def task_evaluator(
