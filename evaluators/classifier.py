@@ -366,4 +366,3 @@ class ClassifierEvaluator(CodecEvaluator):
                 ):
                     return log_probs, True
         return log_probs, False
-

@@ -3,7 +3,8 @@ here is converted to a trainable module, adapted without labels on real photogra
 divergence falls), and exported back to ONNX with the base file's input and output names and
 shapes and outputs equal to the adapted module's; the adapter applied at evaluation gives the
 exported file's figures; a TFLite model is refused in one line; and the shared YOLOX-Nano
-adapts at a tiny budget with the same contract (CI)."""
+adapts at a tiny budget with the same contract (CI). An adapter of one task is refused
+for another, classifiers included, by the one function that applies adapters."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from qsearch.cli import main
 from qsearch.errors import QSearchError
 from qsearch.images import load_images
 from qsearch.models.adapt import ADAPTER, Adaptation, adapt
-from qsearch.models.adapter import AdapterFile
+from qsearch.models.adapter import AdapterFile, apply_adapter
 from qsearch.tasks.adapt import TaskLearner
 from qsearch.tasks.export import adapted_task_module
 from realdata import COCO128, DECLARATIONS, SHARED_MODELS, YOLOX, photos
@@ -72,7 +73,8 @@ def test_the_exported_onnx_keeps_the_contract_and_the_adapted_outputs(adapted, t
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     exported = session.run(None, {"images": x})[0]
     with torch.no_grad():
-        module = adapted_task_module(AdapterFile.read(adapted.path), tiny)(torch.from_numpy(x))
+        module = adapted_task_module(AdapterFile.read(adapted.path), tiny, "detect")
+        module = module(torch.from_numpy(x))
     np.testing.assert_allclose(exported, module.numpy(), atol=1e-5)
     base = onnxruntime.InferenceSession(str(tiny), providers=["CPUExecutionProvider"])
     assert not np.allclose(base.run(None, {"images": x})[0], exported, atol=1e-5)
@@ -105,6 +107,16 @@ def test_an_adapter_on_another_detector_is_refused_in_one_line(adapted, tmp_path
     assert main([*arguments, "--model", str(other), "--adapter", str(adapted.path)]) == 2
     error = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert len(error) == 1 and "not " + str(other) in error[0]
+
+
+def test_an_adapter_of_one_task_is_refused_for_another_by_the_one_applying_path(
+    adapted, tiny, classifier
+):
+    with pytest.raises(QSearchError, match=r"adapts a detect network, not a classify one; give it"):
+        apply_adapter(classifier, adapted.path)
+    with pytest.raises(QSearchError, match=r"adapts a detect network, not a segment one"):
+        adapted_task_module(AdapterFile.read(adapted.path), tiny, "segment")
+    assert classifier.name == "efficientnet_lite0"  # the base is kept as it was
 
 
 def test_a_tflite_model_is_refused_for_adaptation_in_one_line(tmp_path, capsys):
@@ -152,5 +164,6 @@ def test_the_shared_yolox_nano_adapts_and_exports_with_its_contract(tmp_path):
     x = np.random.default_rng(0).uniform(0, 255, (1, 3, 416, 416)).astype(np.float32)
     exported = onnxruntime.InferenceSession(str(out)).run(None, {"images": x})[0]
     with torch.no_grad():
-        module = adapted_task_module(AdapterFile.read(result.path), model)(torch.from_numpy(x))
+        module = adapted_task_module(AdapterFile.read(result.path), model, "detect")
+        module = module(torch.from_numpy(x))
     np.testing.assert_allclose(exported, module.numpy(), atol=1e-4)

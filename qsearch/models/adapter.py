@@ -78,36 +78,40 @@ def write_adapter(path: Path, module: torch.nn.Module, names: list[str], base, l
     return path
 
 
-def checked_tensors(adapter: AdapterFile, name: str, digest: str, state: dict) -> dict:
-    """The adapter's tensors, once it is known to adapt the base whose weights hash to
-    ``digest`` and each tensor fits a parameter of ``state`` (refused in one line otherwise)."""
+def adapted_module(
+    module: torch.nn.Module, adapter: AdapterFile, task: str, name: str, digest: str
+) -> torch.nn.Module:
+    """``module`` (the base ``name`` of a ``task`` network, its weights hashing to ``digest``)
+    with the adapter's tensors in place: the one place an adapter is applied, for every task.
+    Refused in one line when the adapter adapts another task or other weights, or when a
+    tensor names no parameter of the base or has another shape."""
+    if adapter.task != task:
+        raise QSearchError(
+            f"{adapter.path}: adapts a {adapter.task} network, not a {task} one; give it with "
+            f"--task {adapter.task}"
+        )
     if adapter.base_sha256 != digest:
         raise QSearchError(
             f"{adapter.path}: adapts {adapter.base_model} (weights sha256 "
             f"{adapter.base_sha256[:16]}), not {name} (sha256 {digest[:16]})"
         )
+    state = module.state_dict()
     for key, tensor in adapter.tensors.items():
         if key not in state or state[key].shape != tensor.shape:
             raise QSearchError(
                 f"{adapter.path}: its tensor {key!r} {tuple(tensor.shape)} fits no parameter "
                 f"of {name}"
             )
-    return adapter.tensors
+    module.load_state_dict(adapter.tensors, strict=False)
+    return module
 
 
 def apply_adapter(base: Classifier, path: Path | str) -> Classifier:
-    """``base`` with the adapter's parameters in place of its own (a copy; ``base`` is kept).
-    Refused in one line when the base's weights are not those the adapter was made from, or
-    when a tensor names no parameter of the base or has another shape."""
+    """``base`` with the adapter's parameters in place of its own (a copy; ``base`` is kept),
+    refused as :func:`adapted_module` says."""
     adapter = AdapterFile.read(path)
-    if adapter.task != CLASSIFY:
-        raise QSearchError(
-            f"{adapter.path}: adapts a {adapter.task} network; give it with --task {adapter.task}"
-        )
-    module = copy.deepcopy(base.module)
-    module.load_state_dict(
-        checked_tensors(adapter, base.name, base.weights_digest, module.state_dict()),
-        strict=False,
+    module = adapted_module(
+        copy.deepcopy(base.module), adapter, CLASSIFY, base.name, base.weights_digest
     )
     return dataclasses.replace(
         base, name=f"{base.name} + adapter {adapter.path}", module=module, runner=None,
@@ -164,6 +168,7 @@ __all__ = [
     "FORMAT",
     "AdapterFile",
     "adapted_digest",
+    "adapted_module",
     "apply_adapter",
     "export_model",
     "load_adapted",

@@ -265,7 +265,6 @@ class TaskEvaluator(CodecEvaluator):
         }
 
 
-
 def task_evaluator(
     task: str,
     model,
@@ -311,11 +310,8 @@ def _with_adapter(loaded: TaskModel, adapter: Path) -> TaskModel:
     from qsearch.models.runtime import Runtime
     from qsearch.tasks.export import adapted_task_module
 
-    read = AdapterFile.read(adapter)
-    if read.task != loaded.task:
-        raise QSearchError(f"{adapter}: adapts a {read.task} network, not a {loaded.task} one")
     base = loaded.runtime
-    module = adapted_task_module(read, base.path)
+    module = adapted_task_module(AdapterFile.read(adapter), base.path, loaded.task)
     digest = adapted_digest(base.sha256, adapter)
     runtime = Runtime.of_module(module, base.path, digest, f"{base.kind} + adapter {adapter.name}")
     return dataclasses.replace(loaded, runtime=runtime)

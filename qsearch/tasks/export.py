@@ -13,7 +13,7 @@ import torch
 
 from qsearch.atomic import write_text
 from qsearch.errors import QSearchError
-from qsearch.models.adapter import AdapterFile, checked_tensors
+from qsearch.models.adapter import AdapterFile, adapted_module
 from qsearch.models.runtime import loaded, model_format
 from qsearch.models.sidecar import sidecar_path
 
@@ -27,18 +27,15 @@ def trainable_module(path: Path) -> torch.nn.Module:
     return loaded(path, "cannot be made trainable", lambda: found.trainable(path))
 
 
-def adapted_task_module(adapter: AdapterFile, model: Path | str) -> torch.nn.Module:
-    """The base model file made trainable, with the adapter's tensors in place (refused in
-    one line where the base's bytes are not those the adapter was made from)."""
+def adapted_task_module(adapter: AdapterFile, model: Path | str, task: str) -> torch.nn.Module:
+    """The ``task`` network's model file made trainable, with the adapter's tensors in place
+    (refused as :func:`~qsearch.models.adapter.adapted_module` says: the base's bytes must be
+    those the adapter was made from)."""
     from qsearch.models.runtime import Runtime
 
     path = Path(model)
     module = trainable_module(path)
-    digest = Runtime(path).sha256
-    module.load_state_dict(
-        checked_tensors(adapter, str(path), digest, module.state_dict()), strict=False
-    )
-    return module.eval()
+    return adapted_module(module, adapter, task, str(path), Runtime(path).sha256).eval()
 
 
 def export_task_model(adapter_path: Path | str, out: Path, model: Path | str | None = None) -> Path:
@@ -57,7 +54,7 @@ def export_task_model(adapter_path: Path | str, out: Path, model: Path | str | N
         raise QSearchError.about(
             f"{{out}} {out}: a {adapter.task} network is exported from an ONNX base as FILE.onnx"
         )
-    adapted_task_module(adapter, base)  # the same checks as at evaluation: the base's bytes
+    adapted_task_module(adapter, base, adapter.task)  # checked as at evaluation: the base's bytes
     proto = onnx.load(str(base))
     _write_initializers(proto, adapter)
     temporary = out.with_name(f"{out.name}.tmp{os.getpid()}")
