@@ -45,7 +45,7 @@ def _sized(settings: EncoderSettings, images: ImageSet, classifier: Classifier) 
             "network-sized crops are compressed as they are)"
         )
     if settings.size == "network":
-        return settings.with_size(f"short:{classifier.preprocessing.resize_size}")
+        return settings.with_size(classifier.preprocessing.sent_size())
     return settings
 
 

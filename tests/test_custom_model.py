@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from qsearch.cli import main
-from qsearch.images import Preprocessing
+from qsearch.images import InputGeometry
 from realdata import photos
 
 GRAY = {"brick", "camera", "cell", "coins", "grass", "gravel", "moon", "page"}
@@ -42,7 +42,7 @@ def task(tmp_path_factory):
     from qsearch.models import load_classifier
 
     root = tmp_path_factory.mktemp("task")
-    crop = Preprocessing()
+    crop = InputGeometry.centre_crop()
     for path in photos():
         label = "gray" if path.stem in GRAY else "colour"
         (root / "data" / label).mkdir(parents=True, exist_ok=True)
@@ -109,7 +109,7 @@ def on_the_task(task) -> list[str]:
 def independent(task, quality: int) -> tuple[float, float]:
     """top-1 and mean log-probability of the true class: Pillow's resize, crop, JPEG at
     ``quality`` and decode, then the network in plain PyTorch."""
-    crop = Preprocessing()
+    crop = InputGeometry.centre_crop()
     correct, logprob = 0.0, 0.0
     for path, label in zip(task["files"], task["labels"].tolist()):
         buffer = io.BytesIO()

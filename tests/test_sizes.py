@@ -16,13 +16,14 @@ from qsearch.cli import main
 from qsearch.codecs.codec import EncoderSettings, decode, encode
 from qsearch.codecs.sizes import sent_shape
 from qsearch.errors import QSearchError
-from qsearch.images import load_images, read_rgb
+from qsearch.images import InputGeometry, load_images, read_rgb
 from qsearch.tables.qtable import QTable
 from qsearch.tasks.declaration import load_task_model
 from qsearch.tasks.inputs import InputSpec
 from realdata import COCO128, SELFIE, SHARED_MODELS, YOLOX, photos
 
 Q95 = QTable.from_quality(95)
+NUMBERS = dict(channels="rgb", scale=1, mean=(0, 0, 0), std=(1, 1, 1), layout="nchw")
 
 
 def test_an_image_smaller_than_the_size_is_never_enlarged():
@@ -36,13 +37,31 @@ def test_an_image_smaller_than_the_size_is_never_enlarged():
     assert decode(encode(big, Q95, EncoderSettings(size="long:100"))).shape[:2] == (100, 100)
 
 
+def test_a_centre_crop_is_one_geometry_whose_placement_reads_back_to_the_stored_pixels():
+    image = read_rgb(photos(1)[0])
+    height, width = image.shape[:2]
+    crop = InputGeometry.centre_crop(224, 256, "bicubic")
+    scale = 256 / min(height, width)  # by hand: the short side to 256, the centre 224 cut out
+    size = (max(224, round(width * scale)), max(224, round(height * scale)))
+    left, top = (size[0] - 224) // 2, (size[1] - 224) // 2
+    resized = Image.fromarray(image).resize(size, Image.Resampling.BICUBIC)
+    expected = np.asarray(resized.crop((left, top, left + 224, top + 224)))
+    assert np.array_equal(crop.canvas(image), expected)
+    cut = crop.placement(height, width).to_stored(np.array([[0, 0, 224, 224]], np.float32))
+    x, y = size[0] / width, size[1] / height
+    assert np.allclose(cut, [[left / x, top / y, (left + 224) / x, (top + 224) / y]], atol=1e-3)
+    assert crop.sent_size() == "short:256" and crop.describe().endswith("centre crop 224")
+    with pytest.raises(QSearchError, match="at most the resize size 200"):
+        InputGeometry.centre_crop(224, 200)
+
+
 def test_boxes_from_a_sent_image_are_placed_on_the_stored_pixels():
-    spec = InputSpec(416, 416, "letterbox", "rgb", 1, (0, 0, 0), (1, 1, 1), "nchw")
+    spec = InputSpec(416, 416, "letterbox", **NUMBERS)
     sent = sent_shape(480, 640, spec.sent_size())
     place = spec.placement_sent(480, 640, sent)
     whole = place.to_stored(np.array([[0, 0, 416, 312]], dtype=np.float32))
     assert np.allclose(whole, [[0, 0, 640, 480]], atol=1.5)
-    centre = InputSpec(416, 416, "letterbox-centre", "rgb", 1, (0, 0, 0), (1, 1, 1), "nchw")
+    centre = InputSpec(416, 416, "letterbox-centre", **NUMBERS)
     place = centre.placement_sent(480, 640, sent_shape(480, 640, centre.sent_size()))
     assert np.allclose(place.to_stored(np.array([[0, 52, 416, 364]], np.float32)),
                        [[0, 0, 640, 480]], atol=1.5)  # fmt: skip

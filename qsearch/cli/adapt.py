@@ -140,7 +140,7 @@ def run(args) -> int:
 
 def _learner(args):
     """The network that adapts, and how images are prepared for it."""
-    from qsearch.images import Preprocessing
+    from qsearch.images import InputGeometry
     from qsearch.models.learner import ClassifierLearner
 
     if not task_of(args).declared:
@@ -151,7 +151,7 @@ def _learner(args):
 
     if not args.model:
         raise QSearchError(f"--task {args.task} needs --model FILE (a declared model file)")
-    return TaskLearner(args.model, args.task, parse_declarations(args.declare)), Preprocessing()
+    return TaskLearner(args.model, args.task, parse_declarations(args.declare)), InputGeometry.centre_crop()
 
 
 def _check(args) -> None:

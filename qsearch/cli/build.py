@@ -55,7 +55,7 @@ def read_folder_class_map(path: Path | None) -> dict[str, int] | None:
 def build_evaluator(args, split: str | None = None, codec: str | None = None):
     """The evaluator the arguments describe, on ``split`` (default ``args.split``), encoding
     with ``codec`` (default ``--codec``)."""
-    from qsearch.images import Preprocessing
+    from qsearch.images import InputGeometry
     from qsearch.search.evaluator import EVALUATORS
 
     check_images(args, split)
@@ -68,7 +68,7 @@ def build_evaluator(args, split: str | None = None, codec: str | None = None):
         raise QSearchError("--evaluator networks needs --networks A,B (the networks to judge with)")
     evaluator_class = EVALUATORS[args.evaluator]
     if evaluator_class.name != "classifier":
-        return evaluator_class(load_split(args, Preprocessing(), split), settings)
+        return evaluator_class(load_split(args, InputGeometry.centre_crop(), split), settings)
     return classifier_evaluator(args, network(args), split, settings)
 
 
@@ -126,7 +126,7 @@ def build_networks(args, split: str | None):
 def build_task_evaluator(args, split: str | None, settings: EncoderSettings):
     """The evaluator of ``--task`` (:func:`qsearch.tasks.evaluation.task_evaluator`) of
     a declared model file on the stored images and the labels of ``--annotations``."""
-    from qsearch.images import Preprocessing
+    from qsearch.images import InputGeometry
     from qsearch.tasks.annotations import read_label_class_map
     from qsearch.tasks.declaration import declared_steps, parse_declarations
     from qsearch.tasks.evaluation import task_evaluator
@@ -140,7 +140,7 @@ def build_task_evaluator(args, split: str | None, settings: EncoderSettings):
     declared = parse_declarations(args.declare)
     declared_steps(args.model, args.task, declared)  # before the images load
     evaluator = task_evaluator(
-        args.task, args.model, load_split(args, Preprocessing(), split), args.annotations,
+        args.task, args.model, load_split(args, InputGeometry.centre_crop(), split), args.annotations,
         declared=declared, class_map=read_label_class_map(args.class_map), settings=settings,
         batch_size=min(args.batch_size, 16), adapter=getattr(args, "adapter", None),
     )  # fmt: skip

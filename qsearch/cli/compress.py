@@ -204,7 +204,7 @@ def network_size(args) -> str:
     if not task_of(args).declared:
         from qsearch.cli.build import network
 
-        return f"short:{network(args).preprocessing.resize_size}"
+        return network(args).preprocessing.sent_size()
     from qsearch.tasks.declaration import declared_steps, parse_declarations
 
     if not args.model:

@@ -142,7 +142,8 @@ def add_data_arguments(parser, several_folders: bool = False) -> None:
         metavar="KEY=VALUE",
         help="a detector's or segmenter's declaration, overriding M.json (repeat; @FILE reads a "
         "JSON object of them): input_size, "
-        "resize (letterbox, letterbox-centre, stretch), pad, channels (rgb, bgr), scale, mean, "
+        "resize (letterbox, letterbox-centre, stretch, or N: short side N then a centre crop), "
+        "pad, channels (rgb, bgr), scale, mean, "
         "std, layout (nchw, nhwc), output (yolox, yolov5, yolov8, boxes; logits, probability), "
         "classes, strides, score_threshold, nms_iou, threshold",
     )

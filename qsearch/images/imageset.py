@@ -1,4 +1,5 @@
-"""A prepared image set and the preprocessing that turns a stored image into a network input."""
+"""A prepared image set: what gets compressed, its labels, and the input geometry it was
+prepared for."""
 
 from __future__ import annotations
 
@@ -6,53 +7,10 @@ import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image
 
-from qsearch.errors import QSearchError
+from qsearch.images.geometry import InputGeometry
 
 COMPRESS_AT = ("input", "source")
-
-INTERPOLATIONS = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
-
-
-@dataclass(frozen=True)
-class Preprocessing:
-    """How a source image becomes a network input: resize the short side, centre-crop."""
-
-    input_size: int = 224
-    resize_size: int = 256
-    interpolation: str = "bicubic"
-
-    def __post_init__(self):
-        if self.interpolation not in INTERPOLATIONS:
-            raise QSearchError(
-                f"interpolation {self.interpolation!r} is not one of {', '.join(INTERPOLATIONS)}"
-            )
-        if not 8 <= self.input_size <= self.resize_size:
-            raise QSearchError(
-                f"input size {self.input_size} must be at least 8 and at most the resize size "
-                f"{self.resize_size}"
-            )
-
-    def describe(self) -> str:
-        """One line: resize, crop and filter."""
-        return (
-            f"short side {self.resize_size} ({self.interpolation}), centre crop {self.input_size}"
-        )
-
-    def __call__(self, image: Image.Image | np.ndarray) -> np.ndarray:
-        """Resize the short side, then centre-crop: (S, S, 3) uint8."""
-        if isinstance(image, np.ndarray):
-            image = Image.fromarray(image)
-        width, height = image.size
-        scale = self.resize_size / min(width, height)
-        size = (
-            max(self.input_size, round(width * scale)),
-            max(self.input_size, round(height * scale)),
-        )
-        image = image.resize(size, INTERPOLATIONS[self.interpolation])
-        left, top = (size[0] - self.input_size) // 2, (size[1] - self.input_size) // 2
-        return np.asarray(image.crop((left, top, left + self.input_size, top + self.input_size)))
 
 
 @dataclass
@@ -69,7 +27,7 @@ class ImageSet:
     labels: np.ndarray | None
     source_bytes: np.ndarray
     compress_at: str
-    preprocessing: Preprocessing
+    preprocessing: InputGeometry
     skipped: list[str] = field(default_factory=list)
     upscaled: int = 0
     digests: list[str] = field(default_factory=list)

@@ -16,7 +16,8 @@ from qsearch.errors import QSearchError
 from qsearch.images.cache import ImageCache
 from qsearch.images.discovery import Discovery, discover
 from qsearch.images.files import content_digest, read_rgb, relative_name
-from qsearch.images.imageset import COMPRESS_AT, ImageSet, Preprocessing
+from qsearch.images.geometry import InputGeometry
+from qsearch.images.imageset import COMPRESS_AT, ImageSet
 from qsearch.images.splits import select_split
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def load_images(
     split_file=None,
     split: str | None = None,
     compress_at: str = "input",
-    preprocessing: Preprocessing = Preprocessing(),
+    preprocessing: InputGeometry = InputGeometry.centre_crop(),
     limit: int | None = None,
     strict: bool = False,
     labels: str = "auto",
@@ -100,7 +101,7 @@ def _prepared(
     values,
     rule: str,
     compress_at: str,
-    preprocessing: Preprocessing,
+    preprocessing: InputGeometry,
     cache: ImageCache | None,
     threads: int | None,
 ) -> ImageSet:
@@ -140,7 +141,7 @@ def _report(
         log.info(
             "%d image(s) smaller than %d px were upscaled to the network input",
             image_set.upscaled,
-            preprocessing.input_size,
+            min(preprocessing.height, preprocessing.width),
         )
 
 
@@ -151,7 +152,7 @@ def cache_key(
     labels,
     rule: str,
     compress_at: str,
-    preprocessing: Preprocessing,
+    preprocessing: InputGeometry,
 ) -> str:
     """Everything a prepared set depends on: names, contents, labels and the rule that gave
     them, preprocessing, scenario."""
@@ -163,7 +164,7 @@ def cache_key(
 
 
 def _prepare_one(
-    path: Path, compress_at: str, preprocessing: Preprocessing
+    path: Path, compress_at: str, preprocessing: InputGeometry
 ) -> tuple[np.ndarray, bool] | QSearchError:
     """One image as compressed (the network crop, or the stored image) and whether it was
     smaller than the network input; or why it could not be read."""
@@ -172,11 +173,11 @@ def _prepare_one(
     except QSearchError as error:
         return error
     prepared = preprocessing(rgb) if compress_at == "input" else rgb
-    return prepared, min(rgb.shape[:2]) < preprocessing.input_size
+    return prepared, preprocessing.smaller_than_input(*rgb.shape[:2])
 
 
 def _decode_all(
-    files: list[Path], compress_at: str, preprocessing: Preprocessing, threads: int | None
+    files: list[Path], compress_at: str, preprocessing: InputGeometry, threads: int | None
 ) -> list[tuple[np.ndarray, bool] | QSearchError]:
     """Every file prepared on threads (with a progress bar on a terminal)."""
     from tqdm import tqdm  # a bar on a terminal only (disable=None): decoding takes a while
@@ -198,7 +199,7 @@ def _pick(values: list, positions: list[int]) -> list:
 
 
 def _prepare(
-    files, names, digests, labels, compress_at: str, preprocessing: Preprocessing, threads
+    files, names, digests, labels, compress_at: str, preprocessing: InputGeometry, threads
 ) -> ImageSet:
     decoded = _decode_all(files, compress_at, preprocessing, threads)
     kept = _readable(decoded)
@@ -240,7 +241,7 @@ def _to_record(image_set: ImageSet, folder: Path) -> tuple[dict[str, np.ndarray]
 
 
 def _from_record(
-    arrays: dict[str, np.ndarray], index: dict, preprocessing: Preprocessing
+    arrays: dict[str, np.ndarray], index: dict, preprocessing: InputGeometry
 ) -> ImageSet:
     count = len(index["names"])
     images = (

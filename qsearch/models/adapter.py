@@ -145,8 +145,8 @@ def export_model(classifier: Classifier, out: Path) -> Path:
     module = copy.deepcopy(classifier.module).cpu().eval()
     for parameter in module.parameters():
         parameter.requires_grad_(False)
-    size = classifier.preprocessing.input_size
-    example = torch.zeros(1, 3, size, size)
+    geometry = classifier.preprocessing
+    example = torch.zeros(1, 3, geometry.height, geometry.width)
     with warnings.catch_warnings():  # both exporters warn of deprecation; both are exact here
         warnings.simplefilter("ignore")
         if out.suffix == ".onnx":

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from qsearch.errors import QSearchError, one_line
-from qsearch.images import Preprocessing
+from qsearch.images.geometry import GEOMETRY_KEYS, InputGeometry
 from qsearch.models.forward import build_runner
 from qsearch.models.runtime import file_digest
 from qsearch.models.sources import RuntimeModule, module_and_config
@@ -29,7 +29,7 @@ class Classifier:
     module: torch.nn.Module
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
-    preprocessing: Preprocessing
+    preprocessing: InputGeometry
     device: torch.device
     forward: str = "fp32"
     runner: Callable[[torch.Tensor], torch.Tensor] | None = None
@@ -58,7 +58,7 @@ class Classifier:
                 )
             return self
         example = torch.zeros(
-            1, 3, self.preprocessing.input_size, self.preprocessing.input_size, device=self.device
+            1, 3, self.preprocessing.height, self.preprocessing.width, device=self.device
         )
         return dataclasses.replace(
             self, forward=path, runner=build_runner(self.module, path, example)
@@ -163,9 +163,11 @@ def load_classifier(
     source = cfg.get("file", weights if weights is not None else Path(model))
     chosen = _device(device)
     module = _frozen(module, chosen)
-    size = int(cfg["input_size"])
-    resize = int(cfg.get("resize") or round(size / cfg["crop_pct"]))
-    preprocessing = Preprocessing(size, resize, cfg.get("interpolation", "bicubic"))
+    given = {key: cfg[key] for key in GEOMETRY_KEYS if key in cfg}
+    if "resize" not in given:  # the short side timm's crop fraction gives
+        canvas = InputGeometry.from_declared({**given, "resize": "stretch"})
+        given["resize"] = round(max(canvas.height, canvas.width) / cfg["crop_pct"])
+    preprocessing = InputGeometry.from_declared(given, interpolation="bicubic")
     return Classifier(
         model,
         module,

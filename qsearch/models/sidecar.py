@@ -1,5 +1,6 @@
-"""A model file's input declaration, ``M.json`` beside ``M``: mean, std, input size, resize
-and interpolation, checked key by key, never guessed."""
+"""A model file's input declaration, ``M.json`` beside ``M``: mean, std and the input geometry
+every task declares alike (input size, resize, pad, interpolation), checked key by key, never
+guessed."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from typing import Any, Protocol
 
 from qsearch.atomic import write_text
 from qsearch.errors import QSearchError
+from qsearch.images.geometry import GEOMETRY_KEYS, InputGeometry
 from qsearch.jsonfile import read_json_object
 
 CLASSIFY = "classify"
 """The task of the classifiers of :mod:`qsearch.models`: what their sidecars and adapters
 record (a declaration or an adapter of another task is refused on this path)."""
-SIDECAR_KEYS = {"mean", "std", "input_size", "resize", "interpolation"}
+SIDECAR_KEYS = {"mean", "std", "input_size", "resize", "pad", "interpolation"}
 
 
 def sidecar_path(model_file: Path) -> Path:
@@ -43,38 +45,32 @@ def read_sidecar(model_file: Path) -> dict:
         raise QSearchError(
             f"{path}: unknown key {unknown[0]!r} (keys: {', '.join(sorted(SIDECAR_KEYS))})"
         )
-    for key, value in declared.items():
-        problem = _SIDECAR_CHECKS[key](value)
-        if problem:
-            raise QSearchError(f"{path}: {key} {problem}")
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in declared.items()}
+    for key in ("mean", "std"):
+        if key in declared:
+            declared[key] = three_numbers(declared[key], f"{path}: {key}")
+    _check_geometry(declared, path)
+    return declared
 
 
-def _three_numbers(value: Any) -> str | None:
-    numbers = isinstance(value, list) and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
-    )
-    return None if numbers and len(value) == 3 else "must be three numbers [R, G, B]"
+def _check_geometry(declared: dict, path: Path) -> None:
+    """The geometry keys read as every task reads them (those absent take placeholders that
+    any value fits: the network's configuration fills them at loading)."""
+    given = {key: declared[key] for key in GEOMETRY_KEYS if key in declared}
+    try:
+        InputGeometry.from_declared({"input_size": 8, "resize": "stretch", **given})
+    except (QSearchError, TypeError, ValueError) as error:
+        raise QSearchError(f"{path}: {error}") from None
 
 
-def _pixels(value: Any) -> str | None:
-    whole = isinstance(value, int) and not isinstance(value, bool)
-    return None if whole and value >= 8 else "must be a whole number of pixels, at least 8"
-
-
-def _interpolation(value: Any) -> str | None:
-    from qsearch.images import INTERPOLATIONS
-
-    return None if value in INTERPOLATIONS else f"must be one of {', '.join(INTERPOLATIONS)}"
-
-
-_SIDECAR_CHECKS = {
-    "mean": _three_numbers,
-    "std": _three_numbers,
-    "input_size": _pixels,
-    "resize": _pixels,
-    "interpolation": _interpolation,
-}
+def three_numbers(value: Any, where: str) -> tuple[float, float, float]:
+    """A per-channel value declared as one number or three (refused in one line otherwise)."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    numbers = isinstance(value, list) and len(value) == 3
+    if numbers and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        return float(value[0]), float(value[1]), float(value[2])
+    if number:
+        return float(value), float(value), float(value)
+    raise QSearchError(f"{where} {value!r} must be a number or three, in the network's channel order")
 
 
 class DeclaresInput(Protocol):
@@ -88,20 +84,11 @@ class DeclaresInput(Protocol):
 def write_sidecar(model_file: Path, classifier: DeclaresInput) -> Path:
     """Write the input declaration a classifier uses beside its model file."""
     path = sidecar_path(model_file)
-    pre = classifier.preprocessing
-    write_text(
-        path,
-        json.dumps(
-            {
-                "task": CLASSIFY,
-                "mean": list(classifier.mean),
-                "std": list(classifier.std),
-                "input_size": pre.input_size,
-                "resize": pre.resize_size,
-                "interpolation": pre.interpolation,
-            },
-            indent=2,
-        )
-        + "\n",
-    )
+    declared = {
+        "task": CLASSIFY,
+        "mean": list(classifier.mean),
+        "std": list(classifier.std),
+        **classifier.preprocessing.declared(),
+    }
+    write_text(path, json.dumps(declared, indent=2) + "\n")
     return path

@@ -26,7 +26,7 @@ from qsearch.codecs.codec import EncoderSettings, encode
 from qsearch.codecs.compress import compress_targets, write_file
 from qsearch.codecs.sizes import sent_shape
 from qsearch.errors import QSearchError
-from qsearch.images import ImageSet, Preprocessing, read_metadata, read_rgb
+from qsearch.images import ImageSet, InputGeometry, read_metadata, read_rgb
 from qsearch.rate.calibration import Calibration
 from qsearch.rate.ladder import Ladder
 from qsearch.rate.predictor import Predictor, features
@@ -134,7 +134,7 @@ def write_per_image(
     plan: Plan,
     evaluator_for: Callable[[ImageSet], Evaluator] | None,
     *,
-    preprocessing: Preprocessing = Preprocessing(),
+    preprocessing: InputGeometry = InputGeometry.centre_crop(),
     strip: bool = False,
     strict: bool = False,
     overwrite: bool = False,
@@ -280,7 +280,7 @@ class _Chunk:
     targets: dict[Path, Path]
     root: Path
     plan: Plan
-    preprocessing: Preprocessing
+    preprocessing: InputGeometry
     strip: bool
     strict: bool
 

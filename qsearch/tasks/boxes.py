@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from qsearch.errors import QSearchError
+from qsearch.images.geometry import Placement
 from qsearch.registry import Registry
-from qsearch.tasks.inputs import InputSpec, Placement
+from qsearch.tasks.inputs import InputSpec
 
 BOX_LAYOUTS = Registry("qsearch.box_layouts")
 

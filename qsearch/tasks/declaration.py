@@ -5,15 +5,17 @@ line naming the sidecar and the key: nothing about a network's input or output i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from qsearch.errors import QSearchError
+from qsearch.images.geometry import InputGeometry
 from qsearch.jsonfile import read_json_object
 from qsearch.models.runtime import Runtime
-from qsearch.models.sidecar import read_declaration, sidecar_path
+from qsearch.models.sidecar import read_declaration, sidecar_path, three_numbers
 from qsearch.tasks.inputs import InputSpec
 from qsearch.tasks.task import TASKS
 
@@ -110,29 +112,12 @@ def _check_keys(given: dict, task: str, where: str) -> None:
         )
 
 
-def _size(value: Any) -> tuple[int, int]:
-    if isinstance(value, int):
-        return value, value
-    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value):
-        return value[0], value[1]
-    raise ValueError(f"input_size {value!r} must be N or [height, width]")
-
-
-def _three(key: str, value: Any) -> tuple[float, float, float]:
-    if isinstance(value, (int, float)):
-        return float(value), float(value), float(value)
-    if isinstance(value, list) and len(value) == 3:
-        return float(value[0]), float(value[1]), float(value[2])
-    raise ValueError(f"{key} {value!r} must be a number or three, in the network's channel order")
-
-
 def _input_spec(given: dict) -> InputSpec:
-    height, width = _size(given["input_size"])
+    geometry = InputGeometry.from_declared(given)
     return InputSpec(
-        height, width, str(given["resize"]), str(given["channels"]).lower(),
-        float(given["scale"]), _three("mean", given["mean"]), _three("std", given["std"]),
-        str(given["layout"]).lower(), int(given.get("pad", 114)),
-        str(given.get("interpolation", "bilinear")),
+        **dataclasses.asdict(geometry), channels=str(given["channels"]).lower(),
+        scale=float(given["scale"]), mean=three_numbers(given["mean"], "mean"),
+        std=three_numbers(given["std"], "std"), layout=str(given["layout"]).lower(),
     )  # fmt: skip
 
 

@@ -11,7 +11,8 @@ import numpy as np
 from PIL import Image
 
 from qsearch.errors import QSearchError
-from qsearch.tasks.inputs import InputSpec, Placement
+from qsearch.images.geometry import Placement
+from qsearch.tasks.inputs import InputSpec
 
 OUTPUTS = ("logits", "probability")
 BACKGROUND = -1
