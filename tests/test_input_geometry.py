@@ -1,16 +1,20 @@
 """One input description for every task: a classifier's short-side resize and centre crop is
 one resize mode of the geometry detectors and segmenters declare, with the same keys in every
 ``M.json`` (files written before keep loading to the same identity), so that a classifier may
-declare a letterbox and a detector a crop. Real photographs and the real default network."""
+declare a letterbox and a detector a crop; ``--mean``, ``--std``, ``--input-size``,
+``--resize`` and ``--interpolation`` are shorthands of that declaration for every task, never
+ignored. Real photographs and the real default network."""
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 from tinydetector import TINY, write_tiny_detector
 
+from qsearch.cli import main
 from qsearch.errors import QSearchError
 from qsearch.images import InputGeometry, load_images, read_rgb
 from qsearch.models import load_classifier, read_sidecar, write_sidecar
@@ -80,3 +84,56 @@ def test_a_bad_geometry_is_refused_in_one_line_naming_the_file(tmp_path, declare
         read_sidecar(tmp_path / "m.pt")
     assert str(refused.value).startswith(f"{tmp_path / 'm.pt.json'}: ")
     assert refusal in str(refused.value) and "\n" not in str(refused.value)
+
+
+@pytest.fixture
+def detector_and_photos(tmp_path):
+    model = write_tiny_detector(tmp_path / "tiny.onnx")
+    (tmp_path / "tiny.onnx.json").write_text(json.dumps(TINY))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for path in photos(3):
+        shutil.copy(path, folder / path.name)
+    return model, folder
+
+
+def _figures(capsys, *arguments) -> dict:
+    assert main(["evaluate", "--quality", "50", "--json", *arguments]) == 0, arguments
+    found = json.loads(capsys.readouterr().out)
+    return {k: v for k, v in found.items() if k not in ("seconds", "encode_ms_per_image")}
+
+
+def test_the_input_options_are_shorthands_of_the_declaration_for_every_task(
+    detector_and_photos, capsys
+):
+    model, folder = detector_and_photos
+    detect = ["--task", "detect", "--model", str(model), "--data", str(folder)]
+    declared = _figures(capsys, *detect)
+    shorthand = _figures(capsys, *detect, "--mean", "60,60,60", "--resize", "stretch")
+    assert shorthand != declared  # a detector's input is what the options say, not ignored
+    longhand = _figures(capsys, *detect, "--declare", "mean=60", "--declare", "resize=stretch")
+    assert longhand == shorthand
+    classify = ["--data", str(folder)]
+    crop = _figures(capsys, *classify)
+    letterbox = _figures(capsys, *classify, "--resize", "letterbox", "--declare", "pad=0")
+    assert letterbox != crop
+    assert _figures(capsys, *classify, "--declare", "resize=letterbox", "--declare", "pad=0") == (
+        letterbox
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "refusal"),
+    [
+        (["--mean", "0.5,0.5,0.5", "--declare", "mean=0.5"], "--mean and --declare mean=...: "),
+        (["--declare", "channels=bgr"], "unknown key 'channels' for a classifier"),
+        (["--resize", "zoom"], "'zoom' is neither a short side in pixels"),
+    ],
+)
+def test_a_declaration_given_twice_or_wrong_is_refused_in_one_line(
+    detector_and_photos, capsys, arguments, refusal
+):
+    _, folder = detector_and_photos
+    assert main(["evaluate", "--quality", "50", "--data", str(folder), *arguments]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1 and refusal in errors[0], errors

@@ -8,7 +8,14 @@ import argparse
 from pathlib import Path
 
 from qsearch.cli.arguments import number, whole, writable_folder
-from qsearch.cli.build import encoder_settings, load_split, network, read_folder_class_map, task_of
+from qsearch.cli.build import (
+    declaration,
+    encoder_settings,
+    load_split,
+    network,
+    read_folder_class_map,
+    task_of,
+)
 from qsearch.cli.options import add_data_arguments
 from qsearch.errors import QSearchError
 
@@ -95,8 +102,7 @@ def unused(args) -> dict[str, str]:
         "size": "adaptation compresses images at the size the network is trained on them",
     }
     if task_of(args).declared:
-        found |= {k: f"--task {args.task} declares its inputs (--declare)" for k in
-                  ("mean", "std", "input_size", "resize", "interpolation", "weights")}  # fmt: skip
+        found["weights"] = f"--task {args.task} runs a model file (--model), weights and all"
     return found
 
 
@@ -147,11 +153,10 @@ def _learner(args):
         classifier = network(args)
         return ClassifierLearner(classifier), classifier.preprocessing
     from qsearch.tasks.adapt import TaskLearner
-    from qsearch.tasks.declaration import parse_declarations
 
     if not args.model:
         raise QSearchError(f"--task {args.task} needs --model FILE (a declared model file)")
-    return TaskLearner(args.model, args.task, parse_declarations(args.declare)), InputGeometry.centre_crop()
+    return TaskLearner(args.model, args.task, declaration(args)), InputGeometry.centre_crop()
 
 
 def _check(args) -> None:

@@ -41,6 +41,22 @@ def whole(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+def resize_mode(text: str) -> int | str:
+    """``--resize``: a short side before a centre crop (a whole number of pixels, at least 8)
+    or one of the other resize modes of :data:`qsearch.images.RESIZES`."""
+    from qsearch.images import RESIZES
+
+    if text in RESIZES[1:]:
+        return text
+    try:
+        return whole(8)(text)
+    except argparse.ArgumentTypeError:
+        modes = ", ".join(RESIZES[1:])
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a short side in pixels (at least 8) nor one of {modes}"
+        ) from None
+
+
 def number(low: float | None = None, above: float | None = None) -> Callable[[str], float]:
     """A type for finite numbers, at least ``low`` or strictly above ``above``."""
 

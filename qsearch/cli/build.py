@@ -77,7 +77,7 @@ def network(args):
     applied where given."""
     from qsearch.models import load_classifier
 
-    declared = declared_preprocessing(args)
+    declared = declaration(args)
     if getattr(args, "adapter", None) is not None:
         from qsearch.models.adapter import load_adapted
 
@@ -109,7 +109,8 @@ def build_networks(args, split: str | None):
         for k in ("model", "weights", "adapter")
         if getattr(args, k, None)
     ]
-    given += [f"--{k.replace('_', '-')}" for k in declared_preprocessing(args)]
+    given += [f"--{k.replace('_', '-')}" for k in SHORTHANDS if getattr(args, k, None)]
+    given += ["--declare"] if getattr(args, "declare", None) else []
     if given or getattr(args, "early_rejection", False):
         option = given[0] if given else "--early-rejection"
         raise QSearchError(
@@ -128,7 +129,7 @@ def build_task_evaluator(args, split: str | None, settings: EncoderSettings):
     a declared model file on the stored images and the labels of ``--annotations``."""
     from qsearch.images import InputGeometry
     from qsearch.tasks.annotations import read_label_class_map
-    from qsearch.tasks.declaration import declared_steps, parse_declarations
+    from qsearch.tasks.declaration import declared_steps
     from qsearch.tasks.evaluation import task_evaluator
 
     if not args.model:
@@ -137,7 +138,7 @@ def build_task_evaluator(args, split: str | None, settings: EncoderSettings):
     if refused:
         flag = "--" + refused[0].replace("_", "-")
         raise QSearchError(f"{flag} does not go with --task {args.task}")
-    declared = parse_declarations(args.declare)
+    declared = declaration(args)
     declared_steps(args.model, args.task, declared)  # before the images load
     evaluator = task_evaluator(
         args.task, args.model, load_split(args, InputGeometry.centre_crop(), split), args.annotations,
@@ -217,10 +218,27 @@ def note(text: str) -> None:
     print(f"qsearch: note: {text}", file=sys.stderr)
 
 
-def declared_preprocessing(args) -> dict:
-    """The network's input declaration given on the command line (it overrides a sidecar's)."""
-    names = ("mean", "std", "input_size", "resize", "interpolation")
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+SHORTHANDS = ("mean", "std", "input_size", "resize", "interpolation")
+"""Options that stand for a declaration's key of the same name, for every task."""
+
+
+def declaration(args) -> dict:
+    """The network's declaration given on the command line, for every task (it overrides
+    ``M.json``): ``--declare``'s pairs, with ``--mean``, ``--std``, ``--input-size``,
+    ``--resize`` and ``--interpolation`` as shorthands of their keys (a key given both ways is
+    refused)."""
+    from qsearch.tasks.declaration import parse_declarations
+
+    declared = parse_declarations(getattr(args, "declare", None))
+    for name in SHORTHANDS:
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if name in declared:
+            raise QSearchError(f"{flag} and --declare {name}=...: give the {name} once")
+        declared[name] = list(value) if isinstance(value, tuple) else value
+    return declared
 
 
 def check_family(spec: str) -> None:

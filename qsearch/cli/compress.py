@@ -205,11 +205,12 @@ def network_size(args) -> str:
         from qsearch.cli.build import network
 
         return network(args).preprocessing.sent_size()
-    from qsearch.tasks.declaration import declared_steps, parse_declarations
+    from qsearch.cli.build import declaration
+    from qsearch.tasks.declaration import declared_steps
 
     if not args.model:
         raise QSearchError(f"--task {args.task} needs --model FILE (a declared model file)")
-    spec, _ = declared_steps(args.model, args.task, parse_declarations(args.declare))
+    spec, _ = declared_steps(args.model, args.task, declaration(args))
     return spec.sent_size()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qsearch.cli.arguments import triple, whole
+from qsearch.cli.arguments import resize_mode, triple, whole
 from qsearch.errors import QSearchError
 from qsearch.images import INTERPOLATIONS
 
@@ -42,24 +42,28 @@ def add_arguments(parser) -> None:
     parser.add_argument("--mean", type=triple, help="input normalisation mean R,G,B in 0..1")
     parser.add_argument("--std", type=triple, help="input normalisation std R,G,B in 0..1")
     parser.add_argument("--input-size", type=whole(8), help="network input side in pixels")
-    parser.add_argument("--resize", type=whole(8), help="short side before the centre crop")
+    parser.add_argument(
+        "--resize",
+        type=resize_mode,
+        help="short side before the centre crop, or letterbox, letterbox-centre, stretch",
+    )
     parser.add_argument("--interpolation", choices=tuple(INTERPOLATIONS), help="resize filter")
 
 
 def run(args) -> int:
     """Write the input declaration a model file is used with, or the exported model."""
-    from qsearch.cli.build import declared_preprocessing
+    from qsearch.cli.build import declaration
 
     if not args.file.is_file():
         raise QSearchError(f"{args.file}: no such file")
     if args.action == "export":
-        return _export(args, declared_preprocessing(args))
+        return _export(args, declaration(args))
     if _describe_task(args.file):
         return 0
     from qsearch.models import load_classifier, write_sidecar
 
     classifier = load_classifier(
-        str(args.file), device="cpu", declared=declared_preprocessing(args)
+        str(args.file), device="cpu", declared=declaration(args)
     )
     path = write_sidecar(args.file, classifier)
     print(f"wrote {path}:\n{path.read_text()}", end="")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qsearch.cli.arguments import names_list, triple, whole
+from qsearch.cli.arguments import names_list, resize_mode, triple, whole
 from qsearch.codecs.codec import SUBSAMPLINGS
 from qsearch.codecs.encoders import ENCODERS
 from qsearch.codecs.sizes import SIZE_HELP, check_size
@@ -140,12 +140,12 @@ def add_data_arguments(parser, several_folders: bool = False) -> None:
         "--declare",
         action="append",
         metavar="KEY=VALUE",
-        help="a detector's or segmenter's declaration, overriding M.json (repeat; @FILE reads a "
-        "JSON object of them): input_size, "
-        "resize (letterbox, letterbox-centre, stretch, or N: short side N then a centre crop), "
-        "pad, channels (rgb, bgr), scale, mean, "
-        "std, layout (nchw, nhwc), output (yolox, yolov5, yolov8, boxes; logits, probability), "
-        "classes, strides, score_threshold, nms_iou, threshold",
+        help="the network's declaration, overriding M.json, for every task (repeat; @FILE reads "
+        "a JSON object of them): input_size, resize (N: short side N then a centre crop; "
+        "letterbox, letterbox-centre, stretch), pad, interpolation, mean, std; a declared "
+        "task's channels (rgb, bgr), scale, layout (nchw, nhwc), output (yolox, yolov5, "
+        "yolov8, boxes; logits, probability), classes, strides, score_threshold, nms_iou, "
+        "threshold",
     )
     model.add_argument(
         "--evaluator",
@@ -183,19 +183,30 @@ def add_data_arguments(parser, several_folders: bool = False) -> None:
         "(default) or the mean of the networks' losses",
     )
     model.add_argument(
-        "--mean", type=triple, help="input normalisation mean R,G,B in 0..1 (overrides M.json)"
+        "--mean",
+        type=triple,
+        help="input mean R,G,B after the declared scale (0..1 for a classifier): --declare "
+        "mean=[R,G,B]",
     )
     model.add_argument(
-        "--std", type=triple, help="input normalisation std R,G,B in 0..1 (overrides M.json)"
+        "--std",
+        type=triple,
+        help="input std R,G,B after the declared scale (0..1 for a classifier): --declare "
+        "std=[R,G,B]",
     )
     model.add_argument(
-        "--input-size", type=whole(8), help="network input side in pixels (overrides M.json)"
+        "--input-size", type=whole(8), help="network input side in pixels: --declare input_size=N"
     )
     model.add_argument(
-        "--resize", type=whole(8), help="short side before the centre crop (overrides M.json)"
+        "--resize",
+        type=resize_mode,
+        help="short side before the centre crop, or letterbox, letterbox-centre, stretch: "
+        "--declare resize=...",
     )
     model.add_argument(
-        "--interpolation", choices=tuple(INTERPOLATIONS), help="resize filter (overrides M.json)"
+        "--interpolation",
+        choices=tuple(INTERPOLATIONS),
+        help="resize filter: --declare interpolation=...",
     )
     model.add_argument(
         "--device", help="torch device, e.g. cpu or cuda:1 (default: cuda when present, else cpu)"

@@ -16,6 +16,7 @@ from qsearch.errors import QSearchError, one_line
 from qsearch.images.geometry import GEOMETRY_KEYS, InputGeometry
 from qsearch.models.forward import build_runner
 from qsearch.models.runtime import file_digest
+from qsearch.models.sidecar import checked_inputs
 from qsearch.models.sources import RuntimeModule, module_and_config
 
 DEFAULT_MODEL = "efficientnet_lite0"
@@ -154,12 +155,14 @@ def load_classifier(
     ``efficientnet_lite2`` (the ``lite`` extra), ``timm/ARCH`` or ``torchvision/ARCH`` (with
     ``weights``, a local state-dict file), or the path of a model file: TorchScript, a
     ``torch.export`` program (``.pt2``) or ONNX, whose inputs a sidecar ``M.json`` declares.
-    ``declared`` (mean, std, input_size, resize, interpolation) overrides any of it.
+    ``declared`` (mean, std, and the geometry keys every task declares alike: input_size,
+    resize, pad, interpolation) overrides any of it.
     """
     model = model or DEFAULT_MODEL
     weights = Path(weights) if weights else None
-    module, cfg = module_and_config(model, weights, declared or {})
-    cfg = {**cfg, **(declared or {})}
+    declared = checked_inputs(declared or {}, "the declared inputs")
+    module, cfg = module_and_config(model, weights, declared)
+    cfg = {**cfg, **declared}
     source = cfg.get("file", weights if weights is not None else Path(model))
     chosen = _device(device)
     module = _frozen(module, chosen)

@@ -40,37 +40,42 @@ def read_sidecar(model_file: Path) -> dict:
     task = declared.pop("task", CLASSIFY)
     if task != CLASSIFY:
         raise QSearchError(f"{path}: declares a {task} model: give --task {task}")
+    return checked_inputs(declared, str(path))
+
+
+def checked_inputs(declared: dict, where: str) -> dict:
+    """A classifier's declared inputs (a sidecar's, or those given with a model), checked key
+    by key and refused in one line naming ``where``: the geometry keys every task declares
+    alike, and mean and std (one number or three, made three)."""
     unknown = sorted(set(declared) - SIDECAR_KEYS)
     if unknown:
         raise QSearchError(
-            f"{path}: unknown key {unknown[0]!r} (keys: {', '.join(sorted(SIDECAR_KEYS))})"
+            f"{where}: unknown key {unknown[0]!r} for a classifier (keys: "
+            f"{', '.join(sorted(SIDECAR_KEYS))})"
         )
+    checked = dict(declared)
     for key in ("mean", "std"):
-        if key in declared:
-            declared[key] = three_numbers(declared[key], f"{path}: {key}")
-    _check_geometry(declared, path)
-    return declared
-
-
-def _check_geometry(declared: dict, path: Path) -> None:
-    """The geometry keys read as every task reads them (those absent take placeholders that
-    any value fits: the network's configuration fills them at loading)."""
-    given = {key: declared[key] for key in GEOMETRY_KEYS if key in declared}
-    try:
+        if key in checked:
+            checked[key] = three_numbers(checked[key], f"{where}: {key}")
+    given = {key: checked[key] for key in GEOMETRY_KEYS if key in checked}
+    try:  # keys absent take placeholders any value fits: the network's configuration fills them
         InputGeometry.from_declared({"input_size": 8, "resize": "stretch", **given})
     except (QSearchError, TypeError, ValueError) as error:
-        raise QSearchError(f"{path}: {error}") from None
+        raise QSearchError(f"{where}: {error}") from None
+    return checked
 
 
 def three_numbers(value: Any, where: str) -> tuple[float, float, float]:
     """A per-channel value declared as one number or three (refused in one line otherwise)."""
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    numbers = isinstance(value, list) and len(value) == 3
+    numbers = isinstance(value, (list, tuple)) and len(value) == 3
     if numbers and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
         return float(value[0]), float(value[1]), float(value[2])
     if number:
         return float(value), float(value), float(value)
-    raise QSearchError(f"{where} {value!r} must be a number or three, in the network's channel order")
+    raise QSearchError(
+        f"{where} {value!r} must be a number or three, in the network's channel order"
+    )
 
 
 class DeclaresInput(Protocol):
