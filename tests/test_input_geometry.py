@@ -137,3 +137,13 @@ def test_a_declaration_given_twice_or_wrong_is_refused_in_one_line(
     assert main(["evaluate", "--quality", "50", "--data", str(folder), *arguments]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert len(errors) == 1 and refusal in errors[0], errors
+
+
+def test_images_prepared_for_a_declared_input_count_those_it_enlarges():
+    big, small = InputGeometry(1024, 1024, "letterbox"), InputGeometry(128, 128, "letterbox")
+    assert big.smaller_than_input(480, 640) and not small.smaller_than_input(480, 640)
+    assert InputGeometry(256, 256, "stretch").smaller_than_input(1000, 200)
+    files = photos(3)
+    for geometry, enlarged in ((big, 3), (small, 0)):
+        images = load_images(files, labels="none", compress_at="source", preprocessing=geometry)
+        assert images.preprocessing == geometry and images.upscaled == enlarged

@@ -146,7 +146,6 @@ def run(args) -> int:
 
 def _learner(args):
     """The network that adapts, and how images are prepared for it."""
-    from qsearch.images import InputGeometry
     from qsearch.models.learner import ClassifierLearner
 
     if not task_of(args).declared:
@@ -156,7 +155,8 @@ def _learner(args):
 
     if not args.model:
         raise QSearchError(f"--task {args.task} needs --model FILE (a declared model file)")
-    return TaskLearner(args.model, args.task, declaration(args)), InputGeometry.centre_crop()
+    learner = TaskLearner(args.model, args.task, declaration(args))
+    return learner, learner.model.spec
 
 
 def _check(args) -> None:

@@ -127,7 +127,6 @@ def build_networks(args, split: str | None):
 def build_task_evaluator(args, split: str | None, settings: EncoderSettings):
     """The evaluator of ``--task`` (:func:`qsearch.tasks.evaluation.task_evaluator`) of
     a declared model file on the stored images and the labels of ``--annotations``."""
-    from qsearch.images import InputGeometry
     from qsearch.tasks.annotations import read_label_class_map
     from qsearch.tasks.declaration import declared_steps
     from qsearch.tasks.evaluation import task_evaluator
@@ -139,9 +138,9 @@ def build_task_evaluator(args, split: str | None, settings: EncoderSettings):
         flag = "--" + refused[0].replace("_", "-")
         raise QSearchError(f"{flag} does not go with --task {args.task}")
     declared = declaration(args)
-    declared_steps(args.model, args.task, declared)  # before the images load
+    spec, _ = declared_steps(args.model, args.task, declared)  # before the images load
     evaluator = task_evaluator(
-        args.task, args.model, load_split(args, InputGeometry.centre_crop(), split), args.annotations,
+        args.task, args.model, load_split(args, spec, split), args.annotations,
         declared=declared, class_map=read_label_class_map(args.class_map), settings=settings,
         batch_size=min(args.batch_size, 16), adapter=getattr(args, "adapter", None),
     )  # fmt: skip

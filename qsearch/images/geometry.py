@@ -181,8 +181,12 @@ class InputGeometry:
     __call__ = canvas
 
     def smaller_than_input(self, height: int, width: int) -> bool:
-        """Whether a stored image of this size is enlarged to reach the canvas."""
-        return min(height, width) < min(self.height, self.width)
+        """Whether a stored image of this size is enlarged to reach the canvas (for a crop:
+        whether its short side is below the crop's)."""
+        if self.resize == "crop":
+            return min(height, width) < min(self.height, self.width)
+        new_w, new_h = self._resized(height, width)
+        return new_w > width or new_h > height
 
 
 def _size(value) -> tuple[int, int]:

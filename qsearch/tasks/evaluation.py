@@ -256,7 +256,7 @@ class TaskEvaluator(CodecEvaluator):
     def identity(self) -> dict[str, str]:
         """The images, the labels' contents, the task, the model and every declared step."""
         found = super().identity()
-        found.pop("preprocessing", None)  # the classifier's crop; the declared input replaces it
+        found.pop("preprocessing", None)  # the declared input, said in full below
         return {
             **found,
             "task": self.task,
